@@ -1,0 +1,3 @@
+from openwfm.cli import main
+
+main()

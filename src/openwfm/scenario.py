@@ -1,0 +1,177 @@
+"""The scenario file (YAML) -> a validated :class:`openwfm.model.Scenario`.
+
+Errors name the file, the line and the YAML path of the bad field, e.g.
+``center.yaml:14: queues[0].aht_s: Input should be greater than 0 (got -5)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from openwfm.errors import ScenarioError
+from openwfm.model import Scenario
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_path(name: str = "center.yaml") -> Path:
+    """Path of a scenario shipped in ``examples/``."""
+    return EXAMPLES_DIR / name
+
+
+def _format_path(location: tuple[Any, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def _line_of(root: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``location`` (or its nearest existing parent)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            if match is None:
+                key = next(
+                    (k for k, _ in node.value if getattr(k, "value", None) == str(part)), None
+                )
+                return key.start_mark.line + 1 if key is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def _check_references(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-field checks pydantic cannot express: names that must refer to something."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    queues = set()
+    for index, queue in enumerate(scenario.queues):
+        if queue.name in queues:
+            problems.append((("queues", index, "name"), f"duplicate queue name {queue.name!r}"))
+        queues.add(queue.name)
+    known = ", ".join(sorted(queues))
+    contracts = {contract.name for contract in scenario.contracts}
+    segments = set()
+    for index, segment in enumerate(scenario.segments):
+        if segment.name in segments:
+            problems.append((("segments", index, "name"), f"duplicate segment {segment.name!r}"))
+        segments.add(segment.name)
+        for field in ("share", "targets"):
+            for queue_name in getattr(segment, field):
+                if queue_name not in queues:
+                    problems.append(
+                        (
+                            ("segments", index, field, queue_name),
+                            f"unknown queue {queue_name!r} (known: {known})",
+                        )
+                    )
+    for queue_name in queues:
+        total = sum(s.share.get(queue_name, 0.0) for s in scenario.segments)
+        if total > 1.0 + 1e-9:
+            problems.append(
+                (("segments",), f"segment shares of queue {queue_name!r} add up to {total:g} > 1")
+            )
+    names: set[str] = set()
+    for kind in ("agents", "agent_groups"):
+        for index, agent in enumerate(getattr(scenario, kind)):
+            if agent.name in names:
+                problems.append(((kind, index, "name"), f"duplicate agent name {agent.name!r}"))
+            names.add(agent.name)
+            if not agent.skills:
+                problems.append(((kind, index, "skills"), "an agent needs at least one skill"))
+            for queue_name in agent.skills:
+                if queue_name not in queues:
+                    problems.append(
+                        (
+                            (kind, index, "skills", queue_name),
+                            f"unknown queue {queue_name!r} (known: {known})",
+                        )
+                    )
+            if agent.contract is not None and agent.contract not in contracts:
+                problems.append(((kind, index, "contract"), f"unknown contract {agent.contract!r}"))
+    routing = scenario.routing
+    for index, segment_name in enumerate(routing.a_team_segments):
+        if segment_name not in segments:
+            problems.append(
+                (("routing", "a_team_segments", index), f"unknown segment {segment_name!r}")
+            )
+    for index, step in enumerate(routing.escalation):
+        for queue_name in step.extra_queues:
+            if queue_name not in queues:
+                problems.append(
+                    (
+                        ("routing", "escalation", index, "extra_queues"),
+                        f"unknown queue {queue_name!r} (known: {known})",
+                    )
+                )
+    return problems
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate scenario YAML text; raise :class:`ScenarioError` naming the first bad field."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ScenarioError(
+            f"not valid YAML: {problem}",
+            file=source,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
+    if not isinstance(data, dict):
+        raise ScenarioError("expected a mapping of scenario fields at the top level", file=source)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = tuple(first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
+            shown = first["input"]
+            if not isinstance(shown, dict | list):
+                message += f" (got {shown!r})"
+        more = error.error_count() - 1
+        if more:
+            message += f" [and {more} more problem{'s' if more > 1 else ''}]"
+        raise ScenarioError(
+            message,
+            file=source,
+            line=_line_of(root, location),
+            field=_format_path(location),
+        ) from None
+    problems = _check_references(scenario)
+    if problems:
+        location, message = problems[0]
+        raise ScenarioError(
+            message, file=source, line=_line_of(root, location), field=_format_path(location)
+        )
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"cannot read: {error}", file=str(path)) from None
+    return parse_scenario(text, source=str(path))
