@@ -153,6 +153,15 @@ class Contract(Strict):
     max_consecutive_days: Annotated[int, Field(ge=1)] = 6
     min_rest_between_shifts_min: Annotated[int, Field(ge=0)] = 660
     hourly_cost: Annotated[float, Field(ge=0.0)] = 0.0
+    # Scheduling rules (openwfm.schedule); the defaults leave them inactive.
+    min_minutes_per_horizon: Annotated[int, Field(ge=0)] | None = None
+    max_minutes_per_horizon: Annotated[int, Field(ge=0)] | None = None
+    min_consecutive_days: Annotated[int, Field(ge=1)] = 1
+    min_consecutive_days_off: Annotated[int, Field(ge=1)] = 1
+    max_working_weekends: Annotated[int, Field(ge=0)] | None = None
+    max_shifts_per_week_by_type: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Contract:
@@ -320,6 +329,96 @@ class IntervalGrid(Strict):
         return starts
 
 
+class BreakTemplate(Strict):
+    """A break or lunch inside a shift: ``length_min`` minutes starting between
+    ``earliest_after_start_min`` and ``latest_after_start_min`` minutes after the shift start.
+    It applies to shifts of at least ``min_shift_length_min`` minutes; unpaid breaks do not count
+    toward contract minutes."""
+
+    name: Annotated[str, Field(min_length=1)] = "break"
+    length_min: Annotated[int, Field(gt=0)] = 15
+    earliest_after_start_min: Annotated[int, Field(ge=0)] = 90
+    latest_after_start_min: Annotated[int, Field(ge=0)] = 180
+    paid: bool = True
+    min_shift_length_min: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _window(self) -> BreakTemplate:
+        if self.earliest_after_start_min > self.latest_after_start_min:
+            raise ValueError("earliest_after_start_min exceeds latest_after_start_min")
+        return self
+
+
+class ShiftTemplate(Strict):
+    """A shift type (its ``name``, e.g. ``early``): starts from ``earliest_start`` to
+    ``latest_start`` (``HH:MM``) every ``start_increment_min`` minutes, lasting one of
+    ``lengths_min`` minutes, with its breaks. ``unpopular`` shifts are shared fairly."""
+
+    name: Annotated[str, Field(min_length=1)]
+    earliest_start: str = "08:00"
+    latest_start: str = "12:00"
+    start_increment_min: Annotated[int, Field(gt=0)] = 15
+    lengths_min: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [480])
+    breaks: list[BreakTemplate] = Field(default_factory=list)
+    unpopular: bool = False
+
+    @model_validator(mode="after")
+    def _starts(self) -> ShiftTemplate:
+        if clock_seconds(self.earliest_start) > clock_seconds(self.latest_start):
+            raise ValueError(f"earliest_start {self.earliest_start} is after latest_start")
+        return self
+
+
+class RuleSetting(Strict):
+    """Make a scheduling rule hard (never violated) or soft (``weight`` per unit of violation,
+    in the same units as one missing agent-interval of coverage)."""
+
+    hard: bool
+    weight: Annotated[float, Field(ge=0.0)] = 1.0
+
+
+class DayRule(Strict):
+    """An agent (or agent group / team) on a ``date`` or on every ``weekday`` (neither: every
+    day). Used for fixed days off, availability windows and requests."""
+
+    agent: Annotated[str, Field(min_length=1)]
+    date: dt.date | None = None
+    weekday: Weekday | None = None
+
+
+class Availability(DayRule):
+    """The agent may only work inside ``available_from``..``available_until`` (``HH:MM``) on the
+    matching days; ``available: false`` means not at all on those days."""
+
+    available: bool = True
+    available_from: str = "00:00"
+    available_until: str = "24:00"
+
+
+class ShiftRequest(DayRule):
+    """A wish: work (``wanted``) or not work a ``shift`` type (None: any shift, so an unwanted
+    request with no shift is a day-off request) on the matching days, with a ``weight``."""
+
+    shift: str | None = None
+    wanted: bool = False
+    weight: Annotated[float, Field(ge=0.0)] = 4.0
+
+
+class ScheduleSettings(Strict):
+    """Inputs of :mod:`openwfm.schedule` beyond contracts: shift templates, rule hardness and
+    weights (by rule name), successions, fixed days off, availability, requests, fairness."""
+
+    shift_templates: list[ShiftTemplate] = Field(min_length=1)
+    rules: dict[str, RuleSetting] = Field(default_factory=dict)
+    forbidden_successions: list[tuple[str, str]] = Field(default_factory=list)
+    fixed_days_off: list[DayRule] = Field(default_factory=list)
+    availability: list[Availability] = Field(default_factory=list)
+    requests: list[ShiftRequest] = Field(default_factory=list)
+    weekend_spread: Annotated[int, Field(ge=0)] = 1
+    unpopular_spread: Annotated[int, Field(ge=0)] = 1
+    start_date: dt.date | None = None
+
+
 class Scenario(Strict):
     """A contact center: grid, queues, segments, agents, contracts, routing, shrinkage.
 
@@ -336,6 +435,7 @@ class Scenario(Strict):
     agents: list[Agent] = Field(default_factory=list)
     agent_groups: list[AgentGroup] = Field(default_factory=list)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    schedule: ScheduleSettings | None = None
 
     def queue(self, name: str) -> Queue:
         for queue in self.queues:
