@@ -107,3 +107,17 @@ def test_cli_check_ok(example_scenario_path):
     )
     assert result.returncode == 0, result.stderr
     assert "voice" in result.stdout
+
+
+def test_anonymous_bank_scenario_loads():
+    from conftest import PROJECT_ROOT
+
+    scenario = load_scenario(PROJECT_ROOT / "examples" / "anonymous-bank.yaml")
+    assert scenario.queue_names == ["PS", "NW", "NE", "IN", "TT"]
+    assert scenario.grid.interval_minutes == 30
+    assert scenario.target_for("PS", "2").within_s == 30
+    assert scenario.target_for("PS", "0").within_s == 60
+    # Segment shares of each queue add up to one (measured from the records).
+    for queue in scenario.queue_names:
+        assert abs(sum(scenario.segment_shares(queue).values()) - 1.0) < 0.01
+    assert len(scenario.agents) >= 40
