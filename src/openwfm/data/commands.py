@@ -1,0 +1,214 @@
+"""CLI: ``openwfm ingest`` (logs -> store) and ``openwfm kpi`` (store -> interval KPIs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from openwfm.errors import DataError, ParameterError
+
+
+def load_mapping(path: Path) -> dict:
+    """A mapping file (YAML): either ``{source column: schema column}`` or a dict with
+    ``columns`` (that mapping) and optional ``channel``, ``queue``, ``time_format``,
+    ``delimiter``. Returns keyword arguments for :func:`openwfm.data.readers.read_interactions`.
+    """
+    import yaml
+
+    if not path.exists():
+        raise DataError("mapping file not found", file=str(path))
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise DataError(f"invalid YAML ({str(error).splitlines()[0]})", file=str(path)) from None
+    if not isinstance(content, dict):
+        raise DataError("expected a mapping of source column -> schema column", file=str(path))
+    options_keys = ("channel", "queue", "time_format", "delimiter")
+    if "columns" in content:
+        unknown = sorted(set(content) - {"columns", *options_keys})
+        if unknown:
+            raise DataError(
+                f"unknown key(s) {', '.join(unknown)} (expected columns, "
+                f"{', '.join(options_keys)})",
+                file=str(path),
+                field=unknown[0],
+            )
+        columns = content["columns"]
+        options = {k: content[k] for k in options_keys if k in content}
+    else:
+        columns, options = content, {}
+    if not isinstance(columns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+    ):
+        raise DataError("columns: expected source column -> schema column", file=str(path))
+    return {"mapping": columns, **options}
+
+
+def _write_table(frame, out: Path) -> None:
+    """Write CSV or Parquet through a temporary file, so a failure leaves nothing behind."""
+    import os
+    import tempfile
+
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ParameterError(f"--out must end in .csv or .parquet, got {out.name!r}", field="--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=suffix)
+    os.close(handle)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(temporary, index=False)
+        else:
+            frame.to_parquet(temporary, index=False)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest(
+        files: list[Path] = typer.Argument(..., help="Interaction log files."),
+        format: str = typer.Option(
+            "auto", "--format", "-f", help="anonymous-bank, csv, parquet, openwfm or auto."
+        ),
+        mapping: Path | None = typer.Option(
+            None, "--mapping", help="YAML column mapping (source column: schema column)."
+        ),
+        store: Path = typer.Option(Path("openwfm.duckdb"), "--store", help="DuckDB store file."),
+    ) -> None:
+        """Read logs and add them to the store: idempotent (known ids are skipped) and atomic
+        (all files in one transaction; any bad row stores nothing)."""
+        import pandas as pd
+        from rich.console import Console
+        from rich.progress import Progress
+        from rich.table import Table
+
+        from openwfm.data.readers import FORMATS, read_interactions
+        from openwfm.data.store import InteractionStore
+
+        if format not in FORMATS:
+            raise DataError(
+                f"unknown format {format!r} (expected one of: {', '.join(FORMATS)})",
+                field="--format",
+            )
+        options = load_mapping(mapping) if mapping is not None else {}
+        console = Console(stderr=True)
+        frames = []
+        # Read every file before writing anything: a bad row anywhere leaves the store unchanged.
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("reading", total=len(files))
+            for path in files:
+                progress.update(task, description=f"reading {path.name}")
+                frames.append(read_interactions(path, format, **options))
+                progress.advance(task)
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        with InteractionStore(store) as target:
+            result = target.ingest(frame, where=", ".join(str(f) for f in files[:3]))
+            total = target.count()
+        table = Table(title=f"ingest into {store}")
+        table.add_column("")
+        table.add_column("rows", justify="right")
+        table.add_row("read", f"{result.read:,}")
+        table.add_row("added", f"{result.added:,}")
+        table.add_row("skipped (already stored)", f"{result.skipped:,}")
+        for outcome, count in result.outcomes.items():
+            table.add_row(f"  added {outcome}", f"{count:,}")
+        table.add_row("stored in total", f"{total:,}")
+        Console().print(table)
+
+    @app.command("kpi")
+    def kpi(
+        store: Path = typer.Option(Path("openwfm.duckdb"), "--store", help="DuckDB store file."),
+        interval: int = typer.Option(15, "--interval", help="Interval minutes: 5, 6, 15, 30, 60."),
+        by: str = typer.Option("queue", "--by", help="Group columns: queue,segment,channel."),
+        target_s: float = typer.Option(20.0, "--target-s", help="Answer-time target, seconds."),
+        short_abandon_s: float = typer.Option(
+            5.0, "--short-abandon-s", help="Short-abandon threshold, seconds."
+        ),
+        definition: str = typer.Option(
+            "offered", "--definition", help="offered, answered or exclude_short_abandons."
+        ),
+        rollup_to: str = typer.Option("interval", "--rollup", help="interval, day or month."),
+        scenario: Path | None = typer.Option(
+            None, "--scenario", help="Scenario YAML: per-queue targets (others: --target-s)."
+        ),
+        out: Path | None = typer.Option(None, "--out", help="Write F.csv or F.parquet."),
+        limit: int = typer.Option(40, "--limit", help="Rows shown on screen without --out."),
+    ) -> None:
+        """Interval KPIs from the store: offered, answered, abandoned, service level, ASA, AHT,
+        waits, agents, busy time and estimated occupancy; or daily / monthly roll-ups."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from openwfm.data.intervals import interval_kpis, rollup
+        from openwfm.data.store import InteractionStore
+
+        rollups = {"interval": None, "day": "D", "month": "MS"}
+        if rollup_to not in rollups:
+            raise ParameterError(
+                f"--rollup must be interval, day or month, got {rollup_to!r}", field="--rollup"
+            )
+        if not store.exists():
+            raise DataError("store not found (run openwfm ingest first)", file=str(store))
+        targets: float | dict[str, float] = target_s
+        if scenario is not None:
+            from openwfm.scenario import load_scenario
+
+            loaded = load_scenario(scenario)
+            targets = {q.name: q.target.within_s for q in loaded.queues}
+            targets["*"] = target_s
+        columns = [c.strip() for c in by.split(",") if c.strip()]
+        with InteractionStore(store) as source:
+            interactions = source.interactions()
+        table = interval_kpis(
+            interactions,
+            interval_minutes=interval,
+            by=columns,
+            target_s=targets,
+            short_abandon_s=short_abandon_s,
+            definition=definition,
+        )
+        if rollups[rollup_to] is not None:
+            table = rollup(table, rollups[rollup_to])
+        if out is not None:
+            _write_table(table, out)
+            Console().print(f"{len(table):,} rows written to {out}")
+            return
+        shown = table.head(limit)
+        view = Table(
+            title=f"KPIs per {rollup_to if rollup_to != 'interval' else f'{interval} min'} "
+            f"({len(shown)} of {len(table):,} rows; --out writes all)"
+        )
+        headers = {
+            "interval_start": "start",
+            "answered_within_target": "in target",
+            "short_abandoned": "short ab.",
+            "service_level": "SL",
+        }
+        hidden = {"sl_definition"}
+        for column in table.columns:
+            if column not in hidden:
+                view.add_column(headers.get(column, column), justify="right")
+        for row in shown.itertuples(index=False):
+            cells = []
+            for column, value in zip(table.columns, row, strict=True):
+                if column in hidden:
+                    continue
+                if column == "interval_start":
+                    cells.append(str(value)[: 10 if rollup_to != "interval" else 16])
+                elif isinstance(value, float):
+                    if value != value:  # NaN
+                        cells.append("-")
+                    elif column in ("service_level", "occupancy"):
+                        cells.append(f"{value:.1%}")
+                    else:
+                        cells.append(f"{value:,.1f}")
+                else:
+                    cells.append(str(value))
+            view.add_row(*cells)
+        Console().print(view)
+        used = table["sl_definition"].iloc[0] if len(table) else definition
+        Console().print(f"service level definition: {used}")

@@ -1,0 +1,214 @@
+"""The interaction store: the normalised interactions table in an embedded DuckDB file.
+
+Ingest is *idempotent* (a row whose ``interaction_id`` is already stored is skipped, so
+ingesting the same file twice adds nothing) and *atomic* (one transaction per call: a frame that
+fails validation, or any error while writing, leaves the store as it was).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from openwfm.data.schema import INTERACTION_COLUMNS, Outcome
+from openwfm.errors import DataError, StoreError
+
+DEFAULT_STORE = "openwfm.duckdb"
+TABLE = "interactions"
+
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "datetime64[ns]": "TIMESTAMP",
+    "float64": "DOUBLE",
+}
+_TIME_COLUMNS = [c for c, t in INTERACTION_COLUMNS.items() if t.startswith("datetime")]
+
+
+@dataclass
+class IngestResult:
+    """What one :meth:`InteractionStore.ingest` did.
+
+    ``read`` rows were given; ``added`` were new and stored; ``skipped`` were already stored (or
+    repeated an id earlier in the same frame). ``outcomes`` counts the *added* rows per outcome
+    (every :class:`Outcome` value present, zeros included); ``sources`` the added rows per source.
+    """
+
+    read: int = 0
+    added: int = 0
+    skipped: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+
+
+def validate_interactions(frame: pd.DataFrame, *, where: str = "interactions") -> pd.DataFrame:
+    """Check a frame against the schema and return it with the schema's columns and dtypes.
+
+    Raises :class:`DataError` naming the column (and row, 0-based frame position) for a missing
+    column, an empty id/queue/arrival time, an unknown outcome, or a negative duration.
+    """
+    missing = [c for c in INTERACTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}", file=where, field=missing[0])
+    try:
+        frame = frame[list(INTERACTION_COLUMNS)].astype(INTERACTION_COLUMNS)
+    except (ValueError, TypeError) as error:
+        raise DataError(f"cannot convert to the schema dtypes ({error})", file=where) from None
+    checks = [
+        ("interaction_id", frame["interaction_id"].isna(), "an id"),
+        ("queue", frame["queue"].isna(), "a queue name"),
+        ("arrival_time", frame["arrival_time"].isna(), "an arrival time"),
+        (
+            "outcome",
+            ~frame["outcome"].isin([o.value for o in Outcome]).fillna(False),
+            "an Outcome value",
+        ),
+        ("wait_s", frame["wait_s"].lt(0), "wait_s >= 0"),
+        ("handle_s", frame["handle_s"].lt(0), "handle_s >= 0"),
+    ]
+    for column, bad, expected in checks:
+        bad = bad.to_numpy(dtype=bool)
+        if bad.any():
+            position = int(bad.nonzero()[0][0])
+            raise DataError(
+                f"expected {expected}, got {frame[column].iloc[position]!r} at row {position}",
+                file=where,
+                field=column,
+            )
+    return frame
+
+
+class InteractionStore:
+    """Interactions in a DuckDB file (``":memory:"`` for a throw-away store).
+
+    The connection opens on first use and closes with :meth:`close` or at the end of a
+    ``with`` block. One process writes at a time (DuckDB's file lock).
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+        self.path = str(path)
+        self._connection = None
+
+    # connection ---------------------------------------------------------------------------
+    def _con(self):
+        if self._connection is None:
+            import duckdb
+
+            if self.path != ":memory:":
+                parent = Path(self.path).resolve().parent
+                if not parent.is_dir():
+                    raise StoreError("folder does not exist", file=self.path)
+            try:
+                self._connection = duckdb.connect(self.path)
+            except duckdb.Error as error:
+                message = str(error).splitlines()[0]
+                raise StoreError(f"cannot open the store ({message})", file=self.path) from None
+            columns = ", ".join(
+                f'"{c}" {_SQL_TYPES[t]}' + (" PRIMARY KEY" if c == "interaction_id" else "")
+                for c, t in INTERACTION_COLUMNS.items()
+            )
+            self._connection.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> InteractionStore:
+        self._con()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # writing ------------------------------------------------------------------------------
+    def ingest(self, frame: pd.DataFrame, *, where: str = "interactions") -> IngestResult:
+        """Add the rows of ``frame`` whose ``interaction_id`` is not yet stored, atomically."""
+        frame = validate_interactions(frame, where=where)
+        result = IngestResult(read=len(frame))
+        unique = frame.drop_duplicates("interaction_id", keep="first")
+        con = self._con()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("incoming_ids", unique[["interaction_id"]])
+            known = con.execute(
+                f"SELECT i.interaction_id FROM incoming_ids i "
+                f"SEMI JOIN {TABLE} s ON s.interaction_id = i.interaction_id"
+            ).df()["interaction_id"]
+            con.unregister("incoming_ids")
+            new = unique[~unique["interaction_id"].isin(known)]
+            if len(new):
+                con.register("incoming", new)
+                con.execute(f"INSERT INTO {TABLE} SELECT * FROM incoming")
+                con.unregister("incoming")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        result.added = len(new)
+        result.skipped = result.read - result.added
+        counts = new["outcome"].value_counts()
+        result.outcomes = {o.value: int(counts.get(o.value, 0)) for o in Outcome}
+        result.sources = {str(k): int(v) for k, v in new["source"].value_counts().items()}
+        return result
+
+    # reading ------------------------------------------------------------------------------
+    def interactions(
+        self,
+        queues: list[str] | tuple[str, ...] | None = None,
+        start: dt.datetime | str | None = None,
+        end: dt.datetime | str | None = None,
+    ) -> pd.DataFrame:
+        """Stored interactions, optionally of ``queues`` with ``start <= arrival_time < end``.
+
+        Returned with the schema's columns and dtypes, ordered by arrival time and id.
+        """
+        clauses, params = [], []
+        if queues is not None:
+            queues = [queues] if isinstance(queues, str) else list(queues)
+            if not queues:
+                return self._typed(self._con().execute(f"SELECT * FROM {TABLE} LIMIT 0").df())
+            clauses.append(f"queue IN ({', '.join('?' for _ in queues)})")
+            params.extend(queues)
+        if start is not None:
+            clauses.append("arrival_time >= ?")
+            params.append(pd.Timestamp(start).to_pydatetime())
+        if end is not None:
+            clauses.append("arrival_time < ?")
+            params.append(pd.Timestamp(end).to_pydatetime())
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT * FROM {TABLE}{where} ORDER BY arrival_time, interaction_id"
+        return self._typed(self._con().execute(query, params).df())
+
+    @staticmethod
+    def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[list(INTERACTION_COLUMNS)]
+        for column in _TIME_COLUMNS:
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+        return frame.astype(INTERACTION_COLUMNS).reset_index(drop=True)
+
+    def count(self, outcome: str | None = None) -> int:
+        """Number of stored interactions (of one ``outcome`` if given)."""
+        if outcome is None:
+            return int(self._con().execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+        query = f"SELECT count(*) FROM {TABLE} WHERE outcome = ?"
+        return int(self._con().execute(query, [outcome]).fetchone()[0])
+
+    def sources(self) -> pd.DataFrame:
+        """One row per source file: source, interactions, first_arrival, last_arrival."""
+        return (
+            self._con()
+            .execute(
+                f"SELECT source, count(*) AS interactions, min(arrival_time) AS first_arrival, "
+                f"max(arrival_time) AS last_arrival FROM {TABLE} GROUP BY source ORDER BY source"
+            )
+            .df()
+        )
+
+    def queues(self) -> list[str]:
+        """Names of the stored queues, sorted."""
+        rows = self._con().execute(f"SELECT DISTINCT queue FROM {TABLE} ORDER BY queue")
+        return [row[0] for row in rows.fetchall()]
