@@ -25,6 +25,7 @@ app = typer.Typer(
 # One entry per stage; each module defines ``register(app: typer.Typer) -> None``.
 STAGE_COMMAND_MODULES = [
     "openwfm.scenario_commands",
+    "openwfm.data.commands",
     "openwfm.demo_commands",
 ]
 
