@@ -27,6 +27,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.scenario_commands",
     "openwfm.data.commands",
     "openwfm.demo_commands",
+    "openwfm.report.commands",
 ]
 
 
