@@ -1,0 +1,58 @@
+"""The named scheduling rules: defaults for hardness and weight, and their units.
+
+Every rule instance in a model carries one of these names, so a violation (soft) or a
+contradiction (hard) is reported by name. Weights are in the objective's unit: one missing
+agent during one interval of coverage costs 1 (before service weighting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openwfm.errors import ScenarioError
+from openwfm.model import RuleSetting, ScheduleSettings
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    hard: bool
+    weight: float
+    unit: str
+    description: str
+
+
+RULES: dict[str, RuleInfo] = {
+    "min_minutes_per_week": RuleInfo(True, 0.05, "minute", "contract minimum paid minutes/week"),
+    "max_minutes_per_week": RuleInfo(True, 0.05, "minute", "contract maximum paid minutes/week"),
+    "min_minutes_per_horizon": RuleInfo(True, 0.05, "minute", "minimum paid minutes in horizon"),
+    "max_minutes_per_horizon": RuleInfo(True, 0.05, "minute", "maximum paid minutes in horizon"),
+    "max_shifts_of_type": RuleInfo(True, 4.0, "shift", "at most n shifts of a type per week"),
+    "days_off_per_week": RuleInfo(True, 8.0, "day", "at least n days off per week"),
+    "max_consecutive_days": RuleInfo(True, 8.0, "day", "at most n working days in a row"),
+    "min_consecutive_days": RuleInfo(False, 4.0, "stretch", "no working stretch shorter than n"),
+    "min_consecutive_days_off": RuleInfo(False, 4.0, "stretch", "no day-off stretch shorter"),
+    "min_rest": RuleInfo(True, 8.0, "pair", "minimum rest between two shifts"),
+    "forbidden_succession": RuleInfo(True, 8.0, "pair", "shift type A then B next day"),
+    "max_working_weekends": RuleInfo(True, 8.0, "weekend", "at most n weekends with work"),
+    "fixed_days_off": RuleInfo(True, 8.0, "day", "agent does not work this day"),
+    "availability": RuleInfo(True, 8.0, "shift", "shift inside the agent's availability"),
+    "shift_request": RuleInfo(False, 1.0, "request", "wanted / unwanted shift or day off"),
+    "fair_weekends": RuleInfo(False, 2.0, "day", "spread of weekend days worked (per contract)"),
+    "fair_unpopular": RuleInfo(False, 2.0, "shift", "spread of unpopular shifts (per contract)"),
+}
+
+
+def rule_settings(settings: ScheduleSettings | None) -> dict[str, RuleSetting]:
+    """Hardness and weight per rule name: the defaults overridden by ``schedule.rules``."""
+    resolved = {
+        name: RuleSetting(hard=info.hard, weight=info.weight) for name, info in RULES.items()
+    }
+    if settings is not None:
+        for name, setting in settings.rules.items():
+            if name not in RULES:
+                raise ScenarioError(
+                    f"unknown rule {name!r} (known: {', '.join(RULES)})",
+                    field=f"schedule.rules.{name}",
+                )
+            resolved[name] = setting
+    return resolved

@@ -1,0 +1,1211 @@
+"""The CP-SAT scheduling model: shifts, breaks and skills for named agents (and anonymous pools).
+
+Variables: one boolean per agent x day x shift option (type, start, length); break placement
+per group of interchangeable agents (same skills) as integer flows ``f[group, day, option,
+break, offset]`` that sum to the number of the group's agents on that option (agents of one group
+on one option are interchangeable, so the counts can always be handed out to names afterwards);
+skill assignment per group x interval as integer flows ``y[group, interval, queue]`` that sum to
+the group's working agents (an agent's working interval counts toward exactly one skill).
+Coverage is soft: ``covered + under - over = required`` with slack, so the model is never
+infeasible because demand cannot be met. Rules are linear constraints, each named; hard ones
+are constraints, soft ones get a slack variable weighted in the objective. When the hard rules
+contradict each other, a second solve with one assumption literal per rule instance names a
+small set of rules that cannot hold together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError, InfeasibleError, OpenWFMError, ScenarioError
+from openwfm.model import (
+    WEEKDAYS,
+    Contract,
+    DayRule,
+    RuleSetting,
+    Scenario,
+    ScheduleSettings,
+    ShiftTemplate,
+    clock_seconds,
+)
+from openwfm.schedule.rules import RULES, rule_settings
+from openwfm.schedule.templates import Horizon, ShiftOption, expand_templates
+from openwfm.schedule.weights import MAX_SEGMENTS, under_marginal_costs
+
+SCALE = 100  # objective units -> CP-SAT integer coefficients
+BREAK = "break"
+
+
+class ScheduleTimeoutError(OpenWFMError):
+    """The solver found no schedule within the time limit."""
+
+
+# A permissive contract for agents without one: only the templates limit them.
+OPEN_CONTRACT = Contract(
+    name="(none)",
+    max_minutes_per_week=7 * 1440,
+    shift_lengths_min=[],
+    min_days_off_per_week=0,
+    max_consecutive_days=10**6,
+    min_rest_between_shifts_min=0,
+)
+
+
+@dataclass
+class AgentSpec:
+    name: str
+    team: str | None
+    contract: Contract
+    skills: tuple[str, ...]
+
+
+@dataclass
+class PoolSpec:
+    """``size`` anonymous interchangeable agents per day (slot-based planning)."""
+
+    name: str
+    skills: tuple[str, ...]
+    size: int
+
+
+@dataclass
+class ScheduleResult:
+    """Everything a schedule run returns. Tables are pandas DataFrames:
+
+    - ``shifts``: agent, team, contract, date, shift_type, shift_start, shift_end,
+      paid_minutes, breaks (``HH:MM-HH:MM name`` joined by ``; ``);
+    - ``activities``: agent, interval_start, activity (a queue, or a break's name);
+    - ``coverage``: interval_start, queue, required, scheduled, under, over;
+    - ``rules``: per rule: hard, weight, unit, instances, violated, violation, penalty;
+    - ``violations``: one row per violated soft-rule instance.
+
+    ``objective`` and ``bound`` are in cost units (one missing agent-interval = under_weight),
+    ``gap = (objective - bound) / objective``.
+    """
+
+    shifts: pd.DataFrame
+    activities: pd.DataFrame
+    coverage: pd.DataFrame
+    rules: pd.DataFrame
+    violations: pd.DataFrame
+    status: str
+    objective: float
+    bound: float
+    gap: float
+    wall_time_s: float
+    weighting: str
+    horizon: Horizon
+    coverage_cost: float = 0.0
+    rule_cost: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def uncovered(self) -> pd.DataFrame:
+        """Coverage rows with fewer agents than required."""
+        return self.coverage[self.coverage["under"] > 0].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _expand_requirements(
+    requirements: pd.DataFrame, horizon: Horizon, column: str, source: str
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Required agents per queue as an array over the horizon's slots (ceil of the column).
+
+    Rows on a coarser grid than the schedule's apply to every slot they span. Returns the
+    arrays and the per-slot rows (with any arrival_rate_per_s / aht_s / target_s columns).
+    """
+    for needed in ("interval_start", "queue", column):
+        if needed not in requirements.columns:
+            raise DataError(
+                f"missing column {needed!r} (have: {', '.join(map(str, requirements.columns))})",
+                file=source,
+                field=needed,
+            )
+    table = requirements.copy()
+    try:
+        table["interval_start"] = pd.to_datetime(table["interval_start"])
+    except (ValueError, TypeError) as error:
+        raise DataError(
+            f"unparseable timestamp: {error}", file=source, field="interval_start"
+        ) from None
+    if getattr(table["interval_start"].dt, "tz", None) is not None:
+        table["interval_start"] = table["interval_start"].dt.tz_localize(None)
+    values = pd.to_numeric(table[column], errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"expected a number >= 0, got {table[column].iloc[row]!r}",
+            file=source,
+            line=row + 2,
+            field=column,
+        )
+    table["required"] = np.ceil(values.to_numpy(float) - 1e-9).astype(int)
+    step = horizon.interval_minutes
+    rows = []
+    arrays: dict[str, np.ndarray] = {}
+    for queue, part in table.groupby("queue", sort=True):
+        part = part.sort_values("interval_start")
+        starts = part["interval_start"]
+        minutes = (starts - pd.Timestamp(horizon.start)).dt.total_seconds() / 60
+        if ((minutes % step) != 0).any():
+            row = int(part.index[(minutes % step != 0).to_numpy()][0])
+            raise DataError(
+                f"interval start not on the {step}-minute grid",
+                file=source,
+                line=row + 2,
+                field="interval_start",
+            )
+        diffs = np.diff(minutes.to_numpy())
+        diffs = diffs[diffs > 0]
+        span = int(diffs.min()) if diffs.size else step
+        repeat = max(span // step, 1) if span % step == 0 else 1
+        array = np.zeros(horizon.n_slots, dtype=int)
+        first = (minutes // step).astype(int).to_numpy()
+        for k in range(repeat):
+            slots = first + k
+            keep = (slots >= 0) & (slots < horizon.days * horizon.slots_per_day)
+            array[slots[keep]] = np.maximum(array[slots[keep]], part["required"].to_numpy()[keep])
+            expanded = part[keep].copy()
+            expanded["slot"] = slots[keep]
+            rows.append(expanded)
+        arrays[str(queue)] = array
+    per_slot = pd.concat(rows, ignore_index=True) if rows else table.assign(slot=[])
+    per_slot = per_slot.drop_duplicates(["queue", "slot"])
+    return arrays, per_slot
+
+
+def _day_matches(rule: DayRule, horizon: Horizon, day: int) -> bool:
+    date = horizon.date(day)
+    if rule.date is not None and rule.date != date:
+        return False
+    return rule.weekday is None or WEEKDAYS[date.weekday()] == rule.weekday
+
+
+def _agents_for(rule: DayRule, agents: list[AgentSpec], where: str) -> list[int]:
+    if rule.agent == "*":
+        return list(range(len(agents)))
+    found = [i for i, a in enumerate(agents) if rule.agent in (a.name, a.team)]
+    if not found:
+        raise ScenarioError(f"unknown agent or team {rule.agent!r}", field=f"{where}.agent")
+    return found
+
+
+# --------------------------------------------------------------------------- model
+
+
+class _Builder:
+    def __init__(
+        self,
+        *,
+        horizon: Horizon,
+        options: list[ShiftOption],
+        agents: list[AgentSpec],
+        pools: list[PoolSpec],
+        settings: ScheduleSettings | None,
+        rules: dict[str, RuleSetting],
+        required: dict[str, np.ndarray],
+        marginals: dict[tuple[str, int], np.ndarray],
+        over_weight: float,
+        diagnose: bool = False,
+    ) -> None:
+        from ortools.sat.python import cp_model
+
+        self.cp = cp_model
+        self.m = cp_model.CpModel()
+        self.h = horizon
+        self.options = options
+        self.agents = agents
+        self.pools = pools
+        self.settings = settings
+        self.rules = rules
+        self.required = required
+        self.marginals = marginals
+        self.over_weight = over_weight
+        self.diagnose = diagnose
+        self.objective: list[tuple[int, object]] = []
+        self.offset = 0.0
+        self.soft: list[tuple[str, str, str, object, float]] = []  # rule, subject, period, slack, w
+        self.instances: dict[str, int] = defaultdict(int)
+        self.literals: dict[tuple[str, str], object] = {}
+        self.x: dict[tuple[int, int, int], object] = {}
+        self.unavailable: dict[tuple[int, int], set[int]] = defaultdict(set)
+
+    # -- rules ---------------------------------------------------------------
+    def constrain(self, name: str, subject: str, period: str, expr, lb=None, ub=None, span=1):
+        """Add ``lb <= expr <= ub`` as rule ``name`` (hard, or soft with a slack variable)."""
+        setting = self.rules[name]
+        self.instances[name] += 1
+        m = self.m
+        if setting.hard:
+            if self.diagnose:
+                key = (name, subject)
+                if key not in self.literals:
+                    self.literals[key] = m.new_bool_var(f"{name}[{subject}]")
+                lit = self.literals[key]
+                if lb is not None:
+                    m.add(expr >= lb).only_enforce_if(lit)
+                if ub is not None:
+                    m.add(expr <= ub).only_enforce_if(lit)
+            else:
+                if lb is not None:
+                    m.add(expr >= lb)
+                if ub is not None:
+                    m.add(expr <= ub)
+            return
+        if self.diagnose:
+            return
+        slack = m.new_int_var(0, max(int(span), 1), f"slack_{name}")
+        if lb is not None:
+            m.add(expr + slack >= lb)
+        if ub is not None:
+            m.add(expr - slack <= ub)
+        weight = setting.weight
+        self.soft.append((name, subject, period, slack, weight))
+        coefficient = round(weight * SCALE)
+        if coefficient:
+            self.objective.append((coefficient, slack))
+
+    # -- variables -----------------------------------------------------------
+    def _allowed_lengths(self, contract: Contract) -> set[int] | None:
+        if not contract.shift_lengths_min:
+            return None
+        return {length // self.h.interval_minutes for length in contract.shift_lengths_min}
+
+    def _availability(self) -> None:
+        """Options each agent may not work on each day (availability rule)."""
+        if self.settings is None:
+            return
+        spd = self.h.slots_per_day
+        for index, rule in enumerate(self.settings.availability):
+            where = f"schedule.availability[{index}]"
+            who = _agents_for(rule, self.agents, where)
+            lo = clock_seconds(rule.available_from) // (self.h.interval_minutes * 60)
+            hi = -(-clock_seconds(rule.available_until) // (self.h.interval_minutes * 60))
+            hi = spd if hi >= spd else hi
+            for day in range(self.h.days):
+                if not _day_matches(rule, self.h, day):
+                    continue
+                bad = {
+                    o.index
+                    for o in self.options
+                    if not rule.available or o.start < lo or o.end > hi
+                }
+                for a in who:
+                    self.unavailable[a, day] |= bad
+
+    def build(self) -> None:
+        m, h = self.m, self.h
+        self._availability()
+        hard_availability = self.rules["availability"].hard and not self.diagnose
+        self.day_options: dict[tuple[int, int], list[ShiftOption]] = {}
+        for a, agent in enumerate(self.agents):
+            lengths = self._allowed_lengths(agent.contract)
+            for day in range(h.days):
+                chosen = []
+                for o in self.options:
+                    if lengths is not None and o.length not in lengths:
+                        continue
+                    if hard_availability and o.index in self.unavailable[a, day]:
+                        continue
+                    self.x[a, day, o.index] = m.new_bool_var(f"x{a}_{day}_{o.index}")
+                    chosen.append(o)
+                self.day_options[a, day] = chosen
+                if len(chosen) > 1:
+                    m.add_at_most_one(self.x[a, day, o.index] for o in chosen)
+        if not self.diagnose:
+            self._coverage()
+        self._agent_rules()
+
+    def work(self, a: int, day: int):
+        if day < 0 or day >= self.h.days:
+            return 0
+        return sum(self.x[a, day, o.index] for o in self.day_options[a, day])
+
+    # -- coverage ------------------------------------------------------------
+    def _coverage(self) -> None:
+        m, h = self.m, self.h
+        spd = h.slots_per_day
+        queues = set(self.required)
+        # units: groups of named agents with the same skills, and pools
+        units: list[tuple[str, tuple[str, ...], dict]] = []
+        groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for a, agent in enumerate(self.agents):
+            groups[tuple(q for q in agent.skills if q in queues)].append(a)
+        self.unit_members: list[list[int]] = []
+        self.unit_pool: list[PoolSpec | None] = []
+        self.X: list[dict[tuple[int, int], list]] = []
+        for skills, members in groups.items():
+            counts: dict[tuple[int, int], list] = defaultdict(list)
+            for a in members:
+                for day in range(h.days):
+                    for o in self.day_options[a, day]:
+                        counts[day, o.index].append(self.x[a, day, o.index])
+            units.append(("group", skills, counts))
+            self.unit_members.append(members)
+            self.unit_pool.append(None)
+            self.X.append(counts)
+        for pool in self.pools:
+            skills = tuple(q for q in pool.skills if q in queues)
+            counts = {}
+            for day in range(h.days):
+                day_vars = []
+                for o in self.options:
+                    var = m.new_int_var(0, pool.size, f"X{pool.name}_{day}_{o.index}")
+                    counts[day, o.index] = [var]
+                    day_vars.append(var)
+                m.add(sum(day_vars) <= pool.size)
+            units.append(("pool", skills, counts))
+            self.unit_members.append([])
+            self.unit_pool.append(pool)
+            self.X.append(counts)
+        self.units = units
+        self.flows: list[dict[tuple[int, int, int], list[tuple[int, object]]]] = []
+        self.y: dict[tuple[int, int, str], object] = {}
+        contributions: dict[tuple[str, int], list] = defaultdict(list)
+        for u, (_, skills, counts) in enumerate(units):
+            working: dict[int, list[tuple[int, object]]] = defaultdict(list)
+            flows: dict[tuple[int, int, int], list[tuple[int, object]]] = {}
+            for (day, oi), terms in counts.items():
+                o = self.options[oi]
+                base = day * spd + o.start
+                for t in range(base, base + o.length):
+                    working[t].extend((1, v) for v in terms)
+                bound = len(terms) if self.unit_pool[u] is None else self.unit_pool[u].size
+                for b_index, b in enumerate(o.breaks):
+                    positions = []
+                    for k in range(b.first, b.last + 1):
+                        var = m.new_int_var(0, bound, f"f{u}_{day}_{oi}_{b_index}_{k}")
+                        positions.append((k, var))
+                        for t in range(base + k, base + k + b.length):
+                            working[t].append((-1, var))
+                    m.add(sum(v for _, v in positions) == sum(terms))
+                    flows[day, oi, b_index] = positions
+            self.flows.append(flows)
+            if not skills:
+                continue
+            for t, terms in working.items():
+                expr = sum(c * v for c, v in terms)
+                if len(skills) == 1:
+                    contributions[skills[0], t].append(expr)
+                    continue
+                upper = sum(1 for c, _ in terms if c > 0) if self.unit_pool[u] is None else None
+                if upper is None:
+                    upper = self.unit_pool[u].size
+                parts = []
+                for q in skills:
+                    var = m.new_int_var(0, upper, f"y{u}_{t}_{q}")
+                    self.y[u, t, q] = var
+                    parts.append(var)
+                    contributions[q, t].append(var)
+                m.add(sum(parts) == expr)
+        self.under: dict[tuple[str, int], object] = {}
+        self.over: dict[tuple[str, int], object] = {}
+        over_coefficient = round(self.over_weight * SCALE)
+        for q, array in self.required.items():
+            for t in set(np.flatnonzero(array).tolist()) | {
+                t for (qq, t) in contributions if qq == q
+            }:
+                r = int(array[t])
+                terms = contributions.get((q, t), [])
+                marg = self.marginals.get((q, t))
+                if marg is None:
+                    marg = np.full(MAX_SEGMENTS, 1.0)
+                if not terms:
+                    self.offset += float(np.sum(marg[: min(r, MAX_SEGMENTS)])) + max(
+                        r - MAX_SEGMENTS, 0
+                    ) * float(marg[-1])
+                    continue
+                covered = sum(terms)
+                under = m.new_int_var(0, r, f"u_{q}_{t}")
+                over = m.new_int_var(0, 10**5, f"o_{q}_{t}")
+                m.add(covered + under - over == r)
+                self.under[q, t], self.over[q, t] = under, over
+                if over_coefficient:
+                    self.objective.append((over_coefficient, over))
+                if r == 0:
+                    continue
+                scaled = np.round(marg * SCALE).astype(int)
+                if np.all(scaled == scaled[0]):
+                    self.objective.append((int(scaled[0]), under))
+                    continue
+                top = min(r, MAX_SEGMENTS)
+                cost = m.new_int_var(0, int(scaled.max()) * r, f"uc_{q}_{t}")
+                level = 0
+                for k in range(
+                    top
+                ):  # cost >= F(k) + m_{k+1} (under - k): convex, exact at integers
+                    m.add(cost >= level + int(scaled[k]) * (under - k))
+                    level += int(scaled[k])
+                self.objective.append((1, cost))
+
+    # -- agent rules ---------------------------------------------------------
+    def _agent_rules(self) -> None:
+        h, rules_setting = self.h, self.settings
+        spd = h.slots_per_day
+        step = h.interval_minutes
+        weeks = [list(range(w * 7, min(w * 7 + 7, h.days))) for w in range(h.weeks)]
+        unpopular = {o.shift_type for o in self.options if o.unpopular}
+        weekend_days = [d for d in range(h.days) if h.weekday(d) >= 5]
+        counts_weekend: dict[str, list] = defaultdict(list)
+        counts_unpopular: dict[str, list] = defaultdict(list)
+        for a, agent in enumerate(self.agents):
+            c = agent.contract
+            who = agent.name
+
+            def minutes(days, a=a):
+                return sum(
+                    o.paid_minutes * self.x[a, d, o.index]
+                    for d in days
+                    for o in self.day_options[a, d]
+                )
+
+            for w, days in enumerate(weeks):
+                full = len(days) == 7
+                period = f"week {w + 1}"
+                if full and c.min_minutes_per_week > 0:
+                    self.constrain(
+                        "min_minutes_per_week",
+                        who,
+                        period,
+                        minutes(days),
+                        lb=c.min_minutes_per_week,
+                        span=c.min_minutes_per_week,
+                    )
+                if c.max_minutes_per_week < 7 * 1440:
+                    self.constrain(
+                        "max_minutes_per_week",
+                        who,
+                        period,
+                        minutes(days),
+                        ub=c.max_minutes_per_week,
+                        span=7 * 1440,
+                    )
+                if full and c.min_days_off_per_week > 0:
+                    self.constrain(
+                        "days_off_per_week",
+                        who,
+                        period,
+                        sum(self.work(a, d) for d in days),
+                        ub=7 - c.min_days_off_per_week,
+                        span=7,
+                    )
+                for shift_type, limit in c.max_shifts_per_week_by_type.items():
+                    expr = sum(
+                        self.x[a, d, o.index]
+                        for d in days
+                        for o in self.day_options[a, d]
+                        if o.shift_type == shift_type
+                    )
+                    self.constrain(
+                        "max_shifts_of_type", who, f"{period} {shift_type}", expr, ub=limit, span=7
+                    )
+            all_days = range(h.days)
+            if c.min_minutes_per_horizon:
+                self.constrain(
+                    "min_minutes_per_horizon",
+                    who,
+                    "horizon",
+                    minutes(all_days),
+                    lb=c.min_minutes_per_horizon,
+                    span=c.min_minutes_per_horizon,
+                )
+            if c.max_minutes_per_horizon is not None:
+                self.constrain(
+                    "max_minutes_per_horizon",
+                    who,
+                    "horizon",
+                    minutes(all_days),
+                    ub=c.max_minutes_per_horizon,
+                    span=h.days * 1440,
+                )
+            k = c.max_consecutive_days
+            for d in range(h.days - k):
+                self.constrain(
+                    "max_consecutive_days",
+                    who,
+                    str(h.date(d)),
+                    sum(self.work(a, e) for e in range(d, d + k + 1)),
+                    ub=k,
+                    span=k + 1,
+                )
+            for length in range(1, c.min_consecutive_days):
+                for d in range(1, h.days - length):
+                    expr = sum(self.work(a, e) for e in range(d, d + length))
+                    self.constrain(
+                        "min_consecutive_days",
+                        who,
+                        str(h.date(d)),
+                        expr - self.work(a, d - 1) - self.work(a, d + length),
+                        ub=length - 1,
+                    )
+            for length in range(1, c.min_consecutive_days_off):
+                for d in range(1, h.days - length):
+                    expr = sum(self.work(a, e) for e in range(d, d + length))
+                    self.constrain(
+                        "min_consecutive_days_off",
+                        who,
+                        str(h.date(d)),
+                        self.work(a, d - 1) + self.work(a, d + length) - expr,
+                        ub=1,
+                    )
+            self._rest(a, agent)
+            if c.max_working_weekends is not None:
+                weekends: dict[tuple[int, int], list[int]] = defaultdict(list)
+                for d in weekend_days:
+                    weekends[tuple(h.date(d).isocalendar())[:2]].append(d)
+                flags = []
+                for days in weekends.values():
+                    flag = self.m.new_bool_var("")
+                    for d in days:
+                        self.m.add(flag >= self.work(a, d))
+                    flags.append(flag)
+                if flags:
+                    self.constrain(
+                        "max_working_weekends",
+                        who,
+                        "horizon",
+                        sum(flags),
+                        ub=c.max_working_weekends,
+                        span=len(flags),
+                    )
+            counts_weekend[c.name].append(sum(self.work(a, d) for d in weekend_days))
+            if unpopular:
+                counts_unpopular[c.name].append(
+                    sum(
+                        self.x[a, d, o.index]
+                        for d in all_days
+                        for o in self.day_options[a, d]
+                        if o.shift_type in unpopular
+                    )
+                )
+            # availability (named in diagnose mode or when soft)
+            if not (self.rules["availability"].hard and not self.diagnose):
+                for d in all_days:
+                    bad = self.unavailable.get((a, d), set())
+                    expr = sum(
+                        self.x[a, d, o.index] for o in self.day_options[a, d] if o.index in bad
+                    )
+                    if not isinstance(expr, int):
+                        self.constrain("availability", who, str(h.date(d)), expr, ub=0)
+        if rules_setting is None:
+            return
+        for index, rule in enumerate(rules_setting.fixed_days_off):
+            for a in _agents_for(rule, self.agents, f"schedule.fixed_days_off[{index}]"):
+                for d in range(h.days):
+                    if _day_matches(rule, h, d) and self.day_options[a, d]:
+                        self.constrain(
+                            "fixed_days_off",
+                            self.agents[a].name,
+                            str(h.date(d)),
+                            self.work(a, d),
+                            ub=0,
+                        )
+        base_weight = self.rules["shift_request"].weight
+        for index, rule in enumerate(rules_setting.requests):
+            for a in _agents_for(rule, self.agents, f"schedule.requests[{index}]"):
+                for d in range(h.days):
+                    if not _day_matches(rule, h, d):
+                        continue
+                    expr = sum(
+                        self.x[a, d, o.index]
+                        for o in self.day_options[a, d]
+                        if rule.shift is None or o.shift_type == rule.shift
+                    )
+                    before = len(self.soft)
+                    label = f"{'want' if rule.wanted else 'avoid'} {rule.shift or 'work'}"
+                    if rule.wanted:
+                        self.constrain(
+                            "shift_request",
+                            self.agents[a].name,
+                            f"{h.date(d)} {label}",
+                            expr,
+                            lb=1,
+                        )
+                    else:
+                        self.constrain(
+                            "shift_request",
+                            self.agents[a].name,
+                            f"{h.date(d)} {label}",
+                            expr,
+                            ub=0,
+                        )
+                    if len(self.soft) > before:  # scale the slack by the request's weight
+                        name, subject, period, slack, _ = self.soft[-1]
+                        self.objective.pop()
+                        weight = base_weight * rule.weight
+                        self.soft[-1] = (name, subject, period, slack, weight)
+                        if round(weight * SCALE):
+                            self.objective.append((round(weight * SCALE), slack))
+        for name, counts, spread in (
+            ("fair_weekends", counts_weekend, rules_setting.weekend_spread),
+            ("fair_unpopular", counts_unpopular, rules_setting.unpopular_spread),
+        ):
+            for contract, values in counts.items():
+                if len(values) < 2:
+                    continue
+                high = self.m.new_int_var(0, h.days, "")
+                low = self.m.new_int_var(0, h.days, "")
+                for value in values:
+                    self.m.add(high >= value)
+                    self.m.add(low <= value)
+                self.constrain(name, contract, "horizon", high - low, ub=spread, span=h.days)
+        type_names = {o.shift_type for o in self.options}
+        for index, (first, second) in enumerate(rules_setting.forbidden_successions):
+            for shift_type in (first, second):
+                if shift_type not in type_names:
+                    raise ScenarioError(
+                        f"unknown shift type {shift_type!r} "
+                        f"(known: {', '.join(sorted(type_names))})",
+                        field=f"schedule.forbidden_successions[{index}]",
+                    )
+            for a, agent in enumerate(self.agents):
+                for d in range(h.days - 1):
+                    left = [
+                        self.x[a, d, o.index]
+                        for o in self.day_options[a, d]
+                        if o.shift_type == first
+                    ]
+                    right = [
+                        self.x[a, d + 1, o.index]
+                        for o in self.day_options[a, d + 1]
+                        if o.shift_type == second
+                    ]
+                    if left and right:
+                        self.constrain(
+                            "forbidden_succession",
+                            agent.name,
+                            f"{h.date(d)} {first}>{second}",
+                            sum(left) + sum(right),
+                            ub=1,
+                        )
+        del spd, step
+
+    def _rest(self, a: int, agent: AgentSpec) -> None:
+        """No overlap, and (rule ``min_rest``) enough rest between shifts on nearby days."""
+        h = self.h
+        spd = h.slots_per_day
+        rest = -(-agent.contract.min_rest_between_shifts_min // h.interval_minutes)
+        setting = self.rules["min_rest"]
+        for d in range(h.days):
+            ends = sorted({d * spd + o.end for o in self.day_options[a, d]})
+            for d2 in (d + 1, d + 2):
+                if d2 >= h.days:
+                    continue
+                for gap, named in ((0, False), (rest, True)):
+                    if named and (rest == 0 or (setting.hard and not self.diagnose and gap == 0)):
+                        continue
+                    if not named and rest > 0 and setting.hard and not self.diagnose:
+                        continue  # the hard rest constraint implies no overlap
+                    for e in ends:
+                        later = [
+                            self.x[a, d2, o.index]
+                            for o in self.day_options[a, d2]
+                            if d2 * spd + o.start < e + gap
+                        ]
+                        if not later:
+                            continue
+                        earlier = [
+                            self.x[a, d, o.index]
+                            for o in self.day_options[a, d]
+                            if d * spd + o.end >= e
+                        ]
+                        expr = sum(earlier) + sum(later)
+                        if named:
+                            self.constrain("min_rest", agent.name, str(h.date(d)), expr, ub=1)
+                        else:
+                            self.m.add(expr <= 1)
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def _solver(time_limit_s: float, num_workers: int, seed: int):
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.num_workers = int(num_workers)
+    solver.parameters.random_seed = int(seed)
+    return solver
+
+
+def _diagnose(builder_args: dict, time_limit_s: float) -> list[str]:
+    """Names of hard-rule instances that cannot hold together (an infeasible core)."""
+    diag = _Builder(**builder_args, diagnose=True)
+    diag.build()
+    literals = list(diag.literals.items())
+    diag.m.add_assumptions([lit for _, lit in literals])
+    solver = _solver(min(time_limit_s, 30.0), 1, 0)
+    status = solver.solve(diag.m)
+    from ortools.sat.python import cp_model
+
+    if status != cp_model.INFEASIBLE:
+        return []
+    core = set(solver.sufficient_assumptions_for_infeasibility())
+    return [f"{name}[{subject}]" for (name, subject), lit in literals if lit.index in core]
+
+
+def _progress_callback(progress: Callable[[float, float, float], None] | None):
+    from ortools.sat.python import cp_model
+
+    class Callback(cp_model.CpSolverSolutionCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = time.perf_counter()
+
+        def on_solution_callback(self) -> None:
+            if progress is not None:
+                progress(
+                    self.objective_value / SCALE,
+                    self.best_objective_bound / SCALE,
+                    time.perf_counter() - self.start,
+                )
+
+    return Callback()
+
+
+def solve(
+    builder_args: dict,
+    *,
+    time_limit_s: float,
+    num_workers: int,
+    seed: int,
+    progress: Callable[[float, float, float], None] | None,
+) -> tuple[_Builder, object, str, float]:
+    """Build and solve; raise InfeasibleError naming the rules, or ScheduleTimeoutError."""
+    from ortools.sat.python import cp_model
+
+    started = time.perf_counter()
+    builder = _Builder(**builder_args)
+    builder.build()
+    builder.m.minimize(sum(c * v for c, v in builder.objective))
+    solver = _solver(time_limit_s, num_workers, seed)
+    status = solver.solve(builder.m, _progress_callback(progress))
+    wall = time.perf_counter() - started
+    if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
+        names = _diagnose(builder_args, time_limit_s)
+        detail = ", ".join(names) if names else "(could not isolate them in time)"
+        raise InfeasibleError(f"the hard rules contradict each other: {detail}", field="schedule")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise ScheduleTimeoutError(
+            f"no schedule found within the time limit of {time_limit_s:g} s; raise --time-limit",
+            field="time_limit",
+        )
+    name = "optimal" if status == cp_model.OPTIMAL else "feasible"
+    return builder, solver, name, wall
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _clock(h: Horizon, slot: int) -> str:
+    return h.moment(slot).strftime("%H:%M")
+
+
+def _extract(builder: _Builder, solver, status: str, wall: float, weighting: str) -> ScheduleResult:
+    h, spd = builder.h, builder.h.slots_per_day
+    value = solver.value
+    shift_rows = []
+    activity: dict[tuple[str, int], str] = {}
+    # which agents (or pool members) work which option, per unit
+    member_names: list[dict[tuple[int, int], list[str]]] = []
+    for u in range(len(builder.units)):
+        assigned: dict[tuple[int, int], list[str]] = defaultdict(list)
+        pool = builder.unit_pool[u]
+        if pool is None:
+            for a in builder.unit_members[u]:
+                for d in range(h.days):
+                    for o in builder.day_options[a, d]:
+                        if value(builder.x[a, d, o.index]):
+                            assigned[d, o.index].append(builder.agents[a].name)
+        else:
+            for (d, oi), (var,) in builder.X[u].items():
+                taken = sum(len(v) for (dd, _), v in assigned.items() if dd == d)
+                for i in range(int(value(var))):
+                    assigned[d, oi].append(f"{pool.name}#{taken + i + 1}")
+        member_names.append(assigned)
+    agent_info = {a.name: a for a in builder.agents}
+    working: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for u, assigned in enumerate(member_names):
+        for (d, oi), names in sorted(assigned.items()):
+            o = builder.options[oi]
+            base = d * spd + o.start
+            breaks_of: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
+            for b_index, b in enumerate(o.breaks):
+                queue = []
+                for k, var in builder.flows[u][d, oi, b_index]:
+                    queue.extend([k] * int(value(var)))
+                for name, k in zip(names, queue, strict=False):
+                    breaks_of[name].append((base + k, b.name, b.length))
+            for name in names:
+                on_break = set()
+                texts = []
+                for start, bname, length in sorted(breaks_of[name]):
+                    texts.append(f"{_clock(h, start)}-{_clock(h, start + length)} {bname}")
+                    for t in range(start, start + length):
+                        on_break.add(t)
+                        activity[name, t] = bname
+                for t in range(base, base + o.length):
+                    if t not in on_break:
+                        working[u][t].append(name)
+                agent = agent_info.get(name)
+                shift_rows.append(
+                    {
+                        "agent": name,
+                        "team": agent.team if agent else builder.unit_pool[u].name,
+                        "contract": agent.contract.name if agent else None,
+                        "date": h.date(d),
+                        "shift_type": o.shift_type,
+                        "shift_start": h.moment(base),
+                        "shift_end": h.moment(base + o.length),
+                        "paid_minutes": o.paid_minutes,
+                        "breaks": "; ".join(texts),
+                    }
+                )
+    # skill per working interval, from the coverage flows
+    for u, (_, skills, _) in enumerate(builder.units):
+        for t, names in working[u].items():
+            names = sorted(names)
+            if len(skills) <= 1:
+                label = skills[0] if skills else None
+                for name in names:
+                    agent = agent_info.get(name)
+                    activity[name, t] = label or (agent.skills[0] if agent else "idle")
+                continue
+            i = 0
+            for q in skills:
+                var = builder.y.get((u, t, q))
+                for _ in range(int(value(var)) if var is not None else 0):
+                    if i < len(names):
+                        activity[names[i], t] = q
+                        i += 1
+    activities = pd.DataFrame(
+        [
+            {"agent": name, "interval_start": h.moment(t), "activity": act}
+            for (name, t), act in sorted(activity.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        ],
+        columns=["agent", "interval_start", "activity"],
+    )
+    shifts = pd.DataFrame(
+        shift_rows,
+        columns=[
+            "agent",
+            "team",
+            "contract",
+            "date",
+            "shift_type",
+            "shift_start",
+            "shift_end",
+            "paid_minutes",
+            "breaks",
+        ],
+    ).sort_values(["agent", "date"], ignore_index=True)
+    coverage = coverage_table(activities, builder.required, h)
+    soft_rows = []
+    penalty: dict[str, float] = defaultdict(float)
+    violated: dict[str, int] = defaultdict(int)
+    amount: dict[str, float] = defaultdict(float)
+    for name, subject, period, slack, weight in builder.soft:
+        v = int(value(slack))
+        if v > 0:
+            soft_rows.append(
+                {
+                    "rule": name,
+                    "subject": subject,
+                    "period": period,
+                    "violation": v,
+                    "unit": RULES[name].unit,
+                    "penalty": v * weight,
+                }
+            )
+            penalty[name] += v * weight
+            violated[name] += 1
+            amount[name] += v
+    rules = pd.DataFrame(
+        [
+            {
+                "rule": name,
+                "hard": builder.rules[name].hard,
+                "weight": builder.rules[name].weight,
+                "unit": RULES[name].unit,
+                "instances": builder.instances[name],
+                "violated": violated[name],
+                "violation": amount[name],
+                "penalty": penalty[name],
+            }
+            for name in RULES
+            if builder.instances[name]
+        ],
+        columns=["rule", "hard", "weight", "unit", "instances", "violated", "violation", "penalty"],
+    )
+    violations = pd.DataFrame(
+        soft_rows, columns=["rule", "subject", "period", "violation", "unit", "penalty"]
+    )
+    objective = solver.objective_value / SCALE + builder.offset
+    bound = solver.best_objective_bound / SCALE + builder.offset
+    gap = 0.0 if objective <= 1e-9 else max(objective - bound, 0.0) / abs(objective)
+    rule_cost = float(sum(penalty.values()))
+    return ScheduleResult(
+        shifts=shifts,
+        activities=activities,
+        coverage=coverage,
+        rules=rules,
+        violations=violations,
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        wall_time_s=wall,
+        weighting=weighting,
+        horizon=h,
+        coverage_cost=objective - rule_cost,
+        rule_cost=rule_cost,
+    )
+
+
+def coverage_table(
+    activities: pd.DataFrame, required: dict[str, np.ndarray], horizon: Horizon
+) -> pd.DataFrame:
+    """Agents on each queue per interval (from the activity table) against the requirement."""
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    for start, act in zip(activities["interval_start"], activities["activity"], strict=True):
+        if act in required:
+            counts[act, horizon.slot_of(start)] += 1
+    rows = []
+    last = horizon.days * horizon.slots_per_day
+    for q, array in required.items():
+        slots = set(np.flatnonzero(array[:last]).tolist()) | {t for (qq, t) in counts if qq == q}
+        for t in sorted(slots):
+            r, c = int(array[t]), counts.get((q, t), 0)
+            rows.append(
+                {
+                    "interval_start": horizon.moment(t),
+                    "queue": q,
+                    "required": r,
+                    "scheduled": c,
+                    "under": max(r - c, 0),
+                    "over": max(c - r, 0),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["interval_start", "queue", "required", "scheduled", "under", "over"]
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _marginals(per_slot: pd.DataFrame, horizon: Horizon, under_weight: float, weighting: str):
+    if per_slot.empty:
+        return {}, weighting
+    table, method = under_marginal_costs(
+        per_slot,
+        per_slot["required"].to_numpy(int),
+        horizon.interval_minutes * 60.0,
+        under_weight,
+        weighting,
+    )
+    keys = zip(per_slot["queue"].astype(str), per_slot["slot"].astype(int), strict=True)
+    return {key: table[i] for i, key in enumerate(keys)}, method
+
+
+def _start_date(requirements: pd.DataFrame, start: dt.date | None) -> dt.date:
+    if start is not None:
+        return start
+    if requirements.empty or "interval_start" not in requirements.columns:
+        raise DataError("no requirements to take the start date from", field="interval_start")
+    return pd.to_datetime(requirements["interval_start"]).min().date()
+
+
+def schedule_agents(
+    scenario: Scenario,
+    requirements: pd.DataFrame,
+    *,
+    weeks: int = 1,
+    start: dt.date | None = None,
+    time_limit_s: float = 60.0,
+    num_workers: int = 2,
+    cover_column: str = "required_agents",
+    extra_shrinkage: float = 0.0,
+    weighting: str = "service",
+    under_weight: float = 1.0,
+    over_weight: float = 0.3,
+    seed: int = 0,
+    progress: Callable[[float, float, float], None] | None = None,
+    source: str = "requirements",
+) -> ScheduleResult:
+    """Schedule the scenario's named agents against ``requirements`` for ``weeks`` weeks.
+
+    ``requirements`` has ``interval_start``, ``queue`` and ``cover_column`` (on-line agents,
+    e.g. ``required_agents`` from ``openwfm staff``); breaks are modelled explicitly, so they
+    are not in the requirement. Other shrinkage (meetings, absence) is not scheduled here:
+    ``extra_shrinkage`` (0..1) inflates the requirement by ``1 / (1 - extra_shrinkage)`` when the
+    plan should carry it. ``weighting``: ``service`` (Erlang C impact when the table has
+    ``arrival_rate_per_s``, ``aht_s``, ``target_s``; convex fallback otherwise), ``convex`` or
+    ``linear``. Costs: one missing agent-interval costs ``under_weight`` or more, one surplus
+    agent-interval ``over_weight``. Raises :class:`InfeasibleError` naming contradicting hard
+    rules, :class:`ScheduleTimeoutError` when no schedule is found in ``time_limit_s`` seconds.
+    """
+    if not 1 <= weeks <= 6:
+        raise ScenarioError(f"expected 1..6 weeks, got {weeks}", field="weeks")
+    if not 0.0 <= extra_shrinkage < 1.0:
+        raise ScenarioError("expected 0 <= extra_shrinkage < 1", field="extra_shrinkage")
+    settings = scenario.schedule
+    if settings is None:
+        raise ScenarioError(
+            "the scenario has no 'schedule' section with shift_templates", field="schedule"
+        )
+    start = start or settings.start_date or _start_date(requirements, None)
+    horizon = Horizon(start, weeks * 7, scenario.grid.interval_minutes)
+    options = expand_templates(settings.shift_templates, horizon.interval_minutes)
+    contracts = {c.name: c for c in scenario.contracts}
+    agents = [
+        AgentSpec(
+            name=a.name,
+            team=a.team,
+            contract=contracts.get(a.contract, OPEN_CONTRACT) if a.contract else OPEN_CONTRACT,
+            skills=tuple(q for q, p in a.skills.items() if p > 0),
+        )
+        for a in scenario.all_agents()
+    ]
+    return _run(
+        requirements,
+        horizon,
+        options,
+        agents,
+        [],
+        settings,
+        cover_column,
+        extra_shrinkage,
+        weighting,
+        under_weight,
+        over_weight,
+        time_limit_s,
+        num_workers,
+        seed,
+        progress,
+        source,
+    )
+
+
+def plan_shift_counts(
+    requirements: pd.DataFrame,
+    templates: list[ShiftTemplate],
+    *,
+    days: int,
+    start: dt.date | None = None,
+    interval_minutes: int = 15,
+    pool_size: int = 10_000,
+    skills: tuple[str, ...] | None = None,
+    time_limit_s: float = 60.0,
+    num_workers: int = 2,
+    cover_column: str = "required_agents",
+    weighting: str = "linear",
+    under_weight: float = 1.0,
+    over_weight: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[float, float, float], None] | None = None,
+) -> ScheduleResult:
+    """Slot-based planning: how many shifts of each template, start and length per day (and
+    where their breaks go) to cover ``requirements`` with up to ``pool_size`` anonymous agents
+    a day. Shift rows name pool members ``pool#i``. Default weighting is plain absolute
+    deviation (under and over cost 1 per agent-interval)."""
+    start = _start_date(requirements, start)
+    horizon = Horizon(start, days, interval_minutes)
+    options = expand_templates(templates, interval_minutes, field="templates")
+    queues = tuple(sorted(requirements["queue"].astype(str).unique())) if skills is None else skills
+    pools = [PoolSpec("pool", queues, pool_size)]
+    return _run(
+        requirements,
+        horizon,
+        options,
+        [],
+        pools,
+        None,
+        cover_column,
+        0.0,
+        weighting,
+        under_weight,
+        over_weight,
+        time_limit_s,
+        num_workers,
+        seed,
+        progress,
+        "requirements",
+    )
+
+
+def _run(
+    requirements,
+    horizon,
+    options,
+    agents,
+    pools,
+    settings,
+    cover_column,
+    extra_shrinkage,
+    weighting,
+    under_weight,
+    over_weight,
+    time_limit_s,
+    num_workers,
+    seed,
+    progress,
+    source,
+) -> ScheduleResult:
+    if weighting not in ("service", "convex", "linear"):
+        raise ScenarioError(
+            f"expected weighting service, convex or linear, got {weighting!r}", field="weighting"
+        )
+    if under_weight <= over_weight:
+        raise ScenarioError(
+            "under_weight must exceed over_weight (a missing agent costs more than a surplus one)",
+            field="under_weight",
+        )
+    table = requirements.copy()
+    if extra_shrinkage and cover_column in table.columns:
+        table[cover_column] = pd.to_numeric(table[cover_column], errors="coerce") / (
+            1.0 - extra_shrinkage
+        )
+    required, per_slot = _expand_requirements(table, horizon, cover_column, source)
+    marginals, method = _marginals(per_slot, horizon, under_weight, weighting)
+    builder_args = dict(
+        horizon=horizon,
+        options=options,
+        agents=agents,
+        pools=pools,
+        settings=settings,
+        rules=rule_settings(settings),
+        required=required,
+        marginals=marginals,
+        over_weight=over_weight,
+    )
+    builder, solver, status, wall = solve(
+        builder_args,
+        time_limit_s=time_limit_s,
+        num_workers=num_workers,
+        seed=seed,
+        progress=progress,
+    )
+    result = _extract(builder, solver, status, wall, method)
+    if weighting == "service" and method != "service":
+        result.notes.append(
+            "under-coverage weighted by the convex fallback: the requirements lack "
+            "arrival_rate_per_s / aht_s / target_s (or openwfm.queueing is missing)"
+        )
+    if result.uncovered.shape[0]:
+        result.notes.append(
+            f"{result.uncovered.shape[0]} queue-intervals under-covered "
+            f"({int(result.uncovered['under'].sum())} agent-intervals)"
+        )
+    return result

@@ -1,0 +1,144 @@
+"""Shift templates expanded into concrete shift options on the interval grid.
+
+Time inside a horizon is an absolute slot index ``t = day * slots_per_day + slot``; a shift that
+starts on day ``d`` may run past midnight into day ``d + 1``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from openwfm.errors import ScenarioError
+from openwfm.model import ShiftTemplate, clock_seconds
+
+
+@dataclass(frozen=True)
+class BreakOption:
+    """One break of a shift option: ``length`` slots starting ``first``..``last`` slots after the
+    shift start."""
+
+    name: str
+    length: int
+    first: int
+    last: int
+    paid: bool
+
+
+@dataclass(frozen=True)
+class ShiftOption:
+    """A shift type at one start slot (within the day) and one length (slots)."""
+
+    index: int
+    shift_type: str
+    start: int
+    length: int
+    breaks: tuple[BreakOption, ...]
+    paid_minutes: int
+    unpopular: bool
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """``days`` days from ``start`` on a grid of ``interval_minutes``."""
+
+    start: dt.date
+    days: int
+    interval_minutes: int
+
+    @property
+    def slots_per_day(self) -> int:
+        return 1440 // self.interval_minutes
+
+    @property
+    def n_slots(self) -> int:
+        """Slots in the horizon plus one day for shifts that run past the last midnight."""
+        return (self.days + 1) * self.slots_per_day
+
+    def date(self, day: int) -> dt.date:
+        return self.start + dt.timedelta(days=day)
+
+    def moment(self, slot: int) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time()) + dt.timedelta(
+            minutes=slot * self.interval_minutes
+        )
+
+    def slot_of(self, moment: dt.datetime) -> int:
+        minutes = (moment - dt.datetime.combine(self.start, dt.time())).total_seconds() / 60
+        return int(minutes // self.interval_minutes)
+
+    def week(self, day: int) -> int:
+        return day // 7
+
+    @property
+    def weeks(self) -> int:
+        return -(-self.days // 7)
+
+    def weekday(self, day: int) -> int:
+        return self.date(day).weekday()
+
+
+def expand_templates(
+    templates: list[ShiftTemplate], interval_minutes: int, field: str = "schedule.shift_templates"
+) -> list[ShiftOption]:
+    """All (type, start, length) options of the templates, with break windows in slots.
+
+    Starts, lengths and break windows must lie on the grid; break windows of one shift must not
+    overlap (each agent takes its breaks one after the other).
+    """
+    options: list[ShiftOption] = []
+    step = interval_minutes
+    for t_index, template in enumerate(templates):
+        where = f"{field}[{t_index}]"
+        first_s, last_s = (
+            clock_seconds(template.earliest_start),
+            clock_seconds(template.latest_start),
+        )
+        if first_s % (step * 60) or template.start_increment_min % step:
+            raise ScenarioError(
+                f"starts must lie on the {step}-minute grid (start, increment)", field=where
+            )
+        if last_s >= 86400:
+            raise ScenarioError("latest_start must be before 24:00", field=where)
+        for length_min in template.lengths_min:
+            if length_min % step:
+                raise ScenarioError(
+                    f"length {length_min} min is not a multiple of {step}", field=where
+                )
+            breaks: list[BreakOption] = []
+            for b in template.breaks:
+                if b.min_shift_length_min > length_min:
+                    continue
+                first = -(-b.earliest_after_start_min // step)
+                last = b.latest_after_start_min // step
+                length = -(-b.length_min // step)
+                if first > last or last + length > length_min // step:
+                    raise ScenarioError(
+                        f"break {b.name!r} window does not fit a {length_min}-minute shift",
+                        field=where,
+                    )
+                breaks.append(BreakOption(b.name, length, first, last, b.paid))
+            breaks.sort(key=lambda b: b.first)
+            for a, b in zip(breaks, breaks[1:], strict=False):
+                if a.last + a.length > b.first:
+                    raise ScenarioError(
+                        f"break windows {a.name!r} and {b.name!r} overlap", field=where
+                    )
+            unpaid = sum(b.length * step for b in breaks if not b.paid)
+            for start_s in range(first_s, last_s + 1, template.start_increment_min * 60):
+                options.append(
+                    ShiftOption(
+                        index=len(options),
+                        shift_type=template.name,
+                        start=start_s // (step * 60),
+                        length=length_min // step,
+                        breaks=tuple(breaks),
+                        paid_minutes=length_min - unpaid,
+                        unpopular=template.unpopular,
+                    )
+                )
+    return options
