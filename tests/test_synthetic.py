@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openwfm.data.schema import INTERACTION_COLUMNS, Outcome
-from openwfm.data.synthetic import generate_interactions
+from openwfm.data.synthetic import fifo_queue, generate_interactions
 from openwfm.errors import ParameterError
 from openwfm.model import WEEKDAYS
 from openwfm.scenario import load_scenario, parse_scenario
@@ -212,3 +212,43 @@ def test_generate_cli_bad_output_suffix(tmp_path, example_scenario_path):
     assert "--out" in result.stderr and ".parquet" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def erlang_c(servers: int, load: float) -> float:
+    """Probability of waiting in M/M/n (Erlang C), from the Erlang B recursion."""
+    blocking = 1.0
+    for k in range(1, servers + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return servers * blocking / (servers - load * (1 - blocking))
+
+
+@pytest.mark.parametrize(("servers", "load"), [(10, 8.0), (3, 2.0)])
+def test_fifo_queue_matches_erlang_c(servers, load):
+    """Constant staffing, Poisson arrivals, exponential service, no abandonment: M/M/n."""
+    rng = np.random.default_rng(42)
+    mean_handle_s, horizon_s = 100.0, 3_000_000.0
+    rate_per_s = load / mean_handle_s
+    arrival_s = np.cumsum(rng.exponential(1 / rate_per_s, int(rate_per_s * horizon_s)))
+    handle_s = rng.exponential(mean_handle_s, arrival_s.size)
+    grid = np.full(int(arrival_s[-1] // 900) + 200, servers)
+    start_s, server = fifo_queue(arrival_s, np.full(arrival_s.size, np.inf), handle_s, grid, 900)
+    assert (server >= 0).all() and (server < servers).all()
+    wait_s = start_s - arrival_s
+    p_wait = erlang_c(servers, load)
+    assert (wait_s > 1e-9).mean() == pytest.approx(p_wait, abs=0.02)
+    # mean wait of M/M/n: C / (n mu - lambda)
+    expected_wait_s = p_wait / (servers / mean_handle_s - rate_per_s)
+    assert wait_s.mean() == pytest.approx(expected_wait_s, rel=0.1)
+
+
+def test_fifo_queue_starts_only_when_servers_are_on_duty():
+    arrival_s = np.array([0.0, 10.0, 950.0, 1000.0])
+    handle_s = np.array([100.0, 100.0, 30.0, 30.0])
+    patience_s = np.array([np.inf, np.inf, np.inf, 20.0])
+    grid = np.array([1, 0, 2])  # one server, then none in 900..1800, then two
+    start_s, server = fifo_queue(arrival_s, patience_s, handle_s, grid, 900)
+    assert start_s[0] == 0 and start_s[1] == 100  # FIFO behind the first
+    assert start_s[2] == 1800  # waits for the next interval with a server
+    assert np.isnan(start_s[3]) and server[3] == -1  # patience 20 s runs out
+    with pytest.raises(ParameterError, match="increasing"):
+        fifo_queue(arrival_s[::-1], patience_s, handle_s, grid, 900)

@@ -131,6 +131,36 @@ def _fifo_queue(arrival_s, patience_s, handle_s, slots_on_duty, interval_s):  # 
     return start, server
 
 
+def fifo_queue(
+    arrival_s: np.ndarray,
+    patience_s: np.ndarray,
+    handle_s: np.ndarray,
+    servers_by_interval: np.ndarray,
+    interval_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Play a FIFO multi-server queue with abandonment and time-varying staffing.
+
+    ``arrival_s`` (sorted), ``patience_s`` (``inf``: never abandons) and ``handle_s`` are
+    seconds from the start of the grid, one value per contact; ``servers_by_interval[i]``
+    servers may start contacts during ``[i * interval_s, (i + 1) * interval_s)``. Returns the
+    answer time in seconds per contact (NaN when it abandoned or no server came within the
+    grid) and the index of the server that took it (-1 otherwise).
+    """
+    arrival_s = np.ascontiguousarray(arrival_s, dtype=float)
+    patience_s = np.ascontiguousarray(patience_s, dtype=float)
+    handle_s = np.ascontiguousarray(handle_s, dtype=float)
+    servers = np.ascontiguousarray(servers_by_interval, dtype=np.int64)
+    if not (arrival_s.shape == patience_s.shape == handle_s.shape):
+        raise ParameterError("arrival_s, patience_s and handle_s need one value per contact")
+    if arrival_s.size and (np.diff(arrival_s) < 0).any():
+        raise ParameterError("expected arrival times in increasing order", field="arrival_s")
+    if servers.size == 0 or (servers < 0).any():
+        raise ParameterError(
+            "expected a non-empty grid of server counts >= 0", field="servers_by_interval"
+        )
+    return _fifo_queue(arrival_s, patience_s, handle_s, servers, float(interval_s))
+
+
 def _agent_pools(scenario: Scenario, peak_agents: dict[str, int]) -> dict[str, list[Agent]]:
     """Give every skilled agent to one queue, so no agent works two queues at once.
 
@@ -319,9 +349,7 @@ def _simulate_queue(
     concurrency = queue.max_concurrency
     if pool:
         on_duty = np.minimum(on_duty, len(pool))  # cannot roster more agents than have the skill
-    start_s, server = _fifo_queue(
-        arrival_s, patience_s, handle_s, on_duty * concurrency, float(interval_s)
-    )
+    start_s, server = fifo_queue(arrival_s, patience_s, handle_s, on_duty * concurrency, interval_s)
     answered = server >= 0
     abandoned = ~answered & np.isfinite(patience_s)
     agent_names = np.array(
