@@ -252,3 +252,13 @@ def test_fifo_queue_starts_only_when_servers_are_on_duty():
     assert np.isnan(start_s[3]) and server[3] == -1  # patience 20 s runs out
     with pytest.raises(ParameterError, match="increasing"):
         fifo_queue(arrival_s[::-1], patience_s, handle_s, grid, 900)
+
+
+def test_generate_cli_scenario_without_demand(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("queues:\n  - {name: q, aht_s: 100}\n")
+    out = tmp_path / "log.csv"
+    args = [sys.executable, "-m", "openwfm", "generate", str(scenario), "--out", str(out)]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 2 and "demand" in result.stderr
+    assert not out.exists()

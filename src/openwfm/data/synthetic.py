@@ -195,7 +195,8 @@ def generate_interactions(
     ``day_level_cv`` is the coefficient of variation of the random daily volume level (gamma,
     mean 1); ``staffing_noise_cv`` that of the lognormal under/over-staffing factors (per day and
     per interval). The same arguments always give the same table. Queues without ``demand``
-    produce no contacts. Returns the columns of ``INTERACTION_COLUMNS`` sorted by arrival time.
+    produce no contacts; a scenario where no queue has one is a :class:`ParameterError`.
+    Returns the columns of ``INTERACTION_COLUMNS`` sorted by arrival time.
     """
     if isinstance(start, dt.datetime):
         start = start.date()
@@ -212,6 +213,11 @@ def generate_interactions(
     seeds = np.random.SeedSequence(seed).spawn(len(scenario.queues))
 
     demand_queues = [(i, q) for i, q in enumerate(scenario.queues) if q.demand is not None]
+    if not demand_queues:
+        raise ParameterError(
+            "no queue has a `demand` (contacts_per_day ...) to generate contacts from",
+            field="scenario",
+        )
     plans: dict[str, dict] = {}
     for index, queue in demand_queues:
         rng = np.random.default_rng(seeds[index])
