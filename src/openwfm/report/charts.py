@@ -88,6 +88,8 @@ def intraday_profile(kpis: pd.DataFrame) -> go.Figure:
                 col=1,
             )
         figure.update_yaxes(title_text="contacts", row=row, col=1)
+    # clock labels are categories: keep them in time order whichever weekday opens first
+    figure.update_xaxes(type="category", categoryorder="category ascending")
     figure.update_layout(
         title="Intraday profile by weekday (mean offered per interval)",
         height=260 * len(queues) + 80,
@@ -161,6 +163,7 @@ def service_level_by_interval(
             )
     figure.update_yaxes(tickformat=".0%", row=1, col=1)
     figure.update_yaxes(tickformat=".0%", row=2, col=1)
+    figure.update_xaxes(type="category", categoryorder="category ascending")
     figure.update_layout(
         title="Service level and abandonment by interval of the day", height=620, **_LAYOUT
     )
