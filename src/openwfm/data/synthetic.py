@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 import os
 from pathlib import Path
 
@@ -200,13 +201,13 @@ def generate_interactions(
     """
     if isinstance(start, dt.datetime):
         start = start.date()
-    if not isinstance(weeks, int) or weeks < 1:
+    if isinstance(weeks, bool) or not isinstance(weeks, numbers.Integral) or weeks < 1:
         raise ParameterError(f"expected a whole number of weeks >= 1, got {weeks!r}", field="weeks")
     if day_level_cv < 0 or staffing_noise_cv < 0:
         raise ParameterError("expected a coefficient of variation >= 0", field="day_level_cv")
     grid = scenario.grid
     interval_s = grid.interval_s
-    days = 7 * weeks
+    days = 7 * int(weeks)
     total_days = days + TAIL_DAYS
     n_intervals = total_days * 86400 // interval_s
     origin = np.datetime64(start.isoformat(), "ns")
@@ -221,7 +222,7 @@ def generate_interactions(
     plans: dict[str, dict] = {}
     for index, queue in demand_queues:
         rng = np.random.default_rng(seeds[index])
-        plans[queue.name] = _plan_queue(queue, scenario, start, days, total_days, n_intervals, rng)
+        plans[queue.name] = _plan_queue(queue, scenario, start, days, total_days, n_intervals)
         plans[queue.name]["rng"] = rng
         plans[queue.name]["day_level_cv"] = day_level_cv
     for name, plan in plans.items():
@@ -255,7 +256,6 @@ def _plan_queue(
     days: int,
     total_days: int,
     n_intervals: int,
-    rng: np.random.Generator,
 ) -> dict:
     """Expected arrivals per grid interval (the planner's forecast) and the per-day profiles."""
     assert queue.demand is not None
