@@ -262,3 +262,14 @@ def test_generate_cli_scenario_without_demand(tmp_path):
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 2 and "demand" in result.stderr
     assert not out.exists()
+
+
+def test_generate_cli_bad_start_date(tmp_path, example_scenario_path):
+    out = tmp_path / "log.csv"
+    args = [sys.executable, "-m", "openwfm", "generate", str(example_scenario_path)]
+    result = subprocess.run(
+        args + ["--start", "05/10/2026", "--out", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "--start" in result.stderr and "YYYY-MM-DD" in result.stderr
+    assert not out.exists()
