@@ -72,6 +72,7 @@ class ServiceTarget(Strict):
     max_occupancy: Fraction | None = None
     business_hours: bool = True
     all_within_s: PositiveSeconds | None = None
+    short_abandon_s: Annotated[float, Field(ge=0.0)] = 5.0  # for exclude_short_abandons
 
 
 class Demand(Strict):
@@ -115,6 +116,12 @@ class Queue(Strict):
     aht_s_by_concurrency: list[PositiveSeconds] | None = None
     target: ServiceTarget = Field(default_factory=ServiceTarget)
     demand: Demand | None = None
+    # simulation: handle time grows by this factor per unit of proficiency below 1.0
+    # (mean = aht * (1 + slope * (1 - proficiency))); an abandoned caller redials with
+    # ``redial_probability`` after an exponential delay of mean ``redial_delay_s``.
+    proficiency_slope: Annotated[float, Field(ge=0.0)] = 0.0
+    redial_probability: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    redial_delay_s: PositiveSeconds = 300.0
 
     @model_validator(mode="after")
     def _concurrency(self) -> Queue:
