@@ -1,0 +1,152 @@
+"""Calendar events: public holidays by country and user-given events (campaigns, outages...).
+
+Every date gets at most one *event tag* per queue. Tags are grouped by kind, not by name, so a
+model learns from all past holidays what the next holiday will look like:
+
+* ``holiday``: a public holiday of the country (``holidays`` package, category public);
+* ``holiday_eve``: the day before a public holiday (in Israel, Erev Chag: a short, Friday-like
+  business day);
+* ``holiday_period``: the country's optional / school holiday days (e.g. Chol HaMoed), which
+  often change demand less;
+* ``event:<name>``: a user event; with ``uplift`` set, its multiplicative effect on the daily
+  volume is given; without, it is learned from past dates with the same name.
+
+User events take precedence over holiday tags; a public holiday beats an eve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from openwfm.errors import DataError, ParameterError
+
+
+@dataclass(frozen=True)
+class Event:
+    """A user event: dates ``start``..``end`` (inclusive), for ``queues`` (None = all).
+
+    ``uplift`` is the expected multiplier on the daily volume (1.3 = +30%); None means learn it
+    from past dates tagged with the same ``name``.
+    """
+
+    name: str
+    start: date
+    end: date
+    queues: tuple[str, ...] | None = None
+    uplift: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ParameterError(f"event {self.name!r} ends before it starts", field="end")
+        if self.uplift is not None and not self.uplift >= 0:
+            raise ParameterError(
+                f"event {self.name!r}: uplift must be a multiplier >= 0", field="uplift"
+            )
+
+
+class EventCalendar:
+    """Tags per (queue, date) from a country's holidays and user events."""
+
+    def __init__(self, country: str | None = None, events: list[Event] | tuple = ()) -> None:
+        self.country = country
+        self.events = tuple(events)
+        self._holiday_cache: dict[int, dict[date, str]] = {}
+        if country is not None:
+            import holidays
+
+            if country.upper() not in holidays.list_supported_countries():
+                raise ParameterError(
+                    f"unknown country code {country!r}; expected an ISO code such as IL, US, GB",
+                    field="country",
+                )
+
+    def _holidays(self, year: int) -> dict[date, str]:
+        if self.country is None:
+            return {}
+        if year not in self._holiday_cache:
+            import holidays
+
+            cls = holidays.country_holidays(self.country.upper(), years=year).__class__
+            cats = getattr(cls, "supported_categories", ("public",))
+            public = holidays.country_holidays(self.country.upper(), years=[year, year + 1])
+            tags: dict[date, str] = {}
+            others = [c for c in cats if c != "public"]
+            if others:
+                extra = holidays.country_holidays(
+                    self.country.upper(), years=year, categories=tuple(others)
+                )
+                for d in extra:
+                    tags[d] = "holiday_period"
+            for d in public:
+                eve = d - timedelta(days=1)
+                if eve.year == year and eve not in public:
+                    tags[eve] = "holiday_eve"
+            for d in public:
+                if d.year == year:
+                    tags[d] = "holiday"
+            self._holiday_cache[year] = tags
+        return self._holiday_cache[year]
+
+    def tags(self, days: pd.DatetimeIndex, queue: str | None = None) -> list[str]:
+        """One tag per day ('' when none)."""
+        out = []
+        for ts in days:
+            d = ts.date()
+            tag = self._holidays(d.year).get(d, "")
+            for event in self.events:
+                if event.start <= d <= event.end and (
+                    event.queues is None or queue is None or queue in event.queues
+                ):
+                    tag = "event:" + event.name
+            out.append(tag)
+        return out
+
+    def given_uplift(self, tag: str) -> float | None:
+        """The user-given multiplier for an event tag, if any."""
+        if tag.startswith("event:"):
+            for event in self.events:
+                if "event:" + event.name == tag and event.uplift is not None:
+                    return event.uplift
+        return None
+
+
+def read_events_csv(path: str | Path) -> list[Event]:
+    """Events CSV: ``name,start,end[,queues][,uplift]``; queues separated by ``;``."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in ("name", "start", "end"):
+        if column not in table.columns:
+            raise DataError(
+                f"missing column {column}; expected name,start,end[,queues][,uplift]",
+                file=str(path),
+            )
+    events = []
+    for i, row in table.iterrows():
+        try:
+            start = pd.Timestamp(row["start"]).date()
+            end = pd.Timestamp(row["end"]).date()
+        except ValueError:
+            raise DataError(
+                "unparseable date; expected YYYY-MM-DD", file=str(path), line=i + 2, field="start"
+            ) from None
+        queues = row.get("queues", "")
+        uplift = row.get("uplift", "")
+        try:
+            events.append(
+                Event(
+                    row["name"],
+                    start,
+                    end,
+                    tuple(q for q in queues.split(";") if q) or None,
+                    float(uplift) if uplift else None,
+                )
+            )
+        except ValueError as error:
+            raise DataError(str(error), file=str(path), line=i + 2, field="uplift") from None
+    return events

@@ -1,0 +1,225 @@
+"""The ``Forecaster`` facade: long history table in, long forecast table out.
+
+``Forecaster(method="auto")`` picks per queue the method with the lowest WAPE in a rolling-origin
+backtest over the end of that queue's own history, at the horizon asked for. Prediction
+intervals come from a negative-binomial-shaped spread, ``sd = sqrt(f + phi * f**2)``, with
+``phi`` chosen per queue and level so that the intervals cover 80% / 95% of the actuals in that
+same backtest (calibration on past origins only, never on the period being forecast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError, ParameterError
+from openwfm.forecast.backtest import backtest_series, origin_indices
+from openwfm.forecast.events import Event, EventCalendar
+from openwfm.forecast.history import (
+    MIN_WEEKLY_HISTORY_DAYS,
+    QueueSeries,
+    require_history_days,
+    to_series,
+    validate_history,
+)
+from openwfm.forecast.models import (
+    METHODS,
+    DailyProfile,
+    ForecastModel,
+    SeasonalNaive,
+    WeekdayAverage,
+    make_model,
+)
+
+# Candidates the auto pick compares: cheap enough for a per-queue backtest at every fit.
+AUTO_CANDIDATES: dict[str, Callable[[], ForecastModel]] = {
+    "classic": WeekdayAverage,
+    "seasonal_naive": SeasonalNaive,
+    "profile": DailyProfile,
+    "profile_ew": lambda: DailyProfile(ets_weight=0.0),
+}
+Z = {80: 1.2815515655446004, 95: 1.959963984540054}
+PHI_GRID = np.concatenate([[0.0], np.logspace(-4, 1, 80)])
+
+
+def interval_bounds(forecast: np.ndarray, phi: float, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the central ``level``% interval around ``forecast``."""
+    sd = np.sqrt(np.maximum(forecast, 0) + phi * forecast**2)
+    z = Z[level]
+    return np.maximum(forecast - z * sd, 0.0), forecast + z * sd
+
+
+def calibrate_phi(actual: np.ndarray, forecast: np.ndarray, level: int) -> float:
+    """Smallest dispersion ``phi`` whose ``level``% intervals cover that share of ``actual``."""
+    if len(actual) == 0:
+        return 0.1
+    target = level / 100.0
+    for phi in PHI_GRID:
+        lo, hi = interval_bounds(forecast, phi, level)
+        if np.mean((actual >= lo) & (actual <= hi)) >= target:
+            return float(phi)
+    return float(PHI_GRID[-1])
+
+
+def forecast_aht(series: QueueSeries, days: pd.DatetimeIndex, weeks: int = 8) -> np.ndarray:
+    """Handle time (s) per future interval: volume-weighted recent average per weekday x slot.
+
+    Weights are the offered counts times an exponential decay (half-life 4 weeks) over the last
+    ``weeks`` weeks; slots with no handled contacts fall back to the time-of-day average over all
+    weekdays, then to the queue's overall average.
+    """
+    out = np.full((len(days), series.slots_per_day), np.nan)
+    if series.aht_s is None:
+        return out
+    n = min(series.n_days, 7 * weeks)
+    aht = series.aht_s[-n:]
+    vol = np.nan_to_num(series.values[-n:])
+    wd = np.asarray(series.days[-n:].dayofweek)
+    age_weeks = (n - 1 - np.arange(n)) / 7
+    weight = (0.5 ** (age_weeks / 4.0))[:, None] * vol * np.isfinite(aht)
+    work = np.nan_to_num(aht) * weight
+    overall = work.sum() / weight.sum() if weight.sum() > 0 else np.nan
+    by_slot_w = weight.sum(axis=0)
+    by_slot = np.divide(
+        work.sum(axis=0), by_slot_w, out=np.full_like(by_slot_w, overall), where=by_slot_w > 0
+    )
+    table = np.empty((7, series.slots_per_day))
+    for w in range(7):
+        ww = weight[wd == w].sum(axis=0)
+        table[w] = np.divide(work[wd == w].sum(axis=0), ww, out=by_slot.copy(), where=ww > 0)
+    out = table[np.asarray(days.dayofweek)]
+    return np.where(series.open_mask(days), out, np.nan)
+
+
+class Forecaster:
+    """Volume (and handle-time) forecasts per queue and interval.
+
+    Parameters: ``method`` "auto" or a name from :data:`~openwfm.forecast.models.METHODS`;
+    ``models`` a list of model objects or factories to choose among instead (auto pick over
+    them); ``horizon_days`` the horizon the auto pick is tuned for; ``country`` an ISO code for
+    public holidays; ``events`` user events; ``backtest_origins`` / ``backtest_step_days`` the
+    rolling origins of the auto pick and interval calibration; ``interval_minutes`` None to
+    infer it from the history.
+
+    After ``fit``: ``series_`` (per queue), ``chosen_`` (queue -> method name), ``scores_``
+    (queue x method WAPE of the selection backtest), ``phi_`` (queue -> {80: phi, 95: phi}).
+    """
+
+    def __init__(
+        self,
+        method: str = "auto",
+        models: Sequence[ForecastModel | Callable[[], ForecastModel]] | None = None,
+        horizon_days: int = 7,
+        country: str | None = None,
+        events: Sequence[Event] = (),
+        backtest_origins: int = 8,
+        backtest_step_days: int = 2,
+        interval_minutes: int | None = None,
+    ) -> None:
+        self.method = method
+        self.models = models
+        self.horizon_days = horizon_days
+        self.country = country
+        self.events = events
+        self.backtest_origins = backtest_origins
+        self.backtest_step_days = backtest_step_days
+        self.interval_minutes = interval_minutes
+
+    def _candidates(self) -> dict[str, Callable[[], ForecastModel]]:
+        if self.models is not None:
+            out: dict[str, Callable[[], ForecastModel]] = {}
+            for m in self.models:
+                if isinstance(m, ForecastModel):
+                    out[m.name] = lambda m=m: _clone(m)
+                else:
+                    out[m().name] = m
+            return out
+        if self.method == "auto":
+            return dict(AUTO_CANDIDATES)
+        make_model(self.method)  # raises a one-line ParameterError for unknown names
+        return {self.method: METHODS[self.method]}
+
+    def fit(self, history: pd.DataFrame | dict[str, QueueSeries]) -> Forecaster:
+        """Learn from a history table (``interval_start, queue, offered[, aht_s]``)."""
+        if self.horizon_days < 1:
+            raise ParameterError("horizon must be at least 1 day", field="horizon_days")
+        if isinstance(history, dict):
+            self.series_ = history
+        else:
+            self.series_ = to_series(validate_history(history), self.interval_minutes)
+        self.calendar_ = EventCalendar(self.country, list(self.events))
+        candidates = self._candidates()
+        self.chosen_: dict[str, str] = {}
+        self.scores_: dict[str, dict[str, float]] = {}
+        self.phi_: dict[str, dict[int, float]] = {}
+        self.models_: dict[str, ForecastModel] = {}
+        for queue, series in self.series_.items():
+            require_history_days(
+                series, MIN_WEEKLY_HISTORY_DAYS, "forecasting with weekly seasonality"
+            )
+            origins = origin_indices(
+                series.n_days, self.horizon_days, self.backtest_origins, self.backtest_step_days
+            )
+            if origins:
+                bt = backtest_series(
+                    series,
+                    candidates,
+                    self.horizon_days,
+                    calendar=self.calendar_,
+                    origins=origins,
+                )
+                err = (bt["forecast"] - bt["actual"]).abs().groupby(bt["method"]).sum()
+                total = bt.groupby("method")["actual"].sum()
+                wape = (err / total.where(total > 0, 1.0)).to_dict()
+                best = min(candidates, key=lambda name: wape.get(name, np.inf))
+                picked = bt[bt["method"] == best]
+                actual, fc = picked["actual"].to_numpy(), picked["forecast"].to_numpy()
+                phi = {level: calibrate_phi(actual, fc, level) for level in (80, 95)}
+            else:
+                # too short to backtest: prefer openwfm's model if it is a candidate
+                best = "profile" if "profile" in candidates else next(iter(candidates))
+                wape, phi = {}, {80: 0.05, 95: 0.1}
+            self.chosen_[queue] = best
+            self.scores_[queue] = {k: float(v) for k, v in wape.items()}
+            self.phi_[queue] = phi
+            self.models_[queue] = candidates[best]().fit(series, self.calendar_)
+        return self
+
+    def predict(self, horizon_days: int | None = None) -> pd.DataFrame:
+        """Forecast table for the days after each queue's history, open intervals only.
+
+        Columns: ``interval_start, queue, forecast, lower_80, upper_80, lower_95, upper_95,
+        method`` and ``aht_s`` (seconds) when the history has handle times.
+        """
+        if not hasattr(self, "models_"):
+            raise ParameterError("call fit() before predict()", field="Forecaster")
+        h = self.horizon_days if horizon_days is None else int(horizon_days)
+        if h < 1:
+            raise ParameterError("horizon must be at least 1 day", field="horizon_days")
+        frames = []
+        for queue, model in self.models_.items():
+            series = self.series_[queue]
+            fc = model.predict(h)
+            days = pd.date_range(series.days[-1] + pd.Timedelta(days=1), periods=h, freq="D")
+            mask = series.open_mask(days)
+            step = pd.Timedelta(minutes=series.interval_minutes)
+            starts = days.values[:, None] + np.arange(series.slots_per_day) * step.to_timedelta64()
+            f = np.nan_to_num(fc[mask])
+            frame = {"interval_start": starts[mask], "queue": queue, "forecast": f}
+            for level in (80, 95):
+                lo, hi = interval_bounds(f, self.phi_[queue][level], level)
+                frame[f"lower_{level}"], frame[f"upper_{level}"] = lo, hi
+            frame["method"] = self.chosen_[queue]
+            if series.aht_s is not None:
+                frame["aht_s"] = forecast_aht(series, days)[mask]
+            frames.append(pd.DataFrame(frame))
+        if not frames:
+            raise DataError("history has no queues", field="history")
+        return pd.concat(frames, ignore_index=True)
+
+
+def _clone(model: ForecastModel) -> ForecastModel:
+    params = {k: v for k, v in vars(model).items() if not k.endswith("_")}
+    return type(model)(**params)
