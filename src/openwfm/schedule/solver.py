@@ -1167,9 +1167,9 @@ def _run(
         raise ScenarioError(
             f"expected weighting service, convex or linear, got {weighting!r}", field="weighting"
         )
-    if under_weight <= over_weight:
+    if under_weight < over_weight:
         raise ScenarioError(
-            "under_weight must exceed over_weight (a missing agent costs more than a surplus one)",
+            "under_weight must be at least over_weight (a missing agent costs more than a surplus one)",
             field="under_weight",
         )
     table = requirements.copy()
