@@ -28,6 +28,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.data.commands",
     "openwfm.demo_commands",
     "openwfm.report.commands",
+    "openwfm.forecast.commands",
 ]
 
 

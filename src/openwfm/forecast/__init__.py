@@ -8,7 +8,7 @@ and events (:class:`Event`, :class:`EventCalendar`).
 
 from openwfm.forecast.backtest import accuracy, backtest_series, coverage, origin_indices
 from openwfm.forecast.events import Event, EventCalendar, read_events_csv
-from openwfm.forecast.forecaster import AUTO_CANDIDATES, Forecaster, forecast_aht
+from openwfm.forecast.forecaster import AUTO_CANDIDATES, AutoPick, Forecaster, forecast_aht
 from openwfm.forecast.history import (
     QueueSeries,
     infer_interval_minutes,
@@ -29,6 +29,7 @@ from openwfm.forecast.models import (
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "AutoPick",
     "METHODS",
     "DailyProfile",
     "Event",

@@ -70,7 +70,13 @@ def backtest_series(
         lead = np.repeat(np.arange(1, h + 1), slots)
         ok = np.isfinite(actual).ravel() & series.open_mask(days).ravel()
         for name, factory in factories.items():
-            forecast = factory().fit(train, calendar).predict(h)
+            model = factory().fit(train, calendar)
+            forecast = np.nan_to_num(model.predict(h).ravel()[ok])
+            extra = {}
+            if hasattr(model, "bounds"):  # models that carry calibrated intervals
+                for level in (80, 95):
+                    lo, hi = model.bounds(forecast, level)
+                    extra[f"lower_{level}"], extra[f"upper_{level}"] = lo, hi
             frames.append(
                 pd.DataFrame(
                     {
@@ -80,7 +86,8 @@ def backtest_series(
                         "interval_start": starts[ok],
                         "lead_day": lead[ok],
                         "actual": actual.ravel()[ok],
-                        "forecast": np.nan_to_num(forecast.ravel()[ok]),
+                        "forecast": forecast,
+                        **extra,
                     }
                 )
             )

@@ -18,9 +18,7 @@ from openwfm.errors import DataError, ParameterError
 from openwfm.forecast.backtest import backtest_series, origin_indices
 from openwfm.forecast.events import Event, EventCalendar
 from openwfm.forecast.history import (
-    MIN_WEEKLY_HISTORY_DAYS,
     QueueSeries,
-    require_history_days,
     to_series,
     validate_history,
 )
@@ -93,6 +91,60 @@ def forecast_aht(series: QueueSeries, days: pd.DatetimeIndex, weeks: int = 8) ->
     return np.where(series.open_mask(days), out, np.nan)
 
 
+class AutoPick(ForecastModel):
+    """Best of ``candidates`` by WAPE in a rolling-origin backtest over the end of the history.
+
+    The backtest uses ``n_origins`` origins ``step_days`` apart at the horizon ``horizon_days``.
+    Its residuals of the chosen method also calibrate the interval dispersion ``phi_`` per level.
+    With too little history for a backtest, openwfm's ``profile`` model is used (if a candidate).
+    After ``fit``: ``chosen_``, ``scores_`` (method -> WAPE), ``phi_`` ({80: .., 95: ..}),
+    ``model_``.
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        candidates: dict[str, Callable[[], ForecastModel]] | None = None,
+        horizon_days: int = 7,
+        n_origins: int = 8,
+        step_days: int = 2,
+    ) -> None:
+        self.candidates = candidates
+        self.horizon_days = horizon_days
+        self.n_origins = n_origins
+        self.step_days = step_days
+
+    def _fit(self, series: QueueSeries) -> None:
+        candidates = dict(AUTO_CANDIDATES) if self.candidates is None else self.candidates
+        origins = origin_indices(series.n_days, self.horizon_days, self.n_origins, self.step_days)
+        if origins:
+            bt = backtest_series(
+                series, candidates, self.horizon_days, calendar=self.calendar_, origins=origins
+            )
+            err = (bt["forecast"] - bt["actual"]).abs().groupby(bt["method"]).sum()
+            total = bt.groupby("method")["actual"].sum()
+            wape = (err / total.where(total > 0, 1.0)).to_dict()
+            best = min(candidates, key=lambda name: wape.get(name, np.inf))
+            picked = bt[bt["method"] == best]
+            actual, fc = picked["actual"].to_numpy(), picked["forecast"].to_numpy()
+            phi = {level: calibrate_phi(actual, fc, level) for level in (80, 95)}
+        else:
+            best = "profile" if "profile" in candidates else next(iter(candidates))
+            wape, phi = {}, {80: 0.05, 95: 0.1}
+        self.chosen_ = best
+        self.scores_ = {k: float(v) for k, v in wape.items()}
+        self.phi_ = phi
+        self.model_ = candidates[best]().fit(series, self.calendar_)
+
+    def _predict(self, days: pd.DatetimeIndex) -> np.ndarray:
+        return self.model_.predict(len(days))
+
+    def bounds(self, forecast: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Interval bounds for a forecast of this model at ``level`` (80 or 95)."""
+        return interval_bounds(forecast, self.phi_[level], level)
+
+
 class Forecaster:
     """Volume (and handle-time) forecasts per queue and interval.
 
@@ -154,37 +206,15 @@ class Forecaster:
         self.chosen_: dict[str, str] = {}
         self.scores_: dict[str, dict[str, float]] = {}
         self.phi_: dict[str, dict[int, float]] = {}
-        self.models_: dict[str, ForecastModel] = {}
+        self.models_: dict[str, AutoPick] = {}
         for queue, series in self.series_.items():
-            require_history_days(
-                series, MIN_WEEKLY_HISTORY_DAYS, "forecasting with weekly seasonality"
-            )
-            origins = origin_indices(
-                series.n_days, self.horizon_days, self.backtest_origins, self.backtest_step_days
-            )
-            if origins:
-                bt = backtest_series(
-                    series,
-                    candidates,
-                    self.horizon_days,
-                    calendar=self.calendar_,
-                    origins=origins,
-                )
-                err = (bt["forecast"] - bt["actual"]).abs().groupby(bt["method"]).sum()
-                total = bt.groupby("method")["actual"].sum()
-                wape = (err / total.where(total > 0, 1.0)).to_dict()
-                best = min(candidates, key=lambda name: wape.get(name, np.inf))
-                picked = bt[bt["method"] == best]
-                actual, fc = picked["actual"].to_numpy(), picked["forecast"].to_numpy()
-                phi = {level: calibrate_phi(actual, fc, level) for level in (80, 95)}
-            else:
-                # too short to backtest: prefer openwfm's model if it is a candidate
-                best = "profile" if "profile" in candidates else next(iter(candidates))
-                wape, phi = {}, {80: 0.05, 95: 0.1}
-            self.chosen_[queue] = best
-            self.scores_[queue] = {k: float(v) for k, v in wape.items()}
-            self.phi_[queue] = phi
-            self.models_[queue] = candidates[best]().fit(series, self.calendar_)
+            model = AutoPick(
+                candidates, self.horizon_days, self.backtest_origins, self.backtest_step_days
+            ).fit(series, self.calendar_)
+            self.chosen_[queue] = model.chosen_
+            self.scores_[queue] = model.scores_
+            self.phi_[queue] = model.phi_
+            self.models_[queue] = model
         return self
 
     def predict(self, horizon_days: int | None = None) -> pd.DataFrame:

@@ -233,3 +233,42 @@ def require_history_days(series: QueueSeries, min_days: int, what: str) -> None:
             f"({min_days // 7} weeks) of history",
             field="history",
         )
+
+
+def history_from_interactions(
+    interactions: pd.DataFrame, interval_minutes: int = 30, queues: list[str] | None = None
+) -> pd.DataFrame:
+    """Interval history (``interval_start, queue, offered, aht_s``) from an interactions table.
+
+    Counts come from :func:`openwfm.data.intervals.interval_kpis`. Because the records are the
+    contacts themselves, an interval with no contact on a day the store has records for is a
+    real zero, not missing: every queue gets a row for each (day with any record) x (time of day
+    at which that queue was ever offered a contact on that weekday). Days without any record at
+    all (e.g. months absent from the source) stay missing; slots never offered stay closed.
+    """
+    from openwfm.data.intervals import interval_kpis
+
+    if queues is not None:
+        interactions = interactions[interactions["queue"].isin(queues)]
+    if len(interactions) == 0:
+        raise DataError("no interactions to build a history from", field="interactions")
+    kpis = interval_kpis(interactions, interval_minutes=interval_minutes, by=("queue",))
+    kpis = kpis[["interval_start", "queue", "offered", "aht_s"]]
+    kpis = kpis[kpis["offered"] > 0]
+    days = pd.DatetimeIndex(interactions["arrival_time"].dropna().dt.normalize().unique())
+    frames = []
+    for queue, part in kpis.groupby("queue", sort=True):
+        day = part["interval_start"].dt.normalize()
+        offset = part["interval_start"] - day
+        slots = pd.DataFrame({"weekday": day.dt.dayofweek, "offset": offset}).drop_duplicates()
+        grid = pd.DataFrame({"day": days, "weekday": days.dayofweek}).merge(slots, on="weekday")
+        grid["interval_start"] = grid["day"] + grid["offset"]
+        grid["queue"] = str(queue)
+        merged = grid[["interval_start", "queue"]].merge(
+            part.assign(queue=str(queue)), on=["interval_start", "queue"], how="left"
+        )
+        merged["offered"] = merged["offered"].fillna(0.0).astype(float)
+        frames.append(merged)
+    out = pd.concat(frames, ignore_index=True)
+    out["aht_s"] = out["aht_s"].astype(float)
+    return out.sort_values(["queue", "interval_start"]).reset_index(drop=True)

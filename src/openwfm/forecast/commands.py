@@ -1,0 +1,260 @@
+"""CLI: ``openwfm forecast`` and ``openwfm backtest``.
+
+History comes from a CSV (``--history``: ``interval_start,queue,offered[,aht_s]``) or from the
+DuckDB interaction store (``--store``, aggregated to ``--interval-minutes``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from openwfm.errors import ParameterError
+
+FORECAST_COLUMNS = [
+    "interval_start",
+    "queue",
+    "forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+]
+
+
+def _load_history(history: Path | None, store: Path | None, interval_minutes: int, queues):
+    from openwfm.forecast.history import (
+        history_from_interactions,
+        read_history_csv,
+        validate_history,
+    )
+
+    if (history is None) == (store is None):
+        raise ParameterError(
+            "give exactly one of --history CSV or --store DUCKDB", field="--history"
+        )
+    if history is not None:
+        frame = read_history_csv(history)
+        if queues:
+            frame = frame[frame["queue"].isin(queues)]
+        return frame, str(history)
+    from openwfm.data.store import InteractionStore
+    from openwfm.errors import StoreError
+
+    if not Path(store).exists():
+        raise StoreError("store not found; run 'openwfm ingest' first", file=str(store))
+    with InteractionStore(store) as db:
+        interactions = db.interactions(queues=queues or None)
+    frame = history_from_interactions(interactions, interval_minutes)
+    return validate_history(frame, source=str(store)), str(store)
+
+
+def _write_csv_atomic(frame, out: Path) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("forecast")
+    def forecast(
+        horizon_days: int = typer.Option(..., "--horizon-days", help="Days to forecast."),
+        out: Path = typer.Option(..., "--out", help="Forecast CSV to write."),
+        history: Path = typer.Option(
+            None, "--history", help="History CSV: interval_start,queue,offered[,aht_s]."
+        ),
+        store: Path = typer.Option(None, "--store", help="DuckDB interaction store instead."),
+        method: str = typer.Option("auto", "--method", help="auto or a method name."),
+        country: str = typer.Option(None, "--country", help="Holidays of this country (IL)."),
+        events: Path = typer.Option(
+            None, "--events", help="Events CSV: name,start,end[,queues][,uplift]."
+        ),
+        interval_minutes: int = typer.Option(
+            30, "--interval-minutes", help="Interval length for --store histories."
+        ),
+        queue: str = typer.Option(None, "--queue", help="Only these queues (comma-separated)."),
+        origins: int = typer.Option(8, "--origins", help="Backtest origins for the auto pick."),
+    ) -> None:
+        """Forecast offered volume (and handle time) per queue and interval.
+
+        Writes interval_start,queue,forecast,lower_80,upper_80,lower_95,upper_95[,aht_s] for the
+        open intervals of the HORIZON_DAYS days after the history's last day.
+        """
+        from rich.console import Console
+        from rich.progress import Progress
+        from rich.table import Table
+
+        from openwfm.forecast.events import read_events_csv
+        from openwfm.forecast.forecaster import Forecaster
+        from openwfm.forecast.history import to_series
+        from openwfm.forecast.models import METHODS
+
+        if horizon_days < 1:
+            raise ParameterError("must be at least 1 day", field="--horizon-days")
+        if method != "auto" and method not in METHODS:
+            raise ParameterError(
+                f"unknown method {method!r}; expected auto or one of {', '.join(METHODS)}",
+                field="--method",
+            )
+        user_events = read_events_csv(events) if events is not None else []
+        frame, source = _load_history(history, store, interval_minutes, _split(queue))
+        series = to_series(frame, source=source)
+        console = Console(stderr=True)
+        results = []
+        forecasters = []
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("forecasting", total=len(series))
+            for name, one in series.items():
+                model = Forecaster(
+                    method=method,
+                    horizon_days=horizon_days,
+                    country=country,
+                    events=user_events,
+                    backtest_origins=origins,
+                ).fit({name: one})
+                results.append(model.predict(horizon_days))
+                forecasters.append(model)
+                progress.advance(task)
+        import pandas as pd
+
+        table = pd.concat(results, ignore_index=True)
+        columns = FORECAST_COLUMNS + (["aht_s"] if "aht_s" in table.columns else [])
+        written = table[columns].copy()
+        written["interval_start"] = written["interval_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        for column in columns[2:]:
+            written[column] = written[column].round(3)
+        _write_csv_atomic(written, out)
+
+        summary = Table(title=f"forecast: {horizon_days} days -> {out}")
+        for column in ("queue", "method", "backtest WAPE", "total forecast"):
+            summary.add_column(column)
+        for model in forecasters:
+            for q, chosen in model.chosen_.items():
+                score = model.scores_[q].get(chosen)
+                total = table.loc[table["queue"] == q, "forecast"].sum()
+                summary.add_row(
+                    q, chosen, "-" if score is None else f"{score:.3f}", f"{total:,.0f}"
+                )
+        Console().print(summary)
+
+    @app.command("backtest")
+    def backtest(
+        history: Path = typer.Option(None, "--history", help="History CSV."),
+        store: Path = typer.Option(None, "--store", help="DuckDB interaction store instead."),
+        horizon_days: int = typer.Option(7, "--horizon-days", help="Forecast horizon (days)."),
+        origins: int = typer.Option(20, "--origins", help="Number of forecast origins."),
+        step_days: int = typer.Option(1, "--step-days", help="Days between origins."),
+        methods: str = typer.Option(
+            "classic,seasonal_naive,topdown,profile,auto",
+            "--methods",
+            help="Comma-separated methods (auto = the auto pick, re-run at each origin).",
+        ),
+        country: str = typer.Option(None, "--country", help="Holidays of this country (IL)."),
+        events: Path = typer.Option(None, "--events", help="Events CSV."),
+        interval_minutes: int = typer.Option(30, "--interval-minutes", help="For --store."),
+        queue: str = typer.Option(None, "--queue", help="Only these queues (comma-separated)."),
+        report: Path = typer.Option(None, "--report", help="Write Plotly charts to this HTML."),
+        out: Path = typer.Option(None, "--out", help="Write the backtest rows to this CSV."),
+    ) -> None:
+        """Rolling-origin backtest: WAPE, MASE, RMSE and bias per method and lead day."""
+        import pandas as pd
+        from rich.console import Console
+        from rich.progress import Progress
+        from rich.table import Table
+
+        from openwfm.forecast.backtest import (
+            accuracy,
+            backtest_series,
+            origin_indices,
+            seasonal_scale,
+        )
+        from openwfm.forecast.events import EventCalendar, read_events_csv
+        from openwfm.forecast.forecaster import AutoPick
+        from openwfm.forecast.history import to_series
+        from openwfm.forecast.models import METHODS
+
+        names = _split(methods)
+        factories = {}
+        for name in names:
+            if name == "auto":
+                factories[name] = lambda: AutoPick(horizon_days=horizon_days)
+            elif name in METHODS:
+                factories[name] = METHODS[name]
+            else:
+                raise ParameterError(
+                    f"unknown method {name!r}; expected auto or one of {', '.join(METHODS)}",
+                    field="--methods",
+                )
+        if horizon_days < 1 or origins < 1 or step_days < 1:
+            raise ParameterError(
+                "horizon, origins and step must be >= 1", field="--horizon-days/--origins"
+            )
+        calendar = EventCalendar(country, read_events_csv(events) if events is not None else [])
+        frame, source = _load_history(history, store, interval_minutes, _split(queue))
+        series = to_series(frame, source=source)
+        console = Console(stderr=True)
+        frames, scales = [], {}
+        plan = {
+            q: origin_indices(s.n_days, horizon_days, origins, step_days) for q, s in series.items()
+        }
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("backtesting", total=sum(len(o) for o in plan.values()))
+            for q, s in series.items():
+                frames.append(
+                    backtest_series(
+                        s,
+                        factories,
+                        horizon_days,
+                        calendar=calendar,
+                        origins=plan[q],
+                        on_origin=lambda: progress.advance(task),
+                    )
+                    if plan[q]
+                    else backtest_series(s, factories, horizon_days, n_origins=origins)
+                )
+                scales[q] = seasonal_scale(s, plan[q][0] if plan[q] else None)
+        results = pd.concat(frames, ignore_index=True)
+        overall = accuracy(results, by=("method",), scale=scales)
+        by_lead = accuracy(results, by=("method", "lead_day"), scale=scales)
+        cons = Console()
+        table = Table(
+            title=f"backtest: {len(series)} queue(s), {origins} origins, {horizon_days}-day horizon"
+        )
+        for column in ("method", "lead day", "WAPE", "MASE", "RMSE", "bias"):
+            table.add_column(column, justify="right")
+        for frame_ in (by_lead, overall.assign(lead_day="all")):
+            for row in frame_.itertuples():
+                table.add_row(
+                    row.method,
+                    str(row.lead_day),
+                    f"{row.wape:.3f}",
+                    f"{row.mase:.3f}",
+                    f"{row.rmse:.2f}",
+                    f"{row.bias:+.3f}",
+                )
+        cons.print(table)
+        if "lower_80" in results.columns:
+            sub = results.dropna(subset=["lower_80"])
+            inside = (sub["actual"] >= sub["lower_80"]) & (sub["actual"] <= sub["upper_80"])
+            cons.print(f"80% interval coverage (auto): {inside.mean():.1%}")
+        if out is not None:
+            _write_csv_atomic(results, out)
+        if report is not None:
+            from openwfm.forecast.report import backtest_report
+
+            backtest_report(results, by_lead, report)
+            cons.print(f"charts: {report}")
