@@ -1,0 +1,194 @@
+"""When agents are available: opening hours, a schedule table, or fixed counts per interval.
+
+All three give :class:`Availability`: per agent, the non-overlapping spans (seconds after the
+origin) in which the agent takes new contacts.
+
+- Schedule table: columns ``agent``, ``start``, ``end``, ``activity`` (timestamps). Rows whose
+  activity is a working one (``shift``, ``work``, ``available``, ``open``) make the agent
+  available; every other activity (``break``, ``lunch``, ``meeting``, ...) takes the time away.
+- Counts table: columns ``interval_start``, ``agents`` and optionally ``team`` (an agent group
+  name): the first ``agents`` agents (of the team) are available in that interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError
+from openwfm.sim.build import SimulationModel
+
+WORKING_ACTIVITIES = {"shift", "work", "available", "open", "working"}
+
+
+@dataclass
+class Availability:
+    agent: np.ndarray  # int64 agent index per span
+    start_s: np.ndarray
+    end_s: np.ndarray
+
+    def events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time_s, agent, on) changes for the engine."""
+        time_s = np.concatenate([self.start_s, self.end_s])
+        agent = np.concatenate([self.agent, self.agent]).astype(np.int64)
+        on = np.concatenate([np.ones(len(self.agent), bool), np.zeros(len(self.agent), bool)])
+        return time_s.astype(np.float64), agent, on
+
+
+def _merge(spans: dict[int, list[tuple[float, float]]]) -> Availability:
+    agents, starts, ends = [], [], []
+    for agent, items in spans.items():
+        items = sorted(s for s in items if s[1] > s[0])
+        merged: list[list[float]] = []
+        for start, end in items:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        for start, end in merged:
+            agents.append(agent)
+            starts.append(start)
+            ends.append(end)
+    return Availability(
+        np.asarray(agents, dtype=np.int64), np.asarray(starts, float), np.asarray(ends, float)
+    )
+
+
+def opening_hours(model: SimulationModel, origin: pd.Timestamp, days: int) -> Availability:
+    """Every agent available through the opening hours of every open day."""
+    grid = model.scenario.grid
+    spans: dict[int, list[tuple[float, float]]] = {a: [] for a in range(len(model.agent_names))}
+    for offset in range(days):
+        day = (origin + pd.Timedelta(days=offset)).date()
+        hours = grid.hours_on(day)
+        if hours is None:
+            continue
+        base = offset * 86400.0
+        for items in spans.values():
+            items.append((base + hours.open_s, base + hours.close_s))
+    return _merge(spans)
+
+
+def always(model: SimulationModel, end_s: float) -> Availability:
+    """Every agent available from 0 to ``end_s`` (steady-state validation models)."""
+    n = len(model.agent_names)
+    return Availability(np.arange(n, dtype=np.int64), np.zeros(n), np.full(n, float(end_s)))
+
+
+def _seconds(values: pd.Series, origin: pd.Timestamp, source: str, field: str) -> np.ndarray:
+    stamps = pd.to_datetime(values, errors="coerce")
+    if stamps.isna().any():
+        row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+        raise DataError(
+            f"expected a timestamp, got {values.iloc[row]!r}",
+            file=source,
+            line=row + 2,
+            field=field,
+        )
+    return (stamps - origin).dt.total_seconds().to_numpy()
+
+
+def from_schedule(
+    frame: pd.DataFrame, model: SimulationModel, origin: pd.Timestamp, source: str = "schedule"
+) -> Availability:
+    """Availability from a schedule table (``agent, start, end, activity``)."""
+    for column in ("agent", "start", "end"):
+        if column not in frame.columns:
+            raise DataError(
+                f"missing column {column!r} (a schedule has agent, start, end, activity)",
+                file=source,
+                field=column,
+            )
+    frame = frame.reset_index(drop=True)
+    index = {name: i for i, name in enumerate(model.agent_names)}
+    names = frame["agent"].astype(str)
+    unknown = ~names.isin(list(index))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise DataError(
+            f"unknown agent {names[row]!r} (not in the scenario)",
+            file=source,
+            line=row + 2,
+            field="agent",
+        )
+    start = _seconds(frame["start"], origin, source, "start")
+    end = _seconds(frame["end"], origin, source, "end")
+    backwards = end < start
+    if backwards.any():
+        row = int(np.flatnonzero(backwards)[0])
+        raise DataError("end is before start", file=source, line=row + 2, field="end")
+    activity = (
+        frame["activity"].astype(str).str.lower()
+        if "activity" in frame.columns
+        else pd.Series("shift", index=frame.index)
+    )
+    working = activity.isin(list(WORKING_ACTIVITIES)).to_numpy()
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for row in np.flatnonzero(working):
+        spans.setdefault(index[names[row]], []).append((start[row], end[row]))
+    available = _merge(spans)
+    # cut the non-working activities out of the working spans
+    away: dict[int, list[tuple[float, float]]] = {}
+    for row in np.flatnonzero(~working):
+        away.setdefault(index[names[row]], []).append((start[row], end[row]))
+    result: dict[int, list[tuple[float, float]]] = {}
+    for agent, lo, hi in zip(available.agent, available.start_s, available.end_s, strict=True):
+        pieces = [(lo, hi)]
+        for cut_lo, cut_hi in away.get(int(agent), []):
+            pieces = [
+                piece
+                for a, b in pieces
+                for piece in ((a, min(b, cut_lo)), (max(a, cut_hi), b))
+                if piece[1] > piece[0]
+            ]
+        result.setdefault(int(agent), []).extend(pieces)
+    return _merge(result)
+
+
+def from_counts(
+    frame: pd.DataFrame,
+    model: SimulationModel,
+    origin: pd.Timestamp,
+    interval_s: float,
+    source: str = "schedule",
+) -> Availability:
+    """Availability from agents per interval (``interval_start, agents[, team]``)."""
+    for column in ("interval_start", "agents"):
+        if column not in frame.columns:
+            raise DataError(
+                f"missing column {column!r} (counts have interval_start, agents[, team])",
+                file=source,
+                field=column,
+            )
+    frame = frame.reset_index(drop=True)
+    counts = pd.to_numeric(frame["agents"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"expected a whole number of agents >= 0, got {frame['agents'][row]!r}",
+            file=source,
+            line=row + 2,
+            field="agents",
+        )
+    start = _seconds(frame["interval_start"], origin, source, "interval_start")
+    agents = model.scenario.all_agents()
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for row in range(len(frame)):
+        if "team" in frame.columns:
+            pool = [i for i, a in enumerate(agents) if a.team == str(frame["team"][row])]
+        else:
+            pool = list(range(len(agents)))
+        need = int(counts[row])
+        if need > len(pool):
+            raise DataError(
+                f"{need} agents needed but the scenario has {len(pool)}",
+                file=source,
+                line=row + 2,
+                field="agents",
+            )
+        for agent in pool[:need]:
+            spans.setdefault(agent, []).append((start[row], start[row] + interval_s))
+    return _merge(spans)

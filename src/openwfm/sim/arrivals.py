@@ -1,0 +1,216 @@
+"""Arrivals for the simulator: per-interval rates (non-homogeneous Poisson) or a replayed trace.
+
+Rates tables have columns ``interval_start`` (local-naive timestamp), ``queue``, optional
+``segment`` and ``arrival_rate_per_s`` (contacts per second, constant within the interval).
+Without a ``segment`` column a queue's rate is split by the scenario's segment shares.
+Simulation time is seconds after ``origin`` (a local-naive timestamp, midnight of day one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from openwfm.data.schema import OFFERED_OUTCOMES
+from openwfm.errors import DataError
+from openwfm.model import Scenario, clock_seconds
+from openwfm.sim.build import SimulationModel
+
+PROFILE_STEP_S = 60  # resolution of the intraday demand shape
+PROFILE_FLOOR = 0.05  # the quietest minute still gets 5% of the peak rate (no empty hours)
+
+
+@dataclass
+class Arrivals:
+    """Sorted arrival stream: time (s after origin), queue and segment index, and the contact's
+    own handle time and patience (-1: draw from the queue's distributions)."""
+
+    time_s: np.ndarray
+    queue: np.ndarray
+    segment: np.ndarray
+    handle_s: np.ndarray
+    patience_s: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.time_s.shape[0])
+
+
+def demand_rates(scenario: Scenario, start: dt.date, days: int) -> pd.DataFrame:
+    """Rates per interval from each queue's ``demand`` (volume per day x weekday x peaks).
+
+    The intraday shape is the sum of Gaussian peaks over the opening hours (flat without peaks,
+    with a floor of 5% of the peak), normalised so that a day sums to ``contacts_per_day``.
+    """
+    grid = scenario.grid
+    step = grid.interval_s
+    rows = []
+    for queue in scenario.queues:
+        if queue.demand is None:
+            continue
+        demand = queue.demand
+        shares = scenario.segment_shares(queue.name)
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            hours = grid.hours_on(day)
+            if hours is None:
+                continue
+            weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]
+            volume = demand.contacts_per_day * demand.weekday_factor.get(weekday, 1.0)
+            centres = np.arange(hours.open_s, hours.close_s, PROFILE_STEP_S) + PROFILE_STEP_S / 2
+            shape = np.zeros(centres.shape)
+            for clock, weight in demand.peaks.items():
+                shape += weight * np.exp(
+                    -0.5 * ((centres - clock_seconds(clock)) / demand.peak_width_s) ** 2
+                )
+            shape = shape + (PROFILE_FLOOR * shape.max() if shape.max() > 0 else 1.0)
+            shape = shape / shape.sum() * volume
+            bins = (centres // step).astype(int)
+            per_interval = np.bincount(bins - bins.min(), weights=shape)
+            midnight = pd.Timestamp(day)
+            for i, count in enumerate(per_interval):
+                interval_start = midnight + pd.Timedelta(seconds=int((bins.min() + i) * step))
+                lo = max(hours.open_s, (bins.min() + i) * step)
+                hi = min(hours.close_s, (bins.min() + i + 1) * step)
+                for segment, share in shares.items():
+                    rows.append((interval_start, queue.name, segment, count * share / (hi - lo)))
+    return pd.DataFrame(rows, columns=["interval_start", "queue", "segment", "arrival_rate_per_s"])
+
+
+def check_rates(frame: pd.DataFrame, scenario: Scenario, source: str = "rates") -> pd.DataFrame:
+    """Validate a rates table (one-line :class:`DataError` naming the row); add segments."""
+    missing = [
+        c for c in ("interval_start", "queue", "arrival_rate_per_s") if c not in frame.columns
+    ]
+    if missing:
+        raise DataError(
+            f"missing column {missing[0]!r} (a rates table has interval_start, queue, "
+            "[segment,] arrival_rate_per_s)",
+            file=source,
+            field=missing[0],
+        )
+    frame = frame.reset_index(drop=True)
+    rate = pd.to_numeric(frame["arrival_rate_per_s"], errors="coerce")
+    bad = ~np.isfinite(rate.to_numpy(dtype=float)) | (rate.to_numpy(dtype=float) < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"expected a rate >= 0 contacts per second, got {frame['arrival_rate_per_s'][row]!r}",
+            file=source,
+            line=row + 2,
+            field="arrival_rate_per_s",
+        )
+    unknown = ~frame["queue"].astype(str).isin(scenario.queue_names)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise DataError(
+            f"unknown queue {frame['queue'][row]!r} (known: {', '.join(scenario.queue_names)})",
+            file=source,
+            line=row + 2,
+            field="queue",
+        )
+    starts = pd.to_datetime(frame["interval_start"], errors="coerce")
+    if starts.isna().any():
+        row = int(np.flatnonzero(starts.isna().to_numpy())[0])
+        raise DataError(
+            f"expected a timestamp, got {frame['interval_start'][row]!r}",
+            file=source,
+            line=row + 2,
+            field="interval_start",
+        )
+    out = pd.DataFrame(
+        {"interval_start": starts, "queue": frame["queue"].astype(str), "arrival_rate_per_s": rate}
+    )
+    if "segment" in frame.columns:
+        out["segment"] = frame["segment"].astype(str)
+        return out
+    parts = []
+    for queue, group in out.groupby("queue", sort=False):
+        for segment, share in scenario.segment_shares(queue).items():
+            part = group.copy()
+            part["segment"] = segment
+            part["arrival_rate_per_s"] = part["arrival_rate_per_s"] * share
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def sample_arrivals(
+    rates: pd.DataFrame,
+    model: SimulationModel,
+    origin: pd.Timestamp,
+    interval_s: float,
+    rng: np.random.Generator,
+) -> Arrivals:
+    """Draw a non-homogeneous Poisson stream: per row, Poisson(rate x length) uniform times."""
+    queue_index = {name: i for i, name in enumerate(model.queue_names)}
+    segment_index = {name: i for i, name in enumerate(model.segment_names)}
+    unknown = set(rates["segment"]) - set(segment_index)
+    if unknown:
+        raise DataError(f"unknown segment {sorted(unknown)[0]!r}", field="segment")
+    start_s = (pd.to_datetime(rates["interval_start"]) - origin).dt.total_seconds().to_numpy()
+    mean = rates["arrival_rate_per_s"].to_numpy(dtype=float) * interval_s
+    counts = rng.poisson(mean)
+    total = int(counts.sum())
+    row = np.repeat(np.arange(len(rates)), counts)
+    times = start_s[row] + rng.random(total) * interval_s
+    order = np.argsort(times, kind="stable")
+    queues = rates["queue"].map(queue_index).to_numpy(dtype=np.int64)
+    segments = rates["segment"].map(segment_index).to_numpy(dtype=np.int64)
+    return Arrivals(
+        time_s=times[order],
+        queue=queues[row][order],
+        segment=segments[row][order],
+        handle_s=np.full(total, -1.0),
+        patience_s=np.full(total, -1.0),
+    )
+
+
+def trace_arrivals(
+    interactions: pd.DataFrame,
+    model: SimulationModel,
+    origin: pd.Timestamp,
+    queue_map: dict[str, str] | None = None,
+    source: str = "interactions",
+) -> Arrivals:
+    """Replay the offered contacts of an interactions table (schema in openwfm.data.schema).
+
+    Arrival times, queues and segments are the recorded ones; answered contacts keep their
+    recorded handle time, the others draw one. Patience is always drawn (it is only censored
+    in the data). ``queue_map`` renames source queues (e.g. all to one queue); unknown queues
+    and segments are an error, an unknown segment ``default`` is allowed.
+    """
+    offered = interactions[interactions["outcome"].isin(OFFERED_OUTCOMES)]
+    queues = offered["queue"].astype(str)
+    if queue_map:
+        queues = queues.map(lambda name: queue_map.get(name, name))
+    queue_index = {name: i for i, name in enumerate(model.queue_names)}
+    unknown = ~queues.isin(list(queue_index))
+    if unknown.any():
+        raise DataError(
+            f"unknown queue {queues[unknown].iloc[0]!r} (known: {', '.join(model.queue_names)})",
+            file=source,
+            field="queue",
+        )
+    segment_index = {name: i for i, name in enumerate(model.segment_names)}
+    segments = (
+        offered["segment"]
+        .astype(str)
+        .where(offered["segment"].astype(str).isin(list(segment_index)), "default")
+    )
+    if "default" not in segment_index and (segments == "default").any():
+        raise DataError("unknown segment in the trace", file=source, field="segment")
+    time_s = (offered["arrival_time"] - origin).dt.total_seconds().to_numpy()
+    handle = offered["handle_s"].to_numpy(dtype=float)
+    handle = np.where(
+        (offered["outcome"] == "answered").to_numpy() & np.isfinite(handle), handle, -1
+    )
+    order = np.argsort(time_s, kind="stable")
+    return Arrivals(
+        time_s=time_s[order],
+        queue=queues.map(queue_index).to_numpy(dtype=np.int64)[order],
+        segment=segments.map(segment_index).to_numpy(dtype=np.int64)[order],
+        handle_s=handle[order],
+        patience_s=np.full(len(order), -1.0),
+    )

@@ -1,0 +1,417 @@
+"""The event engine: one replication of a contact center, compiled with numba.
+
+Semantics, in one place:
+
+- Time is seconds from the start of the horizon. Arrivals come pre-sampled and sorted (a
+  non-homogeneous Poisson stream or a replayed trace) and are merged with a binary heap of the
+  other events; redials go through the heap. Equal times are processed in insertion order.
+- An arriving contact is offered to the agents through :func:`openwfm.routing.policy.select_agent`.
+  If nobody can take it, it waits in the FIFO of its (queue, segment) class, with an
+  abandonment event at its patience and one event per escalation step.
+- Whenever an agent gains capacity (end of a contact after wrap-up, shift start, end of a
+  break), it takes waiting contacts through :func:`openwfm.routing.policy.select_contact`,
+  which sees only the head of each class: heads are the oldest of their class, so they have the
+  highest aged priority and (escalation only widens) the widest eligibility.
+- An escalation event re-offers a contact that is still waiting to the widened set of agents.
+- A contact still waiting at its patience abandons, and redials with the queue's redial
+  probability after an exponential delay (counted as a new offered contact, ``attempt`` + 1).
+- Handle time: the given one (trace replay) or a draw from the queue's distribution with mean
+  ``aht_by_load[q, load - 1] * (1 + proficiency_slope * (1 - proficiency))``, ``load`` counting
+  this contact (chat concurrency). Wrap-up keeps the agent's slot after the contact ends.
+- An agent going off shift or on a break finishes its contacts but takes no new ones.
+
+The loop runs until no event is left; contacts still waiting then are reported ``unserved``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from openwfm.routing.policy import effective_proficiency, select_agent, select_contact
+
+EXPONENTIAL, LOGNORMAL, EMPIRICAL = 0, 1, 2
+
+# contact states (column STATE of the int table)
+FUTURE, WAITING, IN_SERVICE, ANSWERED, ABANDONED = 0, 1, 2, 3, 4
+# float table columns
+ARRIVAL, ANSWER, END, ABANDON, PATIENCE, HANDLE = 0, 1, 2, 3, 4, 5
+# int table columns
+QUEUE, SEGMENT, STATE, AGENT, NEXT, ATTEMPT = 0, 1, 2, 3, 4, 5
+# event kinds
+EV_ARRIVAL, EV_ABANDON, EV_END, EV_ESCALATE, EV_AGENT_ON, EV_AGENT_OFF = 0, 1, 2, 3, 4, 5
+KIND_SHIFT = 40  # item = kind << KIND_SHIFT | id
+
+
+class QueueTables(NamedTuple):
+    """Per-queue parameters as arrays (index = queue)."""
+
+    distribution: np.ndarray  # int64: EXPONENTIAL, LOGNORMAL, EMPIRICAL
+    lognormal_sigma: np.ndarray  # float64
+    aht_by_load: np.ndarray  # float64[n_queues, max_load]: mean handle time (s) at load k+1
+    proficiency_slope: np.ndarray  # float64
+    wrap_up_s: np.ndarray  # float64
+    patience_mean_s: np.ndarray  # float64, inf = never abandons
+    redial_probability: np.ndarray  # float64
+    redial_delay_s: np.ndarray  # float64 mean delay before a redial
+    empirical_start: np.ndarray  # int64[n_queues + 1] offsets into empirical_s
+    empirical_s: np.ndarray  # float64 observed handle times (empirical distribution)
+    empirical_mean_s: np.ndarray  # float64 mean of each queue's empirical sample
+
+
+@njit(cache=True, nogil=True)
+def _heap_push(times, seqs, items, size, t, seq, item):
+    if size == times.shape[0]:
+        grown_t = np.empty(2 * size + 16, dtype=np.float64)
+        grown_s = np.empty(2 * size + 16, dtype=np.int64)
+        grown_i = np.empty(2 * size + 16, dtype=np.int64)
+        grown_t[:size] = times[:size]
+        grown_s[:size] = seqs[:size]
+        grown_i[:size] = items[:size]
+        times, seqs, items = grown_t, grown_s, grown_i
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if times[parent] < t or (times[parent] == t and seqs[parent] < seq):
+            break
+        times[i] = times[parent]
+        seqs[i] = seqs[parent]
+        items[i] = items[parent]
+        i = parent
+    times[i] = t
+    seqs[i] = seq
+    items[i] = item
+    return times, seqs, items
+
+
+@njit(cache=True, nogil=True)
+def _heap_pop(times, seqs, items, size):
+    """Remove the top (caller read it at index 0); ``size`` is the size before the pop."""
+    size -= 1
+    t = times[size]
+    seq = seqs[size]
+    item = items[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and (
+            times[child + 1] < times[child]
+            or (times[child + 1] == times[child] and seqs[child + 1] < seqs[child])
+        ):
+            child += 1
+        if t < times[child] or (t == times[child] and seq < seqs[child]):
+            break
+        times[i] = times[child]
+        seqs[i] = seqs[child]
+        items[i] = items[child]
+        i = child
+    times[i] = t
+    seqs[i] = seq
+    items[i] = item
+
+
+@njit(cache=True, nogil=True)
+def _handle_time(queues, queue, load, proficiency):
+    mean = queues.aht_by_load[queue, min(load, queues.aht_by_load.shape[1]) - 1]
+    mean *= 1.0 + queues.proficiency_slope[queue] * (1.0 - proficiency)
+    kind = queues.distribution[queue]
+    if kind == LOGNORMAL:
+        sigma = queues.lognormal_sigma[queue]
+        return np.exp(np.log(mean) - 0.5 * sigma * sigma + sigma * np.random.standard_normal())
+    if kind == EMPIRICAL:
+        start = queues.empirical_start[queue]
+        stop = queues.empirical_start[queue + 1]
+        value = queues.empirical_s[start + np.random.randint(0, stop - start)]
+        return value * mean / queues.empirical_mean_s[queue]
+    return np.random.exponential(mean)
+
+
+@njit(cache=True, nogil=True)
+def _refresh_head(c, class_head, floats, ints, head_waiting, head_arrival):
+    """Drop contacts that left class ``c`` from its front; update the head arrays."""
+    i = class_head[c]
+    while i >= 0 and ints[i, STATE] != WAITING:
+        i = ints[i, NEXT]
+    class_head[c] = i
+    if i >= 0:
+        head_waiting[c] = True
+        head_arrival[c] = floats[i, ARRIVAL]
+    else:
+        head_waiting[c] = False
+
+
+@njit(cache=True, nogil=True)
+def run_replication(
+    seed,
+    tables,
+    queues,
+    proficiency,
+    capacity,
+    queue_agents_start,
+    queue_agents,
+    n_segments,
+    arrival_s,
+    arrival_queue,
+    arrival_segment,
+    arrival_handle_s,
+    arrival_patience_s,
+    shift_s,
+    shift_agent,
+    shift_on,
+):
+    """Simulate one replication. Returns (floats, ints, n_contacts, n_events).
+
+    ``arrival_*`` are sorted by time; ``arrival_handle_s`` / ``arrival_patience_s`` give a
+    contact's own handle time / patience (trace replay) or -1 to draw one. ``shift_*`` are the
+    agents' on/off changes (``shift_on`` true: becomes available). Agents start unavailable.
+    """
+    np.random.seed(seed)
+    n_queues = proficiency.shape[1]
+    n_agents = proficiency.shape[0]
+    n_classes = n_queues * n_segments
+    n_arrivals = arrival_s.shape[0]
+    # contacts: pre-sized for the arrivals, grown when redials need room
+    size = n_arrivals + 16
+    floats = np.full((size, 6), np.nan)
+    ints = np.full((size, 6), -1, dtype=np.int64)
+    n_contacts = 0
+    # agents
+    load = np.zeros(n_agents, dtype=np.int64)
+    channel = np.full(n_agents, -1, dtype=np.int64)
+    available = np.zeros(n_agents, dtype=np.bool_)
+    idle_since = np.zeros(n_agents, dtype=np.float64)
+    everyone = np.arange(n_agents)
+    # waiting contacts: one FIFO per (queue, segment) class, removals are lazy
+    class_head = np.full(n_classes, -1, dtype=np.int64)
+    class_tail = np.full(n_classes, -1, dtype=np.int64)
+    head_queue = np.empty(n_classes, dtype=np.int64)
+    head_segment = np.empty(n_classes, dtype=np.int64)
+    for c in range(n_classes):
+        head_queue[c] = c // n_segments
+        head_segment[c] = c % n_segments
+    head_waiting = np.zeros(n_classes, dtype=np.bool_)
+    head_arrival = np.zeros(n_classes, dtype=np.float64)
+    n_steps = tables.step_after_s.shape[0]
+    widening = np.zeros(n_steps, dtype=np.bool_)  # steps that add other queues' agents
+    for k in range(n_steps):
+        widening[k] = tables.step_extra[k].any()
+    # event heap
+    heap_t = np.empty(shift_s.shape[0] + 1024, dtype=np.float64)
+    heap_seq = np.empty(heap_t.shape[0], dtype=np.int64)
+    heap_item = np.empty(heap_t.shape[0], dtype=np.int64)
+    heap_size = 0
+    seq = 0
+    for j in range(shift_s.shape[0]):
+        kind = EV_AGENT_ON if shift_on[j] else EV_AGENT_OFF
+        heap_t, heap_seq, heap_item = _heap_push(
+            heap_t, heap_seq, heap_item, heap_size, shift_s[j], seq,
+            (kind << KIND_SHIFT) | shift_agent[j],
+        )  # fmt: skip
+        heap_size += 1
+        seq += 1
+    next_arrival = 0
+    n_events = 0
+    while True:
+        if next_arrival < n_arrivals and (heap_size == 0 or arrival_s[next_arrival] <= heap_t[0]):
+            now = arrival_s[next_arrival]
+            kind = EV_ARRIVAL
+            ident = -1
+        elif heap_size > 0:
+            now = heap_t[0]
+            item = heap_item[0]
+            _heap_pop(heap_t, heap_seq, heap_item, heap_size)
+            heap_size -= 1
+            kind = item >> KIND_SHIFT
+            ident = item & ((1 << KIND_SHIFT) - 1)
+        else:
+            break
+        offer = -1  # contact to offer to the agents
+        fill = -1  # agent who gained capacity
+        if kind == EV_ARRIVAL:
+            if ident < 0:  # from the arrival stream: create the contact
+                if n_contacts == floats.shape[0]:
+                    floats2 = np.full((2 * n_contacts + 16, 6), np.nan)
+                    ints2 = np.full((2 * n_contacts + 16, 6), -1, dtype=np.int64)
+                    floats2[:n_contacts] = floats[:n_contacts]
+                    ints2[:n_contacts] = ints[:n_contacts]
+                    floats, ints = floats2, ints2
+                ident = n_contacts
+                n_contacts += 1
+                q = arrival_queue[next_arrival]
+                floats[ident, ARRIVAL] = now
+                floats[ident, HANDLE] = arrival_handle_s[next_arrival]
+                ints[ident, QUEUE] = q
+                ints[ident, SEGMENT] = arrival_segment[next_arrival]
+                ints[ident, ATTEMPT] = 0
+                patience = arrival_patience_s[next_arrival]
+                if patience < 0.0:
+                    mean = queues.patience_mean_s[q]
+                    patience = np.inf if np.isinf(mean) else np.random.exponential(mean)
+                floats[ident, PATIENCE] = patience
+                next_arrival += 1
+            ints[ident, STATE] = WAITING
+            n_events += 1
+            offer = ident
+        elif kind == EV_ABANDON:
+            if ints[ident, STATE] != WAITING:
+                continue
+            n_events += 1
+            ints[ident, STATE] = ABANDONED
+            floats[ident, ABANDON] = now
+            c = ints[ident, QUEUE] * n_segments + ints[ident, SEGMENT]
+            if class_head[c] == ident:
+                _refresh_head(c, class_head, floats, ints, head_waiting, head_arrival)
+            q = ints[ident, QUEUE]
+            if queues.redial_probability[q] > 0.0 and (
+                np.random.random() < queues.redial_probability[q]
+            ):
+                if n_contacts == floats.shape[0]:
+                    floats2 = np.full((2 * n_contacts + 16, 6), np.nan)
+                    ints2 = np.full((2 * n_contacts + 16, 6), -1, dtype=np.int64)
+                    floats2[:n_contacts] = floats[:n_contacts]
+                    ints2[:n_contacts] = ints[:n_contacts]
+                    floats, ints = floats2, ints2
+                redial = n_contacts
+                n_contacts += 1
+                when = now + np.random.exponential(queues.redial_delay_s[q])
+                floats[redial, ARRIVAL] = when
+                floats[redial, HANDLE] = -1.0
+                mean = queues.patience_mean_s[q]
+                floats[redial, PATIENCE] = np.inf if np.isinf(mean) else np.random.exponential(mean)
+                ints[redial, QUEUE] = q
+                ints[redial, SEGMENT] = ints[ident, SEGMENT]
+                ints[redial, STATE] = FUTURE
+                ints[redial, ATTEMPT] = ints[ident, ATTEMPT] + 1
+                heap_t, heap_seq, heap_item = _heap_push(
+                    heap_t, heap_seq, heap_item, heap_size, when, seq,
+                    (EV_ARRIVAL << KIND_SHIFT) | redial,
+                )  # fmt: skip
+                heap_size += 1
+                seq += 1
+            continue
+        elif kind == EV_END:
+            n_events += 1
+            ints[ident, STATE] = ANSWERED
+            agent = ints[ident, AGENT]
+            load[agent] -= 1
+            if load[agent] == 0:
+                channel[agent] = -1
+            idle_since[agent] = now
+            fill = agent
+        elif kind == EV_ESCALATE:
+            if ints[ident, STATE] != WAITING:
+                continue
+            n_events += 1
+            offer = ident
+        elif kind == EV_AGENT_ON:
+            n_events += 1
+            if not available[ident]:
+                available[ident] = True
+                if load[ident] == 0:
+                    idle_since[ident] = now
+            fill = ident
+        else:  # EV_AGENT_OFF
+            n_events += 1
+            available[ident] = False
+            continue
+
+        if offer >= 0:
+            q = ints[offer, QUEUE]
+            s = ints[offer, SEGMENT]
+            wait = now - floats[offer, ARRIVAL]
+            candidates = queue_agents[queue_agents_start[q] : queue_agents_start[q + 1]]
+            for k in range(n_steps):
+                if widening[k] and wait >= tables.step_after_s[k]:
+                    candidates = everyone
+            agent = select_agent(
+                tables, proficiency, capacity, load, channel, available, idle_since,
+                candidates, q, s, wait,
+            )  # fmt: skip
+            if agent >= 0:
+                fill = -1
+                # start service (below); a waiting contact stays in its FIFO, lazily dropped
+                ints[offer, STATE] = IN_SERVICE
+                c = q * n_segments + s
+                if class_head[c] == offer:
+                    _refresh_head(c, class_head, floats, ints, head_waiting, head_arrival)
+                skill = effective_proficiency(tables, proficiency, agent, q, wait)
+                load[agent] += 1
+                channel[agent] = tables.queue_channel[q]
+                floats[offer, ANSWER] = now
+                ints[offer, AGENT] = agent
+                handle = floats[offer, HANDLE]
+                if not handle >= 0.0:
+                    handle = _handle_time(queues, q, load[agent], skill)
+                    floats[offer, HANDLE] = handle
+                floats[offer, END] = now + handle
+                heap_t, heap_seq, heap_item = _heap_push(
+                    heap_t, heap_seq, heap_item, heap_size, now + handle + queues.wrap_up_s[q],
+                    seq, (EV_END << KIND_SHIFT) | offer,
+                )  # fmt: skip
+                heap_size += 1
+                seq += 1
+                # a chat agent may take more of the waiting work after this one
+                if load[agent] < capacity[agent, tables.queue_channel[q]]:
+                    fill = agent
+            elif kind == EV_ARRIVAL:
+                c = q * n_segments + s
+                ints[offer, NEXT] = -1
+                if class_tail[c] >= 0 and class_head[c] >= 0:
+                    ints[class_tail[c], NEXT] = offer
+                else:
+                    class_head[c] = offer
+                    head_waiting[c] = True
+                    head_arrival[c] = floats[offer, ARRIVAL]
+                class_tail[c] = offer
+                patience = floats[offer, PATIENCE]
+                arrived = floats[offer, ARRIVAL]
+                if patience < np.inf:
+                    heap_t, heap_seq, heap_item = _heap_push(
+                        heap_t, heap_seq, heap_item, heap_size, arrived + patience, seq,
+                        (EV_ABANDON << KIND_SHIFT) | offer,
+                    )  # fmt: skip
+                    heap_size += 1
+                    seq += 1
+                for k in range(n_steps):
+                    after = tables.step_after_s[k]
+                    if after > wait and after < patience:
+                        heap_t, heap_seq, heap_item = _heap_push(
+                            heap_t, heap_seq, heap_item, heap_size, arrived + after, seq,
+                            (EV_ESCALATE << KIND_SHIFT) | offer,
+                        )  # fmt: skip
+                        heap_size += 1
+                        seq += 1
+
+        while fill >= 0:
+            c = select_contact(
+                tables, proficiency, capacity, load, channel, available, fill,
+                head_queue, head_segment, head_arrival, head_waiting, now,
+            )  # fmt: skip
+            if c < 0:
+                break
+            contact = class_head[c]
+            q = head_queue[c]
+            ints[contact, STATE] = IN_SERVICE
+            _refresh_head(c, class_head, floats, ints, head_waiting, head_arrival)
+            wait = now - floats[contact, ARRIVAL]
+            skill = effective_proficiency(tables, proficiency, fill, q, wait)
+            load[fill] += 1
+            channel[fill] = tables.queue_channel[q]
+            floats[contact, ANSWER] = now
+            ints[contact, AGENT] = fill
+            handle = floats[contact, HANDLE]
+            if not handle >= 0.0:
+                handle = _handle_time(queues, q, load[fill], skill)
+                floats[contact, HANDLE] = handle
+            floats[contact, END] = now + handle
+            heap_t, heap_seq, heap_item = _heap_push(
+                heap_t, heap_seq, heap_item, heap_size, now + handle + queues.wrap_up_s[q],
+                seq, (EV_END << KIND_SHIFT) | contact,
+            )  # fmt: skip
+            heap_size += 1
+            seq += 1
+    return floats[:n_contacts], ints[:n_contacts], n_contacts, n_events

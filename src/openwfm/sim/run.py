@@ -1,0 +1,271 @@
+"""Replications: seeded, independent, run through Dask, summarised with confidence intervals.
+
+Each replication gets its own seeds from ``numpy.random.SeedSequence(seed).spawn(n)``, so a
+run is reproducible whatever the scheduler and the order replications finish in.
+
+Schedulers: ``threads`` (default): Dask's threaded scheduler; the compiled engine releases the
+GIL, so replications run in parallel on all local cores without starting processes or copying
+the model. ``sync``: one after another (debugging). ``local``: a ``distributed.LocalCluster``
+(one single-threaded worker process per core). Anything else is the address of a running Dask
+scheduler (``tcp://host:8786``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import ParameterError
+from openwfm.model import RoutingConfig, Scenario
+from openwfm.sim import agents as agent_sources
+from openwfm.sim.arrivals import Arrivals, check_rates, demand_rates, sample_arrivals
+from openwfm.sim.build import SimulationModel, build_model
+from openwfm.sim.engine import run_replication
+from openwfm.sim.metrics import replication_counts, summarize
+
+DEFAULT_START = dt.date(2024, 1, 1)  # a Monday: the default horizon is one fixed week
+
+
+@dataclass
+class SimulationResult:
+    """Tables of a simulation run.
+
+    ``intervals``: per queue x segment x interval (plus ``all`` roll-ups), each metric with
+    ``_ci_low`` / ``_ci_high``; ``summary``: the same over the horizon; ``replications``: per
+    replication and queue. ``events``: engine events processed over all replications;
+    ``elapsed_s``: wall time of the replications.
+    """
+
+    intervals: pd.DataFrame
+    summary: pd.DataFrame
+    replications: pd.DataFrame
+    events: int
+    contacts: int
+    elapsed_s: float
+    info: dict = field(default_factory=dict)
+
+    def metric(self, name: str, queue: str = "all", segment: str = "all") -> tuple:
+        """(mean, ci_low, ci_high) of a summary metric."""
+        row = self.summary[(self.summary["queue"] == queue) & (self.summary["segment"] == segment)]
+        if row.empty:
+            raise ParameterError(f"no summary row for {queue}/{segment}", field="queue")
+        row = row.iloc[0]
+        return row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+
+
+@dataclass
+class Plan:
+    """What one replication needs (small, picklable)."""
+
+    model: SimulationModel
+    origin: pd.Timestamp
+    interval_s: float
+    n_intervals: int
+    availability: agent_sources.Availability
+    rates: pd.DataFrame | None
+    trace: Arrivals | None
+    warmup_s: float
+
+
+def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
+    """One replication: (counts, events, contacts)."""
+    arrival_seed, engine_seed = seed.spawn(2)
+    rng = np.random.default_rng(arrival_seed)
+    if plan.trace is not None:
+        arrivals = plan.trace
+    else:
+        arrivals = sample_arrivals(plan.rates, plan.model, plan.origin, plan.interval_s, rng)
+    shift_s, shift_agent, shift_on = plan.availability.events()
+    m = plan.model
+    floats, ints, n_contacts, n_events = run_replication(
+        int(engine_seed.generate_state(1)[0] % (2**31 - 1)),
+        m.tables,
+        m.queues,
+        m.proficiency,
+        m.capacity,
+        m.queue_agents_start,
+        m.queue_agents,
+        m.n_segments,
+        arrivals.time_s,
+        arrivals.queue,
+        arrivals.segment,
+        arrivals.handle_s,
+        arrivals.patience_s,
+        shift_s,
+        shift_agent,
+        shift_on,
+    )
+    counts = replication_counts(
+        floats,
+        ints,
+        m,
+        plan.availability,
+        plan.origin,
+        plan.interval_s,
+        plan.n_intervals,
+        plan.warmup_s,
+    )
+    return counts, int(n_events), int(n_contacts)
+
+
+def _execute(plan: Plan, seeds, scheduler: str, progress: bool):
+    """Run the replications through Dask; returns results in seed order."""
+    from rich.progress import Progress
+
+    n = len(seeds)
+    with Progress(transient=True, disable=not progress) as bar:
+        task = bar.add_task(f"simulating {n} replications", total=n)
+        if scheduler in ("threads", "sync"):
+            import dask
+            from dask.callbacks import Callback
+
+            class Advance(Callback):
+                def _posttask(self, key, result, dsk, state, worker_id):
+                    if isinstance(key, tuple) and str(key[0]).startswith("run_one"):
+                        bar.advance(task)
+                    elif str(key).startswith("run_one"):
+                        bar.advance(task)
+
+            jobs = [dask.delayed(run_one, pure=False)(plan, s) for s in seeds]
+            with Advance():
+                return list(dask.compute(*jobs, scheduler=scheduler))
+        from distributed import Client, LocalCluster, as_completed
+
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=None, threads_per_worker=1, processes=True)
+            client = Client(cluster)
+        else:
+            cluster, client = None, Client(scheduler)
+        try:
+            futures = client.map(run_one, [plan] * n, seeds, pure=False)
+            for _ in as_completed(futures):
+                bar.advance(task)
+            return client.gather(futures)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def prepare(
+    scenario: Scenario,
+    *,
+    routing: RoutingConfig | None = None,
+    rates: pd.DataFrame | None = None,
+    trace: pd.DataFrame | None = None,
+    schedule: pd.DataFrame | None = None,
+    start: dt.date | None = None,
+    days: int | None = None,
+    always_on_s: float | None = None,
+    warmup_s: float = 0.0,
+    interval_s: float | None = None,
+    empirical_handle_s: dict | None = None,
+    patience_mean_s: dict | None = None,
+    trace_queue_map: dict | None = None,
+    sources: dict | None = None,
+) -> Plan:
+    """Check and compile all inputs before anything runs (bad input fails here, in one line)."""
+    from openwfm.sim.arrivals import trace_arrivals
+
+    sources = sources or {}
+    model = build_model(scenario, routing, empirical_handle_s, patience_mean_s)
+    interval_s = float(interval_s or scenario.grid.interval_s)
+    if rates is not None:
+        rates = check_rates(rates, scenario, sources.get("arrivals", "arrivals"))
+    if trace is not None and start is None:
+        start = pd.to_datetime(trace["arrival_time"]).min().date()
+    if rates is not None and start is None and len(rates):
+        start = rates["interval_start"].min().date()
+    if schedule is not None and start is None:
+        first = "start" if "start" in schedule.columns else "interval_start"
+        start = pd.to_datetime(schedule[first]).min().date()
+    start = start or DEFAULT_START
+    origin = pd.Timestamp(start)
+    if days is None:
+        if trace is not None:
+            last = pd.to_datetime(trace["arrival_time"]).max()
+        elif rates is not None and len(rates):
+            last = rates["interval_start"].max()
+        else:
+            last = None
+        days = 7 if last is None else max(1, (last.normalize() - origin).days + 1)
+    if always_on_s is not None:
+        days = max(days, math.ceil(always_on_s / 86400))
+    if rates is None and trace is None:
+        rates = check_rates(demand_rates(scenario, start, days), scenario, "scenario demand")
+        if rates.empty:
+            raise ParameterError("no queue has demand and no arrivals given", field="arrivals")
+    source = sources.get("schedule", "schedule")
+    if always_on_s is not None:
+        availability = agent_sources.always(model, always_on_s)
+    elif schedule is None:
+        availability = agent_sources.opening_hours(model, origin, days)
+    elif "agent" in schedule.columns:
+        availability = agent_sources.from_schedule(schedule, model, origin, source)
+    else:
+        availability = agent_sources.from_counts(schedule, model, origin, interval_s, source)
+    arrivals = None
+    if trace is not None:
+        arrivals = trace_arrivals(trace, model, origin, trace_queue_map, sources.get("arrivals"))
+    n_intervals = int(math.ceil(days * 86400 / interval_s))
+    return Plan(model, origin, interval_s, n_intervals, availability, rates, arrivals, warmup_s)
+
+
+def run_plan(
+    plan: Plan,
+    replications: int = 10,
+    seed: int = 0,
+    scheduler: str = "threads",
+    progress: bool = False,
+) -> SimulationResult:
+    if replications < 1:
+        raise ParameterError(f"expected >= 1 replication, got {replications}", field="replications")
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    began = time.perf_counter()
+    results = _execute(plan, seeds, scheduler, progress)
+    elapsed = time.perf_counter() - began
+    counts = [r[0] for r in results]
+    intervals, summary, per_rep = summarize(counts, plan.model, plan.origin, plan.interval_s)
+    return SimulationResult(
+        intervals=intervals,
+        summary=summary,
+        replications=per_rep,
+        events=sum(r[1] for r in results),
+        contacts=sum(r[2] for r in results),
+        elapsed_s=elapsed,
+        info={
+            "replications": replications,
+            "seed": seed,
+            "start": str(plan.origin.date()),
+            "interval_s": plan.interval_s,
+            "policy": plan.model.scenario.routing.policy
+            if plan.model.tables is None
+            else list(plan.model.policy.config.model_dump().items())[0][1],
+        },
+    )
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    replications: int = 10,
+    seed: int = 0,
+    scheduler: str = "threads",
+    progress: bool = False,
+    **inputs,
+) -> SimulationResult:
+    """Simulate ``scenario`` ``replications`` times; see :func:`prepare` for the inputs.
+
+    Arrivals: ``rates`` (per-interval table), ``trace`` (interactions table to replay), or the
+    scenario's queue demand from ``start`` over ``days`` (default: the week of 2024-01-01).
+    Agents: ``schedule`` (shifts and breaks, or counts per interval), ``always_on_s`` (all
+    agents from 0 to that time) or the opening hours. ``warmup_s``: contacts arriving earlier
+    are left out of the KPIs (steady-state studies).
+    """
+    plan = prepare(scenario, **inputs)
+    return run_plan(plan, replications, seed, scheduler, progress)
