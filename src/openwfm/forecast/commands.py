@@ -59,6 +59,7 @@ def _write_csv_atomic(frame, out: Path) -> None:
     os.close(fd)
     try:
         frame.to_csv(tmp, index=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -82,5 +82,6 @@ def backtest_report(results: pd.DataFrame, by_lead: pd.DataFrame, path: str | Pa
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
