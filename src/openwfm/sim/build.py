@@ -27,8 +27,6 @@ class SimulationModel:
     queues: QueueTables
     proficiency: np.ndarray  # float64[n_agents, n_queues], -1 = no skill
     capacity: np.ndarray  # int64[n_agents, n_channels]
-    queue_agents_start: np.ndarray  # CSR: agents skilled for each queue
-    queue_agents: np.ndarray
 
     @property
     def n_queues(self) -> int:
@@ -124,9 +122,6 @@ def build_model(
             code = CHANNELS.index(queue.channel.value)
             limit = agent.max_concurrency.get(queue.channel, queue.max_concurrency)
             capacity[a, code] = max(capacity[a, code], limit)
-    members = [np.flatnonzero(proficiency[:, q] >= 0.0) for q in range(n_queues)]
-    start = np.zeros(n_queues + 1, dtype=np.int64)
-    start[1:] = np.cumsum([len(m) for m in members])
     max_load = max(q.max_concurrency for q in scenario.queues)
     aht_by_load = np.empty((n_queues, max_load))
     distribution = np.empty(n_queues, dtype=np.int64)
@@ -184,6 +179,4 @@ def build_model(
         queues=queues,
         proficiency=proficiency,
         capacity=capacity,
-        queue_agents_start=start,
-        queue_agents=np.concatenate(members).astype(np.int64),
     )

@@ -61,7 +61,7 @@ class QueueTables(NamedTuple):
     empirical_mean_s: np.ndarray  # float64 mean of each queue's empirical sample
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _heap_push(times, seqs, items, size, t, seq, item):
     if size == times.shape[0]:
         grown_t = np.empty(2 * size + 16, dtype=np.float64)
@@ -86,7 +86,7 @@ def _heap_push(times, seqs, items, size, t, seq, item):
     return times, seqs, items
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _heap_pop(times, seqs, items, size):
     """Remove the top (caller read it at index 0); ``size`` is the size before the pop."""
     size -= 1
@@ -114,7 +114,7 @@ def _heap_pop(times, seqs, items, size):
     items[i] = item
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _handle_time(queues, queue, load, proficiency):
     mean = queues.aht_by_load[queue, min(load, queues.aht_by_load.shape[1]) - 1]
     mean *= 1.0 + queues.proficiency_slope[queue] * (1.0 - proficiency)
@@ -130,7 +130,7 @@ def _handle_time(queues, queue, load, proficiency):
     return np.random.exponential(mean)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _refresh_head(c, class_head, floats, ints, head_waiting, head_arrival):
     """Drop contacts that left class ``c`` from its front; update the head arrays."""
     i = class_head[c]
@@ -144,6 +144,29 @@ def _refresh_head(c, class_head, floats, ints, head_waiting, head_arrival):
         head_waiting[c] = False
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _update_free(agent, capacity, load, channel, available, free_agents, free_pos, n_free):
+    """Keep ``free_agents[:n_free]`` = the agents with spare capacity; returns the new n_free."""
+    if not available[agent]:
+        spare = False
+    elif load[agent] == 0:
+        spare = capacity[agent].max() > 0
+    else:
+        spare = load[agent] < capacity[agent, channel[agent]]
+    position = free_pos[agent]
+    if spare and position < 0:
+        free_agents[n_free] = agent
+        free_pos[agent] = n_free
+        return n_free + 1
+    if not spare and position >= 0:
+        last = free_agents[n_free - 1]
+        free_agents[position] = last
+        free_pos[last] = position
+        free_pos[agent] = -1
+        return n_free - 1
+    return n_free
+
+
 @njit(cache=True, nogil=True)
 def run_replication(
     seed,
@@ -151,8 +174,6 @@ def run_replication(
     queues,
     proficiency,
     capacity,
-    queue_agents_start,
-    queue_agents,
     n_segments,
     arrival_s,
     arrival_queue,
@@ -184,7 +205,10 @@ def run_replication(
     channel = np.full(n_agents, -1, dtype=np.int64)
     available = np.zeros(n_agents, dtype=np.bool_)
     idle_since = np.zeros(n_agents, dtype=np.float64)
-    everyone = np.arange(n_agents)
+    # agents with spare capacity: the only candidates worth offering a contact to
+    free_agents = np.empty(n_agents, dtype=np.int64)
+    free_pos = np.full(n_agents, -1, dtype=np.int64)
+    n_free = 0
     # waiting contacts: one FIFO per (queue, segment) class, removals are lazy
     class_head = np.full(n_classes, -1, dtype=np.int64)
     class_tail = np.full(n_classes, -1, dtype=np.int64)
@@ -196,9 +220,6 @@ def run_replication(
     head_waiting = np.zeros(n_classes, dtype=np.bool_)
     head_arrival = np.zeros(n_classes, dtype=np.float64)
     n_steps = tables.step_after_s.shape[0]
-    widening = np.zeros(n_steps, dtype=np.bool_)  # steps that add other queues' agents
-    for k in range(n_steps):
-        widening[k] = tables.step_extra[k].any()
     # event heap
     heap_t = np.empty(shift_s.shape[0] + 1024, dtype=np.float64)
     heap_seq = np.empty(heap_t.shape[0], dtype=np.int64)
@@ -301,6 +322,9 @@ def run_replication(
             if load[agent] == 0:
                 channel[agent] = -1
             idle_since[agent] = now
+            n_free = _update_free(
+                agent, capacity, load, channel, available, free_agents, free_pos, n_free
+            )
             fill = agent
         elif kind == EV_ESCALATE:
             if ints[ident, STATE] != WAITING:
@@ -313,23 +337,25 @@ def run_replication(
                 available[ident] = True
                 if load[ident] == 0:
                     idle_since[ident] = now
+                n_free = _update_free(
+                    ident, capacity, load, channel, available, free_agents, free_pos, n_free
+                )
             fill = ident
         else:  # EV_AGENT_OFF
             n_events += 1
             available[ident] = False
+            n_free = _update_free(
+                ident, capacity, load, channel, available, free_agents, free_pos, n_free
+            )
             continue
 
         if offer >= 0:
             q = ints[offer, QUEUE]
             s = ints[offer, SEGMENT]
             wait = now - floats[offer, ARRIVAL]
-            candidates = queue_agents[queue_agents_start[q] : queue_agents_start[q + 1]]
-            for k in range(n_steps):
-                if widening[k] and wait >= tables.step_after_s[k]:
-                    candidates = everyone
             agent = select_agent(
                 tables, proficiency, capacity, load, channel, available, idle_since,
-                candidates, q, s, wait,
+                free_agents[:n_free], q, s, wait,
             )  # fmt: skip
             if agent >= 0:
                 fill = -1
@@ -341,6 +367,9 @@ def run_replication(
                 skill = effective_proficiency(tables, proficiency, agent, q, wait)
                 load[agent] += 1
                 channel[agent] = tables.queue_channel[q]
+                n_free = _update_free(
+                    agent, capacity, load, channel, available, free_agents, free_pos, n_free
+                )
                 floats[offer, ANSWER] = now
                 ints[offer, AGENT] = agent
                 handle = floats[offer, HANDLE]
@@ -401,6 +430,9 @@ def run_replication(
             skill = effective_proficiency(tables, proficiency, fill, q, wait)
             load[fill] += 1
             channel[fill] = tables.queue_channel[q]
+            n_free = _update_free(
+                fill, capacity, load, channel, available, free_agents, free_pos, n_free
+            )
             floats[contact, ANSWER] = now
             ints[contact, AGENT] = fill
             handle = floats[contact, HANDLE]

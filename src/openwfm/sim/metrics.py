@@ -10,7 +10,8 @@ counted per contact, any roll-up (all segments, all queues) stays consistent.
 
 Occupancy is per queue: busy agent-seconds on the queue's contacts (handle + wrap-up, a chat
 counting 1/k of an agent holding up to k) over available agent-seconds of the agents skilled
-for it, an agent's time split evenly over its skills (exact for single-skill agents).
+for it, an agent's time split evenly over its skills (exact for single-skill agents), over
+the intervals in which the queue was offered contacts.
 Confidence intervals are Student-t intervals over independent replications.
 """
 
@@ -189,9 +190,10 @@ def replication_counts(
             share[skilled],
             edges,
         )
-    first = int(warmup_s // interval_s)
-    busy[:, :first] = 0.0
-    available[:, :first] = 0.0
+    # occupancy counts the intervals a queue was offered contacts in (after the warm-up)
+    idle = counts["offered"].sum(axis=1) == 0
+    busy[idle] = 0.0
+    available[idle] = 0.0
     counts["busy_s"] = busy
     counts["available_s"] = available
     return counts

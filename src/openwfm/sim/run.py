@@ -88,8 +88,6 @@ def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
         m.queues,
         m.proficiency,
         m.capacity,
-        m.queue_agents_start,
-        m.queue_agents,
         m.n_segments,
         arrivals.time_s,
         arrivals.queue,
