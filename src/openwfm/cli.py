@@ -29,6 +29,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.demo_commands",
     "openwfm.report.commands",
     "openwfm.forecast.commands",
+    "openwfm.sim.commands",
 ]
 
 

@@ -1,0 +1,163 @@
+"""CLI: ``openwfm simulate SCENARIO [--schedule S] [--arrivals F] --replications R --seed N``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def read_table_file(path: Path, what: str):
+    """A CSV or Parquet table; a missing or unreadable file is a one-line DataError."""
+    import pandas as pd
+
+    from openwfm.errors import DataError
+
+    if not path.exists():
+        raise DataError("file not found", file=str(path), field=what)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (ValueError, OSError) as error:
+        raise DataError(f"cannot read {what}: {error}", file=str(path)) from None
+
+
+def read_arrivals(path: Path):
+    """(rates, trace): a rates table, or an interaction log to replay (any openwfm format)."""
+    from openwfm.data.readers import read_interactions
+
+    is_parquet = path.suffix.lower() in (".parquet", ".pq")
+    if not is_parquet and path.exists():
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            header = handle.readline()
+        if "arrival_rate_per_s" in header:
+            return read_table_file(path, "arrivals"), None
+    elif is_parquet:
+        frame = read_table_file(path, "arrivals")
+        if "arrival_rate_per_s" in frame.columns:
+            return frame, None
+    return None, read_interactions(path)
+
+
+def write_outputs(result, out: Path) -> None:
+    """intervals.csv, summary.csv, replications.csv, written to a temporary folder first."""
+    import os
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    try:
+        result.intervals.to_csv(staging / "intervals.csv", index=False)
+        result.summary.to_csv(staging / "summary.csv", index=False)
+        result.replications.to_csv(staging / "replications.csv", index=False)
+        out.mkdir(exist_ok=True)
+        for name in ("intervals.csv", "summary.csv", "replications.csv"):
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("simulate")
+    def simulate_command(
+        scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+        schedule: Path | None = typer.Option(
+            None,
+            "--schedule",
+            help="Agents: shifts and breaks (agent,start,end,activity) or counts per interval "
+            "(interval_start,agents[,team]). Default: every agent through the opening hours.",
+        ),
+        arrivals: Path | None = typer.Option(
+            None,
+            "--arrivals",
+            help="Rates per interval (interval_start,queue[,segment],arrival_rate_per_s) or an "
+            "interaction log to replay. Default: the scenario's queue demand.",
+        ),
+        replications: int = typer.Option(10, "--replications", "-r", min=1),
+        seed: int = typer.Option(0, "--seed"),
+        start: str | None = typer.Option(
+            None, "--start", help="First day (YYYY-MM-DD) when the demand comes from the scenario."
+        ),
+        days: int | None = typer.Option(None, "--days", min=1, help="Days to simulate."),
+        scheduler: str = typer.Option(
+            "threads",
+            "--scheduler",
+            help="threads (default), sync, local (a Dask LocalCluster) or a scheduler address.",
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        out: Path | None = typer.Option(None, "--out", help="Folder for the CSV tables."),
+    ) -> None:
+        """Simulate the center; KPIs per queue x segment x interval with 95% CIs."""
+        import datetime as dt
+        import json
+
+        from rich.console import Console
+        from rich.table import Table
+
+        from openwfm.errors import ParameterError
+        from openwfm.scenario import load_scenario
+        from openwfm.sim.run import prepare, run_plan
+
+        loaded = load_scenario(scenario)
+        first_day = None
+        if start is not None:
+            try:
+                first_day = dt.date.fromisoformat(start)
+            except ValueError:
+                raise ParameterError(
+                    f"expected a date YYYY-MM-DD, got {start!r}", field="--start"
+                ) from None
+        rates = trace = schedule_frame = None
+        if arrivals is not None:
+            rates, trace = read_arrivals(arrivals)
+        if schedule is not None:
+            schedule_frame = read_table_file(schedule, "schedule")
+        plan = prepare(
+            loaded,
+            rates=rates,
+            trace=trace,
+            schedule=schedule_frame,
+            start=first_day,
+            days=days,
+            sources={"arrivals": str(arrivals), "schedule": str(schedule)},
+        )
+        result = run_plan(plan, replications, seed, scheduler, progress=not as_json)
+        if out is not None:
+            write_outputs(result, out)
+        if as_json:
+            payload = {
+                "info": result.info,
+                "events": result.events,
+                "elapsed_s": result.elapsed_s,
+                "summary": json.loads(result.summary.to_json(orient="records")),
+            }
+            typer.echo(json.dumps(payload, indent=2))
+            return
+        table = Table(
+            title=f"{loaded.name}: {replications} replications, seed {seed} "
+            f"({result.events:,} events in {result.elapsed_s:.1f} s)"
+        )
+        for column in ("queue", "segment", "offered", "abandoned", "SL", "ASA s", "occupancy"):
+            table.add_column(column)
+
+        def ci(row, name, fmt):
+            mean, low, high = row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+            if mean != mean:  # NaN
+                return "-"
+            if low != low:
+                return format(mean, fmt)
+            return f"{format(mean, fmt)} [{format(low, fmt)}, {format(high, fmt)}]"
+
+        for _, row in result.summary.iterrows():
+            table.add_row(
+                row["queue"],
+                row["segment"],
+                ci(row, "offered", ".0f"),
+                ci(row, "abandon_rate", ".1%"),
+                ci(row, "service_level", ".1%"),
+                ci(row, "asa_s", ".1f"),
+                ci(row, "occupancy", ".1%"),
+            )
+        Console().print(table)
