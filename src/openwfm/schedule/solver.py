@@ -217,6 +217,8 @@ class _Builder:
         marginals: dict[tuple[str, int], np.ndarray],
         over_weight: float,
         diagnose: bool = False,
+        aggregate: bool = False,
+        restrict: dict[tuple[tuple[str, ...], int], set[int]] | None = None,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -232,6 +234,8 @@ class _Builder:
         self.marginals = marginals
         self.over_weight = over_weight
         self.diagnose = diagnose
+        self.aggregate = aggregate
+        self.restrict = restrict
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
         self.soft: list[tuple[str, str, str, object, float]] = []  # rule, subject, period, slack, w
@@ -308,23 +312,35 @@ class _Builder:
         self._availability()
         hard_availability = self.rules["availability"].hard and not self.diagnose
         self.day_options: dict[tuple[int, int], list[ShiftOption]] = {}
+        queues = set(self.required)
+        off: set[tuple[int, int]] = set()
+        if self.aggregate and self.settings is not None and self.rules["fixed_days_off"].hard:
+            for index, rule in enumerate(self.settings.fixed_days_off):
+                for a in _agents_for(rule, self.agents, f"schedule.fixed_days_off[{index}]"):
+                    off |= {(a, d) for d in range(h.days) if _day_matches(rule, h, d)}
         for a, agent in enumerate(self.agents):
             lengths = self._allowed_lengths(agent.contract)
+            key = tuple(q for q in agent.skills if q in queues)
             for day in range(h.days):
                 chosen = []
+                allowed = None if self.restrict is None else self.restrict.get((key, day), set())
                 for o in self.options:
                     if lengths is not None and o.length not in lengths:
                         continue
                     if hard_availability and o.index in self.unavailable[a, day]:
                         continue
-                    self.x[a, day, o.index] = m.new_bool_var(f"x{a}_{day}_{o.index}")
+                    if (allowed is not None and o.index not in allowed) or (a, day) in off:
+                        continue
+                    if not self.aggregate:
+                        self.x[a, day, o.index] = m.new_bool_var(f"x{a}_{day}_{o.index}")
                     chosen.append(o)
                 self.day_options[a, day] = chosen
-                if len(chosen) > 1:
+                if len(chosen) > 1 and not self.aggregate:
                     m.add_at_most_one(self.x[a, day, o.index] for o in chosen)
         if not self.diagnose:
             self._coverage()
-        self._agent_rules()
+        if not self.aggregate:
+            self._agent_rules()
 
     def work(self, a: int, day: int):
         if day < 0 or day >= self.h.days:
@@ -349,7 +365,18 @@ class _Builder:
             for a in members:
                 for day in range(h.days):
                     for o in self.day_options[a, day]:
-                        counts[day, o.index].append(self.x[a, day, o.index])
+                        counts[day, o.index].append(
+                            1 if self.aggregate else self.x[a, day, o.index]
+                        )
+            for key, terms in counts.items():
+                if self.aggregate:
+                    counts[key] = [m.new_int_var(0, len(terms), f"X{key}")]
+                elif len(terms) > 1:  # one count variable keeps the coverage rows short
+                    var = m.new_int_var(0, len(terms), f"X{key}")
+                    m.add(var == sum(terms))
+                    counts[key] = [var]
+            if self.aggregate:
+                self._aggregate_limits(members, counts)
             units.append(("group", skills, counts))
             self.unit_members.append(members)
             self.unit_pool.append(None)
@@ -380,7 +407,11 @@ class _Builder:
                 base = day * spd + o.start
                 for t in range(base, base + o.length):
                     working[t].extend((1, v) for v in terms)
-                bound = len(terms) if self.unit_pool[u] is None else self.unit_pool[u].size
+                bound = (
+                    len(self.unit_members[u])
+                    if self.unit_pool[u] is None
+                    else self.unit_pool[u].size
+                )
                 for b_index, b in enumerate(o.breaks):
                     positions = []
                     for k in range(b.first, b.last + 1):
@@ -398,9 +429,8 @@ class _Builder:
                 if len(skills) == 1:
                     contributions[skills[0], t].append(expr)
                     continue
-                upper = sum(1 for c, _ in terms if c > 0) if self.unit_pool[u] is None else None
-                if upper is None:
-                    upper = self.unit_pool[u].size
+                pool = self.unit_pool[u]
+                upper = len(self.unit_members[u]) if pool is None else pool.size
                 parts = []
                 for q in skills:
                     var = m.new_int_var(0, upper, f"y{u}_{t}_{q}")
@@ -447,6 +477,37 @@ class _Builder:
                     m.add(cost >= level + int(scaled[k]) * (under - k))
                     level += int(scaled[k])
                 self.objective.append((1, cost))
+
+    def _aggregate_limits(self, members: list[int], counts: dict) -> None:
+        """Limits on a group's shift counts implied by its members' hard rules (a relaxation)."""
+        h, m = self.h, self.m
+        for day in range(h.days):
+            able = sum(1 for a in members if self.day_options[a, day])
+            terms = [v for (d, _), (v,) in counts.items() if d == day]
+            if terms:
+                m.add(sum(terms) <= able)
+        for w in range(h.weeks):
+            days = range(w * 7, min(w * 7 + 7, h.days))
+            if len(days) < 7:
+                continue
+            shifts = [
+                (self.options[o].paid_minutes, v) for (d, o), (v,) in counts.items() if d in days
+            ]
+            if not shifts:
+                continue
+            contracts = [self.agents[a].contract for a in members]
+            if self.rules["min_minutes_per_week"].hard:
+                m.add(
+                    sum(p * v for p, v in shifts) >= sum(c.min_minutes_per_week for c in contracts)
+                )
+            if self.rules["max_minutes_per_week"].hard:
+                m.add(
+                    sum(p * v for p, v in shifts) <= sum(c.max_minutes_per_week for c in contracts)
+                )
+            if self.rules["days_off_per_week"].hard:
+                m.add(
+                    sum(v for _, v in shifts) <= sum(7 - c.min_days_off_per_week for c in contracts)
+                )
 
     # -- agent rules ---------------------------------------------------------
     def _agent_rules(self) -> None:
@@ -741,7 +802,8 @@ def _solver(time_limit_s: float, num_workers: int, seed: int):
 
 def _diagnose(builder_args: dict, time_limit_s: float) -> list[str]:
     """Names of hard-rule instances that cannot hold together (an infeasible core)."""
-    diag = _Builder(**builder_args, diagnose=True)
+    args = {k: v for k, v in builder_args.items() if k not in ("aggregate", "restrict")}
+    diag = _Builder(**args, diagnose=True)
     diag.build()
     literals = list(diag.literals.items())
     diag.m.add_assumptions([lit for _, lit in literals])
@@ -781,6 +843,7 @@ def solve(
     num_workers: int,
     seed: int,
     progress: Callable[[float, float, float], None] | None,
+    explain: bool = True,
 ) -> tuple[_Builder, object, str, float]:
     """Build and solve; raise InfeasibleError naming the rules, or ScheduleTimeoutError."""
     from ortools.sat.python import cp_model
@@ -792,6 +855,8 @@ def solve(
     solver = _solver(time_limit_s, num_workers, seed)
     status = solver.solve(builder.m, _progress_callback(progress))
     wall = time.perf_counter() - started
+    if not explain and status == cp_model.INFEASIBLE:
+        return builder, solver, "infeasible", wall
     if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
         names = _diagnose(builder_args, time_limit_s)
         detail = ", ".join(names) if names else "(could not isolate them in time)"
@@ -1162,6 +1227,7 @@ def _run(
     seed,
     progress,
     source,
+    two_phase=True,
 ) -> ScheduleResult:
     if weighting not in ("service", "convex", "linear"):
         raise ScenarioError(
@@ -1169,7 +1235,8 @@ def _run(
         )
     if under_weight < over_weight:
         raise ScenarioError(
-            "under_weight must be at least over_weight (a missing agent costs more than a surplus one)",
+            "under_weight must be at least over_weight "
+            "(a missing agent costs more than a surplus one)",
             field="under_weight",
         )
     table = requirements.copy()
@@ -1190,14 +1257,17 @@ def _run(
         marginals=marginals,
         over_weight=over_weight,
     )
-    builder, solver, status, wall = solve(
-        builder_args,
-        time_limit_s=time_limit_s,
-        num_workers=num_workers,
-        seed=seed,
-        progress=progress,
-    )
-    result = _extract(builder, solver, status, wall, method)
+    if agents and two_phase:
+        result = _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method)
+    else:
+        builder, solver, status, wall = solve(
+            builder_args,
+            time_limit_s=time_limit_s,
+            num_workers=num_workers,
+            seed=seed,
+            progress=progress,
+        )
+        result = _extract(builder, solver, status, wall, method)
     if weighting == "service" and method != "service":
         result.notes.append(
             "under-coverage weighted by the convex fallback: the requirements lack "
@@ -1208,4 +1278,73 @@ def _run(
             f"{result.uncovered.shape[0]} queue-intervals under-covered "
             f"({int(result.uncovered['under'].sum())} agent-intervals)"
         )
+    return result
+
+
+def _neighbours(options: list[ShiftOption]) -> dict[int, list[int]]:
+    """Each option's neighbours: the same type and length one start step earlier or later."""
+    lines: dict[tuple[str, int], list[ShiftOption]] = defaultdict(list)
+    for o in options:
+        lines[o.shift_type, o.length].append(o)
+    near: dict[int, list[int]] = {}
+    for line in lines.values():
+        line.sort(key=lambda o: o.start)
+        for i, o in enumerate(line):
+            near[o.index] = [line[j].index for j in (i - 1, i + 1) if 0 <= j < len(line)]
+    return near
+
+
+def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) -> ScheduleResult:
+    """Phase 1: shift counts per skill group (a relaxation: the groups' aggregated hard limits);
+    its bound is a valid lower bound of the whole problem. Phase 2: named agents on the options
+    phase 1 used (and their neighbouring starts), with every rule. Falls back to the full option
+    set when the restriction makes phase 2 infeasible."""
+    started = time.perf_counter()
+    first_limit = max(time_limit_s * 0.3, 1.0)
+    agg, agg_solver, _, _ = solve(
+        {**builder_args, "aggregate": True},
+        time_limit_s=first_limit,
+        num_workers=num_workers,
+        seed=seed,
+        progress=None,
+    )
+    bound = agg_solver.best_objective_bound / SCALE + agg.offset
+    near = _neighbours(agg.options)
+    restrict: dict[tuple[tuple[str, ...], int], set[int]] = defaultdict(set)
+    for _, skills, counts in agg.units:
+        for (day, oi), (var,) in counts.items():
+            if agg_solver.value(var) > 0:
+                restrict[skills, day] |= {oi, *near[oi]}
+    remaining = max(time_limit_s - (time.perf_counter() - started), 1.0)
+    builder, solver, status, _ = solve(
+        {**builder_args, "restrict": dict(restrict)},
+        time_limit_s=remaining,
+        num_workers=num_workers,
+        seed=seed,
+        progress=progress,
+        explain=False,
+    )
+    restricted = status != "infeasible"
+    if not restricted:
+        remaining = max(time_limit_s - (time.perf_counter() - started), 1.0)
+        builder, solver, status, _ = solve(
+            builder_args,
+            time_limit_s=remaining,
+            num_workers=num_workers,
+            seed=seed,
+            progress=progress,
+        )
+    result = _extract(builder, solver, status, time.perf_counter() - started, method)
+    if restricted and status == "optimal":
+        result.status = "feasible"  # optimal for the restricted options only
+    result.bound = bound if restricted else max(bound, result.bound)
+    result.gap = (
+        0.0
+        if result.objective <= 1e-9
+        else max(result.objective - result.bound, 0) / result.objective
+    )
+    result.notes.append(
+        f"two phases: group shift counts (bound {bound:.1f}), then named agents on "
+        f"{sum(len(v) for v in restrict.values())} group-day options"
+    )
     return result
