@@ -340,3 +340,21 @@ def test_calibrated_phi_reaches_the_coverage(seed, level):
     phi = calibrate_phi(actual, mean, level)
     lo, hi = interval_bounds(mean, phi, level)
     assert np.mean((actual >= lo) & (actual <= hi)) >= level / 100
+
+
+def test_outlier_day_does_not_move_the_profile_level():
+    """A one-off surge (x5 on one Wednesday) barely moves the next Wednesday's forecast."""
+    surge = START + pd.Timedelta(days=31)  # a Wednesday, two weeks before the end
+    history = make_history(42, interval_minutes=60, scale_days={surge: 5.0})
+    series = series_of(history)
+    expected = weekly_pattern(24)[2].sum()
+    robust = DailyProfile(ets_weight=0.0, shrink=0.0).fit(series).predict(7)
+    wednesday = int(
+        np.flatnonzero(
+            pd.date_range(series.days[-1] + pd.Timedelta(days=1), periods=7).dayofweek == 2
+        )[0]
+    )
+    assert robust[wednesday].sum() == pytest.approx(expected, rel=0.05)
+    naive = DailyProfile(ets_weight=0.0, shrink=0.0, outlier_mad=None).fit(series).predict(7)
+    assert naive[wednesday].sum() > 1.3 * expected
+    assert WeekdayAverage().fit(series).predict(7)[wednesday].sum() == pytest.approx(2 * expected)
