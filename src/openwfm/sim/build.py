@@ -52,6 +52,7 @@ def check_scenario(scenario: Scenario, routing: RoutingConfig | None = None) -> 
         q: max((a.skills.get(q, -1.0) for a in agents), default=-1.0) for q in scenario.queue_names
     }
     previous = -math.inf
+    current = routing.min_proficiency
     for k, step in enumerate(routing.escalation):
         where = f"routing.escalation[{k}]"
         if step.after_s < previous:
@@ -67,12 +68,13 @@ def check_scenario(scenario: Scenario, routing: RoutingConfig | None = None) -> 
                     f"this step can never match: no agent is skilled for extra queue {name!r}",
                     field=f"{where}.extra_queues",
                 )
-        if not step.extra_queues and step.min_proficiency >= routing.min_proficiency and k == 0:
+        if not step.extra_queues and step.min_proficiency >= current:
             raise ScenarioError(
                 f"this step can never match: min_proficiency {step.min_proficiency:g} does not "
-                f"lower routing.min_proficiency {routing.min_proficiency:g} and it adds no queues",
+                f"lower the minimum in force ({current:g}) and it adds no queues",
                 field=where,
             )
+        current = min(current, step.min_proficiency)
     floor = min([routing.min_proficiency] + [s.min_proficiency for s in routing.escalation])
     for index, queue in enumerate(scenario.queues):
         if top[queue.name] < 0.0:

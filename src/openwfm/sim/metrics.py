@@ -304,9 +304,28 @@ def summarize(
     summary = summary[summary["offered"] > 0].reset_index(drop=True)
     per_rep = []
     for r, c in enumerate(counts):
-        totals = {k: v.sum(axis=(1, 2) if v.ndim == 3 else 1) for k, v in c.items()}
-        ratios = _ratios(totals)
-        frame = pd.DataFrame({"queue": model.queue_names, **ratios})
-        frame.insert(0, "replication", r)
-        per_rep.append(frame)
+        for by_segment in (True, False):
+            totals = {}
+            for key, value in c.items():
+                if value.ndim == 3:  # [q, s, i]
+                    total = value.sum(axis=2)
+                    totals[key] = total if by_segment else total.sum(axis=1, keepdims=True)
+                else:  # busy / available [q, i]: queue level only
+                    total = value.sum(axis=1)[:, None]
+                    totals[key] = (
+                        np.broadcast_to(np.nan, (len(total), model.n_segments))
+                        if (by_segment)
+                        else total
+                    )
+            segments = model.segment_names if by_segment else [ALL]
+            ratios = _ratios(totals)
+            frame = pd.DataFrame(
+                {
+                    "replication": r,
+                    "queue": np.repeat(model.queue_names, len(segments)),
+                    "segment": np.tile(segments, model.n_queues),
+                    **{name: np.asarray(v).ravel() for name, v in ratios.items()},
+                }
+            )
+            per_rep.append(frame[frame["offered"] > 0])
     return intervals, summary, pd.concat(per_rep, ignore_index=True)
