@@ -207,3 +207,43 @@ def test_anonymous_bank_1999_yom_kippur_is_handled():
     assert actual.sum() == 161
     assert classic > 5 * actual.sum()
     assert abs(profile - actual.sum()) < 0.5 * actual.sum()
+
+
+def test_events_csv_given_uplift_through_the_cli(history_csv: Path, tmp_path: Path):
+    history = pd.read_csv(history_csv, parse_dates=["interval_start"])
+    day = history["interval_start"].max().normalize() + pd.Timedelta(days=2)  # a Sunday
+    events = tmp_path / "events.csv"
+    events.write_text(f"name,start,end,queues,uplift\nlaunch,{day.date()},{day.date()},sales,3\n")
+    plain, boosted = tmp_path / "plain.csv", tmp_path / "boosted.csv"
+    for out, extra in ((plain, []), (boosted, ["--events", str(events)])):
+        run = openwfm(
+            "forecast",
+            "--history",
+            str(history_csv),
+            "--horizon-days",
+            "2",
+            "--out",
+            str(out),
+            "--method",
+            "profile_ew",
+            *extra,
+        )
+        assert run.returncode == 0, run.stderr
+    a = pd.read_csv(plain).groupby("queue")["forecast"].sum()
+    b = pd.read_csv(boosted).groupby("queue")["forecast"].sum()
+    assert b["sales"] == pytest.approx(3 * a["sales"], rel=1e-3)
+    assert b["support"] == pytest.approx(a["support"], rel=1e-9)
+
+    events.write_text("name,start,end\nx,someday,2024-01-01\n")
+    run = openwfm(
+        "forecast",
+        "--history",
+        str(history_csv),
+        "--horizon-days",
+        "2",
+        "--out",
+        str(tmp_path / "never.csv"),
+        "--events",
+        str(events),
+    )
+    assert run.returncode == 2 and f"{events}:2: start: unparseable date" in run.stderr
