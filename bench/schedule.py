@@ -180,7 +180,6 @@ def bench_a(peer_time_s: float) -> None:
         f"time {peer_time:.1f} s ({len(vectors)} coverage vectors per day)"
     )
 
-    trace: list[tuple[float, float, float]] = []
     result = plan_shift_counts(
         req,
         templates,
@@ -196,7 +195,8 @@ def bench_a(peer_time_s: float) -> None:
         minutes = (row.interval_start - pd.Timestamp(START)).total_seconds() / 60
         ours[int(minutes // 1440), int(minutes % 1440 // STEP)] = row.scheduled
     dev, under = deviation(ours, required)
-    reach = next((t for t, obj, _ in trace if obj <= peer_dev + 1e-9), math.nan)
+    # days are solved one after the other: count openwfm's whole wall time (conservative)
+    reach = result.wall_time_s if dev <= peer_dev else math.nan
     print(
         f"openwfm:     status {result.status}, deviation {dev}, under {under}, "
         f"time {result.wall_time_s:.1f} s, bound {result.bound:.2f}, gap {result.gap:.2%}"
@@ -367,6 +367,7 @@ def bench_b(time_limit_s: float) -> None:
         f"over {int(result.coverage['over'].sum())}, soft-rule penalty {result.rule_cost:.1f}, "
         f"hard violations by the checker {len(hard)}"
     )
+    print("\n".join(result.notes))
     print(result.rules.to_string(index=False))
 
 

@@ -219,6 +219,8 @@ class _Builder:
         diagnose: bool = False,
         aggregate: bool = False,
         restrict: dict[tuple[tuple[str, ...], int], set[int]] | None = None,
+        targets: dict[tuple[tuple[str, ...], int, int], int] | None = None,
+        fixed: dict[tuple[int, int], int] | None = None,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -236,6 +238,8 @@ class _Builder:
         self.diagnose = diagnose
         self.aggregate = aggregate
         self.restrict = restrict
+        self.targets = targets
+        self.fixed = fixed
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
         self.soft: list[tuple[str, str, str, object, float]] = []  # rule, subject, period, slack, w
@@ -331,13 +335,19 @@ class _Builder:
                         continue
                     if (allowed is not None and o.index not in allowed) or (a, day) in off:
                         continue
+                    if self.fixed is not None and self.fixed.get((a, day)) != o.index:
+                        continue
                     if not self.aggregate:
                         self.x[a, day, o.index] = m.new_bool_var(f"x{a}_{day}_{o.index}")
                     chosen.append(o)
                 self.day_options[a, day] = chosen
                 if len(chosen) > 1 and not self.aggregate:
                     m.add_at_most_one(self.x[a, day, o.index] for o in chosen)
-        if not self.diagnose:
+                if self.fixed is not None and chosen:
+                    m.add(self.x[a, day, chosen[0].index] == 1)
+        if self.targets is not None:
+            self._match_targets()
+        elif not self.diagnose:
             self._coverage()
         if not self.aggregate:
             self._agent_rules()
@@ -477,6 +487,29 @@ class _Builder:
                     m.add(cost >= level + int(scaled[k]) * (under - k))
                     level += int(scaled[k])
                 self.objective.append((1, cost))
+
+    def _match_targets(self) -> None:
+        """Phase 2: named agents take the group shift counts of phase 1; each shift short or
+        extra costs its length in intervals (about the coverage it moves)."""
+        queues = set(self.required)
+        counts: dict[tuple[tuple[str, ...], int, int], list] = defaultdict(list)
+        for a, agent in enumerate(self.agents):
+            key = tuple(q for q in agent.skills if q in queues)
+            for day in range(self.h.days):
+                for o in self.day_options[a, day]:
+                    counts[key, day, o.index].append(self.x[a, day, o.index])
+        for key in set(counts) | set(self.targets):
+            target = self.targets.get(key, 0)
+            terms = counts.get(key, [])
+            length = self.options[key[2]].length
+            weight = round(length * SCALE * 0.5)
+            if not terms:
+                self.offset += target * length * 0.5
+                continue
+            short = self.m.new_int_var(0, target, "")
+            extra = self.m.new_int_var(0, len(terms), "")
+            self.m.add(sum(terms) + short - extra == target)
+            self.objective += [(weight, short), (weight, extra)]
 
     def _aggregate_limits(self, members: list[int], counts: dict) -> None:
         """Limits on a group's shift counts implied by its members' hard rules (a relaxation)."""
@@ -1190,23 +1223,79 @@ def plan_shift_counts(
     options = expand_templates(templates, interval_minutes, field="templates")
     queues = tuple(sorted(requirements["queue"].astype(str).unique())) if skills is None else skills
     pools = [PoolSpec("pool", queues, pool_size)]
-    return _run(
-        requirements,
-        horizon,
-        options,
-        [],
-        pools,
-        None,
-        cover_column,
-        0.0,
-        weighting,
-        under_weight,
-        over_weight,
-        time_limit_s,
-        num_workers,
-        seed,
-        progress,
-        "requirements",
+    args = (cover_column, 0.0, weighting, under_weight, over_weight)
+    if days == 1 or any(o.end > horizon.slots_per_day for o in options):
+        return _run(
+            requirements,
+            horizon,
+            options,
+            [],
+            pools,
+            None,
+            *args,
+            time_limit_s,
+            num_workers,
+            seed,
+            progress,
+            "requirements",
+        )
+    # Shifts stay within their day and pools have no weekly rules: the days are independent
+    # problems, and CP-SAT closes each day's gap far faster alone than all days together.
+    started = time.perf_counter()
+    table = requirements.copy()
+    table["interval_start"] = pd.to_datetime(table["interval_start"])
+    parts = []
+    for day in range(days):
+        first = pd.Timestamp(start) + pd.Timedelta(days=day)
+        mask = (table["interval_start"] >= first) & (
+            table["interval_start"] < first + pd.Timedelta(days=1)
+        )
+        if not mask.any():
+            continue
+        remaining = time_limit_s - (time.perf_counter() - started)
+        part = _run(
+            table[mask],
+            Horizon(first.date(), 1, interval_minutes),
+            options,
+            [],
+            pools,
+            None,
+            *args,
+            max(remaining / (days - day), 0.5),
+            num_workers,
+            seed,
+            progress,
+            "requirements",
+        )
+        parts.append(part)
+    return _merge(parts, horizon, time.perf_counter() - started)
+
+
+def _merge(parts: list[ScheduleResult], horizon: Horizon, wall: float) -> ScheduleResult:
+    """One result from independent day results: tables stacked, costs and bounds added."""
+
+    def stack(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+
+    objective = sum(p.objective for p in parts)
+    bound = sum(p.bound for p in parts)
+    rules = stack("rules")
+    return ScheduleResult(
+        shifts=stack("shifts"),
+        activities=stack("activities"),
+        coverage=stack("coverage"),
+        rules=rules.groupby(["rule", "hard", "weight", "unit"], as_index=False).sum(),
+        violations=stack("violations"),
+        status="optimal" if all(p.status == "optimal" for p in parts) else "feasible",
+        objective=objective,
+        bound=bound,
+        gap=0.0 if objective <= 1e-9 else max(objective - bound, 0.0) / objective,
+        wall_time_s=wall,
+        weighting=parts[0].weighting,
+        horizon=horizon,
+        coverage_cost=sum(p.coverage_cost for p in parts),
+        rule_cost=sum(p.rule_cost for p in parts),
+        notes=[f"solved as {len(parts)} independent days"],
     )
 
 
@@ -1295,56 +1384,74 @@ def _neighbours(options: list[ShiftOption]) -> dict[int, list[int]]:
 
 
 def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) -> ScheduleResult:
-    """Phase 1: shift counts per skill group (a relaxation: the groups' aggregated hard limits);
-    its bound is a valid lower bound of the whole problem. Phase 2: named agents on the options
-    phase 1 used (and their neighbouring starts), with every rule. Falls back to the full option
-    set when the restriction makes phase 2 infeasible."""
+    """Three solves, each small enough for CP-SAT:
+
+    1. shift counts per skill group x day x option, with the groups' aggregated hard limits
+       (a relaxation, so its bound is a valid lower bound of the whole problem);
+    2. named agents take those counts (every rule, no coverage terms: groups are independent);
+    3. with the shifts fixed, breaks and skills per interval against the requirement (exact).
+
+    Falls back to the one-model solve when phase 2 finds the counts unreachable.
+    """
     started = time.perf_counter()
-    first_limit = max(time_limit_s * 0.3, 1.0)
-    agg, agg_solver, _, _ = solve(
+
+    def left(share: float) -> float:
+        return max((time_limit_s - (time.perf_counter() - started)) * share, 1.0)
+
+    agg, agg_solver, agg_status, _ = solve(
         {**builder_args, "aggregate": True},
-        time_limit_s=first_limit,
+        time_limit_s=left(0.35),
         num_workers=num_workers,
         seed=seed,
         progress=None,
     )
     bound = agg_solver.best_objective_bound / SCALE + agg.offset
-    near = _neighbours(agg.options)
+    first_cost = agg_solver.objective_value / SCALE + agg.offset
+    targets: dict[tuple[tuple[str, ...], int, int], int] = {}
     restrict: dict[tuple[tuple[str, ...], int], set[int]] = defaultdict(set)
     for _, skills, counts in agg.units:
         for (day, oi), (var,) in counts.items():
-            if agg_solver.value(var) > 0:
-                restrict[skills, day] |= {oi, *near[oi]}
-    remaining = max(time_limit_s - (time.perf_counter() - started), 1.0)
-    builder, solver, status, _ = solve(
-        {**builder_args, "restrict": dict(restrict)},
-        time_limit_s=remaining,
+            value = int(agg_solver.value(var))
+            if value > 0:
+                targets[skills, day, oi] = value
+                restrict[skills, day].add(oi)
+    assign, assign_solver, status, _ = solve(
+        {**builder_args, "restrict": dict(restrict), "targets": targets},
+        time_limit_s=left(0.8),
         num_workers=num_workers,
         seed=seed,
-        progress=progress,
+        progress=None,
         explain=False,
     )
-    restricted = status != "infeasible"
-    if not restricted:
-        remaining = max(time_limit_s - (time.perf_counter() - started), 1.0)
+    if status == "infeasible":
         builder, solver, status, _ = solve(
             builder_args,
-            time_limit_s=remaining,
+            time_limit_s=left(1.0),
             num_workers=num_workers,
             seed=seed,
             progress=progress,
         )
-    result = _extract(builder, solver, status, time.perf_counter() - started, method)
-    if restricted and status == "optimal":
-        result.status = "feasible"  # optimal for the restricted options only
-    result.bound = bound if restricted else max(bound, result.bound)
+        result = _extract(builder, solver, status, time.perf_counter() - started, method)
+        result.bound = max(bound, result.bound)
+    else:
+        fixed = {(a, d): o for (a, d, o), var in assign.x.items() if assign_solver.value(var)}
+        builder, solver, status, _ = solve(
+            {**builder_args, "fixed": fixed},
+            time_limit_s=left(1.0),
+            num_workers=num_workers,
+            seed=seed,
+            progress=progress,
+        )
+        result = _extract(builder, solver, status, time.perf_counter() - started, method)
+        result.status = "feasible"
+        result.bound = bound
     result.gap = (
         0.0
         if result.objective <= 1e-9
         else max(result.objective - result.bound, 0) / result.objective
     )
     result.notes.append(
-        f"two phases: group shift counts (bound {bound:.1f}), then named agents on "
-        f"{sum(len(v) for v in restrict.values())} group-day options"
+        f"phase 1 (group shift counts): {agg_status}, cost {first_cost:.1f}, bound {bound:.1f}; "
+        f"phase 2 assigned {len(targets)} group-day-option counts to named agents"
     )
     return result
