@@ -31,13 +31,13 @@ from openwfm.model import (
     BreakTemplate,
     Contract,
     DayRule,
+    IntervalGrid,
     OpeningHours,
     Queue,
     Scenario,
     ScheduleSettings,
     ShiftRequest,
     ShiftTemplate,
-    IntervalGrid,
 )
 from openwfm.schedule import check_schedule, plan_shift_counts, schedule_agents
 
@@ -188,7 +188,6 @@ def bench_a(peer_time_s: float) -> None:
         interval_minutes=STEP,
         time_limit_s=peer_time_s,
         num_workers=2,
-        progress=lambda obj, bound, t: trace.append((t, obj, bound)),
     )
     ours = np.zeros((7, 96), dtype=int)
     for row in result.coverage.itertuples():
@@ -358,12 +357,14 @@ def bench_b(time_limit_s: float) -> None:
     problems = check_schedule(result.shifts, scenario, START, 7, result.activities)
     hard = problems[problems["hard"]]
     print(
-        f"openwfm: status {result.status}, objective {result.objective:.1f}, bound {result.bound:.1f}, "
+        f"openwfm: status {result.status}, objective {result.objective:.1f}, "
+        f"bound {result.bound:.1f}, "
         f"gap {result.gap:.2%} (target <= 5%), time {result.wall_time_s:.1f} s (target < 120 s), "
         f"weighting {result.weighting}"
     )
     print(
-        f"shifts {len(result.shifts)}, under-covered agent-intervals {int(result.coverage['under'].sum())}, "
+        f"shifts {len(result.shifts)}, "
+        f"under-covered agent-intervals {int(result.coverage['under'].sum())}, "
         f"over {int(result.coverage['over'].sum())}, soft-rule penalty {result.rule_cost:.1f}, "
         f"hard violations by the checker {len(hard)}"
     )
