@@ -260,4 +260,5 @@ def check_schedule(
                     f"{row.activity} not a skill",
                     True,
                 )
-    return pd.DataFrame(found, columns=["rule", "agent", "period", "hard", "detail"])
+    table = pd.DataFrame(found, columns=["rule", "agent", "period", "hard", "detail"])
+    return table.astype({"hard": bool})

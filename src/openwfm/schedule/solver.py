@@ -1141,6 +1141,7 @@ def schedule_agents(
     seed: int = 0,
     progress: Callable[[float, float, float], None] | None = None,
     source: str = "requirements",
+    strategy: str = "auto",
 ) -> ScheduleResult:
     """Schedule the scenario's named agents against ``requirements`` for ``weeks`` weeks.
 
@@ -1151,8 +1152,12 @@ def schedule_agents(
     plan should carry it. ``weighting``: ``service`` (Erlang C impact when the table has
     ``arrival_rate_per_s``, ``aht_s``, ``target_s``; convex fallback otherwise), ``convex`` or
     ``linear``. Costs: one missing agent-interval costs ``under_weight`` or more, one surplus
-    agent-interval ``over_weight``. Raises :class:`InfeasibleError` naming contradicting hard
-    rules, :class:`ScheduleTimeoutError` when no schedule is found in ``time_limit_s`` seconds.
+    agent-interval ``over_weight``. ``strategy``: ``single`` (one CP-SAT model: optimal
+    status and its own bound on small instances), ``two_phase`` (group shift counts, then
+    named agents, then breaks and skills; the bound is phase 1's, a relaxation) or ``auto``
+    (two phases above about 5,000 shift variables). Raises :class:`InfeasibleError` naming
+    contradicting hard rules, :class:`ScheduleTimeoutError` when no schedule is found in
+    ``time_limit_s`` seconds.
     """
     if not 1 <= weeks <= 6:
         raise ScenarioError(f"expected 1..6 weeks, got {weeks}", field="weeks")
@@ -1193,7 +1198,18 @@ def schedule_agents(
         seed,
         progress,
         source,
+        _two_phase_wanted(strategy, agents, options, horizon),
     )
+
+
+def _two_phase_wanted(strategy: str, agents, options, horizon: Horizon) -> bool:
+    if strategy not in ("auto", "single", "two_phase"):
+        raise ScenarioError(
+            f"expected strategy auto, single or two_phase, got {strategy!r}", field="strategy"
+        )
+    if strategy == "auto":
+        return len(agents) * horizon.days * len(options) > 5000
+    return strategy == "two_phase"
 
 
 def plan_shift_counts(
