@@ -30,6 +30,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.report.commands",
     "openwfm.forecast.commands",
     "openwfm.sim.commands",
+    "openwfm.schedule.commands",
 ]
 
 

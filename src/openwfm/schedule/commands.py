@@ -1,0 +1,145 @@
+"""CLI: ``openwfm schedule SCENARIO --requirements R.csv --weeks N --time-limit S --out S.csv``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import typer
+
+
+def _read_requirements(path: Path):
+    import pandas as pd
+
+    from openwfm.errors import DataError
+
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read: {error}", file=str(path)) from None
+
+
+def _write_all(tables: dict[Path, object]) -> None:
+    """Write every table to a temporary file first, then rename them all into place."""
+    temporary = {}
+    try:
+        for path, frame in tables.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            frame.to_csv(tmp, index=False)
+            temporary[path] = tmp
+        for path, tmp in temporary.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("schedule")
+    def schedule(
+        scenario: Path = typer.Argument(..., help="Scenario YAML with a 'schedule' section."),
+        requirements: Path = typer.Option(
+            ..., "--requirements", "-r", help="Requirements CSV/Parquet (openwfm staff output)."
+        ),
+        weeks: int = typer.Option(1, "--weeks", help="Planning horizon in weeks (1-6)."),
+        time_limit: float = typer.Option(60.0, "--time-limit", help="Solver time limit, s."),
+        out: Path = typer.Option(Path("schedule.csv"), "--out", help="Shift table CSV."),
+        start: str = typer.Option(None, "--start", help="First day YYYY-MM-DD (default: data)."),
+        column: str = typer.Option(
+            "required_agents", "--column", help="Requirement column to cover (on-line agents)."
+        ),
+        weighting: str = typer.Option(
+            "service", "--weighting", help="Under-coverage cost: service, convex or linear."
+        ),
+        shrinkage: float = typer.Option(
+            0.0, "--shrinkage", help="Extra shrinkage (besides breaks) to plan for, 0..1."
+        ),
+        strategy: str = typer.Option("auto", "--strategy", help="auto, single or two_phase."),
+        html: Path = typer.Option(None, "--html", help="Also write an HTML page with charts."),
+    ) -> None:
+        """Shifts, breaks and days off for the scenario's agents against a requirement.
+
+        Writes OUT (one row per shift), OUT.activities.csv (activity per agent and interval),
+        OUT.coverage.csv (scheduled vs required per queue and interval) and OUT.rules.csv
+        (per-rule instances, violations and penalties).
+        """
+        from rich.console import Console
+        from rich.table import Table
+
+        from openwfm.errors import ParameterError
+        from openwfm.scenario import load_scenario
+        from openwfm.schedule import schedule_agents
+
+        console = Console(stderr=True)
+        first_day = None
+        if start is not None:
+            try:
+                first_day = dt.date.fromisoformat(start)
+            except ValueError:
+                raise ParameterError(
+                    f"expected YYYY-MM-DD, got {start!r}", field="--start"
+                ) from None
+        if time_limit <= 0:
+            raise ParameterError(
+                f"expected a positive time limit, got {time_limit}", field="--time-limit"
+            )
+        loaded = load_scenario(scenario)
+        table = _read_requirements(requirements)
+        with console.status("scheduling...") as status:
+
+            def progress(objective: float, bound: float, seconds: float) -> None:
+                status.update(
+                    f"scheduling... {seconds:5.1f} s  objective {objective:.1f}  bound {bound:.1f}"
+                )
+
+            result = schedule_agents(
+                loaded,
+                table,
+                weeks=weeks,
+                start=first_day,
+                time_limit_s=time_limit,
+                cover_column=column,
+                weighting=weighting,
+                extra_shrinkage=shrinkage,
+                progress=progress,
+                source=str(requirements),
+                strategy=strategy,
+            )
+        stem = out.with_suffix("")
+        _write_all(
+            {
+                out: result.shifts,
+                Path(f"{stem}.activities.csv"): result.activities,
+                Path(f"{stem}.coverage.csv"): result.coverage,
+                Path(f"{stem}.rules.csv"): result.rules,
+            }
+        )
+        if html is not None:
+            from openwfm.report.html import Report
+            from openwfm.schedule.charts import add_to_report
+
+            add_to_report(Report(title=f"Schedule: {loaded.name}"), result).write(html)
+        summary = Table(title=f"{loaded.name}: {len(result.shifts)} shifts -> {out}")
+        for name in ("status", "objective", "bound", "gap", "time s", "uncovered agent-intervals"):
+            summary.add_column(name)
+        summary.add_row(
+            result.status,
+            f"{result.objective:.1f}",
+            f"{result.bound:.1f}",
+            f"{result.gap:.2%}",
+            f"{result.wall_time_s:.1f}",
+            str(int(result.coverage["under"].sum())),
+        )
+        out_console = Console()
+        out_console.print(summary)
+        violated = result.rules[result.rules["violated"] > 0]
+        if not violated.empty:
+            out_console.print(violated.to_string(index=False))
+        for note in result.notes:
+            out_console.print(f"note: {note}")
