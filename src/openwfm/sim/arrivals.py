@@ -136,32 +136,51 @@ def check_rates(frame: pd.DataFrame, scenario: Scenario, source: str = "rates") 
     return pd.concat(parts, ignore_index=True)
 
 
-def sample_arrivals(
-    rates: pd.DataFrame,
-    model: SimulationModel,
-    origin: pd.Timestamp,
-    interval_s: float,
-    rng: np.random.Generator,
-) -> Arrivals:
-    """Draw a non-homogeneous Poisson stream: per row, Poisson(rate x length) uniform times."""
+@dataclass
+class CompiledRates:
+    """A checked rates table as arrays: interval start (s after origin), queue and segment
+    index, expected contacts in the interval."""
+
+    start_s: np.ndarray
+    queue: np.ndarray
+    segment: np.ndarray
+    expected: np.ndarray
+    interval_s: float
+
+
+def compile_rates(
+    rates: pd.DataFrame, model: SimulationModel, origin: pd.Timestamp, interval_s: float
+) -> CompiledRates:
     queue_index = {name: i for i, name in enumerate(model.queue_names)}
     segment_index = {name: i for i, name in enumerate(model.segment_names)}
     unknown = set(rates["segment"]) - set(segment_index)
     if unknown:
         raise DataError(f"unknown segment {sorted(unknown)[0]!r}", field="segment")
     start_s = (pd.to_datetime(rates["interval_start"]) - origin).dt.total_seconds().to_numpy()
-    mean = rates["arrival_rate_per_s"].to_numpy(dtype=float) * interval_s
-    counts = rng.poisson(mean)
+    # the table's own interval length: the smallest step between its interval starts
+    steps = np.diff(np.unique(start_s))
+    length_s = float(steps[steps > 0].min()) if (steps > 0).any() else float(interval_s)
+    return CompiledRates(
+        start_s=start_s,
+        queue=rates["queue"].map(queue_index).to_numpy(dtype=np.int64),
+        segment=rates["segment"].map(segment_index).to_numpy(dtype=np.int64),
+        expected=rates["arrival_rate_per_s"].to_numpy(dtype=float) * length_s,
+        interval_s=length_s,
+    )
+
+
+def sample_arrivals(rates: CompiledRates, rng: np.random.Generator) -> Arrivals:
+    """Draw a non-homogeneous Poisson stream: per row, Poisson(rate x length) uniform times."""
+    counts = rng.poisson(rates.expected)
     total = int(counts.sum())
-    row = np.repeat(np.arange(len(rates)), counts)
-    times = start_s[row] + rng.random(total) * interval_s
+    row = np.repeat(np.arange(len(counts)), counts)
+    times = rates.start_s[row] + rng.random(total) * rates.interval_s
     order = np.argsort(times, kind="stable")
-    queues = rates["queue"].map(queue_index).to_numpy(dtype=np.int64)
-    segments = rates["segment"].map(segment_index).to_numpy(dtype=np.int64)
+    row = row[order]
     return Arrivals(
         time_s=times[order],
-        queue=queues[row][order],
-        segment=segments[row][order],
+        queue=rates.queue[row],
+        segment=rates.segment[row],
         handle_s=np.full(total, -1.0),
         patience_s=np.full(total, -1.0),
     )

@@ -150,7 +150,10 @@ def _update_free(agent, capacity, load, channel, available, free_agents, free_po
     if not available[agent]:
         spare = False
     elif load[agent] == 0:
-        spare = capacity[agent].max() > 0
+        spare = False
+        for code in range(capacity.shape[1]):
+            if capacity[agent, code] > 0:
+                spare = True
     else:
         spare = load[agent] < capacity[agent, channel[agent]]
     position = free_pos[agent]

@@ -135,13 +135,16 @@ def replication_counts(
             if not live and target.all_within_s is not None:
                 deadline[q, s] = target.all_within_s
     live_queue = np.array([Channel(q.channel).is_live for q in scenario.queues])
-    days = int(np.ceil((np.nanmax(floats[:, E.END]) if answered.any() else 0) / 86400)) + 2
-    to_business = business_seconds(model, origin, days)
-    elapsed = floats[:, E.END] - arrival  # deferred: time to finish
-    elapsed_business = to_business(floats[:, E.END]) - to_business(arrival)
-    is_business = business[queue, segment]
-    elapsed = np.where(is_business, elapsed_business, elapsed)
-    measured = np.where(live_queue[queue], wait, elapsed)
+    if live_queue.all():
+        measured = wait
+    else:
+        elapsed = floats[:, E.END] - arrival  # deferred: time to finish
+        if business.any():
+            days = int(np.ceil((np.nanmax(floats[:, E.END]) if answered.any() else 0) / 86400))
+            to_business = business_seconds(model, origin, days + 2)
+            elapsed_business = to_business(floats[:, E.END]) - to_business(arrival)
+            elapsed = np.where(business[queue, segment], elapsed_business, elapsed)
+        measured = np.where(live_queue[queue], wait, elapsed)
     within_target = answered & (measured <= within[queue, segment])
     kind = definition[queue, segment]
     denominator = np.where(

@@ -23,7 +23,14 @@ import pandas as pd
 from openwfm.errors import ParameterError
 from openwfm.model import RoutingConfig, Scenario
 from openwfm.sim import agents as agent_sources
-from openwfm.sim.arrivals import Arrivals, check_rates, demand_rates, sample_arrivals
+from openwfm.sim.arrivals import (
+    Arrivals,
+    CompiledRates,
+    check_rates,
+    compile_rates,
+    demand_rates,
+    sample_arrivals,
+)
 from openwfm.sim.build import SimulationModel, build_model
 from openwfm.sim.engine import run_replication
 from openwfm.sim.metrics import replication_counts, summarize
@@ -67,7 +74,7 @@ class Plan:
     interval_s: float
     n_intervals: int
     availability: agent_sources.Availability
-    rates: pd.DataFrame | None
+    rates: CompiledRates | None
     trace: Arrivals | None
     warmup_s: float
 
@@ -79,7 +86,7 @@ def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
     if plan.trace is not None:
         arrivals = plan.trace
     else:
-        arrivals = sample_arrivals(plan.rates, plan.model, plan.origin, plan.interval_s, rng)
+        arrivals = sample_arrivals(plan.rates, rng)
     shift_s, shift_agent, shift_on = plan.availability.events()
     m = plan.model
     floats, ints, n_contacts, n_events = run_replication(
@@ -129,7 +136,9 @@ def _execute(plan: Plan, seeds, scheduler: str, progress: bool):
                     elif str(key).startswith("run_one"):
                         bar.advance(task)
 
-            jobs = [dask.delayed(run_one, pure=False)(plan, s) for s in seeds]
+            # the plan is shared, not traversed: Dask must not unpack its arrays and tables
+            shared = dask.delayed(plan, traverse=False)
+            jobs = [dask.delayed(run_one, pure=False)(shared, s) for s in seeds]
             with Advance():
                 return list(dask.compute(*jobs, scheduler=scheduler))
         from distributed import Client, LocalCluster, as_completed
@@ -211,6 +220,8 @@ def prepare(
     if trace is not None:
         arrivals = trace_arrivals(trace, model, origin, trace_queue_map, sources.get("arrivals"))
     n_intervals = int(math.ceil(days * 86400 / interval_s))
+    if rates is not None:
+        rates = compile_rates(rates, model, origin, interval_s)
     return Plan(model, origin, interval_s, n_intervals, availability, rates, arrivals, warmup_s)
 
 
