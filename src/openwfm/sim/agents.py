@@ -7,7 +7,8 @@ origin) in which the agent takes new contacts.
   activity is a working one (``shift``, ``work``, ``available``, ``open``) make the agent
   available; every other activity (``break``, ``lunch``, ``meeting``, ...) takes the time away.
 - Counts table: columns ``interval_start``, ``agents`` and optionally ``team`` (an agent group
-  name): the first ``agents`` agents (of the team) are available in that interval.
+  name): the first ``agents`` agents (of the team) are available in that interval; the
+  interval length is the table's smallest step between interval starts.
 """
 
 from __future__ import annotations
@@ -174,6 +175,10 @@ def from_counts(
             field="agents",
         )
     start = _seconds(frame["interval_start"], origin, source, "interval_start")
+    # the table's own interval length: the smallest step between its interval starts
+    steps = np.diff(np.unique(start))
+    if (steps > 0).any():
+        interval_s = float(steps[steps > 0].min())
     agents = model.scenario.all_agents()
     spans: dict[int, list[tuple[float, float]]] = {}
     for row in range(len(frame)):
