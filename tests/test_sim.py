@@ -388,3 +388,27 @@ def test_replay_of_an_anonymous_bank_day():
     assert gap < 0.12
     gap = (total["simulated_service_level"] - total["actual_service_level"]).abs().mean()
     assert gap < 0.20
+
+
+def test_activity_grid_from_the_scheduler_is_a_schedule():
+    scenario = Scenario.model_validate(
+        {
+            "queues": [{"name": "q", "aht_s": 60.0, "patience_s": 600}],
+            "agents": [{"name": "ann", "skills": {"q": 1.0}}],
+        }
+    )
+    starts = pd.date_range(DAY + pd.Timedelta(hours=8), periods=8, freq="15min")
+    grid = pd.DataFrame(
+        {"agent": "ann", "interval_start": starts, "activity": ["q"] * 4 + ["break"] * 4}
+    )
+    rates = flat_rates("q", 1 / 300, 24).assign(
+        arrival_rate_per_s=lambda f: np.where(f["interval_start"].isin(starts), 1 / 300, 0.0)
+    )
+    result = simulate(scenario, rates=rates, schedule=grid, replications=2, seed=1)
+    rows = result.intervals[
+        (result.intervals["segment"] == "all") & (result.intervals["queue"] == "q")
+    ]
+    working = rows[rows["interval_start"] < DAY + pd.Timedelta(hours=9)]
+    on_break = rows[rows["interval_start"] >= DAY + pd.Timedelta(hours=9)]
+    assert working["answered"].sum() > 0
+    assert on_break["answered"].sum() == 0  # nobody after 09:00: every later caller abandons

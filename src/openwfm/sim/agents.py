@@ -6,6 +6,8 @@ origin) in which the agent takes new contacts.
 - Schedule table: columns ``agent``, ``start``, ``end``, ``activity`` (timestamps). Rows whose
   activity is a working one (``shift``, ``work``, ``available``, ``open``) make the agent
   available; every other activity (``break``, ``lunch``, ``meeting``, ...) takes the time away.
+- Activity grid (what ``openwfm schedule`` writes as ``*.activities.csv``): columns ``agent``,
+  ``interval_start``, ``activity``; a queue name (or ``idle``) is working time.
 - Counts table: columns ``interval_start``, ``agents`` and optionally ``team`` (an agent group
   name): the first ``agents`` agents (of the team) are available in that interval; the
   interval length is the table's smallest step between interval starts.
@@ -197,3 +199,35 @@ def from_counts(
         for agent in pool[:need]:
             spans.setdefault(agent, []).append((start[row], start[row] + interval_s))
     return _merge(spans)
+
+
+def from_activities(
+    frame: pd.DataFrame,
+    model: SimulationModel,
+    origin: pd.Timestamp,
+    interval_s: float,
+    source: str = "schedule",
+) -> Availability:
+    """Availability from the scheduler's activity grid (``agent, interval_start, activity``).
+
+    An interval whose activity is a queue name (or a working activity, or ``idle``) makes the
+    agent available for the whole interval; breaks, lunches and the rest do not.
+    """
+    frame = frame.reset_index(drop=True)
+    start = _seconds(frame["interval_start"], origin, source, "interval_start")
+    steps = np.diff(np.unique(start))
+    if (steps > 0).any():
+        interval_s = float(steps[steps > 0].min())
+    working = frame["activity"].astype(str)
+    working = working.isin(model.queue_names) | working.str.lower().isin(
+        WORKING_ACTIVITIES | {"idle"}
+    )
+    shifts = pd.DataFrame(
+        {
+            "agent": frame["agent"][working.to_numpy()],
+            "start": origin + pd.to_timedelta(start[working.to_numpy()], unit="s"),
+            "end": origin + pd.to_timedelta(start[working.to_numpy()] + interval_s, unit="s"),
+            "activity": "shift",
+        }
+    )
+    return from_schedule(shifts, model, origin, source)

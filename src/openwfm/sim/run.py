@@ -189,7 +189,7 @@ def prepare(
     if rates is not None and start is None and len(rates):
         start = rates["interval_start"].min().date()
     if schedule is not None and start is None:
-        first = "start" if "start" in schedule.columns else "interval_start"
+        first = "interval_start" if "interval_start" in schedule.columns else "start"
         start = pd.to_datetime(schedule[first]).min().date()
     start = start or DEFAULT_START
     origin = pd.Timestamp(start)
@@ -212,6 +212,8 @@ def prepare(
         availability = agent_sources.always(model, always_on_s)
     elif schedule is None:
         availability = agent_sources.opening_hours(model, origin, days)
+    elif {"agent", "interval_start", "activity"} <= set(schedule.columns):
+        availability = agent_sources.from_activities(schedule, model, origin, interval_s, source)
     elif "agent" in schedule.columns:
         availability = agent_sources.from_schedule(schedule, model, origin, source)
     else:
