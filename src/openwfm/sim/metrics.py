@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from scipy import stats
 
 from openwfm.model import Channel, ServiceLevelDefinition
@@ -94,6 +95,108 @@ def business_seconds(model: SimulationModel, origin: pd.Timestamp, days: int):
     return lambda t: np.interp(t, xp, fp)
 
 
+def target_arrays(model: SimulationModel) -> dict[str, np.ndarray]:
+    """Per (queue, segment): within_s, short_abandon_s, definition code, business-hours flag,
+    deadline (s, inf = none); per queue: live flag. Computed once per model."""
+    cached = getattr(model, "_target_arrays", None)
+    if cached is not None:
+        return cached
+    nq, ns = model.n_queues, model.n_segments
+    scenario = model.scenario
+    out = {
+        "within": np.empty((nq, ns)),
+        "short": np.empty((nq, ns)),
+        "definition": np.empty((nq, ns), dtype=np.int64),
+        "business": np.zeros((nq, ns), dtype=bool),
+        "deadline": np.full((nq, ns), np.inf),
+        "live": np.array([Channel(q.channel).is_live for q in scenario.queues]),
+    }
+    codes = list(ServiceLevelDefinition)
+    for q, name in enumerate(model.queue_names):
+        live = out["live"][q]
+        for s, segment_name in enumerate(model.segment_names):
+            target = scenario.target_for(name, segment_name)
+            out["within"][q, s] = target.within_s
+            out["short"][q, s] = target.short_abandon_s
+            out["definition"][q, s] = codes.index(target.definition)
+            out["business"][q, s] = (not live) and target.business_hours
+            if not live and target.all_within_s is not None:
+                out["deadline"][q, s] = target.all_within_s
+    model._target_arrays = out
+    return out
+
+
+def available_seconds(model: SimulationModel, availability: Availability, edges) -> np.ndarray:
+    """Available agent-seconds per queue and interval (an agent split over its skills)."""
+    key = (len(edges), float(edges[-1]))
+    cached = getattr(availability, "_available", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    available = np.zeros((model.n_queues, len(edges) - 1))
+    skills = model.proficiency[availability.agent] >= 0.0
+    share = 1.0 / np.maximum(skills.sum(axis=1), 1)
+    for q in range(model.n_queues):
+        available[q] = _overlap_by_interval(
+            availability.start_s[skills[:, q]],
+            availability.end_s[skills[:, q]],
+            share[skills[:, q]],
+            edges,
+        )
+    availability._available = (key, available)
+    return available
+
+
+@njit(cache=True, nogil=True)
+def _bin_contacts(
+    floats, ints, measured, n_segments, interval_s, n_intervals, warmup_s,
+    within, short, definition, deadline, live, slots, wrap_up_s, counts, busy,
+):  # fmt: skip
+    """One pass over the contacts: add to ``counts[k, q, s, i]`` and ``busy[q, i]``."""
+    for c in range(floats.shape[0]):
+        arrival = floats[c, E.ARRIVAL]
+        if arrival < warmup_s:
+            continue
+        q = ints[c, E.QUEUE]
+        s = ints[c, E.SEGMENT]
+        i = min(max(int(arrival // interval_s), 0), n_intervals - 1)
+        answered = not np.isnan(floats[c, E.ANSWER])
+        abandoned = not np.isnan(floats[c, E.ABANDON])
+        wait = (floats[c, E.ANSWER] if answered else floats[c, E.ABANDON]) - arrival
+        counts[0, q, s, i] += 1.0
+        if answered:
+            counts[1, q, s, i] += 1.0
+            counts[6, q, s, i] += wait
+            counts[7, q, s, i] += floats[c, E.HANDLE]
+        if abandoned:
+            counts[2, q, s, i] += 1.0
+        if not (answered and wait <= 0.0):
+            counts[3, q, s, i] += 1.0
+        taken = measured[c] if not live[q] else wait
+        if answered and taken <= within[q, s]:
+            counts[4, q, s, i] += 1.0
+        if definition[q, s] == 1:  # answered
+            counts[5, q, s, i] += 1.0 if answered else 0.0
+        elif definition[q, s] == 2:  # exclude short abandons
+            counts[5, q, s, i] += 0.0 if (abandoned and wait <= short[q, s]) else 1.0
+        else:
+            counts[5, q, s, i] += 1.0
+        if not live[q] and np.isfinite(deadline[q, s]):
+            if not answered or taken > deadline[q, s]:
+                counts[8, q, s, i] += 1.0
+        if answered:
+            # busy agent-seconds from answer to end of wrap-up, split over the intervals
+            start = floats[c, E.ANSWER]
+            stop = floats[c, E.END] + wrap_up_s[q]
+            weight = 1.0 / slots[c]
+            k = int(start // interval_s)
+            while k < n_intervals and k * interval_s < stop:
+                lo = max(start, k * interval_s)
+                hi = min(stop, (k + 1) * interval_s)
+                if hi > lo and k >= 0:
+                    busy[q, k] += (hi - lo) * weight
+                k += 1
+
+
 def replication_counts(
     floats: np.ndarray,
     ints: np.ndarray,
@@ -106,93 +209,32 @@ def replication_counts(
 ) -> dict[str, np.ndarray]:
     """Counts of one replication: arrays [queue, segment, interval]; busy/available [q, i]."""
     nq, ns = model.n_queues, model.n_segments
+    targets = target_arrays(model)
     arrival = floats[:, E.ARRIVAL]
-    keep = arrival >= warmup_s
-    floats, ints, arrival = floats[keep], ints[keep], arrival[keep]
-    queue, segment = ints[:, E.QUEUE], ints[:, E.SEGMENT]
-    interval = np.clip((arrival // interval_s).astype(np.int64), 0, n_intervals - 1)
-    cell = (queue * ns + segment) * n_intervals + interval
-    size = nq * ns * n_intervals
-    answered = ~np.isnan(floats[:, E.ANSWER])
-    abandoned = ~np.isnan(floats[:, E.ABANDON])
-    wait = np.where(answered, floats[:, E.ANSWER], floats[:, E.ABANDON]) - arrival
-    # targets per (queue, segment)
-    scenario = model.scenario
-    within = np.empty((nq, ns))
-    short = np.empty((nq, ns))
-    definition = np.empty((nq, ns), dtype=np.int64)
-    business = np.zeros((nq, ns), dtype=bool)
-    deadline = np.full((nq, ns), np.inf)
-    codes = list(ServiceLevelDefinition)
-    for q, name in enumerate(model.queue_names):
-        live = scenario.queues[q].channel.is_live
-        for s, segment_name in enumerate(model.segment_names):
-            target = scenario.target_for(name, segment_name)
-            within[q, s] = target.within_s
-            short[q, s] = target.short_abandon_s
-            definition[q, s] = codes.index(target.definition)
-            business[q, s] = (not live) and target.business_hours
-            if not live and target.all_within_s is not None:
-                deadline[q, s] = target.all_within_s
-    live_queue = np.array([Channel(q.channel).is_live for q in scenario.queues])
-    if live_queue.all():
-        measured = wait
-    else:
-        elapsed = floats[:, E.END] - arrival  # deferred: time to finish
-        if business.any():
-            days = int(np.ceil((np.nanmax(floats[:, E.END]) if answered.any() else 0) / 86400))
+    measured = np.zeros(len(floats))
+    if not targets["live"].all():
+        elapsed = floats[:, E.END] - arrival  # deferred: time to finish the item
+        if targets["business"].any():
+            finished = floats[:, E.END]
+            days = int(np.ceil(np.nanmax(finished) / 86400)) if np.isfinite(finished).any() else 0
             to_business = business_seconds(model, origin, days + 2)
-            elapsed_business = to_business(floats[:, E.END]) - to_business(arrival)
-            elapsed = np.where(business[queue, segment], elapsed_business, elapsed)
-        measured = np.where(live_queue[queue], wait, elapsed)
-    within_target = answered & (measured <= within[queue, segment])
-    kind = definition[queue, segment]
-    denominator = np.where(
-        kind == codes.index(ServiceLevelDefinition.ANSWERED),
-        answered,
-        np.where(
-            kind == codes.index(ServiceLevelDefinition.EXCLUDE_SHORT_ABANDONS),
-            ~(abandoned & (wait <= short[queue, segment])),
-            True,
-        ),
-    )
-    late = ~live_queue[queue] & (~answered | (measured > deadline[queue, segment]))
-    late &= np.isfinite(deadline[queue, segment])
-    counts = {
-        "offered": np.bincount(cell, minlength=size),
-        "answered": np.bincount(cell, weights=answered, minlength=size),
-        "abandoned": np.bincount(cell, weights=abandoned, minlength=size),
-        "waited": np.bincount(cell, weights=~(answered & (wait <= 0.0)), minlength=size),
-        "sl_numerator": np.bincount(cell, weights=within_target, minlength=size),
-        "sl_denominator": np.bincount(cell, weights=denominator, minlength=size),
-        "wait_answered_s": np.bincount(cell, weights=np.where(answered, wait, 0.0), minlength=size),
-        "handle_s": np.bincount(
-            cell, weights=np.where(answered, floats[:, E.HANDLE], 0.0), minlength=size
-        ),
-        "past_deadline": np.bincount(cell, weights=late, minlength=size),
-    }
-    counts = {k: v.astype(float).reshape(nq, ns, n_intervals) for k, v in counts.items()}
-    # occupancy: busy and available agent-seconds per queue and interval
-    edges = np.arange(n_intervals + 1) * interval_s
-    agent = ints[answered, E.AGENT]
-    channel_code = model.tables.queue_channel[queue[answered]]
-    slots = np.maximum(model.capacity[agent, channel_code], 1)
-    busy_end = floats[answered, E.END] + model.queues.wrap_up_s[queue[answered]]
+            in_business = to_business(finished) - to_business(arrival)
+            use = targets["business"][ints[:, E.QUEUE], ints[:, E.SEGMENT]]
+            elapsed = np.where(use, in_business, elapsed)
+        measured = np.where(np.isnan(elapsed), np.inf, elapsed)
+    agent = np.maximum(ints[:, E.AGENT], 0)
+    channel_code = model.tables.queue_channel[ints[:, E.QUEUE]]
+    slots = np.maximum(model.capacity[agent, channel_code], 1).astype(np.float64)
+    table = np.zeros((len(COUNTS), nq, ns, n_intervals))
     busy = np.zeros((nq, n_intervals))
-    available = np.zeros((nq, n_intervals))
-    for q in range(nq):
-        mine = queue[answered] == q
-        busy[q] = _overlap_by_interval(
-            floats[answered, E.ANSWER][mine], busy_end[mine], 1.0 / slots[mine], edges
-        )
-        skilled = model.proficiency[availability.agent, q] >= 0.0
-        share = 1.0 / (model.proficiency[availability.agent] >= 0.0).sum(axis=1)
-        available[q] = _overlap_by_interval(
-            availability.start_s[skilled],
-            availability.end_s[skilled],
-            share[skilled],
-            edges,
-        )
+    _bin_contacts(
+        floats, ints, measured, ns, float(interval_s), n_intervals, float(warmup_s),
+        targets["within"], targets["short"], targets["definition"], targets["deadline"],
+        targets["live"], slots, model.queues.wrap_up_s, table, busy,
+    )  # fmt: skip
+    counts = {name: table[k] for k, name in enumerate(COUNTS)}
+    edges = np.arange(n_intervals + 1) * interval_s
+    available = available_seconds(model, availability, edges).copy()
     # occupancy counts the intervals a queue was offered contacts in (after the warm-up)
     idle = counts["offered"].sum(axis=1) == 0
     busy[idle] = 0.0
