@@ -347,30 +347,36 @@ def summarize(
         ignore_index=True,
     ).drop(columns="interval_start")
     summary = summary[summary["offered"] > 0].reset_index(drop=True)
+    # per replication, over the horizon: [r, q, s] and the (q, all) roll-up, in two frames
+    n_reps = len(counts)
     per_rep = []
-    for r, c in enumerate(counts):
-        for by_segment in (True, False):
-            totals = {}
-            for key, value in c.items():
-                if value.ndim == 3:  # [q, s, i]
-                    total = value.sum(axis=2)
-                    totals[key] = total if by_segment else total.sum(axis=1, keepdims=True)
-                else:  # busy / available [q, i]: queue level only
-                    total = value.sum(axis=1)[:, None]
-                    totals[key] = (
-                        np.broadcast_to(np.nan, (len(total), model.n_segments))
-                        if (by_segment)
-                        else total
-                    )
-            segments = model.segment_names if by_segment else [ALL]
-            ratios = _ratios(totals)
-            frame = pd.DataFrame(
-                {
-                    "replication": r,
-                    "queue": np.repeat(model.queue_names, len(segments)),
-                    "segment": np.tile(segments, model.n_queues),
-                    **{name: np.asarray(v).ravel() for name, v in ratios.items()},
-                }
-            )
-            per_rep.append(frame[frame["offered"] > 0])
+    for by_segment in (True, False):
+        totals = {}
+        for key, value in stacked.items():  # [r, q, s, i] or [r, q, i]
+            if value.ndim == 4:
+                total = value.sum(axis=3)
+                totals[key] = total if by_segment else total.sum(axis=2, keepdims=True)
+            else:
+                total = value.sum(axis=2)[:, :, None]
+                shape = (n_reps, model.n_queues, model.n_segments)
+                totals[key] = np.broadcast_to(np.nan, shape) if by_segment else total
+        segments = model.segment_names if by_segment else [ALL]
+        ratios = _ratios(totals)
+        r_idx, q_idx, s_idx = np.meshgrid(
+            np.arange(n_reps), np.arange(model.n_queues), np.arange(len(segments)), indexing="ij"
+        )
+        frame = pd.DataFrame(
+            {
+                "replication": r_idx.ravel(),
+                "queue": np.asarray(model.queue_names, dtype=object)[q_idx.ravel()],
+                "segment": np.asarray(segments, dtype=object)[s_idx.ravel()],
+                **{name: np.asarray(v).ravel() for name, v in ratios.items()},
+            }
+        )
+        per_rep.append(frame[frame["offered"] > 0])
+    per_rep = [
+        pd.concat(per_rep, ignore_index=True).sort_values(
+            ["replication", "queue", "segment"], kind="stable", ignore_index=True
+        )
+    ]
     return intervals, summary, pd.concat(per_rep, ignore_index=True)
