@@ -216,7 +216,7 @@ def big_center() -> Scenario:
             "patience_s": 180.0,
             "proficiency_slope": 0.5,
             "target": {"service_level": 0.8, "within_s": 20},
-            "demand": {"contacts_per_day": 3150.0},
+            "demand": {"contacts_per_day": 3300.0},
         }
         for i in range(n_queues)
     ]
