@@ -192,13 +192,14 @@ def trace_arrivals(
     origin: pd.Timestamp,
     queue_map: dict[str, str] | None = None,
     source: str = "interactions",
+    drop_unknown_queues: bool = False,
 ) -> Arrivals:
     """Replay the offered contacts of an interactions table (schema in openwfm.data.schema).
 
     Arrival times, queues and segments are the recorded ones; answered contacts keep their
     recorded handle time, the others draw one. Patience is always drawn (it is only censored
     in the data). ``queue_map`` renames source queues (e.g. all to one queue); unknown queues
-    and segments are an error, an unknown segment ``default`` is allowed.
+    are an error unless ``drop_unknown_queues``; unknown segments become ``default``.
     """
     offered = interactions[interactions["outcome"].isin(OFFERED_OUTCOMES)]
     queues = offered["queue"].astype(str)
@@ -206,7 +207,9 @@ def trace_arrivals(
         queues = queues.map(lambda name: queue_map.get(name, name))
     queue_index = {name: i for i, name in enumerate(model.queue_names)}
     unknown = ~queues.isin(list(queue_index))
-    if unknown.any():
+    if unknown.any() and drop_unknown_queues:
+        offered, queues = offered[~unknown], queues[~unknown]
+    elif unknown.any():
         raise DataError(
             f"unknown queue {queues[unknown].iloc[0]!r} (known: {', '.join(model.queue_names)})",
             file=source,

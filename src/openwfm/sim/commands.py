@@ -86,6 +86,11 @@ def register(app: typer.Typer) -> None:
             "--scheduler",
             help="threads (default), sync, local (a Dask LocalCluster) or a scheduler address.",
         ),
+        drop_unknown_queues: bool = typer.Option(
+            False,
+            "--drop-unknown-queues",
+            help="Replay: leave out logged contacts of queues the scenario does not have.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         out: Path | None = typer.Option(None, "--out", help="Folder for the CSV tables."),
     ) -> None:
@@ -121,6 +126,7 @@ def register(app: typer.Typer) -> None:
             schedule=schedule_frame,
             start=first_day,
             days=days,
+            drop_unknown_queues=drop_unknown_queues,
             sources={"arrivals": str(arrivals), "schedule": str(schedule)},
         )
         result = run_plan(plan, replications, seed, scheduler, progress=not as_json)

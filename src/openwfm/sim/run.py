@@ -174,6 +174,7 @@ def prepare(
     empirical_handle_s: dict | None = None,
     patience_mean_s: dict | None = None,
     trace_queue_map: dict | None = None,
+    drop_unknown_queues: bool = False,
     sources: dict | None = None,
 ) -> Plan:
     """Check and compile all inputs before anything runs (bad input fails here, in one line)."""
@@ -220,7 +221,14 @@ def prepare(
         availability = agent_sources.from_counts(schedule, model, origin, interval_s, source)
     arrivals = None
     if trace is not None:
-        arrivals = trace_arrivals(trace, model, origin, trace_queue_map, sources.get("arrivals"))
+        arrivals = trace_arrivals(
+            trace,
+            model,
+            origin,
+            trace_queue_map,
+            sources.get("arrivals", "arrivals"),
+            drop_unknown_queues,
+        )
     n_intervals = int(math.ceil(days * 86400 / interval_s))
     if rates is not None:
         rates = compile_rates(rates, model, origin, interval_s)
