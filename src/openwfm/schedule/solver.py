@@ -247,6 +247,12 @@ class _Builder:
         self.literals: dict[tuple[str, str], object] = {}
         self.x: dict[tuple[int, int, int], object] = {}
         self.unavailable: dict[tuple[int, int], set[int]] = defaultdict(set)
+        self.day_of: dict[int, int] = {}
+
+    def tag(self, day: int, var):
+        """Remember the day a variable belongs to (phase 1 re-optimises one day at a time)."""
+        self.day_of[var.index] = min(day, self.h.days - 1)
+        return var
 
     # -- rules ---------------------------------------------------------------
     def constrain(self, name: str, subject: str, period: str, expr, lb=None, ub=None, span=1):
@@ -380,7 +386,7 @@ class _Builder:
                         )
             for key, terms in counts.items():
                 if self.aggregate:
-                    counts[key] = [m.new_int_var(0, len(terms), f"X{key}")]
+                    counts[key] = [self.tag(key[0], m.new_int_var(0, len(terms), f"X{key}"))]
                 elif len(terms) > 1:  # one count variable keeps the coverage rows short
                     var = m.new_int_var(0, len(terms), f"X{key}")
                     m.add(var == sum(terms))
@@ -425,7 +431,9 @@ class _Builder:
                 for b_index, b in enumerate(o.breaks):
                     positions = []
                     for k in range(b.first, b.last + 1):
-                        var = m.new_int_var(0, bound, f"f{u}_{day}_{oi}_{b_index}_{k}")
+                        var = self.tag(
+                            day, m.new_int_var(0, bound, f"f{u}_{day}_{oi}_{b_index}_{k}")
+                        )
                         positions.append((k, var))
                         for t in range(base + k, base + k + b.length):
                             working[t].append((-1, var))
@@ -443,7 +451,7 @@ class _Builder:
                 upper = len(self.unit_members[u]) if pool is None else pool.size
                 parts = []
                 for q in skills:
-                    var = m.new_int_var(0, upper, f"y{u}_{t}_{q}")
+                    var = self.tag(t // spd, m.new_int_var(0, upper, f"y{u}_{t}_{q}"))
                     self.y[u, t, q] = var
                     parts.append(var)
                     contributions[q, t].append(var)
@@ -466,8 +474,8 @@ class _Builder:
                     ) * float(marg[-1])
                     continue
                 covered = sum(terms)
-                under = m.new_int_var(0, r, f"u_{q}_{t}")
-                over = m.new_int_var(0, 10**5, f"o_{q}_{t}")
+                under = self.tag(t // spd, m.new_int_var(0, r, f"u_{q}_{t}"))
+                over = self.tag(t // spd, m.new_int_var(0, 10**5, f"o_{q}_{t}"))
                 m.add(covered + under - over == r)
                 self.under[q, t], self.over[q, t] = under, over
                 if over_coefficient:
@@ -479,7 +487,7 @@ class _Builder:
                     self.objective.append((int(scaled[0]), under))
                     continue
                 top = min(r, MAX_SEGMENTS)
-                cost = m.new_int_var(0, int(scaled.max()) * r, f"uc_{q}_{t}")
+                cost = self.tag(t // spd, m.new_int_var(0, int(scaled.max()) * r, f"uc_{q}_{t}"))
                 level = 0
                 for k in range(
                     top
@@ -1416,18 +1424,21 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
 
     agg, agg_solver, agg_status, _ = solve(
         {**builder_args, "aggregate": True},
-        time_limit_s=left(0.35),
+        time_limit_s=left(0.25),
         num_workers=num_workers,
         seed=seed,
         progress=None,
     )
     bound = agg_solver.best_objective_bound / SCALE + agg.offset
-    first_cost = agg_solver.objective_value / SCALE + agg.offset
+    values, best = _improve_by_day(
+        agg, agg_solver, started + time_limit_s * 0.45, num_workers, seed
+    )
+    first_cost = best / SCALE + agg.offset
     targets: dict[tuple[tuple[str, ...], int, int], int] = {}
     restrict: dict[tuple[tuple[str, ...], int], set[int]] = defaultdict(set)
     for _, skills, counts in agg.units:
         for (day, oi), (var,) in counts.items():
-            value = int(agg_solver.value(var))
+            value = int(values[var.index])
             if value > 0:
                 targets[skills, day, oi] = value
                 restrict[skills, day].add(oi)
@@ -1471,3 +1482,38 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         f"phase 2 assigned {len(targets)} group-day-option counts to named agents"
     )
     return result
+
+
+def _improve_by_day(builder: _Builder, solver, deadline: float, num_workers: int, seed: int):
+    """Re-optimise phase 1 one day at a time, every other day's variables fixed.
+
+    CP-SAT closes a single day's gap in about a second but moves slowly on the whole week at
+    once; the weekly limits still hold because the other days stay at feasible values.
+    Returns the values by variable index and the (scaled) objective.
+    """
+    from ortools.sat.python import cp_model
+
+    n_vars = len(builder.m.proto.variables)
+    values = [int(solver.value(builder.m.get_int_var_from_proto_index(i))) for i in range(n_vars)]
+    best = solver.objective_value
+    days = sorted(set(builder.day_of.values()))
+    order = [*days, *days]
+    for position, day in enumerate(order):
+        remaining = deadline - time.perf_counter()
+        if remaining < 0.5:
+            break
+        model = builder.m.clone()
+        for i in range(n_vars):
+            var = model.get_int_var_from_proto_index(i)
+            if builder.day_of.get(i, -1) == day:
+                model.add_hint(var, values[i])
+            else:
+                model.add(var == values[i])
+        sub = _solver(remaining / (len(order) - position), num_workers, seed)
+        status = sub.solve(model)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and sub.objective_value < best:
+            best = sub.objective_value
+            for i in range(n_vars):
+                if builder.day_of.get(i, -1) == day:
+                    values[i] = int(sub.value(model.get_int_var_from_proto_index(i)))
+    return values, best
