@@ -63,14 +63,7 @@ class QueueTables(NamedTuple):
 
 @njit(cache=True, nogil=True, inline="always")
 def _heap_push(times, seqs, items, size, t, seq, item):
-    if size == times.shape[0]:
-        grown_t = np.empty(2 * size + 16, dtype=np.float64)
-        grown_s = np.empty(2 * size + 16, dtype=np.int64)
-        grown_i = np.empty(2 * size + 16, dtype=np.int64)
-        grown_t[:size] = times[:size]
-        grown_s[:size] = seqs[:size]
-        grown_i[:size] = items[:size]
-        times, seqs, items = grown_t, grown_s, grown_i
+    """Insert; the caller guarantees room (see ``_grow``: capacity is sized from contacts)."""
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -83,7 +76,25 @@ def _heap_push(times, seqs, items, size, t, seq, item):
     times[i] = t
     seqs[i] = seq
     items[i] = item
-    return times, seqs, items
+
+
+@njit(cache=True, nogil=True)
+def _grow(floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per_contact):
+    """Double the contact tables; size the heap for every event those contacts can post."""
+    size = 2 * n_contacts + 16
+    floats2 = np.full((size, 6), np.nan)
+    ints2 = np.full((size, 6), -1, dtype=np.int64)
+    floats2[:n_contacts] = floats[:n_contacts]
+    ints2[:n_contacts] = ints[:n_contacts]
+    room = heap_extra + size * per_contact
+    heap_t2 = np.empty(room, dtype=np.float64)
+    heap_seq2 = np.empty(room, dtype=np.int64)
+    heap_item2 = np.empty(room, dtype=np.int64)
+    n = heap_t.shape[0]
+    heap_t2[:n] = heap_t
+    heap_seq2[:n] = heap_seq
+    heap_item2[:n] = heap_item
+    return floats2, ints2, heap_t2, heap_seq2, heap_item2
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -224,14 +235,18 @@ def run_replication(
     head_arrival = np.zeros(n_classes, dtype=np.float64)
     n_steps = tables.step_after_s.shape[0]
     # event heap
-    heap_t = np.empty(shift_s.shape[0] + 1024, dtype=np.float64)
+    # every contact posts at most one end, one abandonment and one event per escalation step
+    # over its life, so sizing the heap from the contact tables means a push never overflows
+    per_contact = 2 + tables.step_after_s.shape[0]
+    heap_extra = shift_s.shape[0] + 16
+    heap_t = np.empty(heap_extra + size * per_contact, dtype=np.float64)
     heap_seq = np.empty(heap_t.shape[0], dtype=np.int64)
     heap_item = np.empty(heap_t.shape[0], dtype=np.int64)
     heap_size = 0
     seq = 0
     for j in range(shift_s.shape[0]):
         kind = EV_AGENT_ON if shift_on[j] else EV_AGENT_OFF
-        heap_t, heap_seq, heap_item = _heap_push(
+        _heap_push(
             heap_t, heap_seq, heap_item, heap_size, shift_s[j], seq,
             (kind << KIND_SHIFT) | shift_agent[j],
         )  # fmt: skip
@@ -258,11 +273,10 @@ def run_replication(
         if kind == EV_ARRIVAL:
             if ident < 0:  # from the arrival stream: create the contact
                 if n_contacts == floats.shape[0]:
-                    floats2 = np.full((2 * n_contacts + 16, 6), np.nan)
-                    ints2 = np.full((2 * n_contacts + 16, 6), -1, dtype=np.int64)
-                    floats2[:n_contacts] = floats[:n_contacts]
-                    ints2[:n_contacts] = ints[:n_contacts]
-                    floats, ints = floats2, ints2
+                    floats, ints, heap_t, heap_seq, heap_item = _grow(
+                        floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,
+                        per_contact,
+                    )  # fmt: skip
                 ident = n_contacts
                 n_contacts += 1
                 q = arrival_queue[next_arrival]
@@ -294,11 +308,10 @@ def run_replication(
                 np.random.random() < queues.redial_probability[q]
             ):
                 if n_contacts == floats.shape[0]:
-                    floats2 = np.full((2 * n_contacts + 16, 6), np.nan)
-                    ints2 = np.full((2 * n_contacts + 16, 6), -1, dtype=np.int64)
-                    floats2[:n_contacts] = floats[:n_contacts]
-                    ints2[:n_contacts] = ints[:n_contacts]
-                    floats, ints = floats2, ints2
+                    floats, ints, heap_t, heap_seq, heap_item = _grow(
+                        floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,
+                        per_contact,
+                    )  # fmt: skip
                 redial = n_contacts
                 n_contacts += 1
                 when = now + np.random.exponential(queues.redial_delay_s[q])
@@ -310,7 +323,7 @@ def run_replication(
                 ints[redial, SEGMENT] = ints[ident, SEGMENT]
                 ints[redial, STATE] = FUTURE
                 ints[redial, ATTEMPT] = ints[ident, ATTEMPT] + 1
-                heap_t, heap_seq, heap_item = _heap_push(
+                _heap_push(
                     heap_t, heap_seq, heap_item, heap_size, when, seq,
                     (EV_ARRIVAL << KIND_SHIFT) | redial,
                 )  # fmt: skip
@@ -380,7 +393,7 @@ def run_replication(
                     handle = _handle_time(queues, q, load[agent], skill)
                     floats[offer, HANDLE] = handle
                 floats[offer, END] = now + handle
-                heap_t, heap_seq, heap_item = _heap_push(
+                _heap_push(
                     heap_t, heap_seq, heap_item, heap_size, now + handle + queues.wrap_up_s[q],
                     seq, (EV_END << KIND_SHIFT) | offer,
                 )  # fmt: skip
@@ -402,7 +415,7 @@ def run_replication(
                 patience = floats[offer, PATIENCE]
                 arrived = floats[offer, ARRIVAL]
                 if patience < np.inf:
-                    heap_t, heap_seq, heap_item = _heap_push(
+                    _heap_push(
                         heap_t, heap_seq, heap_item, heap_size, arrived + patience, seq,
                         (EV_ABANDON << KIND_SHIFT) | offer,
                     )  # fmt: skip
@@ -411,7 +424,7 @@ def run_replication(
                 for k in range(n_steps):
                     after = tables.step_after_s[k]
                     if after > wait and after < patience:
-                        heap_t, heap_seq, heap_item = _heap_push(
+                        _heap_push(
                             heap_t, heap_seq, heap_item, heap_size, arrived + after, seq,
                             (EV_ESCALATE << KIND_SHIFT) | offer,
                         )  # fmt: skip
@@ -443,7 +456,7 @@ def run_replication(
                 handle = _handle_time(queues, q, load[fill], skill)
                 floats[contact, HANDLE] = handle
             floats[contact, END] = now + handle
-            heap_t, heap_seq, heap_item = _heap_push(
+            _heap_push(
                 heap_t, heap_seq, heap_item, heap_size, now + handle + queues.wrap_up_s[q],
                 seq, (EV_END << KIND_SHIFT) | contact,
             )  # fmt: skip
