@@ -194,9 +194,17 @@ def bench_mmnm(replications: int, hours: float) -> None:
             row += f"{format(exact[metric], fmt):>16}"
         print(row)
     print(
-        "(finite 8 h runs start empty; Erlang A is the steady state: a small start-up bias "
+        "(finite runs start empty; Erlang A is the steady state: a small start-up bias "
         "shows in all three simulators alike)"
     )
+    from scipy import stats
+
+    ours = runs["openwfm (1 core)"][2]
+    print("equality (Welch t-test p-values, openwfm vs peer; > 0.05: no detectable difference)")
+    for metric in ("p_wait", "service_level", "asa_s", "p_abandon"):
+        p_simpy = stats.ttest_ind(ours[metric], runs["SimPy"][2][metric], equal_var=False).pvalue
+        p_ciw = stats.ttest_ind(ours[metric], runs["Ciw"][2][metric], equal_var=False).pvalue
+        print(f"  {metric:<14} vs SimPy p={p_simpy:.2f}   vs Ciw p={p_ciw:.2f}")
 
 
 # --- 2. a 500-agent, 20-queue week with the A-team policy ------------------------------------
