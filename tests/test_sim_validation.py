@@ -68,6 +68,7 @@ def test_mmn_plus_m_reproduces_erlang_a():
     assert_within(result, "p_wait", float(exact.p_wait))
     assert_within(result, "abandon_rate", float(exact.p_abandon))
     assert_within(result, "service_level", float(exact.service_level))
+    assert_within(result, "asa_s", float(exact.asa_s))
     # abandonment is real here: 10 Erlangs on 10 agents only works because callers leave
     assert result.metric("abandon_rate", "q")[0] > 0.03
 
