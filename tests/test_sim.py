@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from conftest import PROJECT_ROOT, require_shared_data
@@ -412,3 +414,54 @@ def test_activity_grid_from_the_scheduler_is_a_schedule():
     on_break = rows[rows["interval_start"] >= DAY + pd.Timedelta(hours=9)]
     assert working["answered"].sum() > 0
     assert on_break["answered"].sum() == 0  # nobody after 09:00: every later caller abandons
+
+
+def test_email_deadline_misses_are_reported():
+    scenario = Scenario.model_validate(
+        {
+            "grid": {"opening_hours": {"mon": {"open": "08:00", "close": "18:00"}}},
+            "queues": [
+                {
+                    "name": "email",
+                    "channel": "email",
+                    "aht_s": 600.0,
+                    "target": {"within_s": 3600, "business_hours": True, "all_within_s": 7200},
+                }
+            ],
+            "agent_groups": [{"name": "g", "count": 1, "skills": {"email": 1.0}}],
+        }
+    )
+    # 30 emails overnight for one agent at 10 min each: half are finished after 2 open hours
+    rates = flat_rates("email", 5 / 3600, 6)
+    result = simulate(scenario, rates=rates, replications=2, seed=2, days=1)
+    assert 0.3 < result.metric("past_deadline_rate", "email")[0] < 0.95
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    agents=st.integers(1, 6),
+    rate_per_min=st.floats(0.1, 4.0),
+    aht_s=st.floats(30, 400),
+    patience_s=st.one_of(st.none(), st.floats(5, 600)),
+    seed=st.integers(0, 1000),
+)
+def test_every_contact_is_accounted_for(agents, rate_per_min, aht_s, patience_s, seed):
+    scenario = one_queue(agents=agents, aht_s=aht_s, patience_s=patience_s)
+    result = simulate(
+        scenario,
+        rates=flat_rates("q", rate_per_min / 60, 1),
+        replications=1,
+        seed=seed,
+        always_on_s=86400,
+    )
+    if result.summary.empty:
+        return
+    offered, answered, abandoned = (
+        result.metric(m, "q")[0] for m in ("offered", "answered", "abandoned")
+    )
+    # agents stay on long after the last arrival: everyone is answered or abandons
+    assert answered + abandoned == offered
+    if patience_s is None:
+        assert abandoned == 0
+    assert 0.0 <= result.metric("service_level", "q")[0] <= 1.0
+    assert 0.0 <= result.metric("occupancy", "q")[0] <= 1.0 + 1e-9

@@ -50,6 +50,7 @@ METRICS = (
     "asa_s",
     "aht_s",
     "occupancy",
+    "past_deadline_rate",
 )
 ALL = "all"
 
@@ -256,6 +257,8 @@ def _ratios(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "asa_s": c["wait_answered_s"] / c["answered"],
             "aht_s": c["handle_s"] / c["answered"],
             "occupancy": c["busy_s"] / c["available_s"],
+            # deferred work: share of items not finished within the target's all_within_s
+            "past_deadline_rate": c["past_deadline"] / c["offered"],
         }
 
 
