@@ -221,6 +221,7 @@ class _Builder:
         restrict: dict[tuple[tuple[str, ...], int], set[int]] | None = None,
         targets: dict[tuple[tuple[str, ...], int, int], int] | None = None,
         fixed: dict[tuple[int, int], int] | None = None,
+        subset: set[int] | None = None,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -240,6 +241,7 @@ class _Builder:
         self.restrict = restrict
         self.targets = targets
         self.fixed = fixed
+        self.subset = subset
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
         self.soft: list[tuple[str, str, str, object, float]] = []  # rule, subject, period, slack, w
@@ -332,6 +334,9 @@ class _Builder:
             lengths = self._allowed_lengths(agent.contract)
             key = tuple(q for q in agent.skills if q in queues)
             for day in range(h.days):
+                if self.subset is not None and a not in self.subset:
+                    self.day_options[a, day] = []
+                    continue
                 chosen = []
                 allowed = None if self.restrict is None else self.restrict.get((key, day), set())
                 for o in self.options:
@@ -561,6 +566,8 @@ class _Builder:
         counts_weekend: dict[str, list] = defaultdict(list)
         counts_unpopular: dict[str, list] = defaultdict(list)
         for a, agent in enumerate(self.agents):
+            if self.subset is not None and a not in self.subset:
+                continue
             c = agent.contract
             who = agent.name
 
@@ -703,6 +710,8 @@ class _Builder:
             return
         for index, rule in enumerate(rules_setting.fixed_days_off):
             for a in _agents_for(rule, self.agents, f"schedule.fixed_days_off[{index}]"):
+                if self.subset is not None and a not in self.subset:
+                    continue
                 for d in range(h.days):
                     if _day_matches(rule, h, d) and self.day_options[a, d]:
                         self.constrain(
@@ -715,6 +724,8 @@ class _Builder:
         base_weight = self.rules["shift_request"].weight
         for index, rule in enumerate(rules_setting.requests):
             for a in _agents_for(rule, self.agents, f"schedule.requests[{index}]"):
+                if self.subset is not None and a not in self.subset:
+                    continue
                 for d in range(h.days):
                     if not _day_matches(rule, h, d):
                         continue
@@ -771,6 +782,8 @@ class _Builder:
                         field=f"schedule.forbidden_successions[{index}]",
                     )
             for a, agent in enumerate(self.agents):
+                if self.subset is not None and a not in self.subset:
+                    continue
                 for d in range(h.days - 1):
                     left = [
                         self.x[a, d, o.index]
@@ -1442,14 +1455,40 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             if value > 0:
                 targets[skills, day, oi] = value
                 restrict[skills, day].add(oi)
-    assign, assign_solver, status, _ = solve(
-        {**builder_args, "restrict": dict(restrict), "targets": targets},
-        time_limit_s=left(0.8),
-        num_workers=num_workers,
-        seed=seed,
-        progress=None,
-        explain=False,
-    )
+    # phase 2 per skill group: groups meet only through coverage, which phase 1 settled
+    queues = set(builder_args["required"])
+    groups: dict[tuple[str, ...], set[int]] = defaultdict(set)
+    for a, agent in enumerate(builder_args["agents"]):
+        groups[tuple(q for q in agent.skills if q in queues)].add(a)
+    ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    fixed: dict[tuple[int, int], int] = {}
+    phase2: list[str] = []
+    status = "feasible"
+    phase2_end = started + time_limit_s * 0.9
+    for position, (key, members) in enumerate(ordered):
+        share = len(members) / sum(len(m) for _, m in ordered[position:])
+        budget = max((phase2_end - time.perf_counter()) * share, 1.0)
+        assign, assign_solver, status, _ = solve(
+            {
+                **builder_args,
+                "restrict": {k: v for k, v in restrict.items() if k[0] == key},
+                "targets": {k: v for k, v in targets.items() if k[0] == key},
+                "subset": members,
+            },
+            time_limit_s=budget,
+            num_workers=num_workers,
+            seed=seed,
+            progress=None,
+            explain=False,
+        )
+        if status == "infeasible":
+            break
+        phase2.append(
+            f"{'+'.join(key) or '-'}: {len(members)} agents {status} "
+            f"{assign_solver.objective_value / SCALE + assign.offset:.1f}"
+            f"/{assign_solver.best_objective_bound / SCALE + assign.offset:.1f}"
+        )
+        fixed.update({(a, d): o for (a, d, o), var in assign.x.items() if assign_solver.value(var)})
     if status == "infeasible":
         builder, solver, status, _ = solve(
             builder_args,
@@ -1461,7 +1500,6 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         result = _extract(builder, solver, status, time.perf_counter() - started, method)
         result.bound = max(bound, result.bound)
     else:
-        fixed = {(a, d): o for (a, d, o), var in assign.x.items() if assign_solver.value(var)}
         builder, solver, status, _ = solve(
             {**builder_args, "fixed": fixed},
             time_limit_s=left(1.0),
@@ -1479,7 +1517,8 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     )
     result.notes.append(
         f"phase 1 (group shift counts): {agg_status}, cost {first_cost:.1f}, bound {bound:.1f}; "
-        f"phase 2 assigned {len(targets)} group-day-option counts to named agents"
+        f"phase 2 assigned {len(targets)} group-day-option counts to named agents "
+        f"(cost/bound per group: {'; '.join(phase2)})"
     )
     return result
 
