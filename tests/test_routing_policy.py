@@ -204,3 +204,14 @@ def test_decisions_respect_capacity_and_eligibility(contacts, agents, policy_nam
             free = agent.available and agent.agent_id not in busy
             if free and agent.skills.get(contact.queue, -1) >= threshold:
                 pytest.fail(f"{contact} left waiting while {agent.agent_id} is free")
+
+
+def test_a_contacts_own_priority_overrides_its_segment():
+    agents = [AgentState("a", {"sales": 1.0})]
+    routing = {"policy": "priority_aging"}
+    old = WaitingContact("old", "sales", 0.0, "gold")  # segment priority 2
+    urgent = WaitingContact("urgent", "sales", 50.0, "standard", priority=5.0)
+    assert _decide(routing, [old, urgent], agents) == [("urgent", "a")]
+    assert _decide(
+        routing, [old, urgent.__class__("plain", "sales", 50.0, "standard")], agents
+    ) == [("old", "a")]

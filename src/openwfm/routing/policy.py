@@ -305,13 +305,15 @@ def assign_all(
 class WaitingContact:
     """A contact waiting for an agent. ``arrival_s`` is on the caller's clock (seconds).
 
-    ``queue`` is the skill the contact requires. ``segment`` defaults to ``default``.
+    ``queue`` is the skill the contact requires (its channel is the queue's). ``segment``
+    defaults to ``default``; ``priority``, when given, replaces the segment's priority.
     """
 
     contact_id: str
     queue: str
     arrival_s: float
     segment: str = "default"
+    priority: float | None = None  # overrides the segment's priority for this contact
 
 
 @dataclass(frozen=True)
@@ -430,10 +432,24 @@ class RoutingPolicy:
         contact_segment = np.array(
             [segment_index[c.segment] for c in waiting_contacts], dtype=np.int64
         )
+        tables = self.tables
+        overrides = [i for i, c in enumerate(waiting_contacts) if c.priority is not None]
+        if overrides:
+            # a contact with its own priority gets a private copy of its segment's row
+            priority = list(tables.segment_priority)
+            a_team = list(tables.a_team)
+            for i in overrides:
+                a_team.append(tables.a_team[contact_segment[i]])
+                priority.append(float(waiting_contacts[i].priority))
+                contact_segment[i] = len(priority) - 1
+            tables = tables._replace(
+                segment_priority=np.array(priority, dtype=np.float64),
+                a_team=np.array(a_team, dtype=np.bool_),
+            )
         arrival = np.array([c.arrival_s for c in waiting_contacts], dtype=np.float64)
-        order = contact_order(self.tables, contact_queue, contact_segment, arrival, float(now))
+        order = contact_order(tables, contact_queue, contact_segment, arrival, float(now))
         chosen = assign_all(
-            self.tables,
+            tables,
             proficiency,
             capacity,
             load,
@@ -450,7 +466,7 @@ class RoutingPolicy:
             agent = chosen[i]
             if agent >= 0:
                 skill = effective_proficiency(
-                    self.tables, proficiency, agent, contact_queue[i], now - arrival[i]
+                    tables, proficiency, agent, contact_queue[i], now - arrival[i]
                 )
                 result.append(
                     Assignment(waiting_contacts[i].contact_id, agents[agent].agent_id, skill)
