@@ -465,3 +465,31 @@ def test_every_contact_is_accounted_for(agents, rate_per_min, aht_s, patience_s,
         assert abandoned == 0
     assert 0.0 <= result.metric("service_level", "q")[0] <= 1.0
     assert 0.0 <= result.metric("occupancy", "q")[0] <= 1.0 + 1e-9
+
+
+@pytest.mark.slow
+def test_cli_replays_an_anonymous_bank_log():
+    log = require_shared_data("anonymous-bank/raw/03_March.txt")
+    scenario = PROJECT_ROOT / "examples" / "anonymous-bank.yaml"
+    strict = run_cli("simulate", str(scenario), "--arrivals", str(log), "-r", "2")
+    assert strict.returncode == 2 and "unknown queue 'PE'" in strict.stderr
+    done = run_cli(
+        "simulate", str(scenario), "--arrivals", str(log), "-r", "2", "--seed", "3",
+        "--drop-unknown-queues", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {(r["queue"], r["segment"]): r for r in json.loads(done.stdout)["summary"]}
+    # March 1999 offered (answered + abandoned in queue) for the five modelled types, exactly
+    from openwfm.data.readers import read_anonymous_bank
+
+    calls = read_anonymous_bank(log)
+    offered = calls["outcome"].isin(["answered", "abandoned"]) & calls["queue"].isin(
+        ["PS", "NW", "NE", "IN", "TT"]
+    )
+    assert rows[("all", "all")]["offered"] == offered.sum()
+
+
+def test_cli_rejects_a_bad_scheduler(tmp_path):
+    scenario = write_scenario(tmp_path / "s.yaml", SMALL)
+    bad = run_cli("simulate", str(scenario), "-r", "2", "--scheduler", "nonsense")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--scheduler" in bad.stderr

@@ -103,8 +103,9 @@ def register(app: typer.Typer) -> None:
 
         from openwfm.errors import ParameterError
         from openwfm.scenario import load_scenario
-        from openwfm.sim.run import prepare, run_plan
+        from openwfm.sim.run import check_scheduler, prepare, run_plan
 
+        check_scheduler(scheduler)
         loaded = load_scenario(scenario)
         first_day = None
         if start is not None:

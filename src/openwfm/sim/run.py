@@ -235,6 +235,15 @@ def prepare(
     return Plan(model, origin, interval_s, n_intervals, availability, rates, arrivals, warmup_s)
 
 
+def check_scheduler(scheduler: str) -> None:
+    """``threads``, ``sync``, ``local`` or a scheduler address (``host:port``)."""
+    if scheduler not in ("threads", "sync", "local") and ":" not in scheduler:
+        raise ParameterError(
+            f"expected threads, sync, local or a scheduler address host:port, got {scheduler!r}",
+            field="--scheduler",
+        )
+
+
 def run_plan(
     plan: Plan,
     replications: int = 10,
@@ -242,6 +251,7 @@ def run_plan(
     scheduler: str = "threads",
     progress: bool = False,
 ) -> SimulationResult:
+    check_scheduler(scheduler)
     if replications < 1:
         raise ParameterError(f"expected >= 1 replication, got {replications}", field="replications")
     seeds = np.random.SeedSequence(seed).spawn(replications)
