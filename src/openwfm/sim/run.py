@@ -181,6 +181,18 @@ def prepare(
     from openwfm.sim.arrivals import trace_arrivals
 
     sources = sources or {}
+    if trace is not None and empirical_handle_s is None:
+        # a replayed log: contacts without a recorded handle time (abandoned ones) draw from
+        # the log's own handle times of the same queue (the empirical distribution)
+        answered = trace[(trace["outcome"] == "answered") & (trace["handle_s"] > 0)]
+        queues = answered["queue"].astype(str)
+        if trace_queue_map:
+            queues = queues.map(lambda name: trace_queue_map.get(name, name))
+        empirical_handle_s = {
+            name: group.to_numpy(dtype=float)
+            for name, group in answered["handle_s"].groupby(queues)
+            if name in scenario.queue_names
+        }
     model = build_model(scenario, routing, empirical_handle_s, patience_mean_s)
     interval_s = float(interval_s or scenario.grid.interval_s)
     if rates is not None:
