@@ -493,3 +493,24 @@ def test_cli_rejects_a_bad_scheduler(tmp_path):
     scenario = write_scenario(tmp_path / "s.yaml", SMALL)
     bad = run_cli("simulate", str(scenario), "-r", "2", "--scheduler", "nonsense")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--scheduler" in bad.stderr
+
+
+def test_handle_time_empirical_and_by_proficiency():
+    rates = flat_rates("q", 0.01, 4)
+    empirical = simulate(
+        one_queue(agents=5),
+        rates=rates,
+        replications=2,
+        seed=1,
+        always_on_s=4 * 3600,
+        empirical_handle_s={"q": [10.0, 20.0, 30.0]},
+    )
+    assert 17 < empirical.metric("aht_s", "q")[0] < 23
+    slow = Scenario.model_validate(
+        {
+            "queues": [{"name": "q", "aht_s": 100.0, "proficiency_slope": 1.0}],
+            "agent_groups": [{"name": "g", "count": 5, "skills": {"q": 0.5}}],
+        }
+    )
+    result = simulate(slow, rates=rates, replications=2, seed=1, always_on_s=4 * 3600)
+    assert 130 < result.metric("aht_s", "q")[0] < 170  # 100 s x (1 + 1.0 x (1 - 0.5))
