@@ -222,6 +222,8 @@ class _Builder:
         targets: dict[tuple[tuple[str, ...], int, int], int] | None = None,
         fixed: dict[tuple[int, int], int] | None = None,
         subset: set[int] | None = None,
+        pattern: set[tuple[int, int]] | None = None,
+        day_targets: dict[tuple[tuple[str, ...], int], int] | None = None,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -242,6 +244,9 @@ class _Builder:
         self.targets = targets
         self.fixed = fixed
         self.subset = subset
+        self.pattern = pattern
+        self.day_targets = day_targets
+        self.w: dict[tuple[int, int], object] = {}
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
         self.soft: list[tuple[str, str, str, object, float]] = []  # rule, subject, period, slack, w
@@ -334,7 +339,9 @@ class _Builder:
             lengths = self._allowed_lengths(agent.contract)
             key = tuple(q for q in agent.skills if q in queues)
             for day in range(h.days):
-                if self.subset is not None and a not in self.subset:
+                if (self.subset is not None and a not in self.subset) or (
+                    self.pattern is not None and (a, day) not in self.pattern
+                ):
                     self.day_options[a, day] = []
                     continue
                 chosen = []
@@ -356,6 +363,17 @@ class _Builder:
                     m.add_at_most_one(self.x[a, day, o.index] for o in chosen)
                 if self.fixed is not None and chosen:
                     m.add(self.x[a, day, chosen[0].index] == 1)
+        if self.aggregate and self.day_targets is not None:
+            # days-off planning: a day on/off per agent, the day-level rules, and the number of
+            # each group's agents working each day taken from phase 1
+            self.w = {
+                (a, d): m.new_bool_var(f"w{a}_{d}")
+                for (a, d), chosen in self.day_options.items()
+                if chosen
+            }
+            self._match_days()
+            self._agent_rules()
+            return
         if self.targets is not None:
             self._match_targets()
         elif not self.diagnose:
@@ -366,6 +384,8 @@ class _Builder:
     def work(self, a: int, day: int):
         if day < 0 or day >= self.h.days:
             return 0
+        if self.aggregate:
+            return self.w.get((a, day), 0)
         return sum(self.x[a, day, o.index] for o in self.day_options[a, day])
 
     # -- coverage ------------------------------------------------------------
@@ -524,6 +544,25 @@ class _Builder:
             self.m.add(sum(terms) + short - extra == target)
             self.objective += [(weight, short), (weight, extra)]
 
+    def _match_days(self) -> None:
+        """Days-off planning: each agent short or extra on a day costs a typical shift."""
+        queues = set(self.required)
+        days: dict[tuple[tuple[str, ...], int], list] = defaultdict(list)
+        for (a, d), var in self.w.items():
+            days[tuple(q for q in self.agents[a].skills if q in queues), d].append(var)
+        length = float(np.median([o.length for o in self.options]))
+        weight = round(length * SCALE * 0.5)
+        for key in set(days) | set(self.day_targets):
+            target = self.day_targets.get(key, 0)
+            terms = days.get(key, [])
+            if not terms:
+                self.offset += target * length * 0.5
+                continue
+            short = self.m.new_int_var(0, target, "")
+            extra = self.m.new_int_var(0, len(terms), "")
+            self.m.add(sum(terms) + short - extra == target)
+            self.objective += [(weight, short), (weight, extra)]
+
     def _aggregate_limits(self, members: list[int], counts: dict) -> None:
         """Limits on a group's shift counts implied by its members' hard rules (a relaxation)."""
         h, m = self.h, self.m
@@ -571,7 +610,14 @@ class _Builder:
             c = agent.contract
             who = agent.name
 
-            def minutes(days, a=a):
+            def minutes(days, a=a, most=True):
+                if self.aggregate:  # relaxation: the longest (shortest) paid option per day
+                    pick = max if most else min
+                    return sum(
+                        pick(o.paid_minutes for o in self.day_options[a, d]) * self.work(a, d)
+                        for d in days
+                        if self.day_options[a, d]
+                    )
                 return sum(
                     o.paid_minutes * self.x[a, d, o.index]
                     for d in days
@@ -595,7 +641,7 @@ class _Builder:
                         "max_minutes_per_week",
                         who,
                         period,
-                        minutes(days),
+                        minutes(days, most=False),
                         ub=c.max_minutes_per_week,
                         span=7 * 1440,
                     )
@@ -608,7 +654,9 @@ class _Builder:
                         ub=7 - c.min_days_off_per_week,
                         span=7,
                     )
-                for shift_type, limit in c.max_shifts_per_week_by_type.items():
+                for shift_type, limit in (
+                    {} if self.aggregate else c.max_shifts_per_week_by_type
+                ).items():
                     expr = sum(
                         self.x[a, d, o.index]
                         for d in days
@@ -633,7 +681,7 @@ class _Builder:
                     "max_minutes_per_horizon",
                     who,
                     "horizon",
-                    minutes(all_days),
+                    minutes(all_days, most=False),
                     ub=c.max_minutes_per_horizon,
                     span=h.days * 1440,
                 )
@@ -667,7 +715,8 @@ class _Builder:
                         self.work(a, d - 1) + self.work(a, d + length) - expr,
                         ub=1,
                     )
-            self._rest(a, agent)
+            if not self.aggregate:
+                self._rest(a, agent)
             if c.max_working_weekends is not None:
                 weekends: dict[tuple[int, int], list[int]] = defaultdict(list)
                 for d in weekend_days:
@@ -688,7 +737,7 @@ class _Builder:
                         span=len(flags),
                     )
             counts_weekend[c.name].append(sum(self.work(a, d) for d in weekend_days))
-            if unpopular:
+            if unpopular and not self.aggregate:
                 counts_unpopular[c.name].append(
                     sum(
                         self.x[a, d, o.index]
@@ -698,7 +747,7 @@ class _Builder:
                     )
                 )
             # availability (named in diagnose mode or when soft)
-            if not (self.rules["availability"].hard and not self.diagnose):
+            if not (self.rules["availability"].hard and not self.diagnose) and not self.aggregate:
                 for d in all_days:
                     bad = self.unavailable.get((a, d), set())
                     expr = sum(
@@ -726,14 +775,19 @@ class _Builder:
             for a in _agents_for(rule, self.agents, f"schedule.requests[{index}]"):
                 if self.subset is not None and a not in self.subset:
                     continue
+                if self.aggregate and rule.shift is not None:
+                    continue  # shift-level wishes are phase 2's
                 for d in range(h.days):
                     if not _day_matches(rule, h, d):
                         continue
-                    expr = sum(
-                        self.x[a, d, o.index]
-                        for o in self.day_options[a, d]
-                        if rule.shift is None or o.shift_type == rule.shift
-                    )
+                    if self.aggregate:
+                        expr = self.work(a, d)
+                    else:
+                        expr = sum(
+                            self.x[a, d, o.index]
+                            for o in self.day_options[a, d]
+                            if rule.shift is None or o.shift_type == rule.shift
+                        )
                     before = len(self.soft)
                     label = f"{'want' if rule.wanted else 'avoid'} {rule.shift or 'work'}"
                     if rule.wanted:
@@ -773,7 +827,9 @@ class _Builder:
                     self.m.add(low <= value)
                 self.constrain(name, contract, "horizon", high - low, ub=spread, span=h.days)
         type_names = {o.shift_type for o in self.options}
-        for index, (first, second) in enumerate(rules_setting.forbidden_successions):
+        for index, (first, second) in enumerate(
+            [] if self.aggregate else rules_setting.forbidden_successions
+        ):
             for shift_type in (first, second):
                 if shift_type not in type_names:
                     raise ScenarioError(
@@ -856,7 +912,8 @@ def _solver(time_limit_s: float, num_workers: int, seed: int):
 
 def _diagnose(builder_args: dict, time_limit_s: float) -> list[str]:
     """Names of hard-rule instances that cannot hold together (an infeasible core)."""
-    args = {k: v for k, v in builder_args.items() if k not in ("aggregate", "restrict")}
+    extra = ("aggregate", "restrict", "targets", "fixed", "subset", "pattern", "day_targets")
+    args = {k: v for k, v in builder_args.items() if k not in extra}
     diag = _Builder(**args, diagnose=True)
     diag.build()
     literals = list(diag.literals.items())
@@ -1461,19 +1518,20 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     for a, agent in enumerate(builder_args["agents"]):
         groups[tuple(q for q in agent.skills if q in queues)].add(a)
     ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
-    fixed: dict[tuple[int, int], int] = {}
-    phase2: list[str] = []
-    status = "feasible"
-    phase2_end = started + time_limit_s * 0.9
+    day_targets: dict[tuple[tuple[str, ...], int], int] = defaultdict(int)
+    for (key, day, _), count in targets.items():
+        day_targets[key, day] += count
+    pattern: set[tuple[int, int]] = set()
+    days_end = started + time_limit_s * 0.6
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
-        budget = max((phase2_end - time.perf_counter()) * share, 1.0)
-        assign, assign_solver, status, _ = solve(
+        budget = max((days_end - time.perf_counter()) * share, 1.0)
+        plan, plan_solver, plan_status, _ = solve(
             {
                 **builder_args,
-                "restrict": {k: v for k, v in restrict.items() if k[0] == key},
-                "targets": {k: v for k, v in targets.items() if k[0] == key},
+                "aggregate": True,
                 "subset": members,
+                "day_targets": {k: v for k, v in day_targets.items() if k[0] == key},
             },
             time_limit_s=budget,
             num_workers=num_workers,
@@ -1481,6 +1539,40 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             progress=None,
             explain=False,
         )
+        if plan_status != "infeasible":
+            pattern |= {k for k, var in plan.w.items() if plan_solver.value(var)}
+    fixed: dict[tuple[int, int], int] = {}
+    phase2: list[str] = []
+    status = "feasible"
+    phase2_end = started + time_limit_s * 0.9
+    for position, (key, members) in enumerate(ordered):
+        share = len(members) / sum(len(m) for _, m in ordered[position:])
+        budget = max((phase2_end - time.perf_counter()) * share, 1.0)
+        args = {
+            **builder_args,
+            "restrict": {k: v for k, v in restrict.items() if k[0] == key},
+            "targets": {k: v for k, v in targets.items() if k[0] == key},
+            "subset": members,
+            "pattern": pattern,
+        }
+        assign, assign_solver, status, _ = solve(
+            args,
+            time_limit_s=budget,
+            num_workers=num_workers,
+            seed=seed,
+            progress=None,
+            explain=False,
+        )
+        if status == "infeasible":  # the days-off pattern cannot take every rule: free it
+            args["pattern"] = None
+            assign, assign_solver, status, _ = solve(
+                args,
+                time_limit_s=budget,
+                num_workers=num_workers,
+                seed=seed,
+                progress=None,
+                explain=False,
+            )
         if status == "infeasible":
             break
         phase2.append(
@@ -1544,7 +1636,7 @@ def _improve_by_day(builder: _Builder, solver, deadline: float, num_workers: int
         model = builder.m.clone()
         for i in range(n_vars):
             var = model.get_int_var_from_proto_index(i)
-            if builder.day_of.get(i, -1) == day:
+            if builder.day_of.get(i, day) == day:  # this day's, or untagged (rule slacks)
                 model.add_hint(var, values[i])
             else:
                 model.add(var == values[i])
@@ -1553,6 +1645,6 @@ def _improve_by_day(builder: _Builder, solver, deadline: float, num_workers: int
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and sub.objective_value < best:
             best = sub.objective_value
             for i in range(n_vars):
-                if builder.day_of.get(i, -1) == day:
+                if builder.day_of.get(i, day) == day:
                     values[i] = int(sub.value(model.get_int_var_from_proto_index(i)))
     return values, best
