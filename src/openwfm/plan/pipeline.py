@@ -1,0 +1,669 @@
+"""``run_plan``: the whole planning job, one stage after another, each cached in ``out_dir``.
+
+Stages (each a call into its own package, never a copy of it):
+
+1. **history**: interactions from log files (ingested into ``out_dir/openwfm.duckdb``), from an
+   existing DuckDB store, or, when no history is given, generated from the scenario's demand
+   (:func:`openwfm.data.synthetic.generate_interactions`); aggregated to the scenario's grid.
+2. **forecast**: :class:`openwfm.forecast.Forecaster` with the auto pick, ``7 * weeks`` days
+   after the history, with 80% / 95% prediction intervals and handle times.
+3. **staffing**: :func:`openwfm.staffing.requirements` per queue (x segment where it gives one)
+   x interval; every row names its model and service-level definition.
+4. **schedule**: :func:`openwfm.schedule.schedule_agents` (CP-SAT) against the requirement.
+5. **simulation**: the schedule against the forecast with forecast uncertainty: each
+   replication draws its own arrival rates (see :func:`sample_rate_factors`), then the
+   simulator (:mod:`openwfm.sim`) draws Poisson arrivals from them.
+6. **report**: :mod:`openwfm.plan.report` (HTML + PNG) and :mod:`openwfm.plan.summary`.
+
+Caching: each stage's output is pickled in ``out_dir/.cache`` under a key hashed from its inputs
+(the upstream key, the scenario, the parameters and the openwfm version); a re-run with the same
+inputs reads it back instead of recomputing. Tables are written atomically to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import pickle
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError, ParameterError
+from openwfm.model import BreakTemplate, Scenario, ScheduleSettings, ShiftTemplate
+
+STAGES = ("history", "forecast", "staffing", "schedule", "simulation", "report")
+GENERATED_START = dt.date(2026, 1, 5)  # a Monday: generated histories are whole weeks
+GENERATED_WEEKS = 6
+FIT_WEEKS = 16  # the forecast learns from the last 16 weeks (recent behaviour matters most)
+Z80 = 1.2815515655446004
+
+
+@dataclass
+class PlanResult:
+    """What :func:`run_plan` produced. Tables are DataFrames (``None`` when a stage was
+    unavailable); ``stages`` maps stage -> ``computed``, ``cached`` or ``unavailable: why``;
+    ``timings_s`` maps stage -> wall seconds of this run."""
+
+    out_dir: Path
+    report_path: Path | None
+    summary: dict
+    history: pd.DataFrame | None = None
+    forecast: pd.DataFrame | None = None
+    requirements: pd.DataFrame | None = None
+    schedule: Any = None  # openwfm.schedule.ScheduleResult
+    simulation: pd.DataFrame | None = None
+    simulation_summary: pd.DataFrame | None = None
+    binding_rules: pd.DataFrame | None = None
+    stages: dict[str, str] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _hash(*parts: Any) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, pd.DataFrame):
+            digest.update(repr(list(part.columns)).encode())
+            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()[:20]
+
+
+class StageCache:
+    """Pickled stage outputs in ``folder``, one file per stage, named by the stage's key."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.folder / f"{stage}-{key}.pkl"
+
+    def get(self, stage: str, key: str) -> Any | None:
+        path = self.path(stage, key)
+        if not path.exists():
+            return None
+        try:
+            with path.open("rb") as handle:
+                return pickle.load(handle)
+        except Exception:  # a cache file from another version: recompute
+            return None
+
+    def put(self, stage: str, key: str, value: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path(stage, key)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("wb") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        for old in self.folder.glob(f"{stage}-*.pkl"):  # keep only the newest of a stage
+            if old != path:
+                old.unlink(missing_ok=True)
+
+
+def write_tables(tables: dict[Path, pd.DataFrame | str]) -> None:
+    """Write every table (CSV) or text to a temporary file, then rename them all into place."""
+    temporary: dict[Path, Path] = {}
+    try:
+        for path, content in tables.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            if isinstance(content, str):
+                tmp.write_text(content, encoding="utf-8")
+            else:
+                content.to_csv(tmp, index=False)
+            temporary[path] = tmp
+        for path, tmp in temporary.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def default_schedule_settings(scenario: Scenario) -> ScheduleSettings:
+    """Shift templates for a scenario without a ``schedule`` section.
+
+    One template ``day``: starts every hour from the earliest opening to the latest
+    closing minus the shortest contract shift, lengths = the contracts' ``shift_lengths_min``;
+    a paid 15-minute break 60-150 minutes into shifts of 4 hours or more and a paid 30-minute
+    lunch 180-300 minutes into shifts of 6 hours or more.
+    """
+    hours = [h for h in scenario.grid.opening_hours.values() if h is not None]
+    if not hours:
+        raise ParameterError("the scenario's center is never open", field="grid.opening_hours")
+    lengths = sorted({n for c in scenario.contracts for n in c.shift_lengths_min} or {480})
+    first = min(h.open_s for h in hours)
+    last_close = max(h.close_s for h in hours)
+    latest = max(first, last_close - lengths[0] * 60)
+    latest -= (latest - first) % 3600
+
+    def clock(seconds: int) -> str:
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+    template = ShiftTemplate(
+        name="day",
+        earliest_start=clock(first),
+        latest_start=clock(latest),
+        start_increment_min=60,
+        lengths_min=lengths,
+        breaks=[
+            BreakTemplate(
+                name="break",
+                length_min=15,
+                earliest_after_start_min=60,
+                latest_after_start_min=150,
+                min_shift_length_min=240,
+            ),
+            BreakTemplate(
+                name="lunch",
+                length_min=30,
+                earliest_after_start_min=180,
+                latest_after_start_min=300,
+                min_shift_length_min=360,
+            ),
+        ],
+    )
+    return ScheduleSettings(shift_templates=[template])
+
+
+def sample_rate_factors(
+    forecast: pd.DataFrame, replications: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Multiplicative arrival-rate factors, ``[replication, forecast row]``, mean 1.
+
+    The forecaster's intervals are negative-binomial shaped: ``var = f + phi * f**2``. A
+    Poisson count whose rate is ``f`` times a gamma factor of mean 1 and variance ``phi`` has
+    exactly that variance, so each replication draws one gamma factor per queue and day (a
+    forecast error moves a whole day, not single intervals independently) and the simulator
+    draws Poisson arrivals at the scaled rate. ``phi`` is recovered per row from the 80% upper
+    bound: ``sd = (upper_80 - f) / z_0.9``.
+    """
+    f = forecast["forecast"].to_numpy(dtype=float)
+    sd = (forecast["upper_80"].to_numpy(dtype=float) - f) / Z80
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi_row = np.where(f > 0, np.maximum(sd**2 - f, 0.0) / f**2, 0.0)
+    day = pd.to_datetime(forecast["interval_start"]).dt.normalize()
+    groups = pd.Series(list(zip(forecast["queue"].astype(str), day, strict=True)))
+    codes, uniques = pd.factorize(groups)
+    # one dispersion per (queue, day): the volume-weighted mean of its rows
+    weight = np.bincount(codes, weights=f, minlength=len(uniques))
+    phi = np.bincount(codes, weights=phi_row * f, minlength=len(uniques))
+    phi = np.divide(phi, weight, out=np.zeros_like(phi), where=weight > 0)
+    factors = np.ones((replications, len(uniques)))
+    spread = phi > 1e-12
+    shape = 1.0 / phi[spread]
+    factors[:, spread] = rng.gamma(shape, 1.0 / shape, size=(replications, int(spread.sum())))
+    return factors[:, codes]
+
+
+def queue_requirements(requirements: pd.DataFrame) -> pd.DataFrame:
+    """One requirement row per queue x interval for the scheduler.
+
+    When staffing gives rows per segment, its queue-level rows (segment ``all``) are used if
+    present; otherwise the segments' agents are added up (a conservative cover: agents of one
+    queue serve all its segments).
+    """
+    if "segment" not in requirements.columns:
+        return requirements
+    segment = requirements["segment"].astype(str)
+    if (segment == "all").any():
+        return requirements[segment == "all"].reset_index(drop=True)
+    sums = {"required_agents": "sum"}
+    if "scheduled_agents" in requirements.columns:
+        sums["scheduled_agents"] = "sum"
+    if "arrival_rate_per_s" in requirements.columns:
+        sums["arrival_rate_per_s"] = "sum"
+    firsts = {c: "first" for c in ("aht_s", "target_s") if c in requirements.columns}
+    return (
+        requirements.groupby(["interval_start", "queue"], as_index=False, sort=True)
+        .agg({**sums, **firsts})
+        .reset_index(drop=True)
+    )
+
+
+def binding_rules(scenario: Scenario, result) -> pd.DataFrame:
+    """Which scheduling rules bind: the solver's per-rule counts plus agents at a limit.
+
+    A hard rule binds when agents sit exactly at its limit (e.g. at their contract's maximum
+    minutes per week); a soft rule binds when it is violated. ``at_limit`` counts agent-weeks at
+    the limit for the contract rules the shifts show directly.
+    """
+    rules = result.rules.copy()
+    rules["at_limit"] = 0
+    shifts = result.shifts
+    contracts = {c.name: c for c in scenario.contracts}
+    if not shifts.empty and contracts:
+        frame = shifts.assign(
+            week=(pd.to_datetime(shifts["date"]) - pd.Timestamp(result.horizon.start)).dt.days // 7
+        )
+        per_week = frame.groupby(["agent", "contract", "week"], as_index=False).agg(
+            minutes=("paid_minutes", "sum"), days=("date", "nunique")
+        )
+        limits = {
+            "max_minutes_per_week": lambda c, r: r.minutes >= c.max_minutes_per_week,
+            "min_minutes_per_week": lambda c, r: r.minutes <= c.min_minutes_per_week,
+            "days_off_per_week": lambda c, r: 7 - r.days <= c.min_days_off_per_week,
+        }
+        counts = dict.fromkeys(limits, 0)
+        for row in per_week.itertuples(index=False):
+            contract = contracts.get(row.contract)
+            if contract is None:
+                continue
+            for name, test in limits.items():
+                counts[name] += int(test(contract, row))
+        rules["at_limit"] = [counts.get(name, 0) for name in rules["rule"]]
+    rules["binds"] = (rules["violated"] > 0) | (rules["at_limit"] > 0)
+    return rules
+
+
+def _scenario_key(scenario: Scenario) -> str:
+    return scenario.model_dump_json()
+
+
+def _version() -> str:
+    import openwfm
+
+    return getattr(openwfm, "__version__", "0")
+
+
+def _as_paths(history: Any) -> list[Path]:
+    if isinstance(history, str | Path):
+        return [Path(history)]
+    return [Path(p) for p in history]
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def _history(scenario, history, fmt, out_dir, seed, cache):
+    """(key, interval history table, source description)."""
+    from openwfm.forecast.history import history_from_interactions
+
+    interval = scenario.grid.interval_minutes
+    queues = scenario.queue_names
+    if history is None:
+        key = _hash("generated", _scenario_key(scenario), seed, GENERATED_WEEKS, _version())
+        hit = cache.get("history", key)
+        if hit is not None:
+            return key, hit, f"generated {GENERATED_WEEKS} weeks (seed {seed})", True
+        from openwfm.data.synthetic import generate_interactions
+
+        interactions = generate_interactions(scenario, GENERATED_START, GENERATED_WEEKS, seed)
+        source = f"generated {GENERATED_WEEKS} weeks (seed {seed})"
+    elif isinstance(history, pd.DataFrame):
+        key = _hash("frame", history, interval, _version())
+        hit = cache.get("history", key)
+        if hit is not None:
+            return key, hit, "interactions table", True
+        interactions, source = history, "interactions table"
+    else:
+        paths = _as_paths(history)
+        if not paths:
+            raise ParameterError("expected a store or at least one file", field="--history")
+        for path in paths:
+            if not path.exists():
+                raise DataError("file not found", file=str(path), field="--history")
+        stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+        key = _hash("files", stats, fmt, interval, queues, _version())
+        hit = cache.get("history", key)
+        if hit is not None:
+            return key, hit, f"{len(paths)} file(s)", True
+        from openwfm.data.store import InteractionStore
+
+        if len(paths) == 1 and paths[0].suffix.lower() == ".duckdb":
+            with InteractionStore(paths[0]) as store:
+                interactions = store.interactions(queues=queues)
+            source = f"store {paths[0]}"
+        else:
+            from openwfm.data.readers import read_interactions
+
+            with InteractionStore(out_dir / "openwfm.duckdb") as store:
+                for path in paths:
+                    store.ingest(read_interactions(path, format=fmt), where=str(path))
+                interactions = store.interactions(queues=queues)
+            source = f"{len(paths)} file(s) ingested into {out_dir / 'openwfm.duckdb'}"
+    interactions = interactions[interactions["queue"].astype(str).isin(queues)]
+    if interactions.empty:
+        raise DataError(
+            f"the history has no contacts of the scenario's queues ({', '.join(queues)})",
+            field="--history",
+        )
+    table = history_from_interactions(interactions, interval, queues=queues)
+    cache.put("history", key, table)
+    return key, table, source, False
+
+
+def _forecast(scenario, history, weeks, history_key, cache):
+    from openwfm.forecast import Forecaster
+
+    key = _hash("forecast", history_key, weeks, FIT_WEEKS, _version())
+    hit = cache.get("forecast", key)
+    if hit is not None:
+        return key, hit, True
+    last = history["interval_start"].max().normalize()
+    recent = history[history["interval_start"] >= last - pd.Timedelta(weeks=FIT_WEEKS)]
+    forecaster = Forecaster(method="auto", horizon_days=7 * weeks).fit(recent)
+    table = forecaster.predict()
+    default_aht = {q.name: q.aht_s for q in scenario.queues}
+    fallback = table["queue"].map(default_aht).astype(float)
+    if "aht_s" not in table.columns:
+        table["aht_s"] = fallback
+    # slots with no handled contact in the history: the scenario's mean handle time
+    table["aht_s"] = table["aht_s"].astype(float).fillna(fallback)
+    cache.put("forecast", key, table)
+    return key, table, False
+
+
+def _staffing(scenario, forecast, forecast_key, cache):
+    from openwfm import staffing  # ImportError: the stage has not landed
+
+    key = _hash("staffing", forecast_key, _scenario_key(scenario), _version())
+    hit = cache.get("staffing", key)
+    if hit is not None:
+        return key, hit, True
+    table = staffing.requirements(
+        forecast, scenario, interval_minutes=scenario.grid.interval_minutes
+    )
+    cache.put("staffing", key, table)
+    return key, table, False
+
+
+def _schedule(
+    scenario, requirements, weeks, start, time_limit_s, shrinkage, seed, key_in, cache, status
+):
+    from openwfm.schedule import schedule_agents
+
+    key = _hash(
+        "schedule",
+        key_in,
+        _scenario_key(scenario),
+        weeks,
+        str(start),
+        time_limit_s,
+        shrinkage,
+        seed,
+        _version(),
+    )
+    hit = cache.get("schedule", key)
+    if hit is not None:
+        return key, hit, True
+
+    def progress(objective: float, bound: float, seconds: float) -> None:
+        status(f"schedule: {seconds:4.0f} s, objective {objective:.1f}, bound {bound:.1f}")
+
+    result = schedule_agents(
+        scenario,
+        queue_requirements(requirements),
+        weeks=weeks,
+        start=start,
+        time_limit_s=time_limit_s,
+        extra_shrinkage=shrinkage,
+        seed=seed,
+        progress=progress,
+        source="requirements",
+    )
+    cache.put("schedule", key, result)
+    return key, result, False
+
+
+def _simulate(
+    scenario, forecast, activities, start, weeks, replications, seed, key_in, cache, advance
+):
+    from openwfm.sim.arrivals import check_rates
+    from openwfm.sim.metrics import summarize
+    from openwfm.sim.run import prepare, run_one
+
+    key = _hash("simulation", key_in, replications, seed, _version())
+    hit = cache.get("simulation", key)
+    if hit is not None:
+        return key, hit, True
+    interval_s = scenario.grid.interval_s
+    rates = pd.DataFrame(
+        {
+            "interval_start": pd.to_datetime(forecast["interval_start"]),
+            "queue": forecast["queue"].astype(str),
+            "arrival_rate_per_s": forecast["forecast"].to_numpy(dtype=float) / interval_s,
+        }
+    )
+    expanded = check_rates(rates, scenario, "forecast")  # split into segments by share
+    row_of = pd.Series(
+        np.arange(len(forecast)),
+        index=pd.MultiIndex.from_arrays([rates["interval_start"], rates["queue"]]),
+    )
+    forecast_row = row_of.reindex(
+        pd.MultiIndex.from_arrays([expanded["interval_start"], expanded["queue"]])
+    ).to_numpy()
+    plan = prepare(
+        scenario,
+        rates=expanded,
+        schedule=activities,
+        start=start,
+        days=7 * weeks,
+        sources={"arrivals": "forecast", "schedule": "schedule"},
+    )
+    base = plan.rates.expected.copy()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    factors = sample_rate_factors(forecast, replications, rng)
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    counts, volume = [], []
+    for r in range(replications):
+        scaled = dataclasses.replace(plan.rates, expected=base * factors[r, forecast_row])
+        rep_plan = dataclasses.replace(plan, rates=scaled)
+        rep_counts, _, contacts = run_one(rep_plan, seeds[r])
+        counts.append(rep_counts)
+        volume.append(contacts)
+        advance()
+    intervals, summary, per_rep = summarize(counts, plan.model, plan.origin, plan.interval_s)
+    value = {
+        "intervals": intervals,
+        "summary": summary,
+        "replications": per_rep,
+        "contacts": volume,
+    }
+    cache.put("simulation", key, value)
+    return key, value, False
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+def run_plan(
+    scenario: Scenario | str | Path,
+    history: str | Path | Sequence[str | Path] | pd.DataFrame | None = None,
+    weeks: int = 1,
+    out_dir: str | Path = "out/plan",
+    *,
+    format: str = "auto",
+    time_limit_s: float = 30.0,
+    replications: int = 10,
+    seed: int = 0,
+    shrinkage: float = 0.0,
+    console=None,
+    progress: bool = True,
+) -> PlanResult:
+    """Plan ``weeks`` weeks for ``scenario`` and prove it in simulation; write into ``out_dir``.
+
+    ``history``: interaction log files (ingested into ``out_dir/openwfm.duckdb``; ``format`` as
+    :func:`openwfm.data.readers.read_interactions`), one ``.duckdb`` store, an interactions
+    DataFrame, or None to generate a history from the scenario's demand. ``time_limit_s`` bounds
+    the schedule solver (seconds); ``replications`` simulated weeks, each with its own forecast
+    draw; ``shrinkage`` (0..1) extra shrinkage besides breaks the schedule carries.
+
+    Writes ``forecast.csv``, ``requirements.csv``, ``schedule.csv`` (shifts),
+    ``activities.csv``, ``coverage.csv``, ``rules.csv``, ``simulation.csv`` (KPIs per queue x
+    segment x interval with 95% CIs), ``simulation_summary.csv``, ``summary.json``,
+    ``report.html`` and PNG charts. A stage that cannot run (a package not installed) is named
+    in ``summary.json`` and the report as unavailable, and the stages after it are skipped.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from openwfm.plan.summary import plan_summary, summary_text
+    from openwfm.scenario import load_scenario
+
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= 6:
+        raise ParameterError(f"expected 1..6 weeks, got {weeks!r}", field="--weeks")
+    if replications < 2:
+        raise ParameterError(
+            f"expected >= 2 replications (a confidence interval needs two), got {replications}",
+            field="--replications",
+        )
+    if time_limit_s <= 0:
+        raise ParameterError(
+            f"expected a positive time limit, got {time_limit_s}", field="--time-limit"
+        )
+    if not 0.0 <= shrinkage < 1.0:
+        raise ParameterError(f"expected 0 <= shrinkage < 1, got {shrinkage}", field="--shrinkage")
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if scenario.schedule is None:
+        scenario = scenario.model_copy(update={"schedule": default_schedule_settings(scenario)})
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError("expected a folder, found a file", field="--out", file=str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = StageCache(out_dir / ".cache")
+    console = console or Console(stderr=True)
+    result = PlanResult(out_dir=out_dir, report_path=None, summary={})
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        tasks = {s: bar.add_task(f"[dim]{s}", total=1, start=False) for s in STAGES}
+
+        def begin(stage: str, text: str | None = None) -> float:
+            bar.start_task(tasks[stage])
+            bar.update(tasks[stage], description=text or stage)
+            return time.perf_counter()
+
+        def end(stage: str, began: float, state: str, text: str | None = None) -> None:
+            result.stages[stage] = state
+            result.timings_s[stage] = time.perf_counter() - began
+            label = text or stage
+            bar.update(tasks[stage], completed=1, total=1, description=f"{label} ({state})")
+
+        # 1. history
+        began = begin("history", "history: reading")
+        history_key, table, source, hit = _history(scenario, history, format, out_dir, seed, cache)
+        result.history = table
+        end("history", began, "cached" if hit else "computed", f"history: {len(table):,} rows")
+
+        # 2. forecast
+        began = begin("forecast", f"forecast: auto pick, {7 * weeks} days")
+        forecast_key, forecast, hit = _forecast(scenario, table, weeks, history_key, cache)
+        result.forecast = forecast
+        end("forecast", began, "cached" if hit else "computed", f"forecast: {7 * weeks} days")
+        start = pd.to_datetime(forecast["interval_start"]).min().date()
+
+        # 3. staffing
+        began = begin("staffing", "staffing: requirements per interval")
+        requirements = None
+        try:
+            staffing_key, requirements, hit = _staffing(scenario, forecast, forecast_key, cache)
+            result.requirements = requirements
+            end("staffing", began, "cached" if hit else "computed")
+        except ImportError as error:
+            end("staffing", began, f"unavailable: openwfm.staffing cannot be imported ({error})")
+
+        # 4. schedule
+        schedule = None
+        if requirements is not None:
+            began = begin("schedule", f"schedule: CP-SAT, up to {time_limit_s:g} s")
+            schedule_key, schedule, hit = _schedule(
+                scenario,
+                requirements,
+                weeks,
+                start,
+                time_limit_s,
+                shrinkage,
+                seed,
+                staffing_key,
+                cache,
+                lambda text: bar.update(tasks["schedule"], description=text),
+            )
+            result.schedule = schedule
+            result.binding_rules = binding_rules(scenario, schedule)
+            end(
+                "schedule",
+                began,
+                "cached" if hit else "computed",
+                f"schedule: {schedule.status}, {len(schedule.shifts)} shifts",
+            )
+        else:
+            result.stages["schedule"] = "unavailable: no requirements (staffing unavailable)"
+            bar.update(tasks["schedule"], completed=1, description="schedule (unavailable)")
+
+        # 5. simulation
+        if schedule is not None:
+            began = begin("simulation", f"simulation: {replications} replications")
+            bar.update(tasks["simulation"], total=replications, completed=0)
+            _, simulated, hit = _simulate(
+                scenario,
+                forecast,
+                schedule.activities,
+                start,
+                weeks,
+                replications,
+                seed,
+                _hash(schedule_key, forecast_key),
+                cache,
+                lambda: bar.advance(tasks["simulation"]),
+            )
+            result.simulation = simulated["intervals"]
+            result.simulation_summary = simulated["summary"]
+            end("simulation", began, "cached" if hit else "computed")
+            bar.update(tasks["simulation"], completed=replications, total=replications)
+        else:
+            result.stages["simulation"] = "unavailable: no schedule"
+            bar.update(tasks["simulation"], completed=1, description="simulation (unavailable)")
+
+        # 6. summary and report
+        began = begin("report", "report: summary, HTML and PNG charts")
+        from openwfm.plan.report import write_plan_report
+
+        result.summary = plan_summary(
+            scenario, result, weeks=weeks, replications=replications, history_source=source
+        )
+        tables: dict[Path, pd.DataFrame | str] = {out_dir / "forecast.csv": forecast}
+        if requirements is not None:
+            tables[out_dir / "requirements.csv"] = requirements
+        if schedule is not None:
+            tables[out_dir / "schedule.csv"] = schedule.shifts
+            tables[out_dir / "activities.csv"] = schedule.activities
+            tables[out_dir / "coverage.csv"] = schedule.coverage
+            tables[out_dir / "rules.csv"] = result.binding_rules
+        if result.simulation is not None:
+            tables[out_dir / "simulation.csv"] = result.simulation
+            tables[out_dir / "simulation_summary.csv"] = result.simulation_summary
+        result.report_path = write_plan_report(scenario, result, out_dir / "report.html")
+        result.timings_s["report"] = time.perf_counter() - began
+        result.stages["report"] = "computed"
+        result.summary["stages"] = dict(result.stages)
+        result.summary["timings_s"] = {k: round(v, 2) for k, v in result.timings_s.items()}
+        result.summary["report"] = str(result.report_path)
+        tables[out_dir / "summary.json"] = json.dumps(result.summary, indent=2, default=str)
+        tables[out_dir / "summary.txt"] = summary_text(result.summary)
+        write_tables(tables)
+        end("report", began, "computed", "report")
+    return result
