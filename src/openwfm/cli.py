@@ -31,6 +31,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.forecast.commands",
     "openwfm.sim.commands",
     "openwfm.schedule.commands",
+    "openwfm.validate.commands",
     "openwfm.plan.commands",
 ]
 
