@@ -258,3 +258,33 @@ def test_every_returned_schedule_passes_the_independent_checker(instance):
     for rule in ("min_consecutive_days", "shift_request"):
         if not sc.schedule.rules.get(rule, None) or not sc.schedule.rules[rule].hard:
             assert (soft["rule"] == rule).sum() == (result.violations["rule"] == rule).sum()
+
+
+def test_charts_and_report_sections():
+    from openwfm.schedule.charts import add_to_report, coverage_figure, gantt_figure
+
+    sc = scenario(
+        "agents: [{name: a, skills: {voice: 1}}, {name: b, skills: {voice: 1}}]\n"
+        "schedule:\n  shift_templates:\n"
+        '    - {name: half, earliest_start: "09:00", latest_start: "09:00", lengths_min: [240],\n'
+        "       breaks: [{name: coffee, length_min: 15, earliest_after_start_min: 60,\n"
+        "                 latest_after_start_min: 120}]}\n"
+    )
+    result = schedule_agents(
+        sc, requirement("voice", {0: ("09:00", "13:00", 2)}), weeks=1, time_limit_s=5
+    )
+    coverage = coverage_figure(result)
+    names = {trace.name for trace in coverage.data}
+    assert {"voice required", "voice scheduled"} <= names
+    gantt = gantt_figure(result)
+    assert "break" in {trace.name for trace in gantt.data}
+
+    class Collect:
+        def __init__(self):
+            self.sections = []
+
+        def add_section(self, heading, items, note=None):
+            self.sections.append(heading)
+            return self
+
+    assert len(add_to_report(Collect(), result).sections) == 3

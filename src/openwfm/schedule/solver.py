@@ -1504,6 +1504,8 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         agg, agg_solver, started + time_limit_s * 0.45, num_workers, seed
     )
     first_cost = best / SCALE + agg.offset
+    if progress is not None:
+        progress(first_cost, bound, time.perf_counter() - started)
     targets: dict[tuple[tuple[str, ...], int, int], int] = {}
     restrict: dict[tuple[tuple[str, ...], int], set[int]] = defaultdict(set)
     for _, skills, counts in agg.units:
