@@ -73,10 +73,8 @@ def erlang_predictions(estimates: pd.DataFrame) -> dict[str, dict[str, np.ndarra
         "service_level": np.asarray(queueing.service_level(traffic, agents, aht, target), float),
         "asa_s": np.asarray(queueing.asa(traffic, agents, aht), float),
     }
-    # nobody leaves where patience is infinite: Erlang A is then Erlang C (stable hours only),
-    # so give it a patience far beyond any wait instead of relying on inf arithmetic
-    finite_patience = np.where(np.isfinite(patience), patience, 1e9)
-    result = queueing.erlang_a(rate, aht, finite_patience, agents, target)
+    # an infinite patience (nobody ever left the queue) makes Erlang A equal to Erlang C
+    result = queueing.erlang_a(rate, aht, patience, agents, target)
     erlang_a = {
         "service_level": np.asarray(result.service_level, float),
         "asa_s": np.asarray(result.asa_s, float),
