@@ -187,8 +187,23 @@ def register(app: typer.Typer) -> None:
             "answered_within_target": "in target",
             "short_abandoned": "short ab.",
             "service_level": "SL",
+            "offered": "offer",
+            "answered": "ans",
+            "abandoned": "aband",
+            "p90_wait_s": "p90 wait",
+            "occupancy": "occ",
+            "ivr_only": "ivr",
         }
-        hidden = {"sl_definition"}
+        # The screen shows the headline figures; --out writes every column.
+        hidden = {
+            "sl_definition",
+            "short_abandoned",
+            "answered_within_target",
+            "avg_wait_s",
+            "busy_s",
+        }
+        if rollup_to != "interval":
+            hidden.add("p90_wait_s")  # percentiles do not roll up from interval sums
         for column in table.columns:
             if column not in hidden:
                 view.add_column(headers.get(column, column), justify="right")
@@ -209,6 +224,9 @@ def register(app: typer.Typer) -> None:
                 else:
                     cells.append(str(value))
             view.add_row(*cells)
-        Console().print(view)
+        console = Console()
+        if not console.is_terminal:  # piped or captured: do not squeeze into 80 columns
+            console = Console(width=max(console.width, 150))
+        console.print(view)
         used = table["sl_definition"].iloc[0] if len(table) else definition
         Console().print(f"service level definition: {used}")

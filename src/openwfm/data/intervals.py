@@ -30,7 +30,9 @@ Definitions (all durations in seconds; an interval is labelled by its start):
 - ``occupancy``: an *estimate*, busy seconds of named agents / (``agents`` x interval length).
   Logs do not say when agents were logged in and idle, so staffed time is approximated by the
   agents who did work; this overstates true occupancy when agents sat idle for whole intervals,
-  and understates it per queue for agents who split an interval between queues.
+  and understates it per queue for agents who split an interval between queues. It can exceed
+  1 where the source has overlapping handling for one agent (in the Anonymous Bank data 0.9% of
+  answered calls overlap the same agent's previous call); it is reported, not capped.
 """
 
 from __future__ import annotations
