@@ -387,7 +387,17 @@ def _staffing(scenario, forecast, forecast_key, cache):
 
 
 def _schedule(
-    scenario, requirements, weeks, start, time_limit_s, shrinkage, seed, key_in, cache, status
+    scenario,
+    requirements,
+    weeks,
+    start,
+    time_limit_s,
+    shrinkage,
+    seed,
+    key_in,
+    cache,
+    status,
+    strategy="auto",
 ):
     from openwfm.schedule import schedule_agents
 
@@ -400,6 +410,7 @@ def _schedule(
         time_limit_s,
         shrinkage,
         seed,
+        strategy,
         _version(),
     )
     hit = cache.get("schedule", key)
@@ -409,9 +420,9 @@ def _schedule(
     def progress(objective: float, bound: float, seconds: float) -> None:
         status(f"schedule: {seconds:4.0f} s, objective {objective:.1f}, bound {bound:.1f}")
 
-    result = schedule_agents(
-        scenario,
-        queue_requirements(requirements),
+    from openwfm.schedule import ScheduleTimeoutError
+
+    arguments = dict(
         weeks=weeks,
         start=start,
         time_limit_s=time_limit_s,
@@ -420,6 +431,17 @@ def _schedule(
         progress=progress,
         source="requirements",
     )
+    table = queue_requirements(requirements)
+    try:
+        result = schedule_agents(scenario, table, strategy=strategy, **arguments)
+    except ScheduleTimeoutError:
+        if strategy == "single":
+            raise
+        # the two-phase decomposition can fail to find phase 1's first solution where the
+        # single model finds one: try that before giving up
+        status("schedule: two-phase found nothing; single model")
+        result = schedule_agents(scenario, table, strategy="single", **arguments)
+        result.notes.append(f"strategy {strategy} found no schedule; the single model did")
     cache.put("schedule", key, result)
     return key, result, False
 
@@ -496,6 +518,7 @@ def run_plan(
     replications: int = 10,
     seed: int = 0,
     shrinkage: float = 0.0,
+    strategy: str = "auto",
     console=None,
     progress: bool = True,
 ) -> PlanResult:
@@ -505,7 +528,9 @@ def run_plan(
     :func:`openwfm.data.readers.read_interactions`), one ``.duckdb`` store, an interactions
     DataFrame, or None to generate a history from the scenario's demand. ``time_limit_s`` bounds
     the schedule solver (seconds); ``replications`` simulated weeks, each with its own forecast
-    draw; ``shrinkage`` (0..1) extra shrinkage besides breaks the schedule carries.
+    draw; ``shrinkage`` (0..1) extra shrinkage besides breaks the schedule carries;
+    ``strategy`` the scheduler's (``auto``, ``single``, ``two_phase``; when ``auto`` or
+    ``two_phase`` finds no schedule in time, the single model is tried).
 
     Writes ``forecast.csv``, ``requirements.csv``, ``schedule.csv`` (shifts),
     ``activities.csv``, ``coverage.csv``, ``rules.csv``, ``simulation.csv`` (KPIs per queue x
@@ -601,6 +626,7 @@ def run_plan(
                 staffing_key,
                 cache,
                 lambda text: bar.update(tasks["schedule"], description=text),
+                strategy,
             )
             result.schedule = schedule
             result.binding_rules = binding_rules(scenario, schedule)
