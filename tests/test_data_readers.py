@@ -106,6 +106,15 @@ def test_bad_time_names_file_line_and_field(tmp_path):
     assert "\n" not in text
 
 
+def test_rows_with_too_many_or_too_few_fields(tmp_path):
+    extra = [*ROWS[:4], ROWS[4] + " EXTRA", *ROWS[5:]]
+    with pytest.raises(DataError, match=r"bank.txt:6: malformed row: Expected 17 fields"):
+        read_anonymous_bank(bank_file(tmp_path, extra))
+    short = [*ROWS[:1], ROWS[1].rsplit(" ", 1)[0], *ROWS[2:]]
+    with pytest.raises(DataError, match=r"bank.txt:3: server: .*too few fields"):
+        read_anonymous_bank(bank_file(tmp_path, short))
+
+
 def test_generic_csv_with_mapping_derives_missing_columns(tmp_path):
     path = tmp_path / "acd.csv"
     path.write_text(

@@ -127,6 +127,7 @@ def _read_text_table(path: Path, delimiter: str, usecols: list[str] | None) -> p
         )
     except pd.errors.ParserError as error:
         text = str(error).strip().splitlines()[-1]
+        text = text.replace("Error tokenizing data. C error: ", "")
         line = None
         words = text.replace(",", " ").split()
         if "line" in words:
@@ -226,10 +227,19 @@ def read_anonymous_bank(path: str | Path) -> pd.DataFrame:
             line=1,
             field=missing[0],
         )
-    raw = _read_text_table(path, delimiter, list(_AB_USED))
+    # All columns are read (not usecols) so that a row with too many fields is an error.
+    raw = _read_text_table(path, delimiter, None)
     raw.columns = [c.strip() for c in raw.columns]
-    for column in _AB_USED:
-        _fail_at(raw[column].isna(), path, column, "a value (the row has too few fields)")
+    empty = pd.DataFrame({c: raw[c].isna() | (raw[c].str.strip() == "") for c in _AB_USED})
+    if empty.to_numpy().any():
+        position = int(np.flatnonzero(empty.any(axis=1).to_numpy())[0])
+        column = empty.columns[empty.iloc[position].to_numpy()][0]
+        raise DataError(
+            "expected a value, the field is empty (does the row have too few fields?)",
+            file=str(path),
+            line=position + 2,
+            field=column,
+        )
 
     date = pd.to_datetime(raw["date"].str.strip(), format="%y%m%d", errors="coerce")
     _fail_at(date.isna(), path, "date", "a date YYMMDD", raw["date"])
