@@ -336,7 +336,7 @@ def scenario_b() -> Scenario:
     )
 
 
-def bench_b(time_limit_s: float) -> None:
+def bench_b(time_limit_s: float, weighting: str = "service") -> None:
     print("== B: one week, 300 named agents, 3 skills, all rule types ==")
     scenario = scenario_b()
     req = requirement_table(
@@ -352,7 +352,13 @@ def bench_b(time_limit_s: float) -> None:
             print(f"  {t:6.1f} s objective {obj:.1f} bound {bound:.1f}")
 
     result = schedule_agents(
-        scenario, req, weeks=1, start=START, time_limit_s=time_limit_s, progress=progress
+        scenario,
+        req,
+        weeks=1,
+        start=START,
+        time_limit_s=time_limit_s,
+        progress=progress,
+        weighting=weighting,
     )
     problems = check_schedule(result.shifts, scenario, START, 7, result.activities)
     hard = problems[problems["hard"]]
@@ -378,11 +384,12 @@ def main() -> None:
     parser.add_argument("--time-b", type=float, default=110.0)
     parser.add_argument("--skip-a", action="store_true")
     parser.add_argument("--skip-b", action="store_true")
+    parser.add_argument("--weighting", default="service", help="B: service, convex or linear")
     args = parser.parse_args()
     if not args.skip_a:
         bench_a(args.peer_time)
     if not args.skip_b:
-        bench_b(args.time_b)
+        bench_b(args.time_b, args.weighting)
 
 
 if __name__ == "__main__":

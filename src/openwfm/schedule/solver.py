@@ -1528,21 +1528,19 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((days_end - time.perf_counter()) * share, 1.0)
-        plan, plan_solver, plan_status, _ = solve(
+        plan_status, plan = _try(
             {
                 **builder_args,
                 "aggregate": True,
                 "subset": members,
                 "day_targets": {k: v for k, v in day_targets.items() if k[0] == key},
             },
-            time_limit_s=budget,
-            num_workers=num_workers,
-            seed=seed,
-            progress=None,
-            explain=False,
+            budget,
+            num_workers,
+            seed,
         )
-        if plan_status != "infeasible":
-            pattern |= {k for k, var in plan.w.items() if plan_solver.value(var)}
+        if plan is not None:
+            pattern |= {k for k, var in plan[0].w.items() if plan[1].value(var)}
     fixed: dict[tuple[int, int], int] = {}
     phase2: list[str] = []
     status = "feasible"
@@ -1550,33 +1548,23 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((phase2_end - time.perf_counter()) * share, 1.0)
+        # with a days-off pattern every option of the day is open (the shift counts only
+        # guide); without one (it could not take every rule) the counts' options only
         args = {
             **builder_args,
-            "restrict": {k: v for k, v in restrict.items() if k[0] == key},
             "targets": {k: v for k, v in targets.items() if k[0] == key},
             "subset": members,
             "pattern": pattern,
         }
-        assign, assign_solver, status, _ = solve(
-            args,
-            time_limit_s=budget,
-            num_workers=num_workers,
-            seed=seed,
-            progress=None,
-            explain=False,
-        )
-        if status == "infeasible":  # the days-off pattern cannot take every rule: free it
+        status, found = _try(args, budget, num_workers, seed)
+        if found is None:
             args["pattern"] = None
-            assign, assign_solver, status, _ = solve(
-                args,
-                time_limit_s=budget,
-                num_workers=num_workers,
-                seed=seed,
-                progress=None,
-                explain=False,
-            )
-        if status == "infeasible":
+            args["restrict"] = {k: v for k, v in restrict.items() if k[0] == key}
+            status, found = _try(args, max(budget / 2, 1.0), num_workers, seed)
+        if found is None:
+            status = "infeasible"
             break
+        assign, assign_solver = found
         phase2.append(
             f"{'+'.join(key) or '-'}: {len(members)} agents {status} "
             f"{assign_solver.objective_value / SCALE + assign.offset:.1f}"
@@ -1650,3 +1638,21 @@ def _improve_by_day(builder: _Builder, solver, deadline: float, num_workers: int
                 if builder.day_of.get(i, day) == day:
                     values[i] = int(sub.value(model.get_int_var_from_proto_index(i)))
     return values, best
+
+
+def _try(args: dict, time_limit_s: float, num_workers: int, seed: int):
+    """One sub-solve of the phased strategy: (status, (builder, solver)) or (status, None)."""
+    try:
+        builder, solver, status, _ = solve(
+            args,
+            time_limit_s=time_limit_s,
+            num_workers=num_workers,
+            seed=seed,
+            progress=None,
+            explain=False,
+        )
+    except ScheduleTimeoutError:
+        return "unknown", None
+    if status == "infeasible":
+        return status, None
+    return status, (builder, solver)
