@@ -21,7 +21,7 @@ TABLE = "interactions"
 
 _SQL_TYPES = {
     "string": "VARCHAR",
-    "datetime64[ns]": "TIMESTAMP",
+    "datetime64[ns]": "TIMESTAMP_NS",  # lossless for pandas nanoseconds
     "float64": "DOUBLE",
 }
 _TIME_COLUMNS = [c for c, t in INTERACTION_COLUMNS.items() if t.startswith("datetime")]
@@ -145,7 +145,7 @@ class InteractionStore:
                 con.execute(f"INSERT INTO {TABLE} SELECT * FROM incoming")
                 con.unregister("incoming")
             con.execute("COMMIT")
-        except Exception:
+        except BaseException:  # includes Ctrl-C: nothing half-written
             con.execute("ROLLBACK")
             raise
         result.added = len(new)
