@@ -156,13 +156,25 @@ def test_error_tables_by_hand():
     assert fidelity_errors(predictions, min_offered=51).empty
 
 
-def test_erlang_a_predicts_abandonment_better_than_naive_baselines(example_scenario_path):
+@pytest.fixture(scope="module")
+def synthetic_voice():
     from openwfm.data.synthetic import generate_interactions
 
-    scenario = load_scenario(example_scenario_path)
+    scenario = load_scenario(PROJECT_ROOT / "examples" / "center.yaml")
     history = generate_interactions(scenario, pd.Timestamp("2024-01-01").date(), 2, seed=3)
-    voice = history[history["queue"] == "voice"]
-    result = validate_history(voice, scenario=scenario, queues=["voice"])
+    return scenario, history[history["queue"] == "voice"].reset_index(drop=True)
+
+
+def test_erlang_a_predicts_abandonment_better_than_naive_baselines(synthetic_voice):
+    scenario, voice = synthetic_voice
+    result = validate_history(
+        voice,
+        scenario=scenario,
+        queues=["voice"],
+        models=("erlang_c", "erlang_a", "simulation", "queue_mean"),
+        replications=3,
+        seed=5,
+    )
     errors = result.errors.set_index(["model", "metric"])
     erlang_a = errors.loc[("erlang_a", "abandon_rate"), "mae"]
     baseline = errors.loc[("queue_mean", "abandon_rate"), "mae"]
@@ -178,8 +190,34 @@ def test_erlang_a_predicts_abandonment_better_than_naive_baselines(example_scena
     # the generator's patience is exponential with the scenario's mean: the pooled MLE finds it
     pooled = result.estimates.attrs["queue_patience_s"]["voice"]
     assert pooled == pytest.approx(scenario.queue("voice").patience_s, rel=0.15)
+    # the simulator replays the same hours: close to Erlang A, also better than the baseline
+    simulated = errors.loc[("simulation", "abandon_rate"), "mae"]
+    assert simulated < baseline and abs(simulated - erlang_a) < 0.02
+    assert (
+        errors.loc[("simulation", "abandon_rate"), "hours"]
+        == errors.loc[("erlang_a", "abandon_rate"), "hours"]
+    )
     figures = result.figures()
     assert len(figures) == 3 and all(len(f.data) for f in figures)
+
+
+def test_cli_reads_a_store_and_scores_per_segment(synthetic_voice, tmp_path: Path):
+    from openwfm.data.store import InteractionStore
+
+    _, voice = synthetic_voice
+    store_path = tmp_path / "history.duckdb"
+    with InteractionStore(store_path) as store:
+        store.ingest(voice)
+    run = openwfm(
+        "validate", "--history", str(store_path), "--target-s", "20", "--by-segment", "--json"
+    )
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    assert payload["info"]["rows"] > len({r["hour"] for r in payload["by_hour"]})
+    per_queue = {(r["model"], r["metric"], r["queue"]) for r in payload["by_queue"]}
+    assert ("erlang_a", "abandon_rate", "voice") in per_queue
+    bad = openwfm("validate", "--history", str(store_path), "--agents", "guess")
+    assert bad.returncode == 2 and "agents" in bad.stderr
 
 
 @settings(max_examples=25, deadline=None)
