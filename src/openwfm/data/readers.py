@@ -202,7 +202,9 @@ def read_anonymous_bank(path: str | Path) -> pd.DataFrame:
     - Later times come from the *durations*, never from the clock fields, because clock times
       carry no date, cross midnight, and ``0:00:00`` means both "none" and a real midnight:
       ``answer_time`` = arrival + ``q_time``, ``end_time`` = answer + ``ser_time``,
-      ``abandon_time`` = arrival + ``q_time``. ``wait_s`` = ``q_time``.
+      ``abandon_time`` = arrival + ``q_time``. ``wait_s`` = ``q_time``. The rebuilt end time
+      agrees with ``ser_exit`` within 5 s for about 99% of served calls; in the rest
+      ``ser_start`` lies before ``q_exit`` (by up to minutes) and ``q_time`` is kept as the wait.
     - ``outcome``: AGENT -> answered; HANG with ``q_time`` > 0 -> abandoned (in the agent
       queue); HANG with no queue time -> ivr_only; PHANTOM -> excluded (stored, never offered).
     - ``handle_s`` = ``ser_time`` for answered calls; NaN (unknown) for the AGENT records with
