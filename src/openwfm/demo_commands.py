@@ -1,7 +1,9 @@
-"""CLI: ``openwfm generate`` (synthetic history) and ``openwfm demo`` (the whole first job).
+"""CLI: ``openwfm generate`` (synthetic history) and ``openwfm demo`` (the whole job).
 
-``demo`` runs the foundation end to end on the example center: generate four weeks of
-interactions, store them in DuckDB, compute interval and daily KPIs, and write the HTML report.
+``demo`` runs openwfm end to end on the example center: generate four weeks of interactions,
+store them in DuckDB, compute interval and daily KPIs, write the history report, then plan the
+next week from that store (:func:`openwfm.plan.run_plan`: forecast, staffing, schedule,
+simulation, plan report) and print the plan report's path and its summary.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from openwfm.errors import ParameterError
 DEMO_START = dt.date(2026, 10, 5)  # a Monday, so the four weeks are whole weeks
 DEMO_WEEKS = 4
 DEMO_SEED = 2026
+DEMO_PLAN_WEEKS = 1
+DEMO_TIME_LIMIT_S = 40.0  # the schedule solver's limit: the demo stays well under 5 minutes
+DEMO_REPLICATIONS = 10
 
 
 def _parse_date(text: str, argument: str) -> dt.date:
@@ -60,15 +65,30 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the demo's files."),
         weeks: int = typer.Option(DEMO_WEEKS, "--weeks", help="Weeks of history to generate."),
         seed: int = typer.Option(DEMO_SEED, "--seed", help="Random seed."),
+        time_limit: float = typer.Option(
+            DEMO_TIME_LIMIT_S, "--time-limit", help="Schedule solver limit, s."
+        ),
+        replications: int = typer.Option(
+            DEMO_REPLICATIONS, "--replications", help="Simulated replications of the plan."
+        ),
     ) -> None:
-        """Run the first job on the example center: generate, ingest, KPIs, HTML report."""
-        run_demo(out, weeks=weeks, seed=seed)
+        """Run openwfm on the example center: history, KPIs, report, then next week's plan."""
+        run_demo(out, weeks=weeks, seed=seed, time_limit_s=time_limit, replications=replications)
 
 
-def run_demo(out: Path, *, weeks: int = DEMO_WEEKS, seed: int = DEMO_SEED) -> Path:
+def run_demo(
+    out: Path,
+    *,
+    weeks: int = DEMO_WEEKS,
+    seed: int = DEMO_SEED,
+    time_limit_s: float = DEMO_TIME_LIMIT_S,
+    replications: int = DEMO_REPLICATIONS,
+) -> Path:
     """Generate ``weeks`` weeks for ``examples/center.yaml`` and write into ``out``:
     ``interactions.parquet``, ``openwfm.duckdb``, ``kpis.csv`` (15-minute intervals x queue),
-    ``kpis_daily.csv`` and ``report.html``. Prints a per-queue summary; returns the report path.
+    ``kpis_daily.csv`` and ``report.html``; then plan the week after the history into
+    ``out/plan`` (:func:`openwfm.plan.run_plan`). Prints a per-queue summary, the history
+    report's path, the plan's summary and the plan report's path; returns the plan report path.
     """
     import time
 
@@ -153,7 +173,26 @@ def run_demo(out: Path, *, weeks: int = DEMO_WEEKS, seed: int = DEMO_SEED) -> Pa
         f"done in {time.perf_counter() - began:.1f} s"
     )
     console.print(f"report: {report}")
-    return report
+
+    from openwfm.plan import run_plan
+    from openwfm.plan.summary import summary_text
+
+    console.print(f"planning {DEMO_PLAN_WEEKS} week after the history (out: {out / 'plan'})")
+    plan = run_plan(
+        scenario,
+        history=out / "openwfm.duckdb",
+        weeks=DEMO_PLAN_WEEKS,
+        out_dir=out / "plan",
+        time_limit_s=time_limit_s,
+        replications=replications,
+        seed=seed,
+        strategy="single",
+        console=console,
+    )
+    console.print(summary_text(plan.summary), highlight=False, markup=False)
+    console.print(f"plan report: {plan.report_path}", highlight=False)
+    console.print(f"demo done in {time.perf_counter() - began:.1f} s", highlight=False)
+    return plan.report_path
 
 
 def _write_csv(frame, path: Path) -> None:

@@ -561,6 +561,21 @@ def run_plan(
         scenario = load_scenario(scenario)
     if scenario.schedule is None:
         scenario = scenario.model_copy(update={"schedule": default_schedule_settings(scenario)})
+    if history is not None and not isinstance(history, pd.DataFrame):
+        # bad input fails before any stage runs (and before the progress display starts)
+        from openwfm.data.readers import FORMATS
+
+        if format not in FORMATS:
+            raise ParameterError(
+                f"unknown format {format!r} (expected one of: {', '.join(FORMATS)})",
+                field="--format",
+            )
+        paths = _as_paths(history)
+        if not paths:
+            raise ParameterError("expected a store or at least one file", field="--history")
+        for path in paths:
+            if not path.is_file():
+                raise DataError("file not found", file=str(path), field="--history")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError("expected a folder, found a file", field="--out", file=str(out_dir))

@@ -373,7 +373,7 @@ def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
     report.add_section("Summary", summary_html(summary))
     report.add_section(
         "History and forecast",
-        forecast_figure(result.history, result.forecast),
+        [forecast_figure(result.history, result.forecast)],
         note="Methods (auto pick per queue): "
         + ", ".join(f"{q}: {m}" for q, m in summary["forecast_methods"].items()),
     )
@@ -394,7 +394,7 @@ def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
         from openwfm.plan.summary import cost_table
         from openwfm.schedule.charts import coverage_figure, gantt_figure
 
-        report.add_section("Requirement vs scheduled coverage", coverage_figure(schedule))
+        report.add_section("Requirement vs scheduled coverage", [coverage_figure(schedule)])
     if result.simulation is not None:
         report.add_section(
             "Simulated service level, ASA and abandonment",
@@ -407,7 +407,7 @@ def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
             "replications; dashed lines are the queue targets.",
         )
     if schedule is not None:
-        report.add_section("Agent schedule", gantt_figure(schedule))
+        report.add_section("Agent schedule", [gantt_figure(schedule)])
         report.add_section(
             "Cost",
             cost_table(scenario, schedule.shifts),
