@@ -64,7 +64,7 @@ def predicted_vs_actual_figure(
     figure = go.Figure()
     for model, frame in table.groupby("model", sort=False):
         figure.add_trace(
-            go.Scattergl(
+            go.Scatter(  # SVG: opens without WebGL (headless browsers)
                 x=frame["actual"],
                 y=frame["predicted"],
                 mode="markers",

@@ -154,7 +154,9 @@ def register(app: typer.Typer) -> None:
         if report is not None:
             from openwfm.validate.report import write_report
 
-            write_report(result, report, title=f"Model fidelity: {', '.join(history)}")
+            write_report(
+                result, report, title=f"Model fidelity: {', '.join(Path(h).name for h in history)}"
+            )
         if as_json:
             payload = {
                 "info": {k: v for k, v in result.info.items() if _jsonable(v)},

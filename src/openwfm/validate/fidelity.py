@@ -158,7 +158,7 @@ def simulation_predictions(
             "routing": {"policy": "longest_idle"},
         }
     )
-    # agents per hour and team; after the last hour the teams stay on to finish the queue
+    # agents per hour and team, over the whole span plus two hours
     counts = estimates[["interval_start", "queue", "agents"]].rename(columns={"queue": "team"})
     counts = counts.assign(team="team-" + counts["team"].astype(str))
     grid = pd.MultiIndex.from_product(
@@ -172,7 +172,10 @@ def simulation_predictions(
         ],
         names=["interval_start", "team"],
     )
-    counts = counts.set_index(["interval_start", "team"])["agents"].reindex(grid, fill_value=0)
+    counts = counts.set_index(["interval_start", "team"])["agents"].reindex(grid)
+    # an hour with no arrival follows one with calls (e.g. past closing): its agents stay one
+    # more hour to finish the queue, as the real ones did; later empty hours have none
+    counts = counts.groupby(level="team").ffill(limit=1).fillna(0).astype("int64")
     counts = counts.reset_index()
     start = estimates["interval_start"].min().normalize()
     trace = offered.assign(segment="default")

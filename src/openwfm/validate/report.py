@@ -51,20 +51,26 @@ def pivot_by_hour(by_hour: pd.DataFrame, metric: str) -> pd.DataFrame:
     return frame.pivot(index="hour", columns="model", values="mae").reset_index()
 
 
+def _rounded(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Float columns rounded to ``digits`` decimals for reading (the result keeps all digits)."""
+    floats = frame.select_dtypes("float").columns
+    return frame.assign(**{c: frame[c].round(digits) for c in floats})
+
+
 def write_report(result: FidelityResult, path: str | Path, *, title: str) -> Path:
     """Write one self-contained HTML file: the error tables, MAE by hour, predicted vs actual."""
     from openwfm.report.html import Report
 
     figures = result.figures()
     report = Report(title)
-    report.add_section("Errors per model", [result.errors], note=NOTE)
+    report.add_section("Errors per model", [_rounded(result.errors)], note=NOTE)
     report.add_section("By hour of day", [figures[0]])
     for metric in ("abandon_rate", "service_level", "asa_s"):
         if metric in set(result.by_hour["metric"]):
             report.add_section(
-                f"MAE by hour of day: {metric}", [pivot_by_hour(result.by_hour, metric)]
+                f"MAE by hour of day: {metric}", [_rounded(pivot_by_hour(result.by_hour, metric))]
             )
-    report.add_section("Per queue", [result.by_queue])
+    report.add_section("Per queue", [_rounded(result.by_queue)])
     report.add_section("Predicted vs actual", figures[1:])
     summary = result.estimates.groupby("queue").agg(
         hours=("offered", "size"),
@@ -75,6 +81,6 @@ def write_report(result: FidelityResult, path: str | Path, *, title: str) -> Pat
     )
     report.add_section(
         "Estimated parameters per queue (means over hours; median patience)",
-        [summary.reset_index()],
+        [_rounded(summary.reset_index(), 1)],
     )
     return report.write(path)
