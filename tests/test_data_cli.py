@@ -203,3 +203,19 @@ def test_anonymous_bank_nine_months_match_raw_counts(tmp_path, monkeypatch, caps
     assert actual == expected
     code, out, _ = run(monkeypatch, capsys, *args)
     assert code == 0 and count(store) == 318_286
+    # the comma-separated concatenation holds the same calls: nothing new
+    combined = require_shared_data("anonymous-bank/calls-1999.csv.gz")
+    code, out, err = run(monkeypatch, capsys, "ingest", combined, "--store", store)
+    assert code == 0, err
+    assert count(store) == 318_286
+    # KPIs over the store: offered = AGENT + HANG in queue, month by month
+    from openwfm.data.intervals import interval_kpis, rollup
+
+    with InteractionStore(store) as opened:
+        kpis = interval_kpis(opened.interactions(), 30)
+    monthly = rollup(kpis, "MS").groupby("interval_start")[["offered", "ivr_only"]].sum()
+    offered_raw = Counter()
+    for (source, _, outcome), n in expected.items():
+        if outcome in ("answered", "abandoned"):
+            offered_raw[pd.Timestamp(f"1999-{source[:2]}-01")] += n
+    assert monthly["offered"].to_dict() == dict(offered_raw)
