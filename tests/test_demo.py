@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -16,7 +17,19 @@ QUEUES = ("voice", "chat", "email")
 
 
 def run_demo(out):
-    args = [sys.executable, "-m", "openwfm", "demo", "--out", str(out)]
+    # a short solver limit and few replications keep the test quick; `make demo` uses more
+    args = [
+        sys.executable,
+        "-m",
+        "openwfm",
+        "demo",
+        "--out",
+        str(out),
+        "--time-limit",
+        "10",
+        "--replications",
+        "4",
+    ]
     return subprocess.run(args, capture_output=True, text=True)
 
 
@@ -100,3 +113,21 @@ def test_demo_out_is_a_file_is_one_line_error(tmp_path):
     result = run_demo(target)
     assert result.returncode == 2
     assert "--out" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_plans_the_week_after_the_history(demo_dir):
+    out, stdout = demo_dir
+    plan = out / "plan"
+    assert (plan / "report.html").stat().st_size > 0
+    assert (plan / "forecast.csv").stat().st_size > 0
+    summary = json.loads((plan / "summary.json").read_text())
+    assert summary["scenario"] == "Example omnichannel center"
+    # the plan starts the day after the generated history ends
+    last = pd.read_parquet(out / "interactions.parquet")["arrival_time"].max().normalize()
+    assert summary["horizon"]["start"] == (last + pd.Timedelta(days=1)).date().isoformat()
+    flat = stdout.replace("\n", "")
+    assert f"plan report: {plan / 'report.html'}" in flat
+    assert f"VERDICT: {summary['verdict']}" in stdout
+    if not summary["unavailable"]:
+        for name in ("requirements.csv", "schedule.csv", "coverage.csv", "simulation.csv"):
+            assert (plan / name).stat().st_size > 0

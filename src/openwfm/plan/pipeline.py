@@ -64,6 +64,7 @@ class PlanResult:
     simulation_summary: pd.DataFrame | None = None
     binding_rules: pd.DataFrame | None = None
     stages: dict[str, str] = field(default_factory=dict)
+    start: dt.date | None = None  # first day of the plan
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -614,7 +615,10 @@ def run_plan(
         forecast_key, forecast, hit = _forecast(scenario, table, weeks, history_key, cache)
         result.forecast = forecast
         end("forecast", began, "cached" if hit else "computed", f"forecast: {7 * weeks} days")
-        start = pd.to_datetime(forecast["interval_start"]).min().date()
+        # the plan starts the day after the history, as the forecast does (even when that day
+        # is closed and has no forecast rows)
+        start = (table["interval_start"].max().normalize() + pd.Timedelta(days=1)).date()
+        result.start = start
 
         # 3. staffing
         began = begin("staffing", "staffing: requirements per interval")

@@ -219,7 +219,7 @@ def plan_summary(
 ) -> dict:
     """The summary as a JSON-ready dict (also what the report's first page shows)."""
     forecast = result.forecast
-    start = pd.to_datetime(forecast["interval_start"]).min().normalize()
+    start = pd.Timestamp(result.start)
     summary: dict = {
         "scenario": scenario.name,
         "horizon": {
