@@ -282,3 +282,67 @@ def test_cli_on_one_real_month(tmp_path: Path):
     )
     assert table_run.returncode == 0, table_run.stderr
     assert "erlang_a" in table_run.stdout and "abandon_rate" in table_run.stdout
+
+
+def mmn_plus_m_history(hours, rate_per_s, aht_s, patience_s, agents, seed):
+    """A stationary M/M/n+M history played by the synthetic generator's FIFO queue."""
+    from openwfm.data.synthetic import fifo_queue
+
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1 / rate_per_s, int(hours * 3600 * rate_per_s * 1.2)))
+    arrival = arrival[arrival < hours * 3600]
+    patience = rng.exponential(patience_s, len(arrival))
+    handle = rng.exponential(aht_s, len(arrival))
+    start, server = fifo_queue(arrival, patience, handle, np.full(hours + 5, agents), 3600.0)
+    answered = np.isfinite(start)
+    origin = pd.Timestamp("2024-01-01")
+
+    def stamp(seconds):
+        return origin + pd.to_timedelta(seconds, unit="s")
+
+    frame = pd.DataFrame(
+        {
+            "interaction_id": [f"c{i}" for i in range(len(arrival))],
+            "queue": "q",
+            "channel": "voice",
+            "segment": "default",
+            "arrival_time": stamp(arrival),
+            "answer_time": stamp(np.where(answered, start, np.nan)),
+            "end_time": stamp(np.where(answered, start + handle, np.nan)),
+            "abandon_time": stamp(np.where(answered, np.nan, arrival + patience)),
+            "wait_s": np.where(answered, start - arrival, patience),
+            "handle_s": np.where(answered, handle, 0.0),
+            "agent": pd.array(
+                np.where(answered, np.char.add("s", server.astype(str)), None), dtype="string"
+            ),
+            "outcome": np.where(answered, "answered", "abandoned"),
+            "source": "mmn+m",
+        }
+    )
+    return frame.astype(INTERACTION_COLUMNS)
+
+
+def test_stationary_mmn_plus_m_history_is_recovered_and_erlang_a_fits_it():
+    from openwfm import queueing
+
+    rate, aht, patience, agents = 1 / 30, 150.0, 200.0, 6  # 5 Erlangs on 6 agents
+    history = mmn_plus_m_history(200, rate, aht, patience, agents, seed=1)
+    est = estimate_hours(history, target_s=20)
+    assert est["arrival_rate_per_s"].mean() == pytest.approx(rate, rel=0.05)
+    assert np.average(est["aht_s"], weights=est["answered"]) == pytest.approx(aht, rel=0.05)
+    assert est.attrs["queue_patience_s"]["q"] == pytest.approx(patience, rel=0.1)
+    # every server takes calls every hour at this load: the split count is exactly the staffing
+    assert (est["agents"] == agents).all()
+
+    exact = queueing.erlang_a(rate, aht, patience, agents, 20.0)
+    actual_abandon = est["abandoned"].sum() / est["offered"].sum()
+    assert actual_abandon == pytest.approx(float(exact.p_abandon), abs=0.015)
+
+    predictions = predict_hours(est, models=("erlang_c", "erlang_a", "queue_mean"))
+    errors = fidelity_errors(predictions).set_index(["model", "metric"])
+    for metric in ("service_level", "asa_s", "abandon_rate"):
+        assert errors.loc[("erlang_a", metric), "mae"] < errors.loc[("queue_mean", metric), "mae"]
+    # without abandonment Erlang C sees a far worse queue than the one the callers left
+    assert errors.loc[("erlang_c", "service_level"), "bias"] < -0.15
+    assert abs(errors.loc[("erlang_a", "service_level"), "bias"]) < 0.04
+    assert abs(errors.loc[("erlang_a", "abandon_rate"), "bias"]) < 0.02
