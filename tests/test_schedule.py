@@ -288,3 +288,29 @@ def test_charts_and_report_sections():
             return self
 
     assert len(add_to_report(Collect(), result).sections) == 3
+
+
+def test_two_phase_strategy_keeps_every_hard_rule():
+    sc = scenario(
+        "contracts: [{name: ft, min_minutes_per_week: 1800, max_minutes_per_week: 2400,\n"
+        "             shift_lengths_min: [480], min_consecutive_days_off: 2}]\n"
+        "agent_groups:\n"
+        "  - {name: v, count: 4, skills: {voice: 1}, contract: ft}\n"
+        "  - {name: b, count: 2, skills: {voice: 1, chat: 1}, contract: ft}\n"
+        "schedule:\n  shift_templates:\n"
+        '    - {name: early, earliest_start: "07:00", latest_start: "09:00",\n'
+        "       start_increment_min: 60,\n"
+        "       lengths_min: [480], breaks: [{name: lunch, length_min: 30,\n"
+        "       earliest_after_start_min: 180, latest_after_start_min: 300, paid: false}]}\n"
+        '    - {name: late, earliest_start: "12:00", latest_start: "13:00",\n'
+        "       start_increment_min: 60,\n"
+        "       lengths_min: [480]}\n"
+        "  forbidden_successions: [[late, early]]\n"
+        "  fixed_days_off: [{agent: v-1, weekday: wed}]\n"
+    )
+    spans = {d: ("07:00", "21:00", 2) for d in range(7)}
+    req = pd.concat([requirement("voice", spans), requirement("chat", spans)], ignore_index=True)
+    result = schedule_agents(sc, req, weeks=1, time_limit_s=8, strategy="two_phase")
+    assert check_schedule(result.shifts, sc, MONDAY, 7, result.activities).query("hard").empty
+    assert result.bound <= result.objective + 1e-6
+    assert any("phase 1" in note for note in result.notes)

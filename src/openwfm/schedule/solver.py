@@ -1500,9 +1500,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         progress=None,
     )
     bound = agg_solver.best_objective_bound / SCALE + agg.offset
-    values, best = _improve_by_day(
-        agg, agg_solver, started + time_limit_s * 0.45, num_workers, seed
-    )
+    values, best = _improve_by_day(agg, agg_solver, started + time_limit_s * 0.4, num_workers, seed)
     first_cost = best / SCALE + agg.offset
     if progress is not None:
         progress(first_cost, bound, time.perf_counter() - started)
@@ -1524,7 +1522,9 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     for (key, day, _), count in targets.items():
         day_targets[key, day] += count
     pattern: set[tuple[int, int]] = set()
-    days_end = started + time_limit_s * 0.6
+    planned: set[tuple[str, ...]] = set()
+    day_plans: list[str] = []
+    days_end = started + time_limit_s * 0.55
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((days_end - time.perf_counter()) * share, 1.0)
@@ -1541,6 +1541,9 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         )
         if plan is not None:
             pattern |= {k for k, var in plan[0].w.items() if plan[1].value(var)}
+            planned.add(key)
+        day_plans.append(f"{'+'.join(key) or '-'} {plan_status}")
+    near = _neighbours(agg.options)
     fixed: dict[tuple[int, int], int] = {}
     phase2: list[str] = []
     status = "feasible"
@@ -1548,16 +1551,19 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((phase2_end - time.perf_counter()) * share, 1.0)
-        # with a days-off pattern every option of the day is open (the shift counts only
-        # guide); without one (it could not take every rule) the counts' options only
+        # on the planned days, the options phase 1 used and their neighbouring starts; without
+        # the days-off pattern when it cannot take every rule
         args = {
             **builder_args,
             "targets": {k: v for k, v in targets.items() if k[0] == key},
+            "restrict": {
+                k: v | {n for o in v for n in near[o]} for k, v in restrict.items() if k[0] == key
+            },
             "subset": members,
-            "pattern": pattern,
+            "pattern": pattern if key in planned else None,
         }
         status, found = _try(args, budget, num_workers, seed)
-        if found is None:
+        if found is None and key in planned:
             args["pattern"] = None
             args["restrict"] = {k: v for k, v in restrict.items() if k[0] == key}
             status, found = _try(args, max(budget / 2, 1.0), num_workers, seed)
@@ -1599,6 +1605,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     )
     result.notes.append(
         f"phase 1 (group shift counts): {agg_status}, cost {first_cost:.1f}, bound {bound:.1f}; "
+        f"days off per group: {', '.join(day_plans)}; "
         f"phase 2 assigned {len(targets)} group-day-option counts to named agents "
         f"(cost/bound per group: {'; '.join(phase2)})"
     )
