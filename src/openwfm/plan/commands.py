@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         format: str = typer.Option("auto", "--format", help="auto, anonymous-bank, csv, ..."),
         weeks: int = typer.Option(1, "--weeks", help="Weeks to plan (1-6)."),
         out: Path = typer.Option(Path("out/plan"), "--out", help="Folder for the plan's files."),
-        time_limit: float = typer.Option(30.0, "--time-limit", help="Schedule solver limit, s."),
+        time_limit: float = typer.Option(120.0, "--time-limit", help="Schedule solver limit, s."),
         replications: int = typer.Option(10, "--replications", help="Simulated replications."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         shrinkage: float = typer.Option(

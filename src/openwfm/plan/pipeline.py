@@ -515,7 +515,7 @@ def run_plan(
     out_dir: str | Path = "out/plan",
     *,
     format: str = "auto",
-    time_limit_s: float = 30.0,
+    time_limit_s: float = 120.0,
     replications: int = 10,
     seed: int = 0,
     shrinkage: float = 0.0,

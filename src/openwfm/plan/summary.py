@@ -3,7 +3,8 @@
 Verdict per target, from the simulated horizon KPIs (mean and 95% CI over replications):
 ``met`` when the mean meets the target, ``within CI`` when only the confidence interval reaches
 it (the shortfall is within simulation noise and forecast uncertainty), ``missed`` when the
-whole interval is on the wrong side.
+whole interval is on the wrong side; ``too few contacts`` (fewer than ``MIN_CONTACTS`` per
+replication over the horizon) gives no verdict.
 
 Where: intervals whose simulated mean misses the target (service level below it, or
 abandonment above ``max_abandon``), per queue x segment, joined into blocks of consecutive
@@ -24,6 +25,9 @@ from openwfm.model import Scenario
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_BLOCKS = 8
+# a queue x segment with fewer simulated contacts per replication over the horizon gets no
+# verdict: its service level is a ratio of a handful of calls
+MIN_CONTACTS = 20
 
 
 def _status(mean: float, low: float, high: float, target: float, upper: bool) -> str:
@@ -55,6 +59,9 @@ def target_table(scenario: Scenario, simulated: pd.DataFrame) -> pd.DataFrame:
             mean = float(getattr(item, metric))
             low = float(getattr(item, f"{metric}_ci_low"))
             high = float(getattr(item, f"{metric}_ci_high"))
+            status = _status(mean, low, high, goal, upper)
+            if float(item.offered) < MIN_CONTACTS:
+                status = "too few contacts"
             rows.append(
                 {
                     "queue": item.queue,
@@ -64,7 +71,7 @@ def target_table(scenario: Scenario, simulated: pd.DataFrame) -> pd.DataFrame:
                     "simulated": mean,
                     "ci_low": low,
                     "ci_high": high,
-                    "status": _status(mean, low, high, goal, upper),
+                    "status": status,
                     "offered": float(item.offered),
                 }
             )
