@@ -26,6 +26,19 @@ METRICS = (
 _COLOURS = {"met": "#2ca02c", "within CI": "#ff7f0e", "missed": "#d62728"}
 
 
+def _metric_series(part: pd.DataFrame, metric: str, step: pd.Timedelta) -> pd.DataFrame:
+    """``metric`` with its CI on the full interval grid (NaN where nothing was offered, so
+    lines break over closed hours), the band clipped to the metric's range."""
+    frame = part.assign(interval_start=pd.to_datetime(part["interval_start"]))
+    frame = frame.set_index("interval_start")[[metric, f"{metric}_ci_low", f"{metric}_ci_high"]]
+    if len(frame):
+        grid = pd.date_range(frame.index.min(), frame.index.max(), freq=step)
+        frame = frame.reindex(grid)
+    upper = 1.0 if metric in ("service_level", "abandon_rate") else None
+    frame = frame.clip(lower=0.0, upper=upper)
+    return frame.rename_axis("interval_start").reset_index()
+
+
 def summary_html(summary: dict) -> str:
     """The manager's page: verdict, targets, where and why, cost."""
     e = html.escape
@@ -179,8 +192,9 @@ def simulation_figure(
     frame = intervals[(intervals["segment"] == "all") & (intervals["queue"] != "all")]
     queues = sorted(frame["queue"].astype(str).unique()) or ["(none)"]
     fig = make_subplots(rows=len(queues), cols=1, subplot_titles=queues)
+    step = pd.Timedelta(seconds=scenario.grid.interval_s)
     for row, queue in enumerate(queues, start=1):
-        part = frame[frame["queue"] == queue].sort_values("interval_start")
+        part = _metric_series(frame[frame["queue"] == queue], metric, step)
         first = row == 1
         fig.add_trace(
             go.Scatter(
@@ -260,6 +274,14 @@ def write_pngs(scenario: Scenario, result, out_dir: Path) -> list[Path]:
     def save(fig, name: str) -> None:
         path = out_dir / name
         tmp = path.with_name(f".{name}.tmp.png")
+        import matplotlib.dates as mdates
+
+        for ax in fig.axes:
+            locator = mdates.AutoDateLocator(maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.tick_params(labelsize=7)
+        fig.tight_layout()
         fig.savefig(tmp, dpi=90, bbox_inches="tight")
         plt.close(fig)
         tmp.replace(path)
@@ -338,10 +360,14 @@ def write_pngs(scenario: Scenario, result, out_dir: Path) -> list[Path]:
         if sq:
             fig, axes = plt.subplots(len(sq), 3, figsize=(14, 2.2 * len(sq)), squeeze=False)
             for r, queue in enumerate(sq):
-                part = frame[frame["queue"] == queue].sort_values("interval_start")
                 goals = _targets(scenario, queue)
                 for c, (metric, label, key) in enumerate(METRICS):
                     ax = axes[r, c]
+                    part = _metric_series(
+                        frame[frame["queue"] == queue],
+                        metric,
+                        pd.Timedelta(seconds=scenario.grid.interval_s),
+                    )
                     ax.fill_between(
                         part["interval_start"],
                         part[f"{metric}_ci_low"],
