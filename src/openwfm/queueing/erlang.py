@@ -166,7 +166,8 @@ def _erlang_c_sl(a, n, h, t, parts=None):
     with np.errstate(invalid="ignore"):
         decay = -np.expm1(-rate * t)
     decay = np.where(np.isinf(t) & (rate > 0), 1.0, np.nan_to_num(decay))
-    return np.where(stable, not_c + c * decay, np.where(a == 0.0, 1.0, 0.0))
+    value = np.minimum(not_c + c * decay, 1.0)  # the two parts may round 1 ulp above 1
+    return np.where(stable, value, np.where(a == 0.0, 1.0, 0.0))
 
 
 def asa(traffic, agents, aht_s):
@@ -383,7 +384,7 @@ def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
     out = {
         "p_wait": p_wait,
         "p_ab": p_ab,
-        "sl": sl,
+        "sl": np.minimum(sl, 1.0),
         "sl_ans": np.where(answered > 0, sl / np.where(answered > 0, answered, 1.0), 0.0),
         "ab_short": ab_short,
         "sl_short": np.minimum(sl / np.maximum(1.0 - ab_short, 1e-300), 1.0),
