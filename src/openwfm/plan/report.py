@@ -274,15 +274,20 @@ def write_pngs(scenario: Scenario, result, out_dir: Path) -> list[Path]:
     def save(fig, name: str) -> None:
         path = out_dir / name
         tmp = path.with_name(f".{name}.tmp.png")
+        import warnings
+
         import matplotlib.dates as mdates
 
         for ax in fig.axes:
-            locator = mdates.AutoDateLocator(maxticks=8)
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
             ax.tick_params(labelsize=7)
-        fig.tight_layout()
-        fig.savefig(tmp, dpi=90, bbox_inches="tight")
+        with warnings.catch_warnings():
+            # a one-day axis has no "nice" date step; matplotlib's fallback is fine
+            warnings.simplefilter("ignore", UserWarning)
+            fig.tight_layout()
+            fig.savefig(tmp, dpi=90, bbox_inches="tight")
         plt.close(fig)
         tmp.replace(path)
         written.append(path)
