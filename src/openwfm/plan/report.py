@@ -86,7 +86,9 @@ def summary_html(summary: dict) -> str:
     if "cost" in summary:
         parts.append(
             f"<p><b>Cost</b>: {summary['cost']['paid_hours']:,.1f} paid hours, "
-            f"{summary['cost']['cost']:,.2f} (paid hours x contract hourly cost).</p>"
+            f"{summary['cost']['cost']:,.2f} (paid hours x contract hourly cost"
+            + ("; the contracts give no hourly_cost" if summary["cost"]["cost"] == 0 else "")
+            + ").</p>"
         )
     for stage, state in summary.get("unavailable", {}).items():
         parts.append(f"<p><b>{e(stage)}</b>: {e(state)}</p>")

@@ -378,7 +378,8 @@ def summary_text(summary: dict) -> str:
     if "cost" in summary:
         lines.append(
             f"Cost: {summary['cost']['paid_hours']:,.1f} paid hours, "
-            f"{summary['cost']['cost']:,.2f} (paid hours x contract hourly_cost)"
+            f"{summary['cost']['cost']:,.2f} (paid hours x contract hourly_cost"
+            + ("; the contracts give no hourly_cost)" if summary["cost"]["cost"] == 0 else ")")
         )
     for stage, state in summary.get("unavailable", {}).items():
         lines.append(f"Stage {stage}: {state}")
