@@ -43,7 +43,11 @@ def chat_metrics(
         raise ParameterError("expected one handle time per concurrency level", field="aht")
     k = aht.size
     t = float(as_param("target_s", target_s, allow_inf=True))
-    theta = 0.0 if patience_s is None else 1.0 / float(as_param("patience_s", patience_s, positive=True, allow_inf=True))
+    theta = (
+        0.0
+        if patience_s is None
+        else 1.0 / float(as_param("patience_s", patience_s, positive=True, allow_inf=True))
+    )
     size = lam.size
     max_states = int(n.max()) * k + 1 if size else 1
     m = np.arange(max_states)[None, :]
