@@ -33,6 +33,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.schedule.commands",
     "openwfm.validate.commands",
     "openwfm.plan.commands",
+    "openwfm.queueing.commands",
 ]
 
 

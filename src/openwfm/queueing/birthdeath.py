@@ -98,7 +98,8 @@ def chat_metrics(
         ab_w = np.zeros(size)
         answered_within_q = np.where(stable, -np.expm1(-(rate_full - lam) * t), 0.0)
     log_queue = log_w_full + log_s
-    total = np.logaddexp(log_below, log_queue)
+    with np.errstate(invalid="ignore"):
+        total = np.logaddexp(log_below, log_queue)
     pw = np.exp(log_queue - total)
     p_wait[ok] = pw[ok]
     p_ab[ok] = (pw * ab_w)[ok]

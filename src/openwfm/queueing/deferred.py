@@ -9,6 +9,8 @@ by ``start_j + within_s`` and all of them by ``start_j + all_within_s``, measure
 given by ``clock_s`` (open-time seconds for business-hours targets, so nights do not count).
 We check at the end of the last interval that ends by the deadline (at least interval ``j``
 itself): conservative, since the items arriving later in ``j`` get more time than required.
+Deadlines after the horizon's last interval are not due within the horizon (their items stay
+in the closing backlog).
 
 "Least": the greedy schedule works in each interval exactly what has fallen due (rounded up to
 whole agents). Feasibility of any schedule requires its cumulative capacity to reach the
@@ -55,8 +57,10 @@ def deferred_requirements(
 
     # cohort j (and the initial backlog, due first) -> the interval its deadline falls in
     def deadline_index(offset: float) -> np.ndarray:
-        idx = np.searchsorted(ends, clock + offset, side="right") - 1
-        return np.maximum(idx, np.arange(size))
+        deadline = clock + offset
+        idx = np.maximum(np.searchsorted(ends, deadline, side="right") - 1, np.arange(size))
+        # deadlines after the horizon's end are not due within it (the backlog stays open)
+        return np.where(deadline > ends[-1], size, idx)
 
     for offset, amount in ((within, arrived_before + p * v),) + (
         ((float(all_within_s), arrived),) if all_within_s is not None else ()
@@ -74,7 +78,7 @@ def deferred_requirements(
         agents[i] = int(np.ceil(need / per_agent - 1e-9))
         done = min(done + agents[i] * per_agent, arrived[i])
         done_by[i] = done
-    # fraction of cohort j finished by its (checked) deadline
+    # fraction of cohort j finished by its (checked) deadline, or by the horizon's end
     idx = np.minimum(deadline_index(within), size - 1)
     finished = np.clip(done_by[idx] - arrived_before, 0.0, v)
     on_time = np.where(v > 0, finished / np.where(v > 0, v, 1.0), 1.0)

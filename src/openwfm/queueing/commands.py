@@ -1,0 +1,153 @@
+"""CLI: ``openwfm erlang`` (calculator) and ``openwfm staff`` (forecast -> requirements)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("erlang")
+    def erlang(
+        calls_per_interval: float = typer.Option(None, help="Contacts offered per interval."),
+        arrival_rate_per_s: float = typer.Option(None, help="Arrival rate per second."),
+        aht_s: float = typer.Option(..., help="Average handle time, seconds."),
+        interval_minutes: float = typer.Option(30.0, help="Interval length, minutes."),
+        target_s: float = typer.Option(20.0, help="Service-level target time, seconds."),
+        sl: float = typer.Option(0.8, help="Service-level target (fraction), when solving."),
+        agents: int = typer.Option(None, help="Agents on line; omit to solve for agents."),
+        patience_s: float = typer.Option(None, help="Mean patience, seconds (Erlang A)."),
+        max_occupancy: float = typer.Option(None, help="Occupancy cap when solving."),
+        max_abandon: float = typer.Option(None, help="Abandonment cap when solving (Erlang A)."),
+        max_asa_s: float = typer.Option(None, help="ASA cap in seconds when solving."),
+        json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Erlang C / Erlang A calculator: metrics for given agents, or the least agents."""
+        import json
+
+        from openwfm.errors import ParameterError
+        from openwfm.queueing import erlang_a, required_agents
+
+        if (calls_per_interval is None) == (arrival_rate_per_s is None):
+            raise ParameterError(
+                "give exactly one of --calls-per-interval or --arrival-rate-per-s",
+                field="--calls-per-interval",
+            )
+        if interval_minutes <= 0:
+            raise ParameterError("expected > 0", field="--interval-minutes")
+        rate = (
+            arrival_rate_per_s
+            if arrival_rate_per_s is not None
+            else calls_per_interval / (interval_minutes * 60.0)
+        )
+        solved = agents is None
+        if solved:
+            agents = int(
+                required_agents(
+                    rate,
+                    aht_s,
+                    target_s,
+                    sl,
+                    patience_s=patience_s,
+                    max_occupancy=max_occupancy,
+                    max_abandon=max_abandon,
+                    max_asa_s=max_asa_s,
+                )
+            )
+        if agents < 0:
+            raise ParameterError(f"expected >= 0, got {agents}", field="--agents")
+        patience = float("inf") if patience_s is None else patience_s
+        r = erlang_a(rate, aht_s, patience, agents, target_s)
+        result = {
+            "model": "erlang_c" if patience_s is None else "erlang_a",
+            "arrival_rate_per_s": rate,
+            "traffic_erlangs": rate * aht_s,
+            "aht_s": aht_s,
+            "target_s": target_s,
+            "agents": agents,
+            "solved_for_agents": solved,
+            "p_wait": float(r.p_wait),
+            "service_level": float(r.service_level),
+            "service_level_answered": float(r.service_level_answered),
+            "asa_s": float(r.asa_s),
+            "mean_wait_s": float(r.mean_wait_s),
+            "p_abandon": float(r.p_abandon),
+            "occupancy": float(r.occupancy),
+            "queue_length": float(r.queue_length),
+        }
+        if json_output:
+            print(json.dumps(result, indent=2, allow_nan=True))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{result['model']}: {result['traffic_erlangs']:.4g} Erlangs")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in result.items():
+            if key in ("model",):
+                continue
+            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+        Console().print(table)
+
+    @app.command("staff")
+    def staff(
+        scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+        forecast: Path = typer.Option(
+            ..., help="Forecast (forecast column) or KPI (offered) table, CSV/Parquet."
+        ),
+        out: Path = typer.Option(None, help="Write the requirements table (.csv or .parquet)."),
+        interval_minutes: int = typer.Option(
+            None, help="Interval length (default: scenario grid)."
+        ),
+    ) -> None:
+        """Forecast + scenario targets -> required and scheduled agents per queue x interval."""
+        import os
+        import tempfile
+
+        import pandas as pd
+        from rich.console import Console
+
+        from openwfm.errors import DataError
+        from openwfm.scenario import load_scenario
+        from openwfm.staffing import requirements
+
+        loaded = load_scenario(scenario)
+        if not forecast.exists():
+            raise DataError("file not found", file=str(forecast))
+        try:
+            if forecast.suffix.lower() == ".parquet":
+                table = pd.read_parquet(forecast)
+            else:
+                table = pd.read_csv(forecast)
+        except Exception as error:  # noqa: BLE001 - any reader failure is bad input
+            raise DataError(f"cannot read table: {error}", file=str(forecast)) from None
+        try:
+            result = requirements(table, loaded, interval_minutes=interval_minutes)
+        except DataError as error:
+            raise DataError(
+                error.message, file=str(forecast), line=error.line, field=error.field
+            ) from None
+        console = Console()
+        if out is not None:
+            suffix = out.suffix.lower()
+            if suffix not in (".csv", ".parquet"):
+                raise DataError("expected a .csv or .parquet output path", file=str(out))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=suffix)
+            os.close(handle)
+            try:
+                if suffix == ".csv":
+                    result.to_csv(temporary, index=False)
+                else:
+                    result.to_parquet(temporary, index=False)
+                os.replace(temporary, out)
+            finally:
+                if os.path.exists(temporary):
+                    os.remove(temporary)
+            console.print(f"wrote {len(result)} rows to {out}")
+        summary = result.groupby(["queue", "model"])[["required_agents", "scheduled_agents"]].agg(
+            ["max", "mean"]
+        )
+        console.print(summary.round(2).to_string())
