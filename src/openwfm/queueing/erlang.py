@@ -368,7 +368,8 @@ def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
         log_s_u, _ = _core.queue_sums(x + shift, np.maximum(y * u, 1e-300))
         log_s_1, _ = _core.queue_sums(x + shift, y)
         value = -(x + shift) * theta * finite_t - y * np.expm1(-theta * finite_t)
-        return np.where(np.isinf(t_s), -np.inf, value + log_s_u - log_s_1)
+        # a probability ratio: <= 1, rounding may push the log a hair above 0
+        return np.where(np.isinf(t_s), -np.inf, np.minimum(value + log_s_u - log_s_1, 0.0))
 
     # answered within t given queued = E[exp(-theta V); V <= t | wait]
     answered_within_q = (1.0 - ab_given_wait) * -np.expm1(log_tail(t, 1.0))
@@ -384,7 +385,7 @@ def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
     out = {
         "p_wait": p_wait,
         "p_ab": p_ab,
-        "sl": np.minimum(sl, 1.0),
+        "sl": np.clip(sl, 0.0, 1.0),
         "sl_ans": np.where(answered > 0, sl / np.where(answered > 0, answered, 1.0), 0.0),
         "ab_short": ab_short,
         "sl_short": np.minimum(sl / np.maximum(1.0 - ab_short, 1e-300), 1.0),
