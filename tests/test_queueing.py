@@ -150,6 +150,46 @@ def test_erlang_a_matches_birth_death_reference(case):
         assert rel_err(getattr(got, name), value) <= REL, name
 
 
+def ref_erlang_a_closed(lam, aht, patience, n, t, with_asa):
+    """Mandelbaum & Zeltyn's closed form at 50 digits (for loads where sums are too long):
+    S = x e^y y^-x gamma(x, y), answered within t from gamma(x+1, .), ASA by quadrature."""
+    lam, mu, th, t = mp.mpf(lam), 1 / mp.mpf(aht), 1 / mp.mpf(patience), mp.mpf(t)
+    a, x, y, u = lam / mu, n * mu / th, lam / th, mp.exp(-th * t)
+    inv_b = mp.gammainc(n + 1, a) * mp.exp(a - n * mp.log(a))
+    scale = mp.exp(y - x * mp.log(y))
+    s = x * scale * mp.gammainc(x, 0, y)
+    d = inv_b - 1 + s
+    p_ab = (s - (x / y) * (s - 1)) / d
+    answered_within = x * scale / y * (mp.gammainc(x + 1, 0, y) - mp.gammainc(x + 1, 0, y * u))
+    out = {
+        "p_wait": s / d,
+        "p_abandon": p_ab,
+        "service_level": (inv_b - 1 + answered_within) / d,
+    }
+    if with_asa:
+        c, w = x + 1, 12 * mp.sqrt(x + 1) + 40
+        points = sorted({p for p in (0, max(c - w, 0), c, min(c + w, y), y) if 0 <= p <= y})
+        integral = mp.quad(lambda z: mp.gammainc(x + 1, 0, z) / z, points)
+        out["asa_s"] = x / (y * th) * scale * integral / d / (1 - p_ab)
+    return out
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (1000 / 300, 300.0, 120.0, 1000, 20.0, True),
+        (20000 / 240, 240.0, 180.0, 19800, 10.0, False),  # below the load
+        (100000 / 300, 300.0, 600.0, 100300, 20.0, False),
+        (100000 / 300, 300.0, 60.0, 95000, 20.0, False),
+    ],
+)
+def test_erlang_a_large_loads_match_closed_form_reference(case):
+    ref = ref_erlang_a_closed(*case)
+    got = erlang_a(*case[:5])
+    for name, value in ref.items():
+        assert rel_err(getattr(got, name), value) <= REL, name
+
+
 # ----------------------------------------------------------------- textbook examples
 
 
