@@ -29,6 +29,12 @@ _TINY = 1e-280
 def _stirlerr(k: np.ndarray) -> np.ndarray:
     """``lgamma(k+1) - (k+1/2) log k + k - log sqrt(2 pi)`` for ``k > 0``."""
     k = np.asarray(k, dtype=float)
+    if k.size and k.min() >= 15.0:
+        k2 = 1.0 / (k * k)
+        return (
+            1.0 / 12.0
+            - k2 * (1.0 / 360.0 - k2 * (1.0 / 1260.0 - k2 * (1.0 / 1680.0 - k2 / 1188.0)))
+        ) / k
     out = np.empty_like(k)
     big = k >= 15.0
     kb = k[big]
@@ -42,26 +48,20 @@ def _stirlerr(k: np.ndarray) -> np.ndarray:
 
 
 def _bd0(k: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``k log(k/m) + m - k`` (>= 0) without cancellation, for ``k > 0, m > 0``."""
+    """``k log(k/m) + m - k`` (>= 0) for ``k > 0, m > 0``.
+
+    As ``m ((1+d) log1p(d) - d)`` with ``d = (k - m)/m`` its absolute error is about
+    ``eps |k - m|`` (< 3e-11 for loads up to 200,000), which is all that matters after exp.
+    """
     d = (k - m) / m
-    # m * ((1+d) log1p(d) - d): the absolute error is ~eps * m * |d|, harmless after exp.
-    out = m * ((1.0 + d) * np.log1p(d) - d)
-    small = np.abs(d) < 0.1
-    if np.any(small):
-        # series (1+d)log(1+d) - d = sum_{j>=2} (-1)^j d^j / (j (j-1)), exact to 1e-17 here
-        ds = d[small]
-        acc = np.zeros_like(ds)
-        power = ds * ds
-        for j in range(2, 20):
-            acc += (-1.0) ** j * power / (j * (j - 1))
-            power = power * ds
-        out[small] = m[small] * acc
-    return out
+    return m * ((1.0 + d) * np.log1p(d) - d)
 
 
 def log_poisson_pmf(k: np.ndarray, m: np.ndarray) -> np.ndarray:
     """log(m**k exp(-m) / Gamma(k+1)) for real ``k >= 0`` and ``m >= 0`` (broadcast)."""
     k, m = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(m, dtype=float))
+    if k.size and k.min() >= 15.0 and m.min() > 0.0:  # the common case, without masks
+        return -_stirlerr(k) - _bd0(k, m) - 0.5 * np.log(2.0 * np.pi * k)
     out = np.empty(k.shape)
     zero_k = k == 0.0
     zero_m = (m == 0.0) & ~zero_k
