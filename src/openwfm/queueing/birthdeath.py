@@ -108,3 +108,69 @@ def chat_metrics(
     busy = (probs * busy_slots).sum(axis=1) + pw * n * k
     occ[ok] = np.minimum(busy / np.maximum(n * k, 1), 1.0)[ok]
     return {"p_wait": p_wait, "p_abandon": p_ab, "service_level": sl, "occupancy": occ}
+
+
+def erlang_x(
+    arrival_rate_per_s, aht_s, patience_s, agents, lines, target_s
+) -> dict[str, np.ndarray]:
+    """Erlang X style M/M/n/L+M: ``lines`` places in total (agents + waiting), exponential
+    patience (``inf``: none). Arrivals finding every line busy are blocked (busy tone).
+
+    The chain is finite (states 0..L), so it is solved exactly in log space, no truncation.
+    Given ``j`` contacts ahead, the offered wait is the (j+1)-th death among ``x + j``
+    exponential lifetimes (``x = n mu / theta``), so P(answered within t | j) =
+    ``x/(x+j+1) I_{1-u}(j+1, x+1)`` (regularised incomplete beta, ``u = exp(-theta t)``);
+    without patience it is the Erlang distribution ``P(Gamma(j+1, n mu) <= t)``.
+    Returns ``p_block, p_wait, p_abandon, service_level`` (answered within t / offered,
+    blocked contacts count as not answered) and ``occupancy``; arrays of the broadcast shape.
+    """
+    lam = as_param("arrival_rate_per_s", arrival_rate_per_s)
+    h = as_param("aht_s", aht_s, positive=True)
+    pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
+    n = as_param("agents", agents, integer=True)
+    lines_ = as_param("lines", lines, integer=True)
+    t = as_param("target_s", target_s)
+    lam, h, pat, n, lines_, t = np.broadcast_arrays(lam, h, pat, n, lines_, t)
+    if np.any(lines_ < n):
+        raise ParameterError("expected lines >= agents", field="lines")
+    shape = lam.shape
+    lam, h, pat, n, lines_, t = (np.ravel(v) for v in (lam, h, pat, n, lines_, t))
+    size_states = int(lines_.max()) + 1 if lam.size else 1
+    m = np.arange(size_states)[None, :].astype(float)
+    mu, theta = 1.0 / h[:, None], np.where(np.isinf(pat), 0.0, 1.0 / pat)[:, None]
+    nn, ll = n[:, None], lines_[:, None]
+    valid = m <= ll
+    death = np.minimum(m, nn) * mu + np.maximum(m - nn, 0.0) * theta
+    birth = np.broadcast_to(np.maximum(lam[:, None], 1e-300), (lam.size, size_states))
+    log_w = stationary_log_weights(birth, np.where(death > 0, death, 1.0))
+    log_w = np.where(valid, log_w, -np.inf)
+    probs = np.exp(log_w - special.logsumexp(log_w, axis=1, keepdims=True))
+    blocked = probs[np.arange(lam.size), lines_.astype(int)]
+    waits = valid & (m >= nn) & (m < ll)
+    j = np.maximum(m - nn, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(theta > 0, nn * mu / np.where(theta > 0, theta, 1.0), np.inf)
+        u = np.exp(-theta * t[:, None])
+        impatient = special.betainc(j + 1.0, x + 1.0, 1.0 - u) * x / (x + j + 1.0)
+        patient = special.gammainc(j + 1.0, nn * mu * t[:, None])
+    answered_in_t = np.where(theta > 0, impatient, patient)
+    answered_in_t = np.where(nn > 0, answered_in_t, 0.0)
+    with np.errstate(invalid="ignore"):
+        ans_prob = np.where(theta > 0, x / (x + j + 1.0), 1.0)
+    ans_prob = np.where(nn > 0, ans_prob, 0.0)
+    no_wait = valid & (m < nn)
+    p_wait = np.where(waits, probs, 0.0).sum(axis=1)
+    p_ab = np.where(waits, probs * (1.0 - ans_prob), 0.0).sum(axis=1)
+    sl = np.where(no_wait, probs, 0.0).sum(axis=1) + np.where(
+        waits, probs * answered_in_t, 0.0
+    ).sum(axis=1)
+    busy = (np.minimum(m, nn) * probs).sum(axis=1)
+    zero = lam == 0
+    out = {
+        "p_block": np.where(zero, 0.0, blocked),
+        "p_wait": np.where(zero, 0.0, p_wait),
+        "p_abandon": np.where(zero, 0.0, p_ab),
+        "service_level": np.where(zero, 1.0, np.clip(sl, 0.0, 1.0)),
+        "occupancy": np.where(n > 0, busy / np.maximum(n, 1), 0.0),
+    }
+    return {k: (v.reshape(shape)[()] if not shape else v.reshape(shape)) for k, v in out.items()}
