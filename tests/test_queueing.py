@@ -336,3 +336,15 @@ def test_bad_input_names_the_argument(call, field):
     with pytest.raises(ParameterError) as info:
         call()
     assert info.value.field == field
+
+
+def test_erlang_a_wait_percentile_agrees_with_service_level():
+    # P(W <= w) = answered within w + abandoned within w: two routes to the same number
+    from openwfm.queueing import erlang_a_wait_percentile_s, wait_percentile_s
+
+    q = np.array([0.5, 0.8, 0.9, 0.99])
+    w = erlang_a_wait_percentile_s(0.5, 200.0, 300.0, 100, q)
+    r = erlang_a(0.5, 200.0, 300.0, 100, w, short_abandon_s=w)
+    np.testing.assert_allclose(r.service_level + r.abandon_within_s, q, rtol=1e-9)
+    patient = erlang_a_wait_percentile_s(0.5, 200.0, 1e9, 105, 0.95)
+    assert patient == pytest.approx(wait_percentile_s(100.0, 105, 200.0, 0.95), rel=1e-5)

@@ -413,3 +413,47 @@ def _answered_wait(x, y, theta, log_s, p_wait, answered) -> np.ndarray:
         series = _core.answered_wait_series(x[~closed], y[~closed])
         weighted[~closed] = series / np.exp(log_s[~closed])
     return p_wait * weighted / theta / answered
+
+
+def erlang_a_wait_percentile_s(arrival_rate_per_s, aht_s, patience_s, agents, quantile):
+    """Erlang A quantile, in seconds, of the time offered contacts spend in queue (until
+    answered or abandoned): ``P(W > w) = P(wait) P(V > w | wait) exp(-w / patience)``.
+
+    0 when the quantile falls within the contacts that do not wait. Solved by bisection on
+    ``w`` (60 steps, vectorised), so it is accurate to ~1e-12 relative.
+    """
+    lam = as_param("arrival_rate_per_s", arrival_rate_per_s, positive=True)
+    h = as_param("aht_s", aht_s, positive=True)
+    pat = as_param("patience_s", patience_s, positive=True)
+    n = as_param("agents", agents, positive=True)
+    q = as_param("quantile", quantile, upper=1.0)
+    lam, h, pat, n, q = (np.ravel(v) for v in np.broadcast_arrays(lam, h, pat, n, q))
+    shape = np.broadcast_shapes(
+        *(np.shape(v) for v in (arrival_rate_per_s, aht_s, patience_s, agents, quantile))
+    )
+    theta = 1.0 / pat
+    x, y = n / (h * theta), lam / theta
+    p_wait = np.atleast_1d(erlang_a(lam, h, pat, n, 0.0, with_asa=False).p_wait)
+    log_s0, _ = _core.queue_sums(x, y)
+
+    def survival(w: np.ndarray) -> np.ndarray:
+        u = np.exp(-theta * w)
+        log_s_u, _ = _core.queue_sums(x, np.maximum(y * u, 1e-300))
+        log_tail = -x * theta * w - y * np.expm1(-theta * w) + log_s_u - log_s0
+        return p_wait * np.exp(np.minimum(log_tail, 0.0) - theta * w)
+
+    goal = 1.0 - q
+    lo = np.zeros(lam.size)
+    hi = np.maximum(h, pat)
+    for _ in range(200):  # grow the bracket until the survival drops below the goal
+        high = survival(hi) > goal
+        if not np.any(high):
+            break
+        hi = np.where(high, hi * 2.0, hi)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        above = survival(mid) > goal
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    value = np.where(goal >= p_wait, 0.0, hi)
+    value = np.where(q >= 1.0, np.inf, value)
+    return _out(value.reshape(shape))
