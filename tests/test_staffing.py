@@ -172,3 +172,17 @@ def test_staff_command_writes_table(tmp_path, example_scenario_path):
     assert list(table.columns) == COLUMNS and len(table) == len(kpi)
     missing = _cli("staff", str(example_scenario_path), "--forecast", str(tmp_path / "no.csv"))
     assert missing.returncode == 2 and "no.csv" in missing.stderr
+
+
+def test_segment_rows_and_partial_aht_forecast(scenario):
+    # a forecast per segment, with a handle-time forecast for one segment only: volumes add
+    # up, the AHT is volume-weighted with the queue's AHT standing in where it is missing
+    base = _forecast()
+    gold = base.assign(segment="gold", forecast=base["forecast"] * 0.25, aht_s=300.0)
+    rest = base.assign(segment="standard", forecast=base["forecast"] * 0.75, aht_s=np.nan)
+    table = requirements(pd.concat([gold, rest]), scenario, interval_minutes=15)
+    voice = table[(table["queue"] == "voice") & (table["arrival_rate_per_s"] > 0)]
+    np.testing.assert_allclose(voice["aht_s"], 0.25 * 300.0 + 0.75 * 240.0)
+    whole = requirements(base, scenario, interval_minutes=15)
+    np.testing.assert_allclose(table["arrival_rate_per_s"], whole["arrival_rate_per_s"])
+    assert np.all(voice["required_agents"].to_numpy() >= whole.loc[voice.index, "required_agents"])

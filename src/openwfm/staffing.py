@@ -84,10 +84,15 @@ def requirements(
             field=volume_column,
         )
     table["_volume"] = volumes
+    queue_aht = {queue.name: queue.aht_s for queue in scenario.queues}
+    default_aht = table["queue"].astype(str).map(queue_aht).astype(float)
     if "aht_s" in table.columns:
-        table["_aht_weight"] = pd.to_numeric(table["aht_s"], errors="coerce") * table["_volume"]
+        # rows without a handle-time forecast use the queue's AHT; volume-weighted per interval
+        row_aht = pd.to_numeric(table["aht_s"], errors="coerce")
+        row_aht = row_aht.where(row_aht > 0).fillna(default_aht)
     else:
-        table["_aht_weight"] = np.nan
+        row_aht = default_aht
+    table["_aht_weight"] = row_aht * table["_volume"]
     grouped = (
         table.groupby(["queue", "interval_start"], sort=True)
         .agg(_volume=("_volume", "sum"), _aht_weight=("_aht_weight", "sum"))
