@@ -348,3 +348,24 @@ def test_erlang_a_wait_percentile_agrees_with_service_level():
     np.testing.assert_allclose(r.service_level + r.abandon_within_s, q, rtol=1e-9)
     patient = erlang_a_wait_percentile_s(0.5, 200.0, 1e9, 105, 0.95)
     assert patient == pytest.approx(wait_percentile_s(100.0, 105, 200.0, 0.95), rel=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=st.floats(0.05, 3_000.0),
+    sl=st.floats(0.05, 0.99),
+    target=st.floats(1.0, 120.0),
+    asa_cap=st.floats(0.5, 60.0),
+    occupancy=st.floats(0.5, 1.0),
+)
+def test_required_agents_least_under_all_caps(a, sl, target, asa_cap, occupancy):
+    n = required_agents(a / 200.0, 200.0, target, sl, max_occupancy=occupancy, max_asa_s=asa_cap)
+
+    def ok(k):
+        return (
+            service_level(a, k, 200.0, target) >= sl - 1e-12
+            and asa(a, k, 200.0) <= asa_cap
+            and a / k <= occupancy + 1e-12
+        )
+
+    assert ok(n) and not ok(n - 1)
