@@ -412,7 +412,11 @@ def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
     )
     if result.requirements is not None:
         req = result.requirements
-        keys = [c for c in ("queue", "segment", "model", "sl_definition") if c in req.columns]
+        keys = [
+            c
+            for c in ("queue", "segment", "model", "sl_definition", "binding_segment")
+            if c in req.columns
+        ]
         table = req.groupby(keys, as_index=False).agg(
             intervals=("required_agents", "size"), peak_required=("required_agents", "max")
         )
