@@ -26,7 +26,7 @@ def run_demo(out):
         "--out",
         str(out),
         "--time-limit",
-        "10",
+        "20",
         "--replications",
         "4",
     ]
