@@ -104,7 +104,11 @@ def test_plan_writes_its_tables_and_every_requirement_names_its_model(staffed):
     forecast = pd.read_csv(out / "forecast.csv")
     assert (forecast["lower_95"] <= forecast["forecast"]).all()
     assert (forecast["forecast"] <= forecast["upper_95"]).all()
-    saved = json.loads((out / "summary.json").read_text())
+
+    def no_nan(constant):
+        raise AssertionError(f"summary.json is not strict JSON: {constant}")
+
+    saved = json.loads((out / "summary.json").read_text(), parse_constant=no_nan)
     assert saved["verdict"] == staffed.summary["verdict"]
     rules = pd.read_csv(out / "rules.csv")
     assert {"rule", "binds", "at_limit", "violated"} <= set(rules.columns)

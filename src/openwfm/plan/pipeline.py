@@ -275,6 +275,23 @@ def binding_rules(scenario: Scenario, result) -> pd.DataFrame:
     return rules
 
 
+def _json_ready(value: Any) -> Any:
+    """Strict JSON: NaN / infinity become null, NumPy scalars plain numbers, dates strings."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
 def _scenario_key(scenario: Scenario) -> str:
     return scenario.model_dump_json()
 
@@ -707,7 +724,9 @@ def run_plan(
         result.summary["stages"] = dict(result.stages)
         result.summary["timings_s"] = {k: round(v, 2) for k, v in result.timings_s.items()}
         result.summary["report"] = str(result.report_path)
-        tables[out_dir / "summary.json"] = json.dumps(result.summary, indent=2, default=str)
+        tables[out_dir / "summary.json"] = json.dumps(
+            _json_ready(result.summary), indent=2, allow_nan=False
+        )
         tables[out_dir / "summary.txt"] = summary_text(result.summary)
         write_tables(tables)
         end("report", began, "computed", "report")
