@@ -46,25 +46,9 @@ def load_mapping(path: Path) -> dict:
 
 
 def _write_table(frame, out: Path) -> None:
-    """Write CSV or Parquet through a temporary file, so a failure leaves nothing behind."""
-    import os
-    import tempfile
+    from openwfm.io import write_table
 
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ParameterError(f"--out must end in .csv or .parquet, got {out.name!r}", field="--out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=suffix)
-    os.close(handle)
-    try:
-        if suffix == ".csv":
-            frame.to_csv(temporary, index=False)
-        else:
-            frame.to_parquet(temporary, index=False)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_table(frame, out)
 
 
 def register(app: typer.Typer) -> None:

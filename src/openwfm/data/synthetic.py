@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
-import os
 from pathlib import Path
 
 import numpy as np
@@ -401,20 +400,6 @@ def _simulate_queue(
 
 def write_interactions(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write an interactions table to ``.csv`` or ``.parquet`` atomically (temp file, rename)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ParameterError(
-            f"expected an output file ending in .csv or .parquet, got {path.name!r}", field="--out"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if suffix == ".csv":
-            frame.to_csv(temporary, index=False)
-        else:
-            frame.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    from openwfm.io import write_table
+
+    return write_table(frame, path)

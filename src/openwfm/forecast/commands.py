@@ -6,8 +6,6 @@ DuckDB interaction store (``--store``, aggregated to ``--interval-minutes``).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -53,17 +51,9 @@ def _load_history(history: Path | None, store: Path | None, interval_minutes: in
 
 
 def _write_csv_atomic(frame, out: Path) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from openwfm.io import write_table
+
+    write_table(frame, out)
 
 
 def _split(text: str | None) -> list[str]:

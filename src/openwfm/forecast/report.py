@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from openwfm.io import atomic_write_text
 
 
 def backtest_figures(results: pd.DataFrame, by_lead: pd.DataFrame) -> list:
@@ -79,9 +79,4 @@ def backtest_report(results: pd.DataFrame, by_lead: pd.DataFrame, path: str | Pa
     for i, fig in enumerate(figures):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     parts.append("</body></html>")
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(parts))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, "\n".join(parts))

@@ -103,8 +103,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Forecast + scenario targets -> required and scheduled agents per queue x interval."""
-        import os
-        import tempfile
 
         import pandas as pd
         from rich.console import Console
@@ -131,21 +129,9 @@ def register(app: typer.Typer) -> None:
             ) from None
         console = Console()
         if out is not None:
-            suffix = out.suffix.lower()
-            if suffix not in (".csv", ".parquet"):
-                raise DataError("expected a .csv or .parquet output path", file=str(out))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=suffix)
-            os.close(handle)
-            try:
-                if suffix == ".csv":
-                    result.to_csv(temporary, index=False)
-                else:
-                    result.to_parquet(temporary, index=False)
-                os.replace(temporary, out)
-            finally:
-                if os.path.exists(temporary):
-                    os.remove(temporary)
+            from openwfm.io import write_table
+
+            write_table(result, out)
             console.print(f"wrote {len(result)} rows to {out}")
         summary = result.groupby(["queue", "model"])[["required_agents", "scheduled_agents"]].agg(
             ["max", "mean"]

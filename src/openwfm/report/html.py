@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from openwfm.io import atomic_write_text
 from openwfm.report import charts
 from openwfm.report.tables import kpi_summary, table_html
 
@@ -103,15 +103,7 @@ class Report:
 
     def write(self, path: str | Path) -> Path:
         """Write the page to ``path`` atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_text(self.to_html(), encoding="utf-8")
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return path
+        return atomic_write_text(path, self.to_html())
 
 
 SECTION_HEADINGS = (
