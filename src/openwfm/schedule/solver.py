@@ -224,6 +224,7 @@ class _Builder:
         subset: set[int] | None = None,
         pattern: set[tuple[int, int]] | None = None,
         day_targets: dict[tuple[tuple[str, ...], int], int] | None = None,
+        day_patterns: bool = False,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -246,6 +247,10 @@ class _Builder:
         self.subset = subset
         self.pattern = pattern
         self.day_targets = day_targets
+        self.day_patterns = day_patterns
+        self.pattern_link = None
+        # phase 1 with day patterns: per skill group, (working days, count variable) pairs
+        self.pattern_counts: dict[tuple[str, ...], list[tuple[tuple[int, ...], object]]] = {}
         self.w: dict[tuple[int, int], object] = {}
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
@@ -255,6 +260,7 @@ class _Builder:
         self.x: dict[tuple[int, int, int], object] = {}
         self.unavailable: dict[tuple[int, int], set[int]] = defaultdict(set)
         self.day_of: dict[int, int] = {}
+        self.unit_of: dict[int, int] = {}  # variable index -> unit (phase 1 neighbourhoods)
 
     def tag(self, day: int, var):
         """Remember the day a variable belongs to (phase 1 re-optimises one day at a time)."""
@@ -411,13 +417,18 @@ class _Builder:
                         )
             for key, terms in counts.items():
                 if self.aggregate:
-                    counts[key] = [self.tag(key[0], m.new_int_var(0, len(terms), f"X{key}"))]
+                    var = self.tag(key[0], m.new_int_var(0, len(terms), f"X{key}"))
+                    self.unit_of[var.index] = len(units)
+                    counts[key] = [var]
                 elif len(terms) > 1:  # one count variable keeps the coverage rows short
                     var = m.new_int_var(0, len(terms), f"X{key}")
                     m.add(var == sum(terms))
                     counts[key] = [var]
             if self.aggregate:
                 self._aggregate_limits(members, counts)
+                if self.day_patterns:
+                    self.units_so_far = units
+                    self._patterns(skills, members, counts)
             units.append(("group", skills, counts))
             self.unit_members.append(members)
             self.unit_pool.append(None)
@@ -459,6 +470,7 @@ class _Builder:
                         var = self.tag(
                             day, m.new_int_var(0, bound, f"f{u}_{day}_{oi}_{b_index}_{k}")
                         )
+                        self.unit_of[var.index] = u
                         positions.append((k, var))
                         for t in range(base + k, base + k + b.length):
                             working[t].append((-1, var))
@@ -477,6 +489,7 @@ class _Builder:
                 parts = []
                 for q in skills:
                     var = self.tag(t // spd, m.new_int_var(0, upper, f"y{u}_{t}_{q}"))
+                    self.unit_of[var.index] = u
                     self.y[u, t, q] = var
                     parts.append(var)
                     contributions[q, t].append(var)
@@ -593,6 +606,71 @@ class _Builder:
                 m.add(
                     sum(v for _, v in shifts) <= sum(7 - c.min_days_off_per_week for c in contracts)
                 )
+
+    def _patterns(self, skills, members: list[int], counts: dict) -> None:
+        """Phase 1 plans each group's working-day patterns with the shift counts.
+
+        Every agent's week is one subset of days; the subsets the hard day-level rules allow are
+        enumerated with the exact penalty of the soft day-level rules (short working stretches,
+        short day-off stretches) the model would charge. The group's count of agents per
+        pattern ties to its shifts per day, so the penalties enter phase 1's objective and its
+        bound stays a valid lower bound (each agent's week is one of these patterns)."""
+        contracts = {self.agents[a].contract.name: self.agents[a].contract for a in members}
+        if len(contracts) != 1:
+            return
+        contract = next(iter(contracts.values()))
+        lengths = self._allowed_lengths(contract)
+        paid = [o.paid_minutes for o in self.options if lengths is None or o.length in lengths]
+        patterns = day_patterns(contract, self.rules, self.h, paid)
+        if not patterns:
+            return
+        m = self.m
+        size = len(members)
+        variables = []
+        for days, penalty in patterns:
+            var = m.new_int_var(0, size, f"N{skills}_{days}")
+            self.unit_of[var.index] = len(self.units_so_far)
+            variables.append((days, var))
+            if round(penalty * SCALE):
+                self.objective.append((round(penalty * SCALE), var))
+        m.add(sum(v for _, v in variables) == size)
+        if self.pattern_link is None:
+            # the ties between patterns and shifts hold only with this literal: phase 1 first
+            # solves without them (fast), then with them from that solution
+            self.pattern_link = m.new_bool_var("pattern_link")
+        link = self.pattern_link
+        for day in range(self.h.days):
+            terms = [v for (d, _), (v,) in counts.items() if d == day]
+            m.add(sum(terms) == sum(v for days, v in variables if day in days)).only_enforce_if(
+                link
+            )
+        # a late-then-early pair needs one agent working on either day (a relaxation)
+        if self.settings is not None and self.rules["forbidden_succession"].hard:
+            for first, second in self.settings.forbidden_successions:
+                for day in range(self.h.days - 1):
+                    left = [
+                        v
+                        for (d, o), (v,) in counts.items()
+                        if d == day and self.options[o].shift_type == first
+                    ]
+                    right = [
+                        v
+                        for (d, o), (v,) in counts.items()
+                        if d == day + 1 and self.options[o].shift_type == second
+                    ]
+                    if left and right:
+                        m.add(
+                            sum(left) + sum(right)
+                            <= sum(v for ds, v in variables if day in ds or day + 1 in ds)
+                        ).only_enforce_if(link)
+        if self.rules["max_shifts_of_type"].hard and self.h.days == 7:
+            for shift_type, limit in contract.max_shifts_per_week_by_type.items():
+                terms = [
+                    v for (_, o), (v,) in counts.items() if self.options[o].shift_type == shift_type
+                ]
+                if terms:
+                    m.add(sum(terms) <= limit * size)
+        self.pattern_counts[skills] = variables
 
     # -- agent rules ---------------------------------------------------------
     def _agent_rules(self) -> None:
@@ -897,6 +975,84 @@ class _Builder:
                             self.m.add(expr <= 1)
 
 
+def _stretches(work: tuple[bool, ...], value: bool) -> list[tuple[int, int, bool]]:
+    """(first day, length, interior) of each maximal run of ``value`` in ``work``."""
+    runs = []
+    d = 0
+    while d < len(work):
+        if work[d] != value:
+            d += 1
+            continue
+        e = d
+        while e < len(work) and work[e] == value:
+            e += 1
+        runs.append((d, e - d, d > 0 and e < len(work)))
+        d = e
+    return runs
+
+
+def day_patterns(
+    contract: Contract, rules: dict[str, RuleSetting], horizon: Horizon, paid: list[int]
+) -> list[tuple[tuple[int, ...], float]]:
+    """Working-day subsets of a one-week horizon that the contract's hard day-level rules allow,
+    each with the penalty the model charges for its soft day-level rules (same counting as
+    ``_agent_rules``: one unit per interior stretch shorter than the minimum). Empty when the
+    horizon is not a single week or the agent has no shift options."""
+    import itertools
+
+    days = horizon.days
+    if days != 7 or not paid:
+        return []
+    lo, hi = min(paid), max(paid)
+    out = []
+    weekend = [d for d in range(days) if horizon.weekday(d) >= 5]
+    for n in range(days + 1):
+        for chosen in itertools.combinations(range(days), n):
+            work = tuple(d in chosen for d in range(days))
+            penalty = 0.0
+            ok = True
+
+            def check(name: str, violated: bool, amount: float = 1.0) -> None:
+                nonlocal ok, penalty
+                if violated:
+                    if rules[name].hard:
+                        ok = False
+                    else:
+                        penalty += rules[name].weight * amount
+
+            # only the hard limits prune; soft minute / day limits are left at no cost (a
+            # relaxation), the stretch rules are priced exactly
+            if rules["days_off_per_week"].hard and contract.min_days_off_per_week > 0:
+                ok &= n <= days - contract.min_days_off_per_week
+            if rules["min_minutes_per_week"].hard:
+                ok &= n * hi >= contract.min_minutes_per_week
+            if rules["max_minutes_per_week"].hard and contract.max_minutes_per_week < 7 * 1440:
+                ok &= n * lo <= contract.max_minutes_per_week
+            if rules["min_minutes_per_horizon"].hard and contract.min_minutes_per_horizon:
+                ok &= n * hi >= contract.min_minutes_per_horizon
+            if (
+                rules["max_minutes_per_horizon"].hard
+                and contract.max_minutes_per_horizon is not None
+            ):
+                ok &= n * lo <= contract.max_minutes_per_horizon
+            runs = _stretches(work, True)
+            if rules["max_consecutive_days"].hard:
+                ok &= all(length <= contract.max_consecutive_days for _, length, _ in runs)
+            if contract.max_working_weekends is not None and rules["max_working_weekends"].hard:
+                worked = {tuple(horizon.date(d).isocalendar())[:2] for d in weekend if work[d]}
+                ok &= len(worked) <= contract.max_working_weekends
+            for _, length, interior in runs:
+                check("min_consecutive_days", interior and length < contract.min_consecutive_days)
+            for _, length, interior in _stretches(work, False):
+                check(
+                    "min_consecutive_days_off",
+                    interior and length < contract.min_consecutive_days_off,
+                )
+            if ok:
+                out.append((chosen, penalty))
+    return out
+
+
 # --------------------------------------------------------------------------- solve
 
 
@@ -912,7 +1068,16 @@ def _solver(time_limit_s: float, num_workers: int, seed: int):
 
 def _diagnose(builder_args: dict, time_limit_s: float) -> list[str]:
     """Names of hard-rule instances that cannot hold together (an infeasible core)."""
-    extra = ("aggregate", "restrict", "targets", "fixed", "subset", "pattern", "day_targets")
+    extra = (
+        "aggregate",
+        "restrict",
+        "targets",
+        "fixed",
+        "subset",
+        "pattern",
+        "day_targets",
+        "day_patterns",
+    )
     args = {k: v for k, v in builder_args.items() if k not in extra}
     diag = _Builder(**args, diagnose=True)
     diag.build()
@@ -1492,15 +1657,9 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     def left(share: float) -> float:
         return max((time_limit_s - (time.perf_counter() - started)) * share, 1.0)
 
-    agg, agg_solver, agg_status, _ = solve(
-        {**builder_args, "aggregate": True},
-        time_limit_s=left(0.25),
-        num_workers=num_workers,
-        seed=seed,
-        progress=None,
+    agg, values, best, bound, agg_status = _phase_one(
+        builder_args, started, time_limit_s, num_workers, seed
     )
-    bound = agg_solver.best_objective_bound / SCALE + agg.offset
-    values, best = _improve_by_day(agg, agg_solver, started + time_limit_s * 0.4, num_workers, seed)
     first_cost = best / SCALE + agg.offset
     if progress is not None:
         progress(first_cost, bound, time.perf_counter() - started)
@@ -1528,6 +1687,18 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((days_end - time.perf_counter()) * share, 1.0)
+        if key in agg.pattern_counts:
+            wanted = {
+                days: int(values[var.index])
+                for days, var in agg.pattern_counts[key]
+                if values[var.index] > 0
+            }
+            chosen = _assign_patterns(agg, sorted(members), wanted, budget, num_workers, seed)
+            if chosen is not None:
+                pattern |= chosen
+                planned.add(key)
+                day_plans.append(f"{'+'.join(key) or '-'} patterns")
+                continue
         plan_status, plan = _try(
             {
                 **builder_args,
@@ -1612,28 +1783,120 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     return result
 
 
-def _improve_by_day(builder: _Builder, solver, deadline: float, num_workers: int, seed: int):
+def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
+    """Group shift counts (with working-day patterns when they can be enumerated).
+
+    First without the pattern ties (the earlier relaxation, fast to a good solution, and a
+    valid bound), improved day by day; then the patterns are fitted to those daily counts and
+    the whole is improved day by day again with the ties on. Returns the builder, the values
+    by variable index, the scaled objective, the bound (cost units) and a status text.
+    """
+    from ortools.sat.python import cp_model
+
+    agg = _Builder(**{**builder_args, "aggregate": True, "day_patterns": True})
+    agg.build()
+    agg.m.minimize(sum(c * v for c, v in agg.objective))
+    link = agg.pattern_link
+    loose = agg.m.clone()
+    if link is not None:
+        loose.add(loose.get_bool_var_from_proto_index(link.index) == 0)
+    share = 0.25 if link is None else 0.2
+    solver = _solver(max(time_limit_s * share, 1.0), num_workers, seed)
+    status = solver.solve(loose)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if status == cp_model.INFEASIBLE:
+            names = _diagnose(builder_args, time_limit_s)
+            detail = ", ".join(names) if names else "(could not isolate them in time)"
+            raise InfeasibleError(
+                f"the hard rules contradict each other: {detail}", field="schedule"
+            )
+        raise ScheduleTimeoutError(
+            f"no schedule found within the time limit of {time_limit_s:g} s; raise --time-limit",
+            field="time_limit",
+        )
+    bound = solver.best_objective_bound / SCALE + agg.offset
+    name = "optimal" if status == cp_model.OPTIMAL else "feasible"
+    n_vars = len(loose.proto.variables)
+    values = [int(solver.value(loose.get_int_var_from_proto_index(i))) for i in range(n_vars)]
+    first_deadline = started + time_limit_s * (0.4 if link is None else 0.3)
+    values, best = _improve_by_day(
+        agg, loose, values, solver.objective_value, first_deadline, num_workers, seed
+    )
+    if link is None:
+        return agg, values, best, bound, name
+    # fit patterns to the daily counts found: counts fixed, patterns free
+    tied = agg.m.clone()
+    tied.add(tied.get_bool_var_from_proto_index(link.index) == 1)
+    fit = tied.clone()
+    for i in range(n_vars):
+        var = fit.get_int_var_from_proto_index(i)
+        if i in agg.day_of:
+            fit.add(var == values[i])
+        else:
+            fit.add_hint(var, values[i])
+    sub = _solver(max(time_limit_s * 0.03, 1.0), num_workers, seed)
+    status = sub.solve(fit)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        values = [int(sub.value(fit.get_int_var_from_proto_index(i))) for i in range(n_vars)]
+        best = sub.objective_value
+    else:
+        # the daily counts admit no pattern split: solve tied from a hint
+        for i in range(n_vars):
+            tied_var = tied.get_int_var_from_proto_index(i)
+            tied.add_hint(tied_var, values[i])
+        sub = _solver(max(time_limit_s * 0.1, 1.0), num_workers, seed)
+        status = sub.solve(tied)
+        tied.clear_hints()
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            agg.pattern_counts.clear()  # no patterns: the days-off step plans them instead
+            return agg, values, best, bound, name
+        bound = max(bound, sub.best_objective_bound / SCALE + agg.offset)
+        values = [int(sub.value(tied.get_int_var_from_proto_index(i))) for i in range(n_vars)]
+        best = sub.objective_value
+    values, best = _improve_by_day(
+        agg, tied, values, best, started + time_limit_s * 0.5, num_workers, seed, by_unit=True
+    )
+    return agg, values, best, bound, name
+
+
+def _improve_by_day(
+    builder: _Builder,
+    base,
+    values,
+    best,
+    deadline: float,
+    num_workers: int,
+    seed: int,
+    by_unit: bool = False,
+):
     """Re-optimise phase 1 one day at a time, every other day's variables fixed.
 
     CP-SAT closes a single day's gap in about a second but moves slowly on the whole week at
     once; the weekly limits still hold because the other days stay at feasible values.
-    Returns the values by variable index and the (scaled) objective.
+    ``base`` is the model, ``values`` a solution by variable index of objective ``best``
+    (scaled). ``by_unit`` alternates whole-week neighbourhoods of one skill group (the
+    working-day patterns move several days at once) with the days. Returns the improved
+    values and objective.
     """
     from ortools.sat.python import cp_model
 
-    n_vars = len(builder.m.proto.variables)
-    values = [int(solver.value(builder.m.get_int_var_from_proto_index(i))) for i in range(n_vars)]
-    best = solver.objective_value
-    days = sorted(set(builder.day_of.values()))
-    order = [*days, *days]
-    for position, day in enumerate(order):
+    n_vars = len(base.proto.variables)
+    values = list(values)
+    days = [("day", d) for d in sorted(set(builder.day_of.values()))]
+    if by_unit:
+        units = sorted(set(builder.unit_of.values()), key=lambda u: -len(builder.unit_members[u]))
+        order = [*[("unit", u) for u in units], *days, *[("unit", u) for u in units], *days]
+    else:
+        order = [*days, *days]
+    for position, (kind, day) in enumerate(order):
+        tags = builder.day_of if kind == "day" else builder.unit_of
         remaining = deadline - time.perf_counter()
         if remaining < 0.5:
             break
-        model = builder.m.clone()
+        model = base.clone()
         for i in range(n_vars):
             var = model.get_int_var_from_proto_index(i)
-            if builder.day_of.get(i, day) == day:  # this day's, or untagged (rule slacks)
+            if tags.get(i, day) == day:  # this block's, or untagged (rule slacks)
                 model.add_hint(var, values[i])
             else:
                 model.add(var == values[i])
@@ -1642,9 +1905,72 @@ def _improve_by_day(builder: _Builder, solver, deadline: float, num_workers: int
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and sub.objective_value < best:
             best = sub.objective_value
             for i in range(n_vars):
-                if builder.day_of.get(i, day) == day:
+                if tags.get(i, day) == day:
                     values[i] = int(sub.value(model.get_int_var_from_proto_index(i)))
     return values, best
+
+
+def _assign_patterns(
+    agg: _Builder,
+    members: list[int],
+    wanted: dict[tuple[int, ...], int],
+    time_limit_s: float,
+    num_workers: int,
+    seed: int,
+) -> set[tuple[int, int]] | None:
+    """Hand phase 1's working-day patterns of one group to its named agents: each agent one
+    pattern its fixed days off and availability allow, each pattern as often as planned, day
+    requests met where the choice is free. Returns the (agent, day) pairs worked, or None."""
+    from ortools.sat.python import cp_model
+
+    m = cp_model.CpModel()
+    h = agg.h
+    cost: dict[tuple[int, int], float] = defaultdict(float)  # (agent, day) -> cost of working
+    constant = 0.0
+    base = agg.rules["shift_request"].weight
+    settings = agg.settings
+    if settings is not None and not agg.rules["shift_request"].hard:
+        index_of = {a: a for a in members}
+        for index, rule in enumerate(settings.requests):
+            for a in _agents_for(rule, agg.agents, f"schedule.requests[{index}]"):
+                if a not in index_of:
+                    continue
+                for d in range(h.days):
+                    if _day_matches(rule, h, d):
+                        weight = base * rule.weight
+                        if rule.wanted:  # costs when the day is off
+                            cost[a, d] -= weight
+                            constant += weight
+                        elif rule.shift is None:
+                            cost[a, d] += weight
+    z: dict[tuple[int, tuple[int, ...]], object] = {}
+    objective = []
+    for a in members:
+        choices = []
+        for days in wanted:
+            if all(agg.day_options[a, d] for d in days):
+                var = m.new_bool_var("")
+                z[a, days] = var
+                choices.append(var)
+                c = round(sum(cost[a, d] for d in days) * SCALE)
+                if c:
+                    objective.append(c * var)
+        if not choices:
+            return None
+        m.add_exactly_one(choices)
+    for days, count in wanted.items():
+        terms = [var for (a, ds), var in z.items() if ds == days]
+        short = m.new_int_var(0, count, "")
+        extra = m.new_int_var(0, len(members), "")
+        m.add(sum(terms) + short - extra == count)
+        objective += [1000 * SCALE * short, 1000 * SCALE * extra]
+    m.minimize(sum(objective))
+    solver = _solver(time_limit_s, num_workers, seed)
+    status = solver.solve(m)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    del constant
+    return {(a, d) for (a, days), var in z.items() if solver.value(var) for d in days}
 
 
 def _try(args: dict, time_limit_s: float, num_workers: int, seed: int):
