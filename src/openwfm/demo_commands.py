@@ -196,12 +196,6 @@ def run_demo(
 
 
 def _write_csv(frame, path: Path) -> None:
-    """Write a CSV atomically (temporary file, then rename)."""
-    import os
+    from openwfm.io import write_table
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_table(frame, path)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError, ParameterError
+from openwfm.io import atomic_write
 from openwfm.model import BreakTemplate, Scenario, ScheduleSettings, ShiftTemplate
 
 STAGES = ("history", "forecast", "staffing", "schedule", "simulation", "report")
@@ -105,13 +106,12 @@ class StageCache:
     def put(self, stage: str, key: str, value: Any) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(stage, key)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with temporary.open("wb") as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        atomic_write(
+            path,
+            lambda temporary: temporary.write_bytes(
+                pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            ),
+        )
         for old in self.folder.glob(f"{stage}-*.pkl"):  # keep only the newest of a stage
             if old != path:
                 old.unlink(missing_ok=True)
