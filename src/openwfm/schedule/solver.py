@@ -624,6 +624,27 @@ class _Builder:
         patterns = day_patterns(contract, self.rules, self.h, paid)
         if not patterns:
             return
+        # each agent's paid minutes are a sum of one shift per working day inside the hard
+        # limits: per pattern size, the lowest and highest such sum (tighter than the group sum)
+        lower, upper = 0, 10**9
+        rules = self.rules
+        if rules["min_minutes_per_week"].hard:
+            lower = max(lower, contract.min_minutes_per_week)
+        if rules["min_minutes_per_horizon"].hard and contract.min_minutes_per_horizon:
+            lower = max(lower, contract.min_minutes_per_horizon)
+        if rules["max_minutes_per_week"].hard and contract.max_minutes_per_week < 7 * 1440:
+            upper = min(upper, contract.max_minutes_per_week)
+        if rules["max_minutes_per_horizon"].hard and contract.max_minutes_per_horizon is not None:
+            upper = min(upper, contract.max_minutes_per_horizon)
+        sums = {0}
+        reach: dict[int, tuple[int, int] | None] = {}
+        for n in range(self.h.days + 1):
+            inside = [v for v in sums if lower <= v <= upper]
+            reach[n] = (min(inside), max(inside)) if inside else None
+            sums = {v + p for v in sums for p in set(paid)}
+        patterns = [(days, pen) for days, pen in patterns if reach[len(days)] is not None]
+        if not patterns:
+            return
         m = self.m
         size = len(members)
         variables = []
@@ -639,6 +660,9 @@ class _Builder:
             # solves without them (fast), then with them from that solution
             self.pattern_link = m.new_bool_var("pattern_link")
         link = self.pattern_link
+        paid_sum = sum(self.options[o].paid_minutes * v for (_, o), (v,) in counts.items())
+        m.add(paid_sum >= sum(reach[len(ds)][0] * v for ds, v in variables))
+        m.add(paid_sum <= sum(reach[len(ds)][1] * v for ds, v in variables))
         for day in range(self.h.days):
             terms = [v for (d, _), (v,) in counts.items() if d == day]
             m.add(sum(terms) == sum(v for days, v in variables if day in days)).only_enforce_if(
@@ -1683,7 +1707,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     pattern: set[tuple[int, int]] = set()
     planned: set[tuple[str, ...]] = set()
     day_plans: list[str] = []
-    days_end = started + time_limit_s * 0.55
+    days_end = started + time_limit_s * 0.6
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((days_end - time.perf_counter()) * share, 1.0)
@@ -1854,7 +1878,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
         values = [int(sub.value(tied.get_int_var_from_proto_index(i))) for i in range(n_vars)]
         best = sub.objective_value
     values, best = _improve_by_day(
-        agg, tied, values, best, started + time_limit_s * 0.5, num_workers, seed, by_unit=True
+        agg, tied, values, best, started + time_limit_s * 0.55, num_workers, seed, by_unit=True
     )
     return agg, values, best, bound, name
 
