@@ -314,3 +314,50 @@ def test_two_phase_strategy_keeps_every_hard_rule():
     assert check_schedule(result.shifts, sc, MONDAY, 7, result.activities).query("hard").empty
     assert result.bound <= result.objective + 1e-6
     assert any("phase 1" in note for note in result.notes)
+
+
+def test_day_patterns_price_the_stretch_rules_by_hand():
+    from openwfm.model import Contract
+    from openwfm.schedule.rules import rule_settings
+    from openwfm.schedule.solver import day_patterns
+    from openwfm.schedule.templates import Horizon
+
+    contract = Contract(
+        name="ft",
+        min_minutes_per_week=2250,
+        max_minutes_per_week=2400,
+        shift_lengths_min=[480],
+        min_days_off_per_week=2,
+        max_consecutive_days=5,
+        min_consecutive_days=2,
+        min_consecutive_days_off=2,
+    )
+    patterns = dict(day_patterns(contract, rule_settings(None), Horizon(MONDAY, 7, 15), [450]))
+    # five working days (450 paid minutes each; four are too few, six break days off)
+    assert set(map(len, patterns)) == {5} and len(patterns) == 21
+    assert patterns[(0, 1, 2, 3, 4)] == 0.0  # weekend off
+    assert patterns[(1, 2, 3, 4, 5)] == 0.0  # off at both ends of the horizon: not interior
+    assert patterns[(0, 2, 3, 4, 5)] == 4.0  # Tuesday alone off
+    assert patterns[(0, 1, 3, 4, 6)] == 8.0  # Wednesday and Saturday alone off
+    assert patterns[(0, 2, 4, 5, 6)] == 4.0 * 2 + 4.0  # two single days off, Wednesday alone on
+
+
+def test_phased_bound_never_exceeds_the_proven_optimum():
+    sc = scenario(
+        "contracts: [{name: ft, min_minutes_per_week: 1800, max_minutes_per_week: 2400,\n"
+        "             shift_lengths_min: [480], min_consecutive_days_off: 2,\n"
+        "             min_consecutive_days: 2}]\n"
+        "agent_groups:\n"
+        "  - {name: v, count: 3, skills: {voice: 1}, contract: ft}\n"
+        "schedule:\n  shift_templates:\n"
+        '    - {name: early, earliest_start: "07:00", latest_start: "09:00",\n'
+        "       start_increment_min: 60, lengths_min: [480]}\n"
+    )
+    spans = {d: ("07:00", "17:00", 2 if d in (0, 2, 4) else 3) for d in range(7)}
+    req = requirement("voice", spans)
+    single = schedule_agents(sc, req, weeks=1, time_limit_s=20, strategy="single")
+    assert single.status == "optimal"
+    phased = schedule_agents(sc, req, weeks=1, time_limit_s=8, strategy="two_phase")
+    assert phased.bound <= single.objective + 1e-6
+    assert phased.objective >= single.objective - 1e-6
+    assert check_schedule(phased.shifts, sc, MONDAY, 7, phased.activities).query("hard").empty
