@@ -16,6 +16,7 @@ small set of rules that cannot hold together.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -249,8 +250,10 @@ class _Builder:
         self.day_targets = day_targets
         self.day_patterns = day_patterns
         self.pattern_link = None
+        self.pattern_links: dict[int, object] = {}  # unit -> its tie literal
         # phase 1 with day patterns: per skill group, (working days, count variable) pairs
-        self.pattern_counts: dict[tuple[str, ...], list[tuple[tuple[int, ...], object]]] = {}
+        self.pattern_counts: dict[tuple[str, ...], list[tuple[int, tuple[int, ...], object]]] = {}
+        self.pattern_class: dict[int, int] = {}  # agent -> its class within its group
         self.w: dict[tuple[int, int], object] = {}
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
@@ -647,19 +650,38 @@ class _Builder:
             return
         m = self.m
         size = len(members)
+        # classes of members with the same options per day (fixed days off, availability): a
+        # class's agents take only patterns and options open to them (when there are few)
+        classes: dict[tuple, list[int]] = defaultdict(list)
+        for a in members:
+            key = tuple(
+                frozenset(o.index for o in self.day_options[a, d]) for d in range(self.h.days)
+            )
+            classes[key].append(a)
+        if len(classes) > 4:
+            classes = {tuple(frozenset(range(len(self.options))) for _ in range(7)): members}
         variables = []
-        for days, penalty in patterns:
-            var = m.new_int_var(0, size, f"N{skills}_{days}")
-            self.unit_of[var.index] = len(self.units_so_far)
-            variables.append((days, var))
-            if round(penalty * SCALE):
-                self.objective.append((round(penalty * SCALE), var))
-        m.add(sum(v for _, v in variables) == size)
-        if self.pattern_link is None:
-            # the ties between patterns and shifts hold only with this literal: phase 1 first
-            # solves without them (fast), then with them from that solution
-            self.pattern_link = m.new_bool_var("pattern_link")
-        link = self.pattern_link
+        per_class: list[tuple[int, tuple, tuple[int, ...], object]] = []
+        for c, (allowed, who) in enumerate(classes.items()):
+            for a in who:
+                self.pattern_class[a] = c
+            own = []
+            for days, penalty in patterns:
+                if not all(allowed[d] for d in days):
+                    continue
+                var = m.new_int_var(0, len(who), f"N{skills}_{c}_{days}")
+                self.unit_of[var.index] = len(self.units_so_far)
+                variables.append((days, var))
+                own.append(var)
+                per_class.append((c, allowed, days, var))
+                if round(penalty * SCALE):
+                    self.objective.append((round(penalty * SCALE), var))
+            m.add(sum(own) == len(who))
+        # the ties between patterns and shifts hold only with this group's literal: phase 1
+        # first solves without them (fast), then ties one group at a time from that solution
+        link = m.new_bool_var("pattern_link")
+        self.pattern_links[len(self.units_so_far)] = link
+        self.pattern_link = link
         paid_sum = sum(self.options[o].paid_minutes * v for (_, o), (v,) in counts.items())
         m.add(paid_sum >= sum(reach[len(ds)][0] * v for ds, v in variables))
         m.add(paid_sum <= sum(reach[len(ds)][1] * v for ds, v in variables))
@@ -668,6 +690,17 @@ class _Builder:
             m.add(sum(terms) == sum(v for days, v in variables if day in days)).only_enforce_if(
                 link
             )
+            # Hall's condition: the agents of any set of classes working on a day need as many
+            # shifts among the options open to them
+            ids = sorted({c for c, _, _, _ in per_class})
+            if len(ids) > 1:
+                for r in range(1, len(ids)):
+                    for chosen in itertools.combinations(ids, r):
+                        opened = set().union(*(al[day] for c, al, _, _ in per_class if c in chosen))
+                        m.add(
+                            sum(v for (d, o), (v,) in counts.items() if d == day and o in opened)
+                            >= sum(v for c, _, ds, v in per_class if c in chosen and day in ds)
+                        ).only_enforce_if(link)
         # a late-then-early pair needs one agent working on either day (a relaxation)
         if self.settings is not None and self.rules["forbidden_succession"].hard:
             for first, second in self.settings.forbidden_successions:
@@ -694,7 +727,7 @@ class _Builder:
                 ]
                 if terms:
                     m.add(sum(terms) <= limit * size)
-        self.pattern_counts[skills] = variables
+        self.pattern_counts[skills] = [(c, days, var) for c, _, days, var in per_class]
 
     # -- agent rules ---------------------------------------------------------
     def _agent_rules(self) -> None:
@@ -1713,8 +1746,8 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         budget = max((days_end - time.perf_counter()) * share, 1.0)
         if key in agg.pattern_counts:
             wanted = {
-                days: int(values[var.index])
-                for days, var in agg.pattern_counts[key]
+                (c, days): int(values[var.index])
+                for c, days, var in agg.pattern_counts[key]
                 if values[var.index] > 0
             }
             chosen = _assign_patterns(agg, sorted(members), wanted, budget, num_workers, seed)
@@ -1821,9 +1854,15 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     agg.build()
     agg.m.minimize(sum(c * v for c, v in agg.objective))
     link = agg.pattern_link
-    loose = agg.m.clone()
-    if link is not None:
-        loose.add(loose.get_bool_var_from_proto_index(link.index) == 0)
+    links = agg.pattern_links
+
+    def with_links(tied_units) -> object:
+        model = agg.m.clone()
+        for u, lit in links.items():
+            model.add(model.get_bool_var_from_proto_index(lit.index) == int(u in tied_units))
+        return model
+
+    loose = with_links(set())
     share = 0.25 if link is None else 0.2
     solver = _solver(max(time_limit_s * share, 1.0), num_workers, seed)
     status = solver.solve(loose)
@@ -1848,35 +1887,32 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     )
     if link is None:
         return agg, values, best, bound, name
-    # fit patterns to the daily counts found: counts fixed, patterns free
-    tied = agg.m.clone()
-    tied.add(tied.get_bool_var_from_proto_index(link.index) == 1)
-    fit = tied.clone()
-    for i in range(n_vars):
-        var = fit.get_int_var_from_proto_index(i)
-        if i in agg.day_of:
-            fit.add(var == values[i])
-        else:
-            fit.add_hint(var, values[i])
-    sub = _solver(max(time_limit_s * 0.03, 1.0), num_workers, seed)
-    status = sub.solve(fit)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        values = [int(sub.value(fit.get_int_var_from_proto_index(i))) for i in range(n_vars)]
-        best = sub.objective_value
-    else:
-        # the daily counts admit no pattern split: solve tied from a hint
+    name += f" (without day patterns {best / SCALE + agg.offset:.1f}"
+    # tie one group at a time: that group's week free, everything else as found
+    order = sorted(links, key=lambda u: -len(agg.unit_members[u]))
+    done: set[int] = set()
+    fit_end = started + time_limit_s * 0.4
+    for position, u in enumerate(order):
+        model = with_links(done | {u})
         for i in range(n_vars):
-            tied_var = tied.get_int_var_from_proto_index(i)
-            tied.add_hint(tied_var, values[i])
-        sub = _solver(max(time_limit_s * 0.1, 1.0), num_workers, seed)
-        status = sub.solve(tied)
-        tied.clear_hints()
+            var = model.get_int_var_from_proto_index(i)
+            if agg.unit_of.get(i, u) == u:
+                model.add_hint(var, values[i])
+            else:
+                model.add(var == values[i])
+        budget = max((fit_end - time.perf_counter()) / (len(order) - position), 1.0)
+        sub = _solver(budget, num_workers, seed)
+        status = sub.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             agg.pattern_counts.clear()  # no patterns: the days-off step plans them instead
-            return agg, values, best, bound, name
-        bound = max(bound, sub.best_objective_bound / SCALE + agg.offset)
-        values = [int(sub.value(tied.get_int_var_from_proto_index(i))) for i in range(n_vars)]
+            return agg, values, best, bound, name + ", no pattern solution)"
         best = sub.objective_value
+        for i in range(n_vars):
+            if agg.unit_of.get(i, u) == u:
+                values[i] = int(sub.value(model.get_int_var_from_proto_index(i)))
+        done.add(u)
+    name += f", patterns tied {best / SCALE + agg.offset:.1f})"
+    tied = with_links(done)
     values, best = _improve_by_day(
         agg, tied, values, best, started + time_limit_s * 0.55, num_workers, seed, by_unit=True
     )
@@ -1937,7 +1973,7 @@ def _improve_by_day(
 def _assign_patterns(
     agg: _Builder,
     members: list[int],
-    wanted: dict[tuple[int, ...], int],
+    wanted: dict[tuple[int, tuple[int, ...]], int],
     time_limit_s: float,
     num_workers: int,
     seed: int,
@@ -1971,14 +2007,14 @@ def _assign_patterns(
     objective = []
     for a in members:
         choices = []
-        for days in wanted:
-            if all(agg.day_options[a, d] for d in days):
+        for c, days in wanted:
+            if agg.pattern_class.get(a) == c and all(agg.day_options[a, d] for d in days):
                 var = m.new_bool_var("")
-                z[a, days] = var
+                z[a, (c, days)] = var
                 choices.append(var)
-                c = round(sum(cost[a, d] for d in days) * SCALE)
-                if c:
-                    objective.append(c * var)
+                price = round(sum(cost[a, d] for d in days) * SCALE)
+                if price:
+                    objective.append(price * var)
         if not choices:
             return None
         m.add_exactly_one(choices)
@@ -1994,7 +2030,7 @@ def _assign_patterns(
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     del constant
-    return {(a, d) for (a, days), var in z.items() if solver.value(var) for d in days}
+    return {(a, d) for (a, (_, days)), var in z.items() if solver.value(var) for d in days}
 
 
 def _try(args: dict, time_limit_s: float, num_workers: int, seed: int):
