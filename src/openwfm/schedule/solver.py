@@ -1740,7 +1740,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     pattern: set[tuple[int, int]] = set()
     planned: set[tuple[str, ...]] = set()
     day_plans: list[str] = []
-    days_end = started + time_limit_s * 0.6
+    days_end = started + time_limit_s * 0.62
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((days_end - time.perf_counter()) * share, 1.0)
@@ -1791,6 +1791,19 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             "pattern": pattern if key in planned else None,
         }
         status, found = _try(args, budget, num_workers, seed)
+        if found is not None and key in planned:
+            # the planned patterns may not take every shift-level rule (rest, successions,
+            # availability, minutes per agent): try free days too and keep the cheaper
+            cost = found[1].objective_value / SCALE + found[0].offset
+            spare = (phase2_end - time.perf_counter()) * share
+            if cost > 1e-6 and spare > 2.0:
+                retry = {**args, "pattern": None}
+                again_status, again = _try(retry, spare, num_workers, seed)
+                if (
+                    again is not None
+                    and again[1].objective_value / SCALE + again[0].offset < cost - 1e-6
+                ):
+                    status, found = again_status, again
         if found is None and key in planned:
             args["pattern"] = None
             args["restrict"] = {k: v for k, v in restrict.items() if k[0] == key}
@@ -1914,7 +1927,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     name += f", patterns tied {best / SCALE + agg.offset:.1f})"
     tied = with_links(done)
     values, best = _improve_by_day(
-        agg, tied, values, best, started + time_limit_s * 0.55, num_workers, seed, by_unit=True
+        agg, tied, values, best, started + time_limit_s * 0.6, num_workers, seed, by_unit=True
     )
     return agg, values, best, bound, name
 
