@@ -254,6 +254,7 @@ class _Builder:
         # phase 1 with day patterns: per skill group, (working days, count variable) pairs
         self.pattern_counts: dict[tuple[str, ...], list[tuple[int, tuple[int, ...], object]]] = {}
         self.pattern_class: dict[int, int] = {}  # agent -> its class within its group
+        self.pattern_penalty: dict[int, float] = {}  # pattern count variable -> unit penalty
         self.w: dict[tuple[int, int], object] = {}
         self.objective: list[tuple[int, object]] = []
         self.offset = 0.0
@@ -674,6 +675,7 @@ class _Builder:
                 variables.append((days, var))
                 own.append(var)
                 per_class.append((c, allowed, days, var))
+                self.pattern_penalty[var.index] = penalty
                 if round(penalty * SCALE):
                     self.objective.append((round(penalty * SCALE), var))
             m.add(sum(own) == len(who))
@@ -1703,8 +1705,11 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     """Three solves, each small enough for CP-SAT:
 
     1. shift counts per skill group x day x option, with the groups' aggregated hard limits
-       (a relaxation, so its bound is a valid lower bound of the whole problem);
-    2. named agents take those counts (every rule, no coverage terms: groups are independent);
+       (a relaxation, so its bound is a valid lower bound of the whole problem); on a one-week
+       horizon also how many of each group's agents work each working-day pattern, priced
+       with the stretch rules (``_phase_one``), so days off hold those rules by construction;
+    2. the patterns go to named agents (``_assign_patterns``), then named agents take the
+       counts (every rule, no coverage terms: groups are independent);
     3. with the shifts fixed, breaks and skills per interval against the requirement (exact).
 
     Falls back to the one-model solve when phase 2 finds the counts unreachable.
@@ -1775,7 +1780,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     fixed: dict[tuple[int, int], int] = {}
     phase2: list[str] = []
     status = "feasible"
-    phase2_end = started + time_limit_s * 0.9
+    phase2_end = started + time_limit_s * 0.93
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((phase2_end - time.perf_counter()) * share, 1.0)
@@ -1796,7 +1801,11 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             # availability, minutes per agent): try free days too and keep the cheaper
             cost = found[1].objective_value / SCALE + found[0].offset
             spare = (phase2_end - time.perf_counter()) * share
-            if cost > 1e-6 and spare > 2.0:
+            priced = sum(
+                agg.pattern_penalty[var.index] * values[var.index]
+                for _, _, var in agg.pattern_counts.get(key, [])
+            )
+            if cost > priced + 10.0 and spare > 2.0:
                 retry = {**args, "pattern": None}
                 again_status, again = _try(retry, spare, num_workers, seed)
                 if (
