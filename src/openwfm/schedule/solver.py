@@ -1885,7 +1885,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
         return model
 
     loose = with_links(set())
-    share = 0.25 if link is None else 0.2
+    share = 0.25
     solver = _solver(max(time_limit_s * share, 1.0), num_workers, seed)
     status = solver.solve(loose)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -1903,7 +1903,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     name = "optimal" if status == cp_model.OPTIMAL else "feasible"
     n_vars = len(loose.proto.variables)
     values = [int(solver.value(loose.get_int_var_from_proto_index(i))) for i in range(n_vars)]
-    first_deadline = started + time_limit_s * (0.4 if link is None else 0.3)
+    first_deadline = started + time_limit_s * (0.4 if link is None else 0.34)
     values, best = _improve_by_day(
         agg, loose, values, solver.objective_value, first_deadline, num_workers, seed
     )
@@ -1913,7 +1913,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     # tie one group at a time: that group's week free, everything else as found
     order = sorted(links, key=lambda u: -len(agg.unit_members[u]))
     done: set[int] = set()
-    fit_end = started + time_limit_s * 0.4
+    fit_end = started + time_limit_s * 0.43
     for position, u in enumerate(order):
         model = with_links(done | {u})
         for i in range(n_vars):
