@@ -61,3 +61,29 @@ def write_table(frame: pd.DataFrame, path: str | Path, field: str = "--out") -> 
             frame.to_parquet(temporary, index=False)
 
     return atomic_write(path, write)
+
+
+def write_tables(tables: dict[Path, pd.DataFrame | str]) -> None:
+    """Write several outputs (DataFrames as CSV, strings as text) so they land together.
+
+    Every file is written to a temporary file first; only when all are written are they renamed
+    into place, so an error leaves none of the new files half-written.
+    """
+    temporary: dict[Path, Path] = {}
+    try:
+        for path, content in tables.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(handle)
+            temporary[path] = Path(name)
+            if isinstance(content, str):
+                temporary[path].write_text(content, encoding="utf-8")
+            else:
+                content.to_csv(temporary[path], index=False)
+            os.chmod(temporary[path], 0o644)
+        for path, written in temporary.items():
+            os.replace(written, path)
+    finally:
+        for written in temporary.values():
+            written.unlink(missing_ok=True)

@@ -244,6 +244,28 @@ def interval_kpis(
     return table[kpi_columns(by)]
 
 
+def split_by_interval(
+    start_ns: np.ndarray, end_ns: np.ndarray, interval_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut spans ``[start_ns, end_ns)`` (int64 nanoseconds, end > start) at interval boundaries.
+
+    Returns, one entry per piece: the index of the span it comes from, the start of its
+    interval (ns, a multiple of ``interval_ns``) and the nanoseconds of the span inside it.
+    Vectorised: a contact handled across three intervals yields three pieces.
+    """
+    first = (start_ns // interval_ns) * interval_ns
+    last = ((end_ns - 1) // interval_ns) * interval_ns
+    pieces = (last - first) // interval_ns + 1
+    row = np.repeat(np.arange(len(start_ns)), pieces)
+    # k-th piece of each span: its position within its own run of repeats
+    offsets = np.arange(len(row)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    piece_start = first[row] + offsets * interval_ns
+    overlap_ns = np.minimum(end_ns[row], piece_start + interval_ns) - np.maximum(
+        start_ns[row], piece_start
+    )
+    return row, piece_start, overlap_ns
+
+
 def _busy_by_interval(answered: pd.DataFrame, by: list[str], interval_ns: int) -> pd.DataFrame:
     """busy_s, busy_named_s and agents per interval x ``by``, where handling time falls."""
     keys = ["interval_start", *by]
@@ -258,16 +280,7 @@ def _busy_by_interval(answered: pd.DataFrame, by: list[str], interval_ns: int) -
             index=pd.MultiIndex.from_arrays([[] for _ in keys], names=keys),
         )
         return empty
-    first = (start // interval_ns) * interval_ns
-    last = ((end - 1) // interval_ns) * interval_ns
-    pieces = (last - first) // interval_ns + 1
-    row = np.repeat(np.arange(len(start)), pieces)
-    # k-th piece of each contact: position within its own run of repeats
-    offsets = np.arange(len(row)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    piece_start = first[row] + offsets * interval_ns
-    overlap_ns = np.minimum(end[row], piece_start + interval_ns) - np.maximum(
-        start[row], piece_start
-    )
+    row, piece_start, overlap_ns = split_by_interval(start, end, interval_ns)
     agent = answered["agent"].to_numpy(dtype=object)[valid][row]
     named = pd.notna(agent)
     frame = pd.DataFrame(

@@ -26,7 +26,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
 import pickle
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError, ParameterError
-from openwfm.io import atomic_write
+from openwfm.io import atomic_write, write_tables
 from openwfm.model import BreakTemplate, Scenario, ScheduleSettings, ShiftTemplate
 
 STAGES = ("history", "forecast", "staffing", "schedule", "simulation", "report")
@@ -115,25 +114,6 @@ class StageCache:
         for old in self.folder.glob(f"{stage}-*.pkl"):  # keep only the newest of a stage
             if old != path:
                 old.unlink(missing_ok=True)
-
-
-def write_tables(tables: dict[Path, pd.DataFrame | str]) -> None:
-    """Write every table (CSV) or text to a temporary file, then rename them all into place."""
-    temporary: dict[Path, Path] = {}
-    try:
-        for path, content in tables.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            if isinstance(content, str):
-                tmp.write_text(content, encoding="utf-8")
-            else:
-                content.to_csv(tmp, index=False)
-            temporary[path] = tmp
-        for path, tmp in temporary.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -12,17 +12,8 @@ from collections import defaultdict
 
 import pandas as pd
 
-from openwfm.model import WEEKDAYS, Contract, DayRule, Scenario, clock_seconds
-from openwfm.schedule.rules import rule_settings
-
-OPEN = Contract(
-    name="(none)",
-    max_minutes_per_week=7 * 1440,
-    shift_lengths_min=[],
-    min_days_off_per_week=0,
-    max_consecutive_days=10**6,
-    min_rest_between_shifts_min=0,
-)
+from openwfm.model import WEEKDAYS, DayRule, Scenario, clock_seconds
+from openwfm.schedule.rules import OPEN_CONTRACT, rule_settings
 
 
 def _matches(rule: DayRule, agent_name: str, team: str | None, date: dt.date) -> bool:
@@ -70,7 +61,7 @@ def check_schedule(
     for row in shifts.itertuples(index=False):
         by_agent[row.agent].append(row)
     for name, agent in agents.items():
-        contract = contracts.get(agent.contract, OPEN) if agent.contract else OPEN
+        contract = contracts.get(agent.contract, OPEN_CONTRACT) if agent.contract else OPEN_CONTRACT
         rows = sorted(by_agent.get(name, []), key=lambda r: pd.Timestamp(r.shift_start))
         worked: dict[dt.date, object] = {}
         for row in rows:
@@ -230,7 +221,9 @@ def check_schedule(
         rows = by_agent.get(name, [])
         weekend = sum(1 for r in rows if pd.Timestamp(r.date).weekday() >= 5)
         late = sum(1 for r in rows if r.shift_type in unpopular)
-        contract_name = contracts[agent.contract].name if agent.contract in contracts else OPEN.name
+        contract_name = (
+            contracts[agent.contract].name if agent.contract in contracts else OPEN_CONTRACT.name
+        )
         by_contract[contract_name].append((weekend, late))
     for contract_name, values in by_contract.items():
         if len(values) < 2:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import typer
+
+from openwfm.io import write_tables
 
 
 def _read_requirements(path: Path):
@@ -22,22 +23,6 @@ def _read_requirements(path: Path):
         return pd.read_csv(path)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read: {error}", file=str(path)) from None
-
-
-def _write_all(tables: dict[Path, object]) -> None:
-    """Write every table to a temporary file first, then rename them all into place."""
-    temporary = {}
-    try:
-        for path, frame in tables.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            frame.to_csv(tmp, index=False)
-            temporary[path] = tmp
-        for path, tmp in temporary.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -112,7 +97,7 @@ def register(app: typer.Typer) -> None:
                 strategy=strategy,
             )
         stem = out.with_suffix("")
-        _write_all(
+        write_tables(
             {
                 out: result.shifts,
                 Path(f"{stem}.activities.csv"): result.activities,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openwfm.errors import ScenarioError
-from openwfm.model import RuleSetting, ScheduleSettings
+from openwfm.model import Contract, RuleSetting, ScheduleSettings
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,14 @@ def rule_settings(settings: ScheduleSettings | None) -> dict[str, RuleSetting]:
                 )
             resolved[name] = setting
     return resolved
+
+
+# A permissive contract for agents without one: only the templates limit them.
+OPEN_CONTRACT = Contract(
+    name="(none)",
+    max_minutes_per_week=7 * 1440,
+    shift_lengths_min=[],
+    min_days_off_per_week=0,
+    max_consecutive_days=10**6,
+    min_rest_between_shifts_min=0,
+)

@@ -36,7 +36,7 @@ from openwfm.model import (
     ShiftTemplate,
     clock_seconds,
 )
-from openwfm.schedule.rules import RULES, rule_settings
+from openwfm.schedule.rules import OPEN_CONTRACT, RULES, rule_settings
 from openwfm.schedule.templates import Horizon, ShiftOption, expand_templates
 from openwfm.schedule.weights import MAX_SEGMENTS, under_marginal_costs
 
@@ -46,17 +46,6 @@ BREAK = "break"
 
 class ScheduleTimeoutError(OpenWFMError):
     """The solver found no schedule within the time limit."""
-
-
-# A permissive contract for agents without one: only the templates limit them.
-OPEN_CONTRACT = Contract(
-    name="(none)",
-    max_minutes_per_week=7 * 1440,
-    shift_lengths_min=[],
-    min_days_off_per_week=0,
-    max_consecutive_days=10**6,
-    min_rest_between_shifts_min=0,
-)
 
 
 @dataclass

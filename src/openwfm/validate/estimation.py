@@ -48,6 +48,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from openwfm.data.intervals import split_by_interval
 from openwfm.data.schema import Outcome
 from openwfm.errors import DataError, ParameterError
 
@@ -150,15 +151,7 @@ def busy_pieces(
     valid = ~np.isnat(start) & ~np.isnat(end) & (end > start)
     start = start[valid].astype(np.int64)
     end = end[valid].astype(np.int64)
-    step = int(round(interval_s * 1e9))
-    first = (start // step) * step
-    last = ((end - 1) // step) * step
-    pieces = (last - first) // step + 1
-    row = np.repeat(np.arange(len(start)), pieces)
-    # k-th piece of a contact: its position inside its own run of repeats
-    k = np.arange(len(row)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    piece_start = first[row] + k * step
-    overlap = np.minimum(end[row], piece_start + step) - np.maximum(start[row], piece_start)
+    row, piece_start, overlap = split_by_interval(start, end, int(round(interval_s * 1e9)))
     agent_values = (
         answered["agent"].to_numpy(dtype=object)
         if "agent" in answered.columns
