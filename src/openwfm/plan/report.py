@@ -26,6 +26,43 @@ METRICS = (
 _COLOURS = {"met": "#2ca02c", "within CI": "#ff7f0e", "missed": "#d62728"}
 
 
+def _add_band(
+    fig, x, low, high, *, row, name, group, alpha, show_legend, connect_gaps=None
+) -> None:
+    """A shaded band between ``low`` and ``high`` (an invisible upper line filled down to low)."""
+    import plotly.graph_objects as go
+
+    upper = {"connectgaps": connect_gaps} if connect_gaps is not None else {}
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=high,
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+            **upper,
+        ),
+        row=row,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=low,
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=f"rgba(31,119,180,{alpha})",
+            name=name,
+            legendgroup=group,
+            showlegend=show_legend,
+        ),
+        row=row,
+        col=1,
+    )
+
+
 def _metric_series(part: pd.DataFrame, metric: str, step: pd.Timedelta) -> pd.DataFrame:
     """``metric`` with its CI on the full interval grid (NaN where nothing was offered, so
     lines break over closed hours), the band clipped to the metric's range."""
@@ -115,32 +152,16 @@ def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame):
         f = forecast[forecast["queue"] == queue].sort_values("interval_start")
         first = row == 1
         for level, alpha in ((95, 0.15), (80, 0.3)):
-            fig.add_trace(
-                go.Scatter(
-                    x=f["interval_start"],
-                    y=f[f"upper_{level}"],
-                    mode="lines",
-                    line={"width": 0},
-                    showlegend=False,
-                    hoverinfo="skip",
-                ),
+            _add_band(
+                fig,
+                f["interval_start"],
+                f[f"lower_{level}"],
+                f[f"upper_{level}"],
                 row=row,
-                col=1,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=f["interval_start"],
-                    y=f[f"lower_{level}"],
-                    mode="lines",
-                    line={"width": 0},
-                    fill="tonexty",
-                    fillcolor=f"rgba(31,119,180,{alpha})",
-                    name=f"{level}% interval",
-                    legendgroup=str(level),
-                    showlegend=first,
-                ),
-                row=row,
-                col=1,
+                name=f"{level}% interval",
+                group=str(level),
+                alpha=alpha,
+                show_legend=first,
             )
         fig.add_trace(
             go.Scatter(
@@ -198,33 +219,17 @@ def simulation_figure(
     for row, queue in enumerate(queues, start=1):
         part = _metric_series(frame[frame["queue"] == queue], metric, step)
         first = row == 1
-        fig.add_trace(
-            go.Scatter(
-                x=part["interval_start"],
-                y=part[f"{metric}_ci_high"],
-                mode="lines",
-                line={"width": 0},
-                showlegend=False,
-                hoverinfo="skip",
-                connectgaps=False,
-            ),
+        _add_band(
+            fig,
+            part["interval_start"],
+            part[f"{metric}_ci_low"],
+            part[f"{metric}_ci_high"],
             row=row,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=part["interval_start"],
-                y=part[f"{metric}_ci_low"],
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor="rgba(31,119,180,0.25)",
-                name="95% CI",
-                legendgroup="ci",
-                showlegend=first,
-            ),
-            row=row,
-            col=1,
+            name="95% CI",
+            group="ci",
+            alpha=0.25,
+            show_legend=first,
+            connect_gaps=False,
         )
         fig.add_trace(
             go.Scatter(
