@@ -5,7 +5,7 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from openwfm.errors import ParameterError
@@ -119,6 +119,37 @@ def test_erlang_c_metrics_match_50_digit_reference(a, n, aht):
     assert rel_err(erlang_c(a, n), c) <= REL
     assert rel_err(service_level(a, n, aht, 20.0), sl) <= REL
     assert rel_err(asa(a, n, aht), mean_wait) <= REL
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    a=st.floats(0.05, 2_000.0),
+    excess=st.floats(-0.9, 3.0),
+    spread=st.sampled_from([0.0, 1.0, 4.0, 30.0]),
+)
+def test_erlang_b_and_c_match_reference_across_the_compiled_region(a, excess, spread):
+    """Integer agents from below the load to far above it, across the compiled sum's edges
+    (loads up to 1,500 Erlangs, largest term up to e**600) and the general path beyond."""
+    n = max(1.0, float(np.floor(a + excess * np.sqrt(a) * spread + excess)))
+    blocking = ref_erlang_b(a, n)
+    assume(blocking > 1e-290)  # a double holds it with full relative precision
+    assert rel_err(erlang_b(a, n), blocking) <= REL
+    if n > a:
+        c, _, mean_wait = ref_erlang_c(a, n, 200.0, 20.0)
+        assert rel_err(erlang_c(a, n), c) <= REL
+        assert rel_err(asa(a, n, 200.0), mean_wait) <= REL
+
+
+def test_large_arrays_equal_one_at_a_time():
+    """Arrays big enough for the two-core path give the same values as scalar calls."""
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.2, 3_000.0, 50_000)
+    n = np.floor(a) + rng.integers(-5, 60, a.size).clip(-np.floor(a))
+    n[::7] += 0.5  # fractional agents go the general way, mixed in
+    together = erlang_c(a, n)
+    for i in rng.choice(a.size, 300, replace=False):
+        assert together[i] == erlang_c(a[i], n[i])
+    assert np.all((together >= 0) & (together <= 1))
 
 
 def test_vectorised_equals_elementwise():

@@ -122,16 +122,14 @@ def erlang_b(traffic, servers):
 def _erlang_c_parts(a: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(C, 1 - C) with the module's edge-case conventions; both keep relative accuracy."""
     a, n = np.broadcast_arrays(a, n)
-    c = np.ones(a.shape)
-    not_c = np.zeros(a.shape)
-    zero = a == 0.0
-    c[zero], not_c[zero] = 0.0, 1.0
-    stable = ~zero & (n > a)
-    a_s, n_s = a[stable], n[stable]
-    b = np.exp(-_core.log_inverse_erlang_b(a_s, n_s))
-    denominator = n_s - a_s + a_s * b
-    c[stable] = n_s * b / denominator
-    not_c[stable] = (n_s - a_s) * (1.0 - b) / denominator
+    c, not_c, general = _core.erlang_c_parts(a, n)
+    if np.any(general):
+        # fractional agents or very large loads: through the incomplete gamma function
+        a_g, n_g = a[general], n[general]
+        b = np.exp(-_core.log_inverse_erlang_b(a_g, n_g))
+        denominator = n_g - a_g + a_g * b
+        c[general] = n_g * b / denominator
+        not_c[general] = (n_g - a_g) * (1.0 - b) / denominator
     return c, not_c
 
 
