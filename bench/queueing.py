@@ -124,7 +124,7 @@ def erlang_a_at_100() -> None:
     per_batch = t_batch / batch.size
     print(
         f"Erlang A at 100 Erlangs: pyworkforce {per_peer * 1e3:.1f} ms/eval, openwfm "
-        f"{per_scalar * 1e3:.2f} ms/eval one at a time ({per_peer / per_scalar:,.0f}x), "
+        f"{per_scalar * 1e6:.1f} us/eval one at a time ({per_peer / per_scalar:,.0f}x), "
         f"{per_batch * 1e6:.1f} us/eval vectorised ({per_peer / per_batch:,.0f}x); "
         f"max |SL diff| {np.max(np.abs(np.subtract(sl_peer, sl_ours))):.1e}"
     )

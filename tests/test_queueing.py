@@ -181,6 +181,43 @@ def test_erlang_a_matches_birth_death_reference(case):
         assert rel_err(getattr(got, name), value) <= REL, name
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    traffic=st.floats(0.05, 120.0),
+    aht=st.floats(20.0, 900.0),
+    patience=st.floats(5.0, 3_000.0),
+    staffing=st.floats(0.3, 1.6),
+    target=st.floats(0.0, 120.0),
+)
+def test_erlang_a_matches_birth_death_reference_at_random(traffic, aht, patience, staffing, target):
+    n = max(1, int(traffic * staffing))
+    case = (traffic / aht, aht, patience, n, target)
+    ref = ref_erlang_a(*case)
+    got = erlang_a(*case)
+    for name, value in ref.items():
+        if value > 1e-290:
+            assert rel_err(getattr(got, name), value) <= REL, name
+
+
+def test_erlang_a_one_number_equals_the_array_path():
+    """Plain numbers take a shortcut; arrays of the same cases give the same values, and the
+    shortcut's edge cases (no agents, fractional agents, infinite patience) match too."""
+    cases = [
+        (100 / 240, 240.0, 120.0, 95, 20.0),
+        (0.5, 200.0, 300.0, 90.0, 0.0),
+        (0.5, 200.0, 300.0, 90.5, 15.0),  # fractional agents: the general path
+        (0.2, 100.0, np.inf, 30, 10.0),  # Erlang C
+        (0.2, 100.0, 60.0, 0, 10.0),  # nobody to answer
+        (900 / 200, 200.0, 45.0, 800, 20.0),
+    ]
+    columns = [np.array(column, dtype=float) for column in zip(*cases, strict=True)]
+    together = erlang_a(*columns)
+    for i, case in enumerate(cases):
+        alone = erlang_a(*case)
+        for name in ("p_wait", "p_abandon", "asa_s", "service_level", "abandon_within_s"):
+            assert getattr(alone, name) == pytest.approx(getattr(together, name)[i], rel=1e-12)
+
+
 def ref_erlang_a_closed(lam, aht, patience, n, t, with_asa):
     """Mandelbaum & Zeltyn's closed form at 50 digits (for loads where sums are too long):
     S = x e^y y^-x gamma(x, y), answered within t from gamma(x+1, .), ASA by quadrature."""

@@ -272,6 +272,11 @@ def erlang_a(
     abandons" service-level definition. ``with_asa=False`` skips the (costlier) mean answered
     wait and leaves ``asa_s`` as NaN.
     """
+    fast = _erlang_a_one_number(
+        arrival_rate_per_s, aht_s, patience_s, agents, target_s, short_abandon_s, with_asa
+    )
+    if fast is not None:
+        return fast
     lam = as_param("arrival_rate_per_s", arrival_rate_per_s)
     h = as_param("aht_s", aht_s, positive=True)
     pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
@@ -338,8 +343,68 @@ def erlang_a(
     )
 
 
+_PLAIN_NUMBERS = (float, int, np.float64, np.float32, np.int64, np.int32)
+
+
+def _erlang_a_one_number(lam, h, pat, n, t, short, with_asa) -> ErlangAResult | None:
+    """The common one-number call (a what-if, a staffing search step) without the array
+    machinery: plain numbers inside the compiled sums' domain, else None (the array path
+    then validates, raises the typed errors, and handles the edge cases)."""
+    short = t if short is None else short
+    values = (lam, h, pat, n, t, short)
+    if not all(type(v) in _PLAIN_NUMBERS for v in values):
+        return None
+    lam, h, pat, n, t, short = (float(v) for v in values)
+    # comparisons with NaN are False, so NaN falls through to the validating path too
+    if not (lam > 0.0 and 0.0 < h < np.inf and 0.0 < pat < np.inf and 1.0 <= n < np.inf):
+        return None
+    if not (t >= 0.0 and short >= 0.0 and short < np.inf):
+        return None
+    handled, *metrics = _core.erlang_a_scalar(lam, h, pat, n, t, short, bool(with_asa))
+    if not handled:
+        return None
+    p_wait, p_ab, asa_s, sl, sl_ans, sl_short, ab_short, occ, lq = map(np.float64, metrics)
+    return ErlangAResult(
+        p_wait=p_wait,
+        p_abandon=p_ab,
+        asa_s=asa_s,
+        mean_wait_s=p_ab * np.float64(pat),
+        service_level=sl,
+        service_level_answered=sl_ans,
+        service_level_excl_short=sl_short,
+        abandon_within_s=ab_short,
+        occupancy=occ,
+        queue_length=lq,
+    )
+
+
+_ERLANG_A_KEYS = ("p_wait", "p_ab", "asa", "sl", "sl_ans", "sl_short", "ab_short", "occ", "lq")
+
+
 def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
-    """Erlang A for lam > 0, n > 0, finite patience (1-d arrays).
+    """Erlang A for lam > 0, n > 0, finite patience (1-d arrays): the compiled direct sums
+    where they apply (integer agents, moderate loads), the general path elsewhere."""
+    out = np.empty((len(_ERLANG_A_KEYS), lam.size))
+    general = np.zeros(lam.size, dtype=np.bool_)
+    _core.erlang_a_kernel(lam, h, pat, n, t, short, with_asa, out, general)
+    values = dict(zip(_ERLANG_A_KEYS, out, strict=True))
+    if np.any(general):
+        rest = _erlang_a_general(
+            lam[general],
+            h[general],
+            pat[general],
+            n[general],
+            t[general],
+            short[general],
+            with_asa,
+        )
+        for key, value in rest.items():
+            values[key][general] = value
+    return values
+
+
+def _erlang_a_general(lam, h, pat, n, t, short, with_asa) -> dict:
+    """Erlang A for lam > 0, n > 0, finite patience (1-d arrays), any real agents and loads.
 
     Notation: mu = 1/AHT, theta = 1/patience, x = n mu / theta, y = lam / theta,
     a = lam / mu. Relative to the probability of n in system: P(< n in system) is
