@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -1699,7 +1700,8 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
        with the stretch rules (``_phase_one``), so days off hold those rules by construction;
     2. the patterns go to named agents (``_assign_patterns``), then named agents take the
        counts (every rule, no coverage terms: groups are independent);
-    3. with the shifts fixed, breaks and skills per interval against the requirement (exact).
+    3. with the shifts fixed, breaks and skills per interval against the requirement on the
+       full named-agent model, then a large-neighbourhood search on it (``_polish``).
 
     Falls back to the one-model solve when phase 2 finds the counts unreachable.
     """
@@ -1827,13 +1829,19 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         result = _extract(builder, solver, status, time.perf_counter() - started, method)
         result.bound = max(bound, result.bound)
     else:
-        builder, solver, status, _ = solve(
-            {**builder_args, "fixed": fixed},
-            time_limit_s=left(1.0),
-            num_workers=num_workers,
-            seed=seed,
-            progress=progress,
+        polished = _polish(
+            builder_args, fixed, started + time_limit_s, num_workers, seed, progress, started
         )
+        if polished is None:
+            builder, solver, status, _ = solve(
+                {**builder_args, "fixed": fixed},
+                time_limit_s=left(1.0),
+                num_workers=num_workers,
+                seed=seed,
+                progress=progress,
+            )
+        else:
+            builder, solver = polished
         result = _extract(builder, solver, status, time.perf_counter() - started, method)
         result.status = "feasible"
         result.bound = bound
@@ -1854,9 +1862,12 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
 def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     """Group shift counts (with working-day patterns when they can be enumerated).
 
-    First without the pattern ties (the earlier relaxation, fast to a good solution, and a
-    valid bound), improved day by day; then the patterns are fitted to those daily counts and
-    the whole is improved day by day again with the ties on. Returns the builder, the values
+    The aggregate model is a plain integer program: HiGHS (scipy's ``milp``) solves it with
+    every pattern tie on, and its dual bound is a proven bound of the whole problem. When
+    HiGHS finds nothing in its share of the time (or the model is not linear), CP-SAT: first
+    without the pattern ties (the earlier relaxation, fast to a good solution, and a valid
+    bound), improved day by day; then the patterns are fitted to those daily counts and the
+    whole is improved day by day again with the ties on. Returns the builder, the values
     by variable index, the scaled objective, the bound (cost units) and a status text.
     """
     from ortools.sat.python import cp_model
@@ -1873,6 +1884,13 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
             model.add(model.get_bool_var_from_proto_index(lit.index) == int(u in tied_units))
         return model
 
+    # the model is a plain integer program: a MIP solver (HiGHS) with every pattern tie on
+    # reaches a better solution and a bound as good as CP-SAT's in one deterministic run
+    found = _mip(agg.m.proto, {lit.index for lit in links.values()}, time_limit_s * _MIP_SHARE)
+    if found is not None:
+        values, best, mip_bound = found
+        name = f"HiGHS {best / SCALE + agg.offset:.1f}" + (", patterns tied" if links else "")
+        return agg, values, best, mip_bound / SCALE + agg.offset, name
     loose = with_links(set())
     share = 0.25
     solver = _solver(max(time_limit_s * share, 1.0), num_workers, seed)
@@ -1928,6 +1946,95 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
         agg, tied, values, best, started + time_limit_s * 0.6, num_workers, seed, by_unit=True
     )
     return agg, values, best, bound, name
+
+
+_MIP_SHARE = 0.4  # of the time limit: HiGHS on phase 1 (its first solution comes late)
+
+
+def _mip(proto, ones: set[int], time_limit_s: float):
+    """Solve a CP-SAT model that holds only linear constraints as a MIP with HiGHS (scipy).
+
+    ``ones``: Boolean variables fixed to 1 (their enforced constraints become plain ones).
+    Returns (values by variable index, objective and dual bound in the model's integer
+    units), or None when the model has other constraints or no solution was found in time.
+    The solution is checked against every constraint in integers before it is returned."""
+    import warnings
+
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+
+    n = len(proto.variables)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    for i, var in enumerate(proto.variables):
+        domain = var.domain
+        if len(domain) != 2:
+            return None
+        lower[i], upper[i] = domain[0], domain[1]
+    for i in ones:
+        lower[i] = upper[i] = 1
+    rows, cols, coefs, low, high = [], [], [], [], []
+    for constraint in proto.constraints:
+        enforced = list(constraint.enforcement_literal)
+        if any(e not in ones for e in enforced):
+            return None
+        if constraint.has_bool_or() and any(
+            v >= 0 and lower[v] >= 1 for v in constraint.bool_or.literals
+        ):
+            continue  # already true (an empty tie on a constant)
+        if not constraint.has_linear():
+            return None
+        linear = constraint.linear
+        domain = linear.domain
+        if len(domain) != 2:
+            return None
+        r = len(low)
+        for v, k in zip(linear.vars, linear.coeffs, strict=True):
+            if v < 0:
+                return None
+            rows.append(r)
+            cols.append(v)
+            coefs.append(k)
+        low.append(domain[0])
+        high.append(domain[1])
+    objective = proto.objective
+    if objective.scaling_factor not in (0, 1) or any(v < 0 for v in objective.vars):
+        return None
+    cost = np.zeros(n)
+    np.add.at(cost, np.array(objective.vars, dtype=int), np.array(objective.coeffs, float))
+    matrix = csr_matrix((coefs, (rows, cols)), shape=(len(low), n))
+    low_a = np.array(low, float)
+    high_a = np.array(high, float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = milp(
+            cost,
+            integrality=np.ones(n),
+            bounds=Bounds(lower, upper),
+            constraints=LinearConstraint(
+                matrix,
+                np.where(low_a < -1e15, -np.inf, low_a),
+                np.where(high_a > 1e15, np.inf, high_a),
+            ),
+            options={"time_limit": max(float(time_limit_s), 1.0), "disp": False},
+        )
+    if result.x is None:
+        return None
+    values = np.round(result.x).astype(np.int64)
+    activity = matrix @ values
+    if (
+        np.any(values < lower)
+        or np.any(values > upper)
+        or np.any(activity < low_a)
+        or np.any(activity > high_a)
+    ):
+        return None
+    best = float(cost @ values) + objective.offset
+    bound = getattr(result, "mip_dual_bound", None)
+    if bound is None or not np.isfinite(bound):
+        return None
+    # floored: the bound stays proven under HiGHS's feasibility tolerances
+    return [int(v) for v in values], best, math.floor(bound + 1e-6) + objective.offset
 
 
 def _improve_by_day(
@@ -2060,3 +2167,106 @@ def _try(args: dict, time_limit_s: float, num_workers: int, seed: int):
     if status == "infeasible":
         return status, None
     return status, (builder, solver)
+
+
+class _Values:
+    """A solver stand-in for ``_extract``: values by variable index, objective and bound."""
+
+    def __init__(self, values: list[int], objective: float, bound: float) -> None:
+        self.values = values
+        self.objective_value = objective
+        self.best_objective_bound = bound
+
+    def value(self, var) -> int:
+        return self.values[var.index]
+
+
+def _polish(
+    builder_args: dict,
+    fixed: dict[tuple[int, int], int],
+    deadline: float,
+    num_workers: int,
+    seed: int,
+    progress: Callable[[float, float, float], None] | None = None,
+    started: float = 0.0,
+) -> tuple[_Builder, _Values] | None:
+    """Large-neighbourhood search on the full named-agent model from the phased schedule.
+
+    The model with every rule and the coverage is built once; the phased shifts are fixed and
+    breaks and skills placed (the first solve), then neighbourhoods re-optimise a few agents'
+    shifts at a time with everything else fixed (one skill group's agents on two neighbouring
+    days; the weekly limits held by the other days). Every step starts
+    from the incumbent as a hint and is kept only when it is cheaper, so the result is never
+    worse than the phased schedule. Returns the builder and the values, or None when even the
+    first solve found nothing in time."""
+    from ortools.sat.python import cp_model
+
+    full = _Builder(**builder_args)
+    full.build()
+    full.m.minimize(sum(c * v for c, v in full.objective))
+    proto = full.m.proto
+    n_vars = len(proto.variables)
+    x_of_agent: dict[int, list[tuple[int, int, object]]] = defaultdict(list)
+    for (a, d, o), var in full.x.items():
+        x_of_agent[a].append((d, o, var.index))
+
+    def sub_model(free) -> object:
+        """A copy of the model with the x variables outside ``free(a, d)`` fixed."""
+        model = full.m.clone()
+        variables = model.proto.variables
+        for a, items in x_of_agent.items():
+            for d, o, i in items:
+                if free(a, d):
+                    continue
+                v = current[i] if current is not None else int(fixed.get((a, d)) == o)
+                domain = variables[i].domain
+                domain[0] = v
+                domain[1] = v
+        if current is not None:
+            model.proto.solution_hint.vars.extend(range(n_vars))
+            model.proto.solution_hint.values.extend(current)
+        return model
+
+    def run(model, limit: float):
+        solver = _solver(max(limit, 0.5), num_workers, seed)
+        status = solver.solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        return list(solver.response_proto.solution), solver.objective_value
+
+    current = None
+    remaining = deadline - time.perf_counter()
+    first = run(sub_model(lambda a, d: False), min(max(remaining * 0.3, 1.0), 15.0))
+    if first is None:
+        return None
+    current, best = first
+    queues = set(builder_args["required"])
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for a, agent in enumerate(full.agents):
+        groups[tuple(q for q in agent.skills if q in queues)].append(a)
+    days = list(range(full.h.days))
+    # one skill group's agents on two neighbouring days: small enough for CP-SAT to settle in a
+    # few seconds, large enough to move shifts between days and agents
+    blocks = [
+        (set(members), {d, (d + 1) % len(days)})
+        for d in days
+        for members in sorted(groups.values(), key=len)
+    ]
+    position = 0
+    failures = 0
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining < 1.0 or failures >= len(blocks):
+            break
+        who, when = blocks[position % len(blocks)]
+        position += 1
+        model = sub_model(lambda a, d, who=who, when=when: a in who and d in when)
+        found = run(model, min(remaining, 3.0))
+        if found is not None and found[1] < best - 0.5:
+            current, best = found
+            failures = 0
+            if progress is not None:
+                progress(best / SCALE + full.offset, math.nan, time.perf_counter() - started)
+        else:
+            failures += 1
+    return full, _Values(current, best, best)
