@@ -6,6 +6,14 @@ and writes the tables, the HTML report, PNG charts and ``summary.json`` into ``o
 (targets met or not, where, and why).
 """
 
-from openwfm.plan.pipeline import PlanResult, run_plan
+from openwfm._lazy import lazy_exports
 
-__all__ = ["PlanResult", "run_plan"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "pipeline": [
+            "PlanResult",
+            "run_plan",
+        ],
+    },
+)

@@ -8,34 +8,32 @@ Public contract (other stages rely on these names)::
 scalars or NumPy arrays and broadcasts them.
 """
 
-from openwfm.queueing.birthdeath import chat_metrics, erlang_x
-from openwfm.queueing.deferred import deferred_requirements
-from openwfm.queueing.erlang import (
-    ErlangAResult,
-    asa,
-    erlang_a,
-    erlang_a_wait_percentile_s,
-    erlang_b,
-    erlang_c,
-    erlang_c_metrics,
-    service_level,
-    wait_percentile_s,
-)
-from openwfm.queueing.inversion import least_integer, required_agents
+from openwfm._lazy import lazy_exports
 
-__all__ = [
-    "ErlangAResult",
-    "asa",
-    "chat_metrics",
-    "deferred_requirements",
-    "erlang_a",
-    "erlang_a_wait_percentile_s",
-    "erlang_b",
-    "erlang_c",
-    "erlang_c_metrics",
-    "erlang_x",
-    "least_integer",
-    "required_agents",
-    "service_level",
-    "wait_percentile_s",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "birthdeath": [
+            "chat_metrics",
+            "erlang_x",
+        ],
+        "deferred": [
+            "deferred_requirements",
+        ],
+        "erlang": [
+            "ErlangAResult",
+            "asa",
+            "erlang_a",
+            "erlang_a_wait_percentile_s",
+            "erlang_b",
+            "erlang_c",
+            "erlang_c_metrics",
+            "service_level",
+            "wait_percentile_s",
+        ],
+        "inversion": [
+            "least_integer",
+            "required_agents",
+        ],
+    },
+)

@@ -240,11 +240,11 @@ _parallel_lock = threading.Lock()
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _kernel_eligible(a: float, n: float) -> bool:
+def _kernel_eligible(a: float, n: float, max_traffic: float = _KERNEL_MAX_TRAFFIC) -> bool:
     """Whether ``_inverse_b_minus_one`` handles (a, n): integer n >= 1, 0 < a <= max, and the
     largest term stays below e**600: its log is at most ``(n - a) log(n / a) <= (n - a)**2 / a``
     (checked without the logarithm, which would cost more than the test saves)."""
-    if not (a > 0.0 and a <= _KERNEL_MAX_TRAFFIC and n >= 1.0 and n == np.floor(n)):
+    if not (a > 0.0 and a <= max_traffic and n >= 1.0 and n == np.floor(n)):
         return False
     excess = n - a
     return excess <= 0.0 or excess * excess < _KERNEL_MAX_LOG_PEAK * a
@@ -457,26 +457,31 @@ def erlang_c_parts(a: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray
 # takes microseconds instead of the general path's dozens of NumPy passes.
 
 _A_MAX_QUEUE_LOAD = 50_000.0  # y = lambda * patience; beyond it the sums grow long
+# One Erlang A element costs the general path ~20 us, so the 1/B sum pays off to high loads.
+_A_MAX_TRAFFIC = 200_000.0
 _A_OUTPUTS = 9  # metrics per element, in the order of ``_erlang_a_one``
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _queue_sums_ok(x: float, y: float) -> bool:
-    """The largest s_j is at most (y / (x+1))**(y-x): keep its log below 600."""
-    if y > _A_MAX_QUEUE_LOAD:
-        return False
-    rise = y - x
-    return rise <= 1.0 or rise * np.log(y / (x + 1.0)) < _KERNEL_MAX_LOG_PEAK
+    """The sums take about (y - x) + 10 sqrt(y) steps: keep them short enough."""
+    return y <= _A_MAX_QUEUE_LOAD
+
+
+_RESCALE = 1e250
 
 
 @njit(cache=True, nogil=True)
 def _queue_series(x: float, y: float, with_wait: bool):
-    """``(S, T, W)``: ``S = sum_j s_j``, ``T = sum_j j s_j`` and ``W = sum_j s_j x/(x+j+1)
-    H_j`` with ``H_j = sum_{m<=j} 1/(x+m+1)`` (see ``queue_sums``, ``answered_wait_series``).
+    """``(log S, T / S, W / S)``: ``S = sum_j s_j``, ``T = sum_j j s_j`` and ``W = sum_j s_j
+    x/(x+j+1) H_j`` with ``H_j = sum_{m<=j} 1/(x+m+1)`` (see ``queue_sums`` and
+    ``answered_wait_series``). The running sums are rescaled when they grow past 1e250, so
+    long queues (terms up to e**(y - x) and beyond) do not overflow.
     """
     term = 1.0
     total = 1.0
     weighted = 0.0
+    log_scale = 0.0
     harmonic = 1.0 / (x + 1.0)
     wait = x / (x + 1.0) * harmonic if with_wait else 0.0
     j = 0.0
@@ -491,7 +496,13 @@ def _queue_series(x: float, y: float, with_wait: bool):
             piece = term * x / (x + j + 1.0) * harmonic
             wait += piece
         if j > y - x and j * term <= 1e-17 * weighted and piece <= 1e-17 * wait:
-            return total, weighted, wait
+            return np.log(total) + log_scale, weighted / total, wait / total
+        if total > _RESCALE:
+            term /= _RESCALE
+            total /= _RESCALE
+            weighted /= _RESCALE
+            wait /= _RESCALE
+            log_scale += np.log(_RESCALE)
 
 
 @njit(cache=True, nogil=True)
@@ -500,10 +511,10 @@ def _log_tail(x: float, y: float, theta: float, t_s: float, shift: float) -> flo
     if np.isinf(t_s):
         return -np.inf
     u = np.exp(-theta * t_s)
-    s_u = _queue_series(x + shift, y * u, False)[0]
-    s_1 = _queue_series(x + shift, y, False)[0]
+    log_s_u = _queue_series(x + shift, y * u, False)[0]
+    log_s_1 = _queue_series(x + shift, y, False)[0]
     value = -(x + shift) * theta * t_s - y * np.expm1(-theta * t_s)
-    return min(value + np.log(s_u) - np.log(s_1), 0.0)
+    return min(value + log_s_u - log_s_1, 0.0)
 
 
 _GL32_X, _GL32_W = np.polynomial.legendre.leggauss(32)
@@ -548,7 +559,7 @@ def _answered_within_ratio(x: float, y: float, theta: float, t_s: float) -> floa
             z = centre + half * _GL32_X[k]
             integral += _GL32_W[k] * np.exp(x * np.log1p(-z) + y * z - phi_max)
     integral *= half
-    log_ratio = np.log((x + 1.0) * integral) + phi_max - np.log(_queue_series(x + 1.0, y, False)[0])
+    log_ratio = np.log((x + 1.0) * integral) + phi_max - _queue_series(x + 1.0, y, False)[0]
     return min(np.exp(log_ratio), 1.0)
 
 
@@ -560,13 +571,14 @@ def _erlang_a_one(lam, h, pat, n, t, short, with_asa, out) -> bool:
     a = lam * h
     x = n / (h * theta)
     y = lam / theta
-    if not (_kernel_eligible(a, n) and _queue_sums_ok(x, y)):
+    if not (_kernel_eligible(a, n, _A_MAX_TRAFFIC) and _queue_sums_ok(x, y)):
         return False
-    below = _inverse_b_minus_one(a, n)  # P(< n in system) / P(n in system)
-    queue, weighted, wait = _queue_series(x, y, with_asa)  # P(>= n) / P(n), ...
-    p_wait = queue / (queue + below)
-    p_no_wait = below / (queue + below)
-    ab_given_wait = min(weighted / (y * queue), 1.0)
+    # relative to P(n in system): P(< n) = 1/B - 1 and P(>= n) = S
+    log_below = np.log(_inverse_b_minus_one(a, n))
+    log_queue, weighted_per_queue, wait_per_queue = _queue_series(x, y, with_asa)
+    p_wait = 1.0 / (1.0 + np.exp(log_below - log_queue))
+    p_no_wait = 1.0 / (1.0 + np.exp(log_queue - log_below))
+    ab_given_wait = min(weighted_per_queue / y, 1.0)
     p_ab = p_wait * ab_given_wait
     answered_within_q = (1.0 - ab_given_wait) * _answered_within_ratio(x, y, theta, t)
     sl = min(max(p_no_wait + p_wait * answered_within_q, 0.0), 1.0)
@@ -580,7 +592,7 @@ def _erlang_a_one(lam, h, pat, n, t, short, with_asa, out) -> bool:
     if not with_asa:
         out[2] = np.nan
     elif answered > 0.0:
-        out[2] = p_wait * (wait / queue) / theta / answered
+        out[2] = p_wait * wait_per_queue / theta / answered
     else:
         out[2] = np.inf
     out[3] = sl

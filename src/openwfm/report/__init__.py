@@ -1,8 +1,15 @@
 """Reports: Plotly charts (:mod:`.charts`), summary tables (:mod:`.tables`) and the
 self-contained HTML report (:mod:`.html`) that every stage can add sections to."""
 
-from __future__ import annotations
+from openwfm._lazy import lazy_exports
 
-from openwfm.report.html import Report, build_report, history_report
-
-__all__ = ["Report", "build_report", "history_report"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "html": [
+            "Report",
+            "build_report",
+            "history_report",
+        ],
+    },
+)

@@ -1,11 +1,16 @@
 """Routing: the policy shared by the simulator and the live router (``openwfm.routing.policy``)."""
 
-from openwfm.routing.policy import (
-    AgentState,
-    Assignment,
-    PolicyTables,
-    RoutingPolicy,
-    WaitingContact,
-)
+from openwfm._lazy import lazy_exports
 
-__all__ = ["AgentState", "Assignment", "PolicyTables", "RoutingPolicy", "WaitingContact"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "policy": [
+            "AgentState",
+            "Assignment",
+            "PolicyTables",
+            "RoutingPolicy",
+            "WaitingContact",
+        ],
+    },
+)

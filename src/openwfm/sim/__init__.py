@@ -4,15 +4,21 @@
 with 95% confidence intervals; see :mod:`openwfm.sim.run` and :mod:`openwfm.sim.engine`.
 """
 
-from openwfm.sim.build import SimulationModel, build_model, check_scenario
-from openwfm.sim.run import SimulationResult, prepare, run_plan, simulate
+from openwfm._lazy import lazy_exports
 
-__all__ = [
-    "SimulationModel",
-    "SimulationResult",
-    "build_model",
-    "check_scenario",
-    "prepare",
-    "run_plan",
-    "simulate",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "build": [
+            "SimulationModel",
+            "build_model",
+            "check_scenario",
+        ],
+        "run": [
+            "SimulationResult",
+            "prepare",
+            "run_plan",
+            "simulate",
+        ],
+    },
+)

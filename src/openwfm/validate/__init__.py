@@ -1,19 +1,20 @@
 """Model fidelity: estimate each hour of a real history and score Erlang C, Erlang A and the
 simulator against what happened (``openwfm validate``)."""
 
-from openwfm.validate.estimation import agents_on_duty, estimate_hours
-from openwfm.validate.fidelity import (
-    FidelityResult,
-    fidelity_errors,
-    predict_hours,
-    validate_history,
-)
+from openwfm._lazy import lazy_exports
 
-__all__ = [
-    "FidelityResult",
-    "agents_on_duty",
-    "estimate_hours",
-    "fidelity_errors",
-    "predict_hours",
-    "validate_history",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "estimation": [
+            "agents_on_duty",
+            "estimate_hours",
+        ],
+        "fidelity": [
+            "FidelityResult",
+            "fidelity_errors",
+            "predict_hours",
+            "validate_history",
+        ],
+    },
+)
