@@ -1714,6 +1714,9 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         builder_args, started, time_limit_s, num_workers, seed
     )
     first_cost = best / SCALE + agg.offset
+    # the rest of the time: days off, then named agents per group, then the polish
+    phase_one_s = time.perf_counter() - started
+    rest_s = max(time_limit_s - phase_one_s, 0.0)
     if progress is not None:
         progress(first_cost, bound, time.perf_counter() - started)
     targets: dict[tuple[tuple[str, ...], int, int], int] = {}
@@ -1736,7 +1739,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     pattern: set[tuple[int, int]] = set()
     planned: set[tuple[str, ...]] = set()
     day_plans: list[str] = []
-    days_end = started + time_limit_s * 0.62
+    days_end = started + phase_one_s + rest_s * 0.1
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((days_end - time.perf_counter()) * share, 1.0)
@@ -1771,7 +1774,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     fixed: dict[tuple[int, int], int] = {}
     phase2: list[str] = []
     status = "feasible"
-    phase2_end = started + time_limit_s * 0.93
+    phase2_end = started + phase_one_s + rest_s * 0.8
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
         budget = max((phase2_end - time.perf_counter()) * share, 1.0)
@@ -1818,6 +1821,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             f"/{assign_solver.best_objective_bound / SCALE + assign.offset:.1f}"
         )
         fixed.update({(a, d): o for (a, d, o), var in assign.x.items() if assign_solver.value(var)})
+    polish_note = ""
     if status == "infeasible":
         builder, solver, status, _ = solve(
             builder_args,
@@ -1832,6 +1836,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         polished = _polish(
             builder_args, fixed, started + time_limit_s, num_workers, seed, progress, started
         )
+        polish_note = "" if polished is None else polished[1].note
         if polished is None:
             builder, solver, status, _ = solve(
                 {**builder_args, "fixed": fixed},
@@ -1851,10 +1856,11 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         else max(result.objective - result.bound, 0) / result.objective
     )
     result.notes.append(
-        f"phase 1 (group shift counts): {agg_status}, cost {first_cost:.1f}, bound {bound:.1f}; "
+        f"phase 1 (group shift counts, {phase_one_s:.0f} s): {agg_status}, "
+        f"cost {first_cost:.1f}, bound {bound:.1f}; "
         f"days off per group: {', '.join(day_plans)}; "
         f"phase 2 assigned {len(targets)} group-day-option counts to named agents "
-        f"(cost/bound per group: {'; '.join(phase2)})"
+        f"(cost/bound per group: {'; '.join(phase2)})" + (f"; {polish_note}" if polish_note else "")
     )
     return result
 
@@ -1891,6 +1897,9 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
         values, best, mip_bound = found
         name = f"HiGHS {best / SCALE + agg.offset:.1f}" + (", patterns tied" if links else "")
         return agg, values, best, mip_bound / SCALE + agg.offset, name
+    # CP-SAT's steps below take their shares of the time that is left
+    time_limit_s = max(time_limit_s - (time.perf_counter() - started), 1.0)
+    started = time.perf_counter()
     loose = with_links(set())
     share = 0.25
     solver = _solver(max(time_limit_s * share, 1.0), num_workers, seed)
@@ -1948,7 +1957,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
     return agg, values, best, bound, name
 
 
-_MIP_SHARE = 0.4  # of the time limit: HiGHS on phase 1 (its first solution comes late)
+_MIP_SHARE = 0.55  # of the time limit: HiGHS on phase 1 (its first solution comes late)
 
 
 def _mip(proto, ones: set[int], time_limit_s: float):
@@ -2016,7 +2025,9 @@ def _mip(proto, ones: set[int], time_limit_s: float):
                 np.where(low_a < -1e15, -np.inf, low_a),
                 np.where(high_a > 1e15, np.inf, high_a),
             ),
-            options={"time_limit": max(float(time_limit_s), 1.0), "disp": False},
+            # stop at a 2% gap (of the objective without its constant part): the named-agent
+            # phases lose about that much anyway and get the time instead
+            options={"time_limit": max(float(time_limit_s), 1.0), "mip_rel_gap": 0.02},
         )
     if result.x is None:
         return None
@@ -2172,10 +2183,11 @@ def _try(args: dict, time_limit_s: float, num_workers: int, seed: int):
 class _Values:
     """A solver stand-in for ``_extract``: values by variable index, objective and bound."""
 
-    def __init__(self, values: list[int], objective: float, bound: float) -> None:
+    def __init__(self, values: list[int], objective: float, bound: float, note: str = "") -> None:
         self.values = values
         self.objective_value = objective
         self.best_objective_bound = bound
+        self.note = note
 
     def value(self, var) -> int:
         return self.values[var.index]
@@ -2240,6 +2252,7 @@ def _polish(
     if first is None:
         return None
     current, best = first
+    first_cost = best / SCALE + full.offset
     queues = set(builder_args["required"])
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for a, agent in enumerate(full.agents):
@@ -2269,4 +2282,8 @@ def _polish(
                 progress(best / SCALE + full.offset, math.nan, time.perf_counter() - started)
         else:
             failures += 1
-    return full, _Values(current, best, best)
+    note = (
+        f"polish (full model, {position} neighbourhoods): {first_cost:.1f} -> "
+        f"{best / SCALE + full.offset:.1f}"
+    )
+    return full, _Values(current, best, best, note)
