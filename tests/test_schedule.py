@@ -358,6 +358,30 @@ def test_phased_bound_never_exceeds_the_proven_optimum():
     single = schedule_agents(sc, req, weeks=1, time_limit_s=20, strategy="single")
     assert single.status == "optimal"
     phased = schedule_agents(sc, req, weeks=1, time_limit_s=8, strategy="two_phase")
+    assert any("HiGHS" in note for note in phased.notes)  # phase 1 as a MIP
     assert phased.bound <= single.objective + 1e-6
     assert phased.objective >= single.objective - 1e-6
     assert check_schedule(phased.shifts, sc, MONDAY, 7, phased.activities).query("hard").empty
+
+
+def test_mip_phase_one_matches_cp_sat_on_a_small_integer_program():
+    from ortools.sat.python import cp_model
+
+    from openwfm.schedule.solver import _mip
+
+    m = cp_model.CpModel()
+    x = [m.new_int_var(0, 4, f"x{i}") for i in range(4)]
+    link = m.new_bool_var("link")
+    m.add(3 * x[0] + 5 * x[1] + 7 * x[2] + 2 * x[3] >= 23)
+    m.add(x[0] + x[1] <= 3).only_enforce_if(link)  # holds once link is fixed to 1
+    m.minimize(4 * x[0] + 6 * x[1] + 9 * x[2] + 3 * x[3] + 5)
+    solver = cp_model.CpSolver()
+    m_tied = m.clone()
+    m_tied.add(m_tied.get_bool_var_from_proto_index(link.index) == 1)
+    assert solver.solve(m_tied) == cp_model.OPTIMAL
+    values, best, bound = _mip(m.proto, {link.index}, 10.0)
+    assert best == solver.objective_value
+    assert bound <= best and values[0] + values[1] <= 3
+    # a constraint that is not linear: no MIP
+    m.add_multiplication_equality(x[3], [x[0], x[1]])
+    assert _mip(m.proto, {link.index}, 10.0) is None
