@@ -1834,7 +1834,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         result.bound = max(bound, result.bound)
     else:
         polished = _polish(
-            builder_args, fixed, started + time_limit_s, num_workers, seed, progress, started
+            builder_args, fixed, started + time_limit_s, num_workers, seed, progress, started, bound
         )
         polish_note = "" if polished is None else polished[1].note
         if polished is None:
@@ -2007,8 +2007,12 @@ def _mip(proto, ones: set[int], time_limit_s: float):
         low.append(domain[0])
         high.append(domain[1])
     objective = proto.objective
-    if objective.scaling_factor not in (0, 1) or any(v < 0 for v in objective.vars):
-        return None
+    if (
+        not len(objective.vars)
+        or objective.scaling_factor not in (0, 1)
+        or any(v < 0 for v in objective.vars)
+    ):
+        return None  # no integer objective (or a scaled one): leave it to CP-SAT
     cost = np.zeros(n)
     np.add.at(cost, np.array(objective.vars, dtype=int), np.array(objective.coeffs, float))
     matrix = csr_matrix((coefs, (rows, cols)), shape=(len(low), n))
@@ -2201,16 +2205,17 @@ def _polish(
     seed: int,
     progress: Callable[[float, float, float], None] | None = None,
     started: float = 0.0,
+    bound: float = math.nan,
 ) -> tuple[_Builder, _Values] | None:
     """Large-neighbourhood search on the full named-agent model from the phased schedule.
 
     The model with every rule and the coverage is built once; the phased shifts are fixed and
     breaks and skills placed (the first solve), then neighbourhoods re-optimise a few agents'
     shifts at a time with everything else fixed (one skill group's agents on two neighbouring
-    days; the weekly limits held by the other days). Every step starts
-    from the incumbent as a hint and is kept only when it is cheaper, so the result is never
-    worse than the phased schedule. Returns the builder and the values, or None when even the
-    first solve found nothing in time."""
+    days; the weekly limits held by the other days). Every step starts from the incumbent as a
+    hint and is kept only when it is cheaper, so the result is never worse than the phased
+    schedule. ``bound`` (cost units) is only passed on to ``progress``. Returns the builder and
+    the values, or None when even the first solve found nothing in time."""
     from ortools.sat.python import cp_model
 
     full = _Builder(**builder_args)
@@ -2279,7 +2284,7 @@ def _polish(
             current, best = found
             failures = 0
             if progress is not None:
-                progress(best / SCALE + full.offset, math.nan, time.perf_counter() - started)
+                progress(best / SCALE + full.offset, bound, time.perf_counter() - started)
         else:
             failures += 1
     note = (
