@@ -11,10 +11,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from openwfm.errors import ParameterError
+
+if TYPE_CHECKING:  # pandas is only a type here: importing it costs the CLI half a second
+    import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 

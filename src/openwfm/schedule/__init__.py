@@ -1,4 +1,5 @@
-"""Scheduling: shifts, breaks and days off for named agents, optimised with OR-Tools CP-SAT.
+"""Scheduling: shifts, breaks and days off for named agents, optimised with OR-Tools CP-SAT
+(the pooled first phase as a MIP with HiGHS when it is linear).
 
 ``schedule_agents(scenario, requirements, weeks=...)`` returns a :class:`ScheduleResult`
 (shifts, activities per interval, coverage vs requirement, per-rule penalties, bound and gap);
@@ -6,25 +7,20 @@
 ``plan_shift_counts`` is slot-based planning with anonymous agents.
 """
 
-from openwfm.schedule.check import check_schedule
-from openwfm.schedule.rules import RULES
-from openwfm.schedule.solver import (
-    ScheduleResult,
-    ScheduleTimeoutError,
-    coverage_table,
-    plan_shift_counts,
-    schedule_agents,
-)
-from openwfm.schedule.templates import Horizon, expand_templates
+from openwfm._lazy import lazy_exports
 
-__all__ = [
-    "RULES",
-    "Horizon",
-    "ScheduleResult",
-    "ScheduleTimeoutError",
-    "check_schedule",
-    "coverage_table",
-    "expand_templates",
-    "plan_shift_counts",
-    "schedule_agents",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "check": ["check_schedule"],
+        "rules": ["RULES"],
+        "solver": [
+            "ScheduleResult",
+            "ScheduleTimeoutError",
+            "coverage_table",
+            "plan_shift_counts",
+            "schedule_agents",
+        ],
+        "templates": ["Horizon", "expand_templates"],
+    },
+)
