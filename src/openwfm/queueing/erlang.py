@@ -255,6 +255,10 @@ class ErlangAResult:
     queue_length: np.ndarray
 
 
+# the metrics of one Erlang A element, in the order of the compiled kernel's outputs
+_ERLANG_A_KEYS = ("p_wait", "p_ab", "asa", "sl", "sl_ans", "sl_short", "ab_short", "occ", "lq")
+
+
 def erlang_a(
     arrival_rate_per_s,
     aht_s,
@@ -286,8 +290,7 @@ def erlang_a(
     lam, h, pat, n, t, short = np.broadcast_arrays(lam, h, pat, n, t, short)
     shape = lam.shape
     lam, h, pat, n, t, short = (np.ravel(v) for v in (lam, h, pat, n, t, short))
-    keys = ("p_wait", "p_ab", "asa", "sl", "sl_ans", "sl_short", "ab_short", "occ", "lq")
-    res = {k: np.zeros(lam.shape) for k in keys}
+    res = {k: np.zeros(lam.shape) for k in _ERLANG_A_KEYS}
     zero = lam == 0.0
     res["sl"][zero] = res["sl_ans"][zero] = res["sl_short"][zero] = 1.0
 
@@ -312,15 +315,7 @@ def erlang_a(
 
     regular = ~zero & ~no_agents & ~patient
     if np.any(regular):
-        values = _erlang_a_regular(
-            lam[regular],
-            h[regular],
-            pat[regular],
-            n[regular],
-            t[regular],
-            short[regular],
-            with_asa,
-        )
+        values = _erlang_a_regular(*(v[regular] for v in (lam, h, pat, n, t, short)), with_asa)
         for key, value in values.items():
             res[key][regular] = value
     if not with_asa:
@@ -378,9 +373,6 @@ def _erlang_a_one_number(lam, h, pat, n, t, short, with_asa) -> ErlangAResult | 
     )
 
 
-_ERLANG_A_KEYS = ("p_wait", "p_ab", "asa", "sl", "sl_ans", "sl_short", "ab_short", "occ", "lq")
-
-
 def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
     """Erlang A for lam > 0, n > 0, finite patience (1-d arrays): the compiled direct sums
     where they apply (integer agents, moderate loads), the general path elsewhere."""
@@ -389,15 +381,7 @@ def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
     _core.erlang_a_kernel(lam, h, pat, n, t, short, with_asa, out, general)
     values = dict(zip(_ERLANG_A_KEYS, out, strict=True))
     if np.any(general):
-        rest = _erlang_a_general(
-            lam[general],
-            h[general],
-            pat[general],
-            n[general],
-            t[general],
-            short[general],
-            with_asa,
-        )
+        rest = _erlang_a_general(*(v[general] for v in (lam, h, pat, n, t, short)), with_asa)
         for key, value in rest.items():
             values[key][general] = value
     return values
