@@ -406,6 +406,30 @@ def test_bad_input_names_the_argument(call, field):
     assert info.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("bad_value", "kwargs", "message"),
+    [
+        (np.nan, {}, "expected numbers, got NaN"),
+        (np.inf, {}, "expected finite numbers, got infinity"),
+        (0.0, {"positive": True}, "expected > 0, got 0"),
+        (-2.5, {"allow_inf": True}, "expected >= 0, got -2.5"),
+        (7.0, {"upper": 5.0}, "expected <= 5, got 7"),
+        (3.5, {"integer": True}, "expected an integer, got 3.5"),
+    ],
+)
+def test_large_arrays_are_validated_like_small_ones(bad_value, kwargs, message):
+    """Arrays of thousands go through one compiled pass: same checks, same words."""
+    from openwfm.queueing.erlang import as_param
+
+    for size in (5, 50_000):
+        values = np.full(size, 2.0)
+        values[size // 2] = bad_value
+        with pytest.raises(ParameterError, match=message) as info:
+            as_param("agents", values, **kwargs)
+        assert info.value.field == "agents"
+    assert as_param("agents", np.full(50_000, 2.0), **kwargs).shape == (50_000,)
+
+
 def test_erlang_a_wait_percentile_agrees_with_service_level():
     # P(W <= w) = answered within w + abandoned within w: two routes to the same number
     from openwfm.queueing import erlang_a_wait_percentile_s, wait_percentile_s
