@@ -53,7 +53,7 @@ def erlang_c_throughput() -> None:
     diff = np.max(np.abs(np.asarray(p_peer) - ours_small))
     big_traffic = np.resize(traffic, 1_000_000)
     big_agents = np.resize(agents, 1_000_000)
-    t_ours, _ = timed(lambda: erlang_c(big_traffic, big_agents), repeat=2)
+    t_ours, _ = timed(lambda: erlang_c(big_traffic, big_agents), repeat=5)
     rate_peer, rate_ours = size_peer / t_peer, big_traffic.size / t_ours
     print(
         f"Erlang C P(wait): pyworkforce {rate_peer:,.0f} evals/s, openwfm {rate_ours:,.0f} "
