@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from openwfm.errors import ParameterError
+from openwfm.io import parse_date
 
 DEMO_START = dt.date(2026, 10, 5)  # a Monday, so the four weeks are whole weeks
 DEMO_WEEKS = 4
@@ -21,13 +22,6 @@ DEMO_SEED = 2026
 DEMO_PLAN_WEEKS = 1
 DEMO_TIME_LIMIT_S = 40.0  # the schedule solver's limit: the demo stays well under 5 minutes
 DEMO_REPLICATIONS = 10
-
-
-def _parse_date(text: str, argument: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ParameterError(f"expected a date YYYY-MM-DD, got {text!r}", field=argument) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +46,7 @@ def register(app: typer.Typer) -> None:
             )
         if weeks < 1:
             raise ParameterError(f"expected at least 1 week, got {weeks}", field="--weeks")
-        first_day = _parse_date(start, "--start")
+        first_day = parse_date(start, "--start")
         loaded = load_scenario(scenario)
         console = Console(stderr=True)
         with console.status(f"generating {weeks} weeks of {loaded.name}"):

@@ -7,6 +7,7 @@ file or the new one, never a truncated one.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Callable
@@ -89,3 +90,13 @@ def write_tables(tables: dict[Path, pd.DataFrame | str]) -> None:
     finally:
         for written in temporary.values():
             written.unlink(missing_ok=True)
+
+
+def parse_date(text: str | None, field: str = "--start") -> dt.date | None:
+    """A YYYY-MM-DD option as a date (None stays None); else a ParameterError naming ``field``."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(f"expected a date YYYY-MM-DD, got {text!r}", field=field) from None

@@ -630,7 +630,7 @@ def run_plan(
         # 4. schedule
         schedule = None
         if requirements is not None:
-            began = begin("schedule", f"schedule: CP-SAT, up to {time_limit_s:g} s")
+            began = begin("schedule", f"schedule: HiGHS + CP-SAT, up to {time_limit_s:g} s")
             schedule_key, schedule, hit = _schedule(
                 scenario,
                 requirements,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
 
-from openwfm.io import write_tables
+from openwfm.io import parse_date, write_tables
 
 
 def _read_requirements(path: Path):
@@ -62,14 +61,7 @@ def register(app: typer.Typer) -> None:
         from openwfm.schedule import schedule_agents
 
         console = Console(stderr=True)
-        first_day = None
-        if start is not None:
-            try:
-                first_day = dt.date.fromisoformat(start)
-            except ValueError:
-                raise ParameterError(
-                    f"expected YYYY-MM-DD, got {start!r}", field="--start"
-                ) from None
+        first_day = parse_date(start, "--start")
         if time_limit <= 0:
             raise ParameterError(
                 f"expected a positive time limit, got {time_limit}", field="--time-limit"

@@ -95,26 +95,18 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Folder for the CSV tables."),
     ) -> None:
         """Simulate the center; KPIs per queue x segment x interval with 95% CIs."""
-        import datetime as dt
         import json
 
         from rich.console import Console
         from rich.table import Table
 
-        from openwfm.errors import ParameterError
+        from openwfm.io import parse_date
         from openwfm.scenario import load_scenario
         from openwfm.sim.run import check_scheduler, prepare, run_plan
 
         check_scheduler(scheduler)
         loaded = load_scenario(scenario)
-        first_day = None
-        if start is not None:
-            try:
-                first_day = dt.date.fromisoformat(start)
-            except ValueError:
-                raise ParameterError(
-                    f"expected a date YYYY-MM-DD, got {start!r}", field="--start"
-                ) from None
+        first_day = parse_date(start, "--start")
         rates = trace = schedule_frame = None
         if arrivals is not None:
             rates, trace = read_arrivals(arrivals)
