@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out/demo
 
-.PHONY: setup demo test lint bench bench-setup clean
+.PHONY: setup demo test lint bench bench-setup clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
 
-test: lint
+# What the tests need beyond Python packages: Debian's chromium (scripts/ensure-chromium).
+browser:
+	scripts/ensure-chromium
+
+test: lint browser
 	$(PY) -m pytest -q -n 2
 
 # Peers for the benchmarks. pyworkforce 0.5.4 declares an upper Python bound that 3.11 fails,

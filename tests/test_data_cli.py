@@ -169,6 +169,33 @@ def test_kpi_takes_targets_from_a_scenario(tmp_path, store, monkeypatch, capsys)
     assert kpis["PS"] == 0 and kpis["NE"] == 0 and kpis["IN"] == 1
 
 
+def test_kpi_measures_a_segment_against_its_own_target(tmp_path, store, monkeypatch, capsys):
+    # priority customers ("2", the A-team case) have 10 s on PS; the queue's target is 20 s
+    scenario = _write(
+        tmp_path / "s.yaml",
+        "queues:\n  - {name: PS, aht_s: 200, target: {within_s: 20}}\n"
+        "segments:\n  - {name: '2', targets: {PS: {within_s: 10}}}\n",
+    )
+    for by in ("queue", "queue,segment"):
+        out = tmp_path / f"k-{by}.csv"
+        args = ["kpi", "--store", store, "--scenario", scenario, "--by", by, "--out", out]
+        code, _, err = run(monkeypatch, capsys, *args)
+        assert code == 0, err
+        kpis = pd.read_csv(out, dtype={"segment": str})
+        ps = kpis[kpis["queue"] == "PS"]
+        # the one answered PS call (segment 2) waited 17 s: within 20 s, not within 10 s
+        assert ps["answered"].sum() == 1 and ps["answered_within_target"].sum() == 0
+    without_segments = _write(
+        tmp_path / "q.yaml", "queues:\n  - {name: PS, aht_s: 200, target: {within_s: 20}}\n"
+    )
+    out = tmp_path / "k.csv"
+    args = ["kpi", "--store", store, "--scenario", without_segments, "--out", out]
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 0, err
+    kpis = pd.read_csv(out)
+    assert kpis.loc[kpis["queue"] == "PS", "answered_within_target"].sum() == 1
+
+
 @pytest.mark.slow
 def test_anonymous_bank_nine_months_match_raw_counts(tmp_path, monkeypatch, capsys):
     raw_dir = require_shared_data("anonymous-bank/raw")
@@ -176,9 +203,15 @@ def test_anonymous_bank_nine_months_match_raw_counts(tmp_path, monkeypatch, caps
     assert len(files) == 9
     # independent count with the csv module: file (= month) x type x outcome
     expected: Counter = Counter()
+    expected_agents: Counter = Counter()
+    # the source wrote NAAMA and ANAT with "NA" replaced by "NO_SERVER" in May and June
+    renamed = {"NO_SERVERAMA": "NAAMA", "ANO_SERVERT": "ANAT"}
     for path in files:
         with open(path, newline="") as handle:
             for record in csv.DictReader(handle, delimiter="\t"):
+                server = record["server"].strip()
+                if record["outcome"] == "AGENT" and server != "NO_SERVER":
+                    expected_agents[renamed.get(server, server)] += 1
                 source = record["outcome"]
                 if source == "AGENT":
                     outcome = "answered"
@@ -200,7 +233,14 @@ def test_anonymous_bank_nine_months_match_raw_counts(tmp_path, monkeypatch, caps
             "SELECT source, queue, outcome, count(*) FROM interactions GROUP BY ALL"
         )
         actual = Counter({(s, q, o): n for s, q, o, n in stored.fetchall()})
+        by_agent = opened._con().execute(
+            "SELECT agent, count(*) FROM interactions WHERE agent IS NOT NULL GROUP BY ALL"
+        )
+        actual_agents = Counter(dict(by_agent.fetchall()))
     assert actual == expected
+    assert actual_agents == expected_agents
+    assert expected_agents["NAAMA"] == 3_689 + 883 and expected_agents["ANAT"] == 7_521 + 338
+    assert not any("NO_SERVER" in name for name in actual_agents)
     code, out, _ = run(monkeypatch, capsys, *args)
     assert code == 0 and count(store) == 318_286
     # the comma-separated concatenation holds the same calls: nothing new

@@ -1,8 +1,8 @@
 """The plan report opens in headless Chromium (Debian's /usr/bin/chromium) without console errors.
 
 Playwright drives the system browser through ``executable_path``; ``playwright install`` is
-never needed. Without the browser the test fails under CI (.ci/run installs it) and is skipped
-elsewhere.
+never needed. `make test` installs the browser (scripts/ensure-chromium); without it the test
+fails under CI and is skipped elsewhere.
 """
 
 from __future__ import annotations

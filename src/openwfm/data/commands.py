@@ -117,7 +117,9 @@ def register(app: typer.Typer) -> None:
         ),
         rollup_to: str = typer.Option("interval", "--rollup", help="interval, day or month."),
         scenario: Path | None = typer.Option(
-            None, "--scenario", help="Scenario YAML: per-queue targets (others: --target-s)."
+            None,
+            "--scenario",
+            help="Scenario YAML: per-queue and per-segment targets (others: --target-s).",
         ),
         out: Path | None = typer.Option(None, "--out", help="Write F.csv or F.parquet."),
         limit: int = typer.Option(40, "--limit", help="Rows shown on screen without --out."),
@@ -137,13 +139,16 @@ def register(app: typer.Typer) -> None:
             )
         if not store.exists():
             raise DataError("store not found (run openwfm ingest first)", file=str(store))
-        targets: float | dict[str, float] = target_s
+        targets: float | dict = target_s
         if scenario is not None:
             from openwfm.scenario import load_scenario
 
             loaded = load_scenario(scenario)
             targets = {q.name: q.target.within_s for q in loaded.queues}
             targets["*"] = target_s
+            for segment in loaded.segments:
+                for queue_name, target in segment.targets.items():
+                    targets[(queue_name, segment.name)] = target.within_s
         columns = [c.strip() for c in by.split(",") if c.strip()]
         with InteractionStore(store) as source:
             interactions = source.interactions()

@@ -128,10 +128,12 @@ def _check_by(by: Sequence[str], columns) -> list[str]:
     return by
 
 
-def _row_targets(queues: pd.Series, target_s: float | Mapping[str, float]) -> np.ndarray:
+def _row_targets(rows: pd.DataFrame, target_s: float | Mapping) -> np.ndarray:
+    """Answer-time target in seconds of every row: its (queue, segment) key, else its queue's."""
+    queues = rows["queue"]
     if isinstance(target_s, Mapping):
         default = target_s.get("*")
-        known = {str(k): float(v) for k, v in target_s.items()}
+        known = {str(k): float(v) for k, v in target_s.items() if not isinstance(k, tuple)}
         missing = sorted(set(queues.dropna().unique()) - set(known))
         if missing and default is None:
             raise ParameterError(
@@ -142,6 +144,11 @@ def _row_targets(queues: pd.Series, target_s: float | Mapping[str, float]) -> np
         if default is not None:
             values = values.fillna(float(default))
         targets = values.to_numpy(dtype=float)
+        by_segment = {k: float(v) for k, v in target_s.items() if isinstance(k, tuple)}
+        if by_segment and "segment" in rows.columns:
+            pairs = pd.Series(list(zip(queues, rows["segment"], strict=True)), index=rows.index)
+            segment_targets = pairs.map(by_segment).to_numpy(dtype=float)
+            targets = np.where(np.isnan(segment_targets), targets, segment_targets)
     else:
         targets = np.full(len(queues), float(target_s))
     if (targets < 0).any() or np.isnan(targets).any():
@@ -161,7 +168,9 @@ def interval_kpis(
 
     ``interval_minutes`` is one of 5, 6, 15, 30, 60 (intervals aligned to midnight);
     ``target_s`` the answer-time target in seconds, or a dict queue -> seconds (key ``"*"``
-    for the other queues); ``short_abandon_s`` the short-abandon threshold in seconds;
+    for the other queues) whose ``(queue, segment)`` keys override the queue's target for that
+    segment's contacts (the A-team case: gold customers measured against their own target, in
+    every grouping); ``short_abandon_s`` the short-abandon threshold in seconds;
     ``definition`` the service-level definition. Returns columns :func:`kpi_columns` (``by``),
     one row per interval and group with any arrival or handling, sorted; counts are int64.
     """
@@ -185,7 +194,7 @@ def interval_kpis(
     offered = answered | abandoned
     wait = rows["wait_s"].to_numpy(dtype=float)
     handle = rows["handle_s"].to_numpy(dtype=float)
-    targets = _row_targets(rows["queue"], target_s)
+    targets = _row_targets(rows, target_s)
     arrival_ns = rows["arrival_time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
     per_row = pd.DataFrame(

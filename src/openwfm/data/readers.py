@@ -198,6 +198,12 @@ def _finish(columns: dict[str, object], index: pd.Index) -> pd.DataFrame:
 # Anonymous Bank
 
 
+def _repair_agent_names(server: pd.Series) -> pd.Series:
+    """Undo the source's "NA" -> "NO_SERVER" substitution inside agent names."""
+    damaged = server.str.contains("NO_SERVER", regex=False) & (server != "NO_SERVER")
+    return server.where(~damaged, server.str.replace("NO_SERVER", "NA", regex=False))
+
+
 def read_anonymous_bank(path: str | Path) -> pd.DataFrame:
     """Read one raw Anonymous Bank file (tab-separated, or the comma-separated concatenation).
 
@@ -221,7 +227,10 @@ def read_anonymous_bank(path: str | Path) -> pd.DataFrame:
       no service data (``ser_start`` = ``ser_exit`` = ``0:00:00`` and ``ser_time`` 0), which
       then also have no ``end_time``; 0 for calls not answered.
     - ``agent`` = ``server`` for answered calls; <NA> for ``NO_SERVER`` and for calls not
-      answered (4 HANG records name an agent who did not serve them).
+      answered (4 HANG records name an agent who did not serve them). The source replaced the
+      letters "NA" with "NO_SERVER" inside two names in May and June (NAAMA appears as
+      ``NO_SERVERAMA`` 883 times, ANAT as ``ANO_SERVERT`` 338 times); every name that holds
+      ``NO_SERVER`` but is not ``NO_SERVER`` itself is mapped back, so each agent is one name.
     - ``source`` = the file name.
 
     ``customer_id`` is not read (some values are in scientific notation).
@@ -297,7 +306,7 @@ def read_anonymous_bank(path: str | Path) -> pd.DataFrame:
     answer_time = (arrival + wait).where(agent_outcome)
     end_time = (answer_time + pd.to_timedelta(handle_s, unit="s")).where(agent_outcome)
     abandon_time = (arrival + wait).where(abandoned)
-    server = raw["server"].str.strip()
+    server = _repair_agent_names(raw["server"].str.strip())
     agent = server.where(agent_outcome & (server != "NO_SERVER").to_numpy() & (server != ""))
 
     return _finish(
