@@ -34,6 +34,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.validate.commands",
     "openwfm.plan.commands",
     "openwfm.queueing.commands",
+    "openwfm.intraday.commands",
 ]
 
 

@@ -1,0 +1,220 @@
+"""CLI: ``openwfm intraday adherence | outlook | replan``.
+
+Each command reads its inputs, computes everything, and only then writes its tables (CSV or
+Parquet) and a chart page into ``--out`` together, so bad input leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+intraday_app = typer.Typer(
+    name="intraday",
+    help="Intraday management: adherence, rest-of-day outlook, alerts, re-planning.",
+    no_args_is_help=True,
+)
+
+
+def read_any_table(path: Path, what: str):
+    """A CSV or Parquet table; DataError naming the file when missing or unreadable."""
+    import pandas as pd
+
+    from openwfm.errors import DataError
+
+    if not path.exists():
+        raise DataError(f"{what} file not found", file=str(path))
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except Exception as error:  # pandas/pyarrow raise many types for a corrupt file
+        raise DataError(
+            f"cannot read {what} ({str(error).splitlines()[0]})", file=str(path)
+        ) from None
+
+
+def write_outputs(out: Path, tables: dict, fmt: str, page: str | None = None) -> list[Path]:
+    """Write ``{name: DataFrame}`` as ``out/name.csv|parquet`` plus ``out/page.html``, all to
+    temporary files first and renamed into place only when every one is written."""
+    import os
+    import tempfile
+
+    from openwfm.errors import ParameterError
+
+    if fmt not in ("csv", "parquet"):
+        raise ParameterError(f"expected csv or parquet, got {fmt!r}", field="--format")
+    out.mkdir(parents=True, exist_ok=True)
+    pending: dict[Path, Path] = {}
+    try:
+        items = [(out / f"{name}.{fmt}", frame) for name, frame in tables.items()]
+        if page is not None:
+            items.append((out / "page.html", page))
+        for path, content in items:
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
+            os.close(handle)
+            pending[path] = Path(name)
+            if isinstance(content, str):
+                pending[path].write_text(content, encoding="utf-8")
+            elif fmt == "csv":
+                content.to_csv(pending[path], index=False)
+            else:
+                content.to_parquet(pending[path], index=False)
+            os.chmod(pending[path], 0o644)
+        for path, written in pending.items():
+            os.replace(written, path)
+    finally:
+        for written in pending.values():
+            written.unlink(missing_ok=True)
+    return list(pending)
+
+
+def load_column_mapping(path: Path | None) -> dict:
+    """A YAML column mapping ``{source column: schema column}`` or ``{columns: {...},
+    time_format, delimiter}`` (as for interactions) -> keyword arguments of the reader."""
+    if path is None:
+        return {}
+    import yaml
+
+    from openwfm.errors import DataError
+
+    if not path.exists():
+        raise DataError("mapping file not found", file=str(path))
+    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(content, dict):
+        raise DataError("expected a mapping of source column -> schema column", file=str(path))
+    if "columns" in content:
+        unknown = sorted(set(content) - {"columns", "time_format", "delimiter"})
+        if unknown:
+            raise DataError(
+                f"unknown key(s) {', '.join(unknown)}", file=str(path), field=unknown[0]
+            )
+        options = {k: content[k] for k in ("time_format", "delimiter") if k in content}
+        return {"mapping": dict(content["columns"]), **options}
+    return {"mapping": {str(k): str(v) for k, v in content.items()}}
+
+
+def load_schedule(path: Path):
+    """The scheduled-activity table from a file: ``agent_id, start, end, activity`` as is,
+    the scheduler's ``activities`` (agent, interval_start, activity) or ``shifts``."""
+    from openwfm.intraday.timeline import check_schedule_table, scheduled_activities
+
+    frame = read_any_table(path, "schedule")
+    if "interval_start" in frame.columns:
+        return scheduled_activities(activities=frame)
+    if "shift_start" in frame.columns:
+        return scheduled_activities(shifts=frame)
+    return check_schedule_table(frame, file=str(path))
+
+
+def _day_window(date: str, as_of: str | None):
+    import pandas as pd
+
+    from openwfm.errors import ParameterError
+    from openwfm.io import parse_date
+
+    day = pd.Timestamp(parse_date(date, "--date"))
+    now = None
+    if as_of is not None:
+        try:
+            now = pd.Timestamp(f"{day.date()} {as_of}") if len(as_of) <= 8 else pd.Timestamp(as_of)
+        except ValueError:
+            raise ParameterError(
+                f"expected HH:MM or a date-time, got {as_of!r}", field="--as-of"
+            ) from None
+    return day, day + pd.Timedelta(days=1), now
+
+
+def adherence_command(
+    states: Path = typer.Option(..., "--states", help="Agent-state events (CSV or Parquet)."),
+    schedule: Path = typer.Option(
+        ...,
+        "--schedule",
+        help="Schedule: activities, shifts or agent_id,start,end,activity (CSV or Parquet).",
+    ),
+    date: str = typer.Option(..., "--date", help="Day to evaluate, YYYY-MM-DD."),
+    as_of: str = typer.Option(
+        None, "--as-of", help="Now (HH:MM or date-time); default: the whole day."
+    ),
+    preset: str = typer.Option("genesys", "--preset", help="genesys, nice, teleopti, injixo."),
+    adherence_map: Path = typer.Option(None, "--map", help="Adherence map (YAML rules)."),
+    mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping of the states."),
+    resolutions: Path = typer.Option(
+        None,
+        "--resolutions",
+        help="Supervisor resolutions (agent_id,start,end,resolution approved|neutral).",
+    ),
+    roster: Path = typer.Option(
+        None,
+        "--roster",
+        help="Known agents (a table with agent_id); default: the schedule's agents.",
+    ),
+    interval_minutes: int = typer.Option(15, "--interval-minutes", help="Interval length."),
+    out: Path = typer.Option(None, "--out", help="Output directory for tables and page.html."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+) -> None:
+    """Adherence and conformance per agent x interval and day, exceptions, who is out now."""
+    from rich.console import Console
+
+    from openwfm.intraday.adherence import adherence
+    from openwfm.intraday.mapping import default_adherence_map, load_adherence_map
+    from openwfm.intraday.states import read_state_events
+
+    day, end, now = _day_window(date, as_of)
+    plan = load_schedule(schedule)
+    known = set(plan["agent_id"])
+    if roster is not None:
+        known = set(read_any_table(roster, "roster")["agent_id"].astype(str))
+    feed = read_state_events(states, roster=known, **load_column_mapping(mapping))
+    amap = load_adherence_map(adherence_map) if adherence_map else default_adherence_map()
+    decisions = read_any_table(resolutions, "resolutions") if resolutions else None
+    result = adherence(
+        feed.events,
+        plan,
+        amap,
+        start=day,
+        end=end,
+        as_of=now,
+        preset=preset,
+        interval_minutes=interval_minutes,
+        resolutions=decisions,
+    )
+    console = Console()
+    shown = result.by_day[
+        ["agent_id", "scheduled_s", "out_s", "not_scheduled_s", "adherence", "conformance"]
+    ]
+    console.print(
+        f"adherence ({preset}) on {day.date()}" + (f" as of {now:%H:%M}" if now is not None else "")
+    )
+    console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if len(result.now):
+        console.print(f"out of adherence now: {len(result.now)}")
+        console.print(
+            result.now[
+                ["agent_id", "state", "activity", "type", "out_since", "out_for_s"]
+            ].to_string(index=False)
+        )
+    if feed.rejected_count:
+        console.print(f"rejected rows: {feed.rejected_count} (unknown agents; see rejected)")
+    if out is not None:
+        from openwfm.intraday.charts import adherence_page
+
+        write_outputs(
+            out,
+            {
+                "by_interval": result.by_interval,
+                "by_day": result.by_day,
+                "exceptions": result.exceptions,
+                "now": result.now,
+                "segments": result.segments,
+                "rejected": feed.rejected,
+            },
+            fmt,
+            adherence_page(result, title=f"Adherence {day.date()} ({preset})"),
+        )
+
+
+def register(app: typer.Typer) -> None:
+    intraday_app.command("adherence")(adherence_command)
+    app.add_typer(intraday_app, name="intraday")

@@ -1,0 +1,285 @@
+"""Agent state events: one table ``agent_id, ts, state, reason_code, source``.
+
+An event says "from ``ts`` on, agent ``agent_id`` is in ``state`` (with ``reason_code``)"; the
+state lasts until the agent's next event. Timestamps are local-naive (the center's clock, as
+for interactions). ``reason_code`` is <NA> when the source has none (ACDs give one for
+not-ready/aux states only). ``source`` names the feed (file name, ``router``...).
+
+Sources: CSV / Parquet exports of an ACD (:func:`read_state_events`, with a column mapping as
+for interactions: ``source column -> schema column``) and the live router's agent events
+(:func:`from_router_events`).
+
+Bad input (decided here, for every reader and adapter):
+
+- a missing column, an unparseable or empty time, an empty agent or state: :class:`DataError`
+  naming file, line and field;
+- **out-of-order timestamps** of one agent (an event earlier than that agent's previous event
+  in the feed): :class:`DataError` naming both lines. Durations come from consecutive events,
+  so re-sorting a feed that goes backwards would invent durations, and every adherence figure
+  would silently change; the feed must be fixed (events at the *same* second keep file order).
+- **unknown agents** (not in the roster given): *counted and reported*, not an error. ACD
+  feeds carry logins WFM does not plan (supervisors, test users, other sites); their rows are
+  left out and listed in the ``rejected`` table with the reason, so they change nobody's
+  figures and the desk keeps working.
+- unmapped states are decided by the adherence map (:mod:`openwfm.intraday.mapping`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError
+
+STATE_EVENT_COLUMNS: dict[str, str] = {
+    "agent_id": "string",
+    "ts": "datetime64[ns]",
+    "state": "string",
+    "reason_code": "string",
+    "source": "string",
+}
+REJECTED_COLUMNS = ["line", "agent_id", "ts", "state", "reason_code", "source", "reason"]
+
+
+@dataclass
+class StateFeed:
+    """A checked feed: ``events`` (sorted by agent, then time, file order kept for ties) and
+    ``rejected`` rows (``line`` as numbered in the file, and the ``reason``), e.g. unknown
+    agents."""
+
+    events: pd.DataFrame
+    rejected: pd.DataFrame
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected)
+
+
+def empty_state_events() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in STATE_EVENT_COLUMNS.items()})
+
+
+def _read_raw(path: Path, delimiter: str) -> tuple[pd.DataFrame, int]:
+    """Cells as read, and the offset from row position to the file's line/row number."""
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            raw = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises several types for corrupt files
+            raise DataError(f"cannot read Parquet ({error})", file=str(path)) from None
+        offset = 1
+    else:
+        try:
+            raw = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            raise DataError(
+                "empty file (expected a header line and data rows)", file=str(path)
+            ) from None
+        except pd.errors.ParserError as error:
+            text = str(error).strip().splitlines()[-1]
+            raise DataError(f"malformed row: {text}", file=str(path)) from None
+        offset = 2
+    if raw.empty:
+        raise DataError("no data rows", file=str(path))
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw, offset
+
+
+def read_state_events(
+    path: str | Path,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    time_format: str | None = None,
+    delimiter: str = ",",
+    roster: Iterable[str] | None = None,
+) -> StateFeed:
+    """Read an ACD agent-state export (CSV, ``.csv.gz`` or Parquet) into a :class:`StateFeed`.
+
+    ``mapping`` maps source column -> schema column (``agent_id, ts, state, reason_code,
+    source``); unmapped columns keep their names, so a file already in the schema needs none.
+    ``agent_id``, ``ts`` and ``state`` are required; ``source`` defaults to the file name.
+    ``time_format`` is a ``strptime`` format (default ISO 8601; time zones are dropped after
+    conversion to the clock they carry). ``roster``: the known agents; rows of other agents
+    are rejected (counted, reported), see the module doc.
+    """
+    path = Path(path)
+    mapping = dict(mapping or {})
+    unknown_targets = sorted(set(mapping.values()) - set(STATE_EVENT_COLUMNS))
+    if unknown_targets:
+        raise DataError(
+            f"mapping targets unknown column(s) {', '.join(unknown_targets)} "
+            f"(state event columns: {', '.join(STATE_EVENT_COLUMNS)})",
+            file=str(path),
+            field="mapping",
+        )
+    raw, offset = _read_raw(path, delimiter)
+    missing_sources = [s for s in mapping if s not in raw.columns]
+    if missing_sources:
+        raise DataError(
+            f"missing column(s) {', '.join(missing_sources)} named in the mapping "
+            f"(file has: {', '.join(raw.columns)})",
+            file=str(path),
+            field=missing_sources[0],
+        )
+    frame = raw.rename(columns=mapping)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    if "source" not in frame.columns:
+        frame["source"] = path.name
+    return check_state_events(
+        frame, roster=roster, time_format=time_format, file=str(path), line_offset=offset
+    )
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.where(text != "")
+
+
+def _times(values: pd.Series, time_format: str | None, file: str, offset: int) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = _text(values)
+        kwargs = {"format": time_format} if time_format else {"format": "ISO8601"}
+        try:
+            parsed = pd.to_datetime(text, errors="coerce", **kwargs)
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        expected = f"a time in format {time_format!r}" if time_format else "an ISO 8601 time"
+        raise DataError(
+            f"expected {expected}, got {values.iloc[row]!r}",
+            file=file,
+            line=row + offset,
+            field="ts",
+        )
+    return parsed.astype("datetime64[ns]")
+
+
+def check_state_events(
+    frame: pd.DataFrame,
+    *,
+    roster: Iterable[str] | None = None,
+    time_format: str | None = None,
+    file: str = "state events",
+    line_offset: int = 2,
+) -> StateFeed:
+    """Validate a state-event table (any source) into a :class:`StateFeed`; see the module doc
+    for what is an error and what is a rejected row. Row ``i`` is reported as line
+    ``i + line_offset`` (2 for a CSV with a header, 1 for Parquet or records)."""
+    frame = frame.reset_index(drop=True)
+    for column in ("agent_id", "ts", "state"):
+        if column not in frame.columns:
+            raise DataError(
+                f"missing column {column} (map a source column to it; state events have "
+                f"{', '.join(STATE_EVENT_COLUMNS)})",
+                file=file,
+                field=column,
+            )
+    agent = _text(frame["agent_id"])
+    state = _text(frame["state"]).str.lower()
+    for name, values in (("agent_id", agent), ("state", state)):
+        empty = values.isna().to_numpy()
+        if empty.any():
+            row = int(np.flatnonzero(empty)[0])
+            raise DataError(
+                "expected a value, the field is empty",
+                file=file,
+                line=row + line_offset,
+                field=name,
+            )
+    ts = _times(frame["ts"], time_format, file, line_offset)
+    reason = (
+        _text(frame["reason_code"]).str.lower()
+        if "reason_code" in frame.columns
+        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
+    source = _text(frame["source"]).fillna(file) if "source" in frame.columns else file
+    events = pd.DataFrame(
+        {"agent_id": agent, "ts": ts, "state": state, "reason_code": reason, "source": source}
+    ).astype(STATE_EVENT_COLUMNS)
+    events["_line"] = np.arange(len(events)) + line_offset
+    _check_order(events, file)
+    rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
+    if roster is not None:
+        known = set(roster)
+        unknown = ~events["agent_id"].isin(known)
+        if unknown.any():
+            rejected = (
+                events[unknown]
+                .rename(columns={"_line": "line"})
+                .assign(reason="unknown agent (not in the roster)")[REJECTED_COLUMNS]
+                .reset_index(drop=True)
+            )
+            events = events[~unknown]
+    events = events.sort_values(["agent_id", "ts", "_line"], kind="stable")
+    return StateFeed(events.drop(columns="_line").reset_index(drop=True), rejected)
+
+
+def _check_order(events: pd.DataFrame, file: str) -> None:
+    """DataError at the first event earlier than the same agent's previous event."""
+    previous_ts = events.groupby("agent_id", sort=False)["ts"].shift()
+    back = (events["ts"] < previous_ts).to_numpy()
+    if not back.any():
+        return
+    row = int(np.flatnonzero(back)[0])
+    agent = events["agent_id"].iloc[row]
+    earlier = events[(events["agent_id"] == agent) & (events.index < row)]
+    previous_line = int(earlier["_line"].iloc[-1])
+    raise DataError(
+        f"out-of-order timestamp for agent {agent!r}: {events['ts'].iloc[row]} is before "
+        f"{earlier['ts'].iloc[-1]} (line {previous_line}); state events of one agent must "
+        f"not go back in time ({int(back.sum())} such event(s))",
+        file=file,
+        line=int(events["_line"].iloc[row]),
+        field="ts",
+    )
+
+
+# Router agent-event fields -> state-event columns. The live router (openwfm.routing) emits
+# agent presence changes as events with an agent id, a time, a new status and an optional
+# reason; the adapter takes any record whose keys are one of these spellings.
+ROUTER_FIELD_NAMES: dict[str, tuple[str, ...]] = {
+    "agent_id": ("agent_id", "agent", "agent_name"),
+    "ts": ("ts", "at", "time", "timestamp", "created_at"),
+    "state": ("state", "status", "presence", "to_state"),
+    "reason_code": ("reason_code", "reason", "aux_code"),
+}
+
+
+def from_router_events(
+    records: Iterable[Mapping[str, object]], *, roster: Iterable[str] | None = None
+) -> StateFeed:
+    """The live router's agent events (dicts, e.g. from its event stream) as a StateFeed.
+
+    Each record needs an agent, a time and a state under one of the spellings in
+    :data:`ROUTER_FIELD_NAMES` (an event carrying a nested ``data``/``payload`` dict is
+    flattened first); records of other kinds (contact events: no agent state) are skipped.
+    ``source`` is ``router``.
+    """
+    rows = []
+    for record in records:
+        flat = dict(record)
+        for nested in ("data", "payload"):
+            if isinstance(flat.get(nested), Mapping):
+                flat = {**flat, **flat[nested]}
+        row = {}
+        for column, names in ROUTER_FIELD_NAMES.items():
+            row[column] = next((flat[n] for n in names if flat.get(n) is not None), None)
+        if row["agent_id"] is None or row["state"] is None or row["ts"] is None:
+            continue
+        row["source"] = "router"
+        rows.append(row)
+    if not rows:
+        return StateFeed(empty_state_events(), pd.DataFrame(columns=REJECTED_COLUMNS))
+    frame = pd.DataFrame(rows)
+    return check_state_events(frame, roster=roster, file="router events", line_offset=1)

@@ -1,0 +1,91 @@
+"""`openwfm intraday` end to end: tables and page written, bad input one line and exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "openwfm", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def write_day(tmp_path: Path, states_text: str) -> tuple[Path, Path, Path]:
+    states = tmp_path / "states.csv"
+    states.write_text(states_text)
+    shifts = tmp_path / "shifts.csv"
+    shifts.write_text(
+        "agent,date,shift_type,shift_start,shift_end,paid_minutes,breaks\n"
+        "a,2024-03-04,day,2024-03-04 09:00,2024-03-04 10:00,60,\n"
+        "b,2024-03-04,day,2024-03-04 09:00,2024-03-04 17:00,480,12:00-12:30 lunch\n"
+    )
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("columns: {Agent: agent_id, When: ts, Status: state, Aux: reason_code}\n")
+    return states, shifts, mapping
+
+
+GOOD = (
+    "Agent,When,Status,Aux\n"
+    "a,2024-03-04 09:10,available,\n"
+    "b,2024-03-04 09:00,available,\n"
+    "a,2024-03-04 10:10,logged_out,\n"
+    "ghost,2024-03-04 09:00,available,\n"
+    "b,2024-03-04 12:00,not_ready,lunch\n"
+    "b,2024-03-04 12:30,available,\n"
+    "b,2024-03-04 17:00,logged_out,\n"
+)
+
+
+def test_adherence_command_writes_tables_and_page(tmp_path):
+    states, shifts, mapping = write_day(tmp_path, GOOD)
+    out = tmp_path / "out"
+    done = run(
+        "intraday",
+        "adherence",
+        "--states",
+        str(states),
+        "--schedule",
+        str(shifts),
+        "--mapping",
+        str(mapping),
+        "--date",
+        "2024-03-04",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rejected rows: 1" in done.stdout
+    by_day = pd.read_csv(out / "by_day.csv").set_index("agent_id")
+    assert round(by_day.loc["a", "adherence"], 3) == 0.714  # Genesys worked example
+    assert by_day.loc["b", "adherence"] == 1.0
+    assert (out / "page.html").read_text().count("plotly") > 0
+    assert pd.read_csv(out / "rejected.csv")["agent_id"].tolist() == ["ghost"]
+
+
+def test_adherence_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    bad = GOOD.replace("a,2024-03-04 10:10,logged_out", "a,2024-03-04 08:10,logged_out")
+    states, shifts, mapping = write_day(tmp_path, bad)
+    out = tmp_path / "out"
+    done = run(
+        "intraday",
+        "adherence",
+        "--states",
+        str(states),
+        "--schedule",
+        str(shifts),
+        "--mapping",
+        str(mapping),
+        "--date",
+        "2024-03-04",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("openwfm: error: ") and len(done.stderr.splitlines()) == 1
+    assert "states.csv:4: ts: out-of-order" in done.stderr
+    assert not out.exists() or not any(out.iterdir())
