@@ -34,9 +34,7 @@ def test_genesys_second_example_and_na_group():
         "  - {name: g1, weight: 0.5, items: [{id: a}]}\n"
         "  - {name: g2, weight: 0.5, na_allowed: true, items: [{id: b}, {id: c}]}\n"
     )
-    assert score_evaluation(form, {"a": "no", "b": "yes", "c": "yes"}).score == pytest.approx(
-        2 / 3
-    )
+    assert score_evaluation(form, {"a": "no", "b": "yes", "c": "yes"}).score == pytest.approx(2 / 3)
     # an N/A group counts zero of zero: the remaining weights are not inflated
     only_group_1 = score_evaluation(form, {"a": "yes", "b": "n/a", "c": "n/a"})
     assert only_group_1.score == pytest.approx(1.0)
