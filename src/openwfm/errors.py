@@ -6,6 +6,16 @@ expected, and renders as one line, so the CLI can print ``str(error)`` and exit 
 
 from __future__ import annotations
 
+import re
+
+# NumPy 2 scalars print as ``np.float64(-0.5)``: a message shows the value, ``-0.5``.
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|bool|str)_?\d*\(([^()]*)\)")
+
+
+def plain_values(text: str) -> str:
+    """``text`` with NumPy scalar reprs (``np.int64(-5)``) replaced by their values (``-5``)."""
+    return _NUMPY_SCALAR.sub(r"\1", text)
+
 
 class OpenWFMError(Exception):
     """Base of every error openwfm raises on purpose for bad input or state."""
@@ -31,7 +41,7 @@ class OpenWFMError(Exception):
         elif self.line is not None:
             where = f"line {self.line}"
         parts = [p for p in (where, self.field) if p]
-        text = ": ".join([*parts, self.message])
+        text = plain_values(": ".join([*parts, self.message]))
         return " ".join(text.split())  # always one line
 
 

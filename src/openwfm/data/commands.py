@@ -42,7 +42,66 @@ def load_mapping(path: Path) -> dict:
         isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
     ):
         raise DataError("columns: expected source column -> schema column", file=str(path))
+    _check_mapping_options(path, columns, options)
     return {"mapping": columns, **options}
+
+
+def _check_mapping_options(path: Path, columns: dict, options: dict) -> None:
+    """DataError naming the mapping file and key for a bad target, delimiter or time format."""
+    import datetime as dt
+
+    from openwfm.data.schema import INTERACTION_COLUMNS
+
+    unknown_targets = sorted(set(columns.values()) - set(INTERACTION_COLUMNS))
+    if unknown_targets:
+        raise DataError(
+            f"unknown schema column(s) {', '.join(unknown_targets)} "
+            f"(schema columns: {', '.join(INTERACTION_COLUMNS)})",
+            file=str(path),
+            field="columns",
+        )
+    for key in ("channel", "queue", "time_format", "delimiter"):
+        if key in options and not isinstance(options[key], str):
+            raise DataError(
+                f"expected a quoted string, got {options[key]!r}", file=str(path), field=key
+            )
+    if "delimiter" in options and len(options["delimiter"]) != 1:
+        raise DataError(
+            f"expected one character, got {options['delimiter']!r}",
+            file=str(path),
+            field="delimiter",
+        )
+    if "time_format" in options:
+        fmt = options["time_format"]
+        try:
+            dt.datetime.strptime(dt.datetime(2026, 10, 5, 8, 0).strftime(fmt), fmt)
+        except ValueError as error:
+            if "does not match" not in str(error) and "unconverted" not in str(error):
+                raise DataError(
+                    f"invalid strptime format {fmt!r} ({error})",
+                    file=str(path),
+                    field="time_format",
+                ) from None
+        if "%" not in fmt:
+            raise DataError(
+                f"invalid strptime format {fmt!r} (no % directive)",
+                file=str(path),
+                field="time_format",
+            )
+
+
+def check_timezone(name: str, field: str) -> str:
+    """``name`` if it is an IANA time zone, else a ParameterError naming ``field``."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParameterError(
+            f"unknown time zone {name!r} (expected an IANA name such as Europe/Amsterdam)",
+            field=field,
+        ) from None
+    return name
 
 
 def _write_table(frame, out: Path) -> None:
@@ -62,15 +121,22 @@ def register(app: typer.Typer) -> None:
             None, "--mapping", help="YAML column mapping (source column: schema column)."
         ),
         store: Path = typer.Option(Path("openwfm.duckdb"), "--store", help="DuckDB store file."),
+        timezone: str | None = typer.Option(
+            None,
+            "--timezone",
+            help="The center's IANA time zone (e.g. Europe/Amsterdam): times with a UTC offset "
+            "are converted to it. Without it, such times are an error.",
+        ),
     ) -> None:
         """Read logs and add them to the store: idempotent (known ids are skipped) and atomic
-        (all files in one transaction; any bad row stores nothing)."""
+        (all files in one transaction; any bad row stores nothing). An id given twice with
+        different content is an error naming both lines."""
         import pandas as pd
         from rich.console import Console
         from rich.progress import Progress
         from rich.table import Table
 
-        from openwfm.data.readers import FORMATS, read_interactions
+        from openwfm.data.readers import FORMATS, read_interactions, row_locations
         from openwfm.data.store import InteractionStore
 
         if format not in FORMATS:
@@ -79,18 +145,24 @@ def register(app: typer.Typer) -> None:
                 field="--format",
             )
         options = load_mapping(mapping) if mapping is not None else {}
+        if timezone is not None:
+            options["timezone"] = check_timezone(timezone, "--timezone")
         console = Console(stderr=True)
-        frames = []
+        frames, locations = [], []
         # Read every file before writing anything: a bad row anywhere leaves the store unchanged.
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("reading", total=len(files))
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task("reading", total=len(files))
             for path in files:
-                progress.update(task, description=f"reading {path.name}")
-                frames.append(read_interactions(path, format, **options))
-                progress.advance(task)
+                bar.update(task, description=f"reading {path.name}")
+                frame = read_interactions(path, format, **options)
+                frames.append(frame)
+                locations.append(row_locations(path, len(frame)))
+                bar.advance(task)
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        located = pd.concat(locations, ignore_index=True)
         with InteractionStore(store) as target:
-            result = target.ingest(frame, where=", ".join(str(f) for f in files[:3]))
+            where = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
+            result = target.ingest(frame, where=where, locations=located)
             total = target.count()
         table = Table(title=f"ingest into {store}")
         table.add_column("")
@@ -98,6 +170,8 @@ def register(app: typer.Typer) -> None:
         table.add_row("read", f"{result.read:,}")
         table.add_row("added", f"{result.added:,}")
         table.add_row("skipped (already stored)", f"{result.skipped:,}")
+        if result.repeated:
+            table.add_row("skipped (exact repeat in these files)", f"{result.repeated:,}")
         for outcome, count in result.outcomes.items():
             table.add_row(f"  added {outcome}", f"{count:,}")
         table.add_row("stored in total", f"{total:,}")
@@ -137,6 +211,12 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(
                 f"--rollup must be interval, day or month, got {rollup_to!r}", field="--rollup"
             )
+        if limit < 0:
+            raise ParameterError(f"expected a number of rows >= 0, got {limit}", field="--limit")
+        if out is not None:
+            from openwfm.io import check_output_path, check_table_path
+
+            check_output_path(check_table_path(out))
         if not store.exists():
             raise DataError("store not found (run openwfm ingest first)", file=str(store))
         targets: float | dict = target_s
@@ -150,7 +230,7 @@ def register(app: typer.Typer) -> None:
                 for queue_name, target in segment.targets.items():
                     targets[(queue_name, segment.name)] = target.within_s
         columns = [c.strip() for c in by.split(",") if c.strip()]
-        with InteractionStore(store) as source:
+        with InteractionStore(store, read_only=True) as source:
             interactions = source.interactions()
         table = interval_kpis(
             interactions,

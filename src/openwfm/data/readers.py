@@ -12,6 +12,7 @@ problem is located afterwards from the boolean mask of bad values.
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from openwfm.data.schema import INTERACTION_COLUMNS, Outcome
+from openwfm.data.timestamps import to_local_times
 from openwfm.errors import DataError
 
 FORMATS = ("auto", "anonymous-bank", "csv", "parquet", "openwfm")
@@ -75,19 +77,47 @@ def empty_interactions() -> pd.DataFrame:
 
 
 def _open_text(path: Path):
+    # utf-8-sig: a byte-order mark (as spreadsheet programs write it) is not part of the header
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def decode_error(path: Path, error: UnicodeDecodeError) -> DataError:
+    """A DataError naming the line of the first byte that is not UTF-8, with a hint."""
+    line = None
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            data = handle.read()
+        bad = data.decode("utf-8", errors="replace").find("\ufffd")
+        if bad >= 0:
+            line = data.decode("utf-8", errors="replace")[:bad].count("\n") + 1
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            line = 1
+    except OSError:
+        pass
+    byte = error.object[error.start : error.start + 1].hex() if error.object else "?"
+    return DataError(
+        f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8 "
+        f"(it looks like {'UTF-16' if byte in ('ff', 'fe') else 'Latin-1 / Windows-1252'})",
+        file=str(path),
+        line=line,
+    )
 
 
 def _header_line(path: Path) -> str:
     """First line of a text file; DataError if the file is missing or empty."""
     if not path.exists():
         raise DataError("file not found", file=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, expected a file", file=str(path))
     try:
         with _open_text(path) as handle:
             header = handle.readline()
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise decode_error(path, error) from None
+    except (OSError, EOFError) as error:
         raise DataError(f"cannot read as text ({error})", file=str(path)) from None
     if not header.strip():
         raise DataError("empty file (expected a header line and data rows)", file=str(path))
@@ -126,8 +156,14 @@ def _read_text_table(
             usecols=usecols,
             skip_blank_lines=False,
             engine="c",
+            encoding="utf-8-sig",
         )
+    except UnicodeDecodeError as error:
+        raise decode_error(path, error) from None
     except pd.errors.ParserError as error:
+        if "Calling read(nbytes) on source failed" in str(error):
+            # the C parser turns an interrupted read (Ctrl-C) into a ParserError
+            raise KeyboardInterrupt from None
         text = str(error).strip().splitlines()[-1]
         text = text.replace("Error tokenizing data. C error: ", "")
         line = None
@@ -137,6 +173,10 @@ def _read_text_table(
                 line = int(words[words.index("line") + 1])
             except (ValueError, IndexError):
                 line = None
+        quote = re.search(r"EOF inside string starting at row (\d+)", text)
+        if quote:  # rows are counted from 0 at the first data row; the header is line 1
+            line = int(quote.group(1)) + 1
+            text = 'a quote (") opens here and is never closed'
         raise DataError(f"malformed row: {text}", file=str(path), line=line) from None
     except pd.errors.EmptyDataError:
         raise DataError("empty file", file=str(path)) from None
@@ -177,13 +217,25 @@ def _clock_seconds(values: pd.Series, path: Path, field: str) -> np.ndarray:
     return (hms @ np.array([3600, 60, 1])).astype(float)
 
 
+# The longest duration a log may give (wait, handle or VRU time): 31 days. Longer values are
+# typing or export errors, and they would overflow timestamps if added to an arrival.
+MAX_DURATION_S = 31 * 86400
+
+
 def _integers(values: pd.Series, path: Path, field: str, *, minimum=None) -> np.ndarray:
     text = values.fillna("").str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    bad = numbers.isna() | (numbers != np.floor(numbers))
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    bad = numbers.isna() | ~np.isfinite(numbers) | (numbers != np.floor(numbers))
     _fail_at(bad, path, field, "an integer", text)
     if minimum is not None:
         _fail_at(numbers < minimum, path, field, f"an integer >= {minimum}", text)
+    _fail_at(
+        numbers.abs() > MAX_DURATION_S,
+        path,
+        field,
+        f"a duration of at most {MAX_DURATION_S:,} s (31 days)",
+        text,
+    )
     return numbers.to_numpy(dtype=float)
 
 
@@ -333,32 +385,18 @@ def read_anonymous_bank(path: str | Path) -> pd.DataFrame:
 # generic CSV / Parquet
 
 
-def _parse_times(values: pd.Series, path: Path, field: str, time_format: str | None, line_of):
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-        if getattr(values.dt, "tz", None) is not None:
-            parsed = values.dt.tz_localize(None)
-        return parsed.astype("datetime64[ns]")
-    text = values.astype("string").str.strip()
-    blank = text.isna() | (text == "")
-    kwargs = {"format": time_format} if time_format else {"format": "ISO8601"}
-    try:
-        parsed = pd.to_datetime(text.where(~blank), errors="coerce", **kwargs)
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(text.where(~blank), errors="coerce", format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    bad = (parsed.isna() & ~blank).to_numpy()
-    if bad.any():
-        position = int(np.flatnonzero(bad)[0])
-        expected = f"a time in format {time_format!r}" if time_format else "an ISO 8601 time"
-        raise DataError(
-            f"expected {expected}, got {text.iloc[position]!r}",
-            file=str(path),
-            line=line_of(position),
-            field=field,
-        )
-    return parsed.astype("datetime64[ns]")
+def _parse_times(
+    values: pd.Series, path: Path, field: str, time_format: str | None, line_of, timezone
+):
+    return to_local_times(
+        values,
+        timezone=timezone,
+        time_format=time_format,
+        file=str(path),
+        field=field,
+        line_of=line_of,
+        zone_hint="ingest --timezone, e.g. Europe/Amsterdam; plan uses the scenario's",
+    )
 
 
 def _parse_numbers(values: pd.Series, path: Path, field: str, line_of) -> pd.Series:
@@ -369,11 +407,12 @@ def _parse_numbers(values: pd.Series, path: Path, field: str, line_of) -> pd.Ser
         text = values.astype("string").str.strip()
         blank = text.isna() | (text == "")
         numbers = pd.to_numeric(text.where(~blank), errors="coerce").astype(float)
-    bad = (numbers.isna() & ~blank) | (numbers < 0)
+    bad = (numbers.isna() & ~blank) | (numbers < 0) | (numbers > MAX_DURATION_S)
     if bad.any():
         position = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"expected a number of seconds >= 0, got {values.iloc[position]!r}",
+            f"expected a number of seconds from 0 to {MAX_DURATION_S:,} (31 days), "
+            f"got {str(values.iloc[position])!r}",
             file=str(path),
             line=line_of(position),
             field=field,
@@ -389,13 +428,16 @@ def read_table(
     queue: str | None = None,
     time_format: str | None = None,
     delimiter: str = ",",
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Read a generic CSV (``.csv``, ``.csv.gz``) or Parquet interaction log.
 
     ``mapping`` maps source column -> schema column (see ``INTERACTION_COLUMNS``); columns not
     mapped keep their name, so a file already in the schema needs no mapping. ``channel`` and
     ``queue`` fill those columns when the file has none; ``time_format`` is a ``strptime``
-    format for the time columns (default ISO 8601). Only ``arrival_time`` is required, plus a
+    format for the time columns (default ISO 8601); ``timezone`` the center's IANA time zone,
+    to which times with a UTC offset are converted (:func:`openwfm.data.timestamps.
+    to_local_times`; without it such times are an error). Only ``arrival_time`` is required, plus a
     queue (column or argument) and enough to tell the outcome. Missing columns are derived:
 
     - ``wait_s`` from ``answer_time`` or ``abandon_time`` minus ``arrival_time``;
@@ -406,7 +448,10 @@ def read_table(
       for abandoned ones; ``handle_s`` from ``end_time`` - ``answer_time``; ``end_time`` =
       answer + handle;
     - ``channel`` defaults to ``voice``, ``segment`` to ``default``, ``agent`` to <NA>;
-    - ``interaction_id`` = ``"{file stem}-{line}"`` (stable, so re-ingesting adds nothing);
+    - ``interaction_id`` (when absent) = a hash of the row's content (every schema column but
+      the id and the source) plus the row's occurrence number among identical rows of the
+      file: stable when the file is re-ingested, moved, renamed or edited elsewhere, and
+      different for different contacts in different files (:func:`content_ids`);
     - ``source`` = the file name (kept if the file has a non-empty ``source`` column).
 
     Errors name the file, the line (CSV, header = line 1) or row (Parquet, 1-based) and field.
@@ -471,12 +516,13 @@ def read_table(
             line=None if is_parquet else 1,
             field="queue",
         )
-    n = len(frame)
     out: dict[str, object] = {}
     times = {}
     for column in ("arrival_time", "answer_time", "end_time", "abandon_time"):
         if column in has:
-            times[column] = _parse_times(frame[column], path, column, time_format, line_of)
+            times[column] = _parse_times(
+                frame[column], path, column, time_format, line_of, timezone
+            )
     arrival = times["arrival_time"]
     _fail_at(arrival.isna(), path, "arrival_time", "a time (the value is empty)")
     numbers = {}
@@ -567,15 +613,10 @@ def read_table(
         ids = text_column("interaction_id", None)
         _fail_at(ids.isna().to_numpy(), path, "interaction_id", "an id (the value is empty)")
     else:
-        offset = 1 if is_parquet else 2
-        ids = pd.Series(
-            [f"{path.name.split('.')[0]}-{i + offset}" for i in range(n)],
-            index=frame.index,
-            dtype="string",
-        )
+        ids = None
     source = text_column("source", path.name) if "source" in has else path.name
     out.update(
-        interaction_id=ids,
+        interaction_id=ids if ids is not None else pd.Series(pd.NA, index=frame.index),
         queue=text_column("queue", queue),
         channel=text_column("channel", channel or "voice"),
         segment=text_column("segment", "default"),
@@ -590,7 +631,80 @@ def read_table(
         source=source,
     )
     _fail_at(out["queue"].isna().to_numpy(), path, "queue", "a queue name (the value is empty)")
-    return _finish(out, frame.index)
+    _check_consistent(times, numbers, path, line_of)
+    table = _finish(out, frame.index)
+    if ids is None:
+        table["interaction_id"] = content_ids(table)
+    return table
+
+
+_CONTENT_COLUMNS = [c for c in INTERACTION_COLUMNS if c not in ("interaction_id", "source")]
+WAIT_TOLERANCE_S = 60.0  # clocks and durations of one record may disagree by this much
+
+
+def content_ids(table: pd.DataFrame) -> pd.Series:
+    """Ids for rows without one: ``c{hash of the content}`` plus ``-{k}`` for the k-th repeat.
+
+    The hash covers every schema column but the id and the source, so the same contact gets the
+    same id in any file (re-ingesting adds nothing) and different contacts different ids, while
+    identical rows within one file (two contacts nobody can tell apart) stay two rows.
+    """
+    content = table[_CONTENT_COLUMNS].astype("string").fillna("\x00")
+    hashes = pd.util.hash_pandas_object(content, index=False, categorize=False).to_numpy()
+    repeat = pd.Series(hashes).groupby(hashes).cumcount().to_numpy()
+    ids = [
+        f"c{h:016x}" if k == 0 else f"c{h:016x}-{k}"
+        for h, k in zip(hashes.tolist(), repeat.tolist(), strict=True)
+    ]
+    return pd.Series(ids, index=table.index, dtype="string")
+
+
+def _check_consistent(times: dict, numbers: dict, path: Path, line_of) -> None:
+    """DataError for a row whose times and durations contradict each other."""
+    arrival = times["arrival_time"]
+
+    def fail(mask, field: str, expected: str) -> None:
+        mask = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
+        if mask.any():
+            position = int(np.flatnonzero(mask)[0])
+            raise DataError(
+                f"expected {expected} ({int(mask.sum())} row(s) contradict themselves)",
+                file=str(path),
+                line=line_of(position),
+                field=field,
+            )
+
+    for column in ("answer_time", "abandon_time"):
+        if column in times:
+            fail(times[column] < arrival, column, f"{column} not before arrival_time")
+    if "end_time" in times:
+        start = times.get("answer_time", arrival)
+        fail(times["end_time"] < start, "end_time", "end_time not before answer_time")
+    if "wait_s" in numbers:
+        for column in ("answer_time", "abandon_time"):
+            if column in times:
+                elapsed = (times[column] - arrival).dt.total_seconds()
+                fail(
+                    numbers["wait_s"] > elapsed + WAIT_TOLERANCE_S,
+                    "wait_s",
+                    f"wait_s at most {column} - arrival_time (+{WAIT_TOLERANCE_S:g} s)",
+                )
+    for column in ("answer_time", "abandon_time", "end_time"):
+        if column in times:
+            span = (times[column] - arrival).dt.total_seconds()
+            fail(
+                span > 2 * MAX_DURATION_S,
+                column,
+                f"{column} within {2 * MAX_DURATION_S // 86400} days of arrival_time",
+            )
+
+
+def row_locations(path: str | Path, rows: int) -> pd.Series:
+    """``file:line`` of each row a reader returned (Parquet: ``file:row N``, 1-based)."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.Series([f"{path}:row {i + 1}" for i in range(rows)], dtype="string")
+    return pd.Series([f"{path}:{i + 2}" for i in range(rows)], dtype="string")
 
 
 def read_interactions(

@@ -31,14 +31,17 @@ _TIME_COLUMNS = [c for c, t in INTERACTION_COLUMNS.items() if t.startswith("date
 class IngestResult:
     """What one :meth:`InteractionStore.ingest` did.
 
-    ``read`` rows were given; ``added`` were new and stored; ``skipped`` were already stored (or
-    repeated an id earlier in the same frame). ``outcomes`` counts the *added* rows per outcome
-    (every :class:`Outcome` value present, zeros included); ``sources`` the added rows per source.
+    ``read`` rows were given; ``added`` were new and stored; ``skipped`` were already stored;
+    ``repeated`` repeated an earlier row of the same frame exactly (same id, same content; a
+    repeated id with *different* content is an error). ``outcomes`` counts the *added* rows
+    per outcome (every :class:`Outcome` value present, zeros included); ``sources`` the added
+    rows per source.
     """
 
     read: int = 0
     added: int = 0
     skipped: int = 0
+    repeated: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
 
@@ -80,6 +83,47 @@ def validate_interactions(frame: pd.DataFrame, *, where: str = "interactions") -
     return frame
 
 
+def check_repeated_ids(
+    frame: pd.DataFrame, *, where: str = "interactions", locations: pd.Series | None = None
+) -> None:
+    """DataError if one ``interaction_id`` comes with two different contents in ``frame``."""
+    ids = frame["interaction_id"]
+    repeated = ids.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    subset = frame[repeated]
+    content = subset.drop(columns=["source"]).astype("string").fillna("\x00")
+    hashes = pd.util.hash_pandas_object(content, index=False, categorize=False)
+    variants = hashes.groupby(subset["interaction_id"].to_numpy()).nunique()
+    conflicting = variants[variants > 1]
+    if conflicting.empty:
+        return
+    first_id = subset["interaction_id"].isin(conflicting.index)
+    first_id = subset.loc[first_id[first_id].index[0], "interaction_id"]
+    rows = subset.index[subset["interaction_id"] == first_id]
+    row_hashes = hashes.loc[rows]
+    second = rows[(row_hashes != row_hashes.iloc[0]).to_numpy()][0]
+    differ = [
+        c
+        for c in INTERACTION_COLUMNS
+        if c not in ("interaction_id", "source")
+        and str(frame.at[rows[0], c]) != str(frame.at[second, c])
+    ]
+
+    def label(position) -> str:
+        if locations is not None:
+            return str(locations.iloc[frame.index.get_loc(position)])
+        return f"row {frame.index.get_loc(position)}"
+
+    raise DataError(
+        f"id {first_id!r} is given twice with different content: {label(rows[0])} and "
+        f"{label(second)} (they differ in {', '.join(differ)}); "
+        f"{len(conflicting)} id(s) conflict in all",
+        file=where,
+        field="interaction_id",
+    )
+
+
 class InteractionStore:
     """Interactions in a DuckDB file (``":memory:"`` for a throw-away store).
 
@@ -87,8 +131,9 @@ class InteractionStore:
     ``with`` block. One process writes at a time (DuckDB's file lock).
     """
 
-    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         self._connection = None
 
     # connection ---------------------------------------------------------------------------
@@ -96,12 +141,17 @@ class InteractionStore:
         if self._connection is None:
             import duckdb
 
+            read_only = self.read_only and self.path != ":memory:"
             if self.path != ":memory:":
                 parent = Path(self.path).resolve().parent
                 if not parent.is_dir():
                     raise StoreError("folder does not exist", file=self.path)
+                if Path(self.path).is_dir():
+                    raise StoreError("is a folder, expected a DuckDB file", file=self.path)
+                if read_only and not Path(self.path).exists():
+                    raise StoreError("store not found (run openwfm ingest first)", file=self.path)
             try:
-                self._connection = duckdb.connect(self.path)
+                self._connection = duckdb.connect(self.path, read_only=read_only)
             except duckdb.Error as error:
                 message = str(error).splitlines()[0]
                 raise StoreError(f"cannot open the store ({message})", file=self.path) from None
@@ -109,8 +159,32 @@ class InteractionStore:
                 f'"{c}" {_SQL_TYPES[t]}' + (" PRIMARY KEY" if c == "interaction_id" else "")
                 for c, t in INTERACTION_COLUMNS.items()
             )
-            self._connection.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
+            try:
+                if not read_only:
+                    self._connection.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
+                self._check_shape()
+            except BaseException:
+                self.close()
+                raise
         return self._connection
+
+    def _check_shape(self) -> None:
+        """StoreError unless the store's interactions table has the schema's columns."""
+        rows = self._connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [TABLE],
+        ).fetchall()
+        found = [row[0] for row in rows]
+        if not found:
+            raise StoreError(f"no {TABLE} table (not an openwfm store?)", file=self.path)
+        if found != list(INTERACTION_COLUMNS):
+            missing = [c for c in INTERACTION_COLUMNS if c not in found]
+            raise StoreError(
+                f"the {TABLE} table is not openwfm's (columns {', '.join(found[:6])}"
+                f"{' ...' if len(found) > 6 else ''}; missing {', '.join(missing[:4]) or '-'})",
+                file=self.path,
+            )
 
     def close(self) -> None:
         if self._connection is not None:
@@ -125,9 +199,24 @@ class InteractionStore:
         self.close()
 
     # writing ------------------------------------------------------------------------------
-    def ingest(self, frame: pd.DataFrame, *, where: str = "interactions") -> IngestResult:
-        """Add the rows of ``frame`` whose ``interaction_id`` is not yet stored, atomically."""
+    def ingest(
+        self,
+        frame: pd.DataFrame,
+        *,
+        where: str = "interactions",
+        locations: pd.Series | None = None,
+    ) -> IngestResult:
+        """Add the rows of ``frame`` whose ``interaction_id`` is not yet stored, atomically.
+
+        An id given twice in ``frame`` with different content is a DataError naming both rows
+        (``locations``: one ``file:line`` label per row; else the row positions); exact repeats
+        are counted in ``repeated``. An interrupt (Ctrl-C) leaves the store as it was and
+        surfaces as KeyboardInterrupt.
+        """
+        import duckdb
+
         frame = validate_interactions(frame, where=where)
+        check_repeated_ids(frame, where=where, locations=locations)
         result = IngestResult(read=len(frame))
         unique = frame.drop_duplicates("interaction_id", keep="first")
         con = self._con()
@@ -145,11 +234,17 @@ class InteractionStore:
                 con.execute(f"INSERT INTO {TABLE} SELECT * FROM incoming")
                 con.unregister("incoming")
             con.execute("COMMIT")
-        except BaseException:  # includes Ctrl-C: nothing half-written
-            con.execute("ROLLBACK")
+        except BaseException as error:  # includes Ctrl-C: nothing half-written
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the transaction already ended (an interrupt during COMMIT)
+            if isinstance(error, duckdb.Error) and "interrupted" in str(error).lower():
+                raise KeyboardInterrupt from None
             raise
         result.added = len(new)
-        result.skipped = result.read - result.added
+        result.repeated = result.read - len(unique)
+        result.skipped = len(unique) - result.added
         counts = new["outcome"].value_counts()
         result.outcomes = {o.value: int(counts.get(o.value, 0)) for o in Outcome}
         result.sources = {str(k): int(v) for k, v in new["source"].value_counts().items()}
