@@ -45,6 +45,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.plan.commands",
     "openwfm.queueing.commands",
     "openwfm.intraday.commands",
+    "openwfm.routing.commands",
 ]
 
 # Python parameter names of the API whose CLI flag is not simply ``--name-with-dashes``:

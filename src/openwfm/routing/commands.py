@@ -1,0 +1,98 @@
+"""CLI: ``openwfm serve SCENARIO... [--db URL] [--host H] [--port P] [--clock wall|virtual]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+DEFAULT_DB = "openwfm-router.db"
+
+
+def database_url(db: str | None) -> str:
+    """``--db``: a SQLAlchemy URL, or a file path for the embedded SQLite store."""
+    if db is None:
+        db = DEFAULT_DB
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).resolve()}"
+
+
+def load_customers(router, center: str, path: Path) -> int:
+    """Customer profiles from CSV/Parquet: ``customer_id``, optional ``segment``, every other
+    column an attribute. One transaction: a bad row stores nothing."""
+    from openwfm.errors import DataError
+    from openwfm.routing.operations import put_customers
+    from openwfm.sim.commands import read_table_file
+
+    frame = read_table_file(path, "customers")
+    if "customer_id" not in frame.columns:
+        raise DataError("missing column 'customer_id'", file=str(path), field="customer_id")
+    return put_customers(router, center, frame, source=str(path))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        scenarios: list[Path] = typer.Argument(..., help="scenario files, one center each"),
+        db: str = typer.Option(None, help=f"database URL or SQLite file (default {DEFAULT_DB})"),
+        host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+        port: int = typer.Option(8000, help="TCP port"),
+        clock: str = typer.Option("wall", help="wall, or virtual (advanced by the admin)"),
+        clock_origin: str = typer.Option("2024-01-01", help="virtual clock: date of second 0"),
+        store: str = typer.Option("openwfm.duckdb", help="DuckDB interactions store ('' off)"),
+        customers: list[str] = typer.Option([], help="profiles CSV/Parquet ([CENTER=]PATH)"),
+        offer_timeout_s: float = typer.Option(30.0, help="seconds to accept an offer"),
+        max_missed_offers: int = typer.Option(3, help="expired offers before 'away'"),
+        wrap_up_limit_s: float = typer.Option(300.0, help="longest wrap-up (s)"),
+        callback_threshold_s: float = typer.Option(120.0, help="estimated wait for a callback"),
+        affinity_s: float = typer.Option(0.0, help="wait for the customer's last agent (s)"),
+        crm_url: str = typer.Option(None, help="CRM URL template with {customer_id}"),
+        crm_timeout_s: float = typer.Option(0.5, help="CRM time-out (s)"),
+    ) -> None:
+        """Run the live router (HTTP API) for the centers of the scenario files."""
+        import os
+
+        from openwfm.errors import ParameterError
+        from openwfm.io import parse_date
+
+        admin_key = os.environ.get("OPENWFM_ADMIN_KEY", "")
+        if not admin_key:
+            raise ParameterError(
+                "not set: the router refuses to run without an admin key",
+                field="OPENWFM_ADMIN_KEY",
+            )
+        if clock not in ("wall", "virtual"):
+            raise ParameterError(f"expected wall or virtual, got {clock!r}", field="--clock")
+        import uvicorn
+
+        from openwfm.routing.center import RouterSettings, load_centers
+        from openwfm.routing.core import Router
+        from openwfm.routing.service import create_app
+        from openwfm.routing.store import Store
+
+        centers = load_centers(scenarios)
+        settings = RouterSettings(
+            offer_timeout_s=offer_timeout_s,
+            max_missed_offers=max_missed_offers,
+            wrap_up_limit_s=wrap_up_limit_s,
+            callback_threshold_s=callback_threshold_s,
+            affinity_s=affinity_s,
+            crm_url=crm_url,
+            crm_timeout_s=crm_timeout_s,
+        )
+        router = Router(Store(database_url(db)), centers, settings, clock == "virtual")
+        router.setup()
+        for item in customers:
+            name, _, path = item.rpartition("=")
+            name = name or next(iter(centers))
+            if name not in centers:
+                raise ParameterError(f"unknown center {name!r}", field="--customers")
+            load_customers(router, name, Path(path))
+        app = create_app(
+            router,
+            admin_key,
+            export_path=store or None,
+            export_origin=parse_date(clock_origin, field="--clock-origin"),
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,353 @@
+"""The router: one object per process over the store, the centers and a clock.
+
+Every public method is one transaction (or a read). After a change that may allow new offers
+the routing pass runs (:meth:`Router.route`): it reads a snapshot of the queued contacts and
+the available agents, calls :meth:`openwfm.routing.policy.RoutingPolicy.decide` - the same
+compiled functions the simulator runs - and writes the offers with guarded updates in one
+transaction. Timers are deadlines in rows, swept by :meth:`Router.sweep` (wall clock: a
+background thread; virtual clock: :meth:`Router.advance_clock`, which processes every deadline
+at its own time, in order, so a simulated day driven through the router is exact).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import func, insert, select, update
+
+from openwfm.routing import store as S
+from openwfm.routing import transitions as T
+from openwfm.routing.center import Center, RouterSettings
+from openwfm.routing.policy import AgentState, WaitingContact
+from openwfm.routing.problems import BadRequest, NotFound
+
+
+class Router:
+    """Contacts, offers and agents of ``centers`` in ``store``; ``virtual_clock`` makes time
+    advance only through :meth:`advance_clock` (seconds from ``0`` unless stored)."""
+
+    def __init__(
+        self,
+        store: S.Store,
+        centers: dict[str, Center],
+        settings: RouterSettings | None = None,
+        virtual_clock: bool = False,
+    ) -> None:
+        self.store = store
+        self.centers = centers
+        self.settings = settings or RouterSettings()
+        self.virtual_clock = virtual_clock
+        self._virtual_now = 0.0
+        self._route_lock = threading.Lock()
+        self.decisions = 0  # offers made by this process (for benchmarks and metrics)
+
+    # --- set-up and time --------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create the schema, the centers' rows and every scenario agent (``offline``)."""
+        self.store.create_schema()
+        with self.store.write() as connection:
+            for name, center in self.centers.items():
+                row = connection.execute(
+                    select(S.centers).where(S.centers.c.center == name)
+                ).first()
+                if row is None:
+                    clock = 0.0 if self.virtual_clock else None
+                    connection.execute(
+                        insert(S.centers).values(center=name, event_seq=0, clock_s=clock)
+                    )
+                elif self.virtual_clock and row.clock_s is not None:
+                    self._virtual_now = max(self._virtual_now, row.clock_s)
+                known = set(
+                    connection.execute(
+                        select(S.agents.c.agent_id).where(S.agents.c.center == name)
+                    ).scalars()
+                )
+                for ordinal, agent in enumerate(center.scenario.all_agents()):
+                    if agent.name in known:
+                        continue
+                    capacity = {str(k.value): v for k, v in agent.max_concurrency.items()}
+                    connection.execute(
+                        insert(S.agents).values(
+                            center=name,
+                            agent_id=agent.name,
+                            ordinal=ordinal,
+                            team=agent.team,
+                            skills=dict(agent.skills),
+                            capacity=center.agent_capacity(agent.skills, capacity),
+                            status="offline",
+                            load=0,
+                            load_limit=0,
+                            channel=None,
+                            idle_since_s=0.0,
+                            missed_offers=0,
+                        )
+                    )
+
+    def now(self) -> float:
+        return self._virtual_now if self.virtual_clock else time.time()
+
+    def center(self, name: str) -> Center:
+        try:
+            return self.centers[name]
+        except KeyError:
+            raise NotFound(f"no center {name!r}", field="center") from None
+
+    def crm_profile(self, center: str, customer_id: str) -> dict | None:
+        """The CRM's profile of a customer (``{segment?, attributes?}``), or None on any
+        failure or time-out: a contact is routed with what is known, never blocked."""
+        template = self.settings.crm_url
+        if not template:
+            return None
+        import httpx
+
+        try:
+            answer = httpx.get(
+                template.format(customer_id=customer_id, center=center),
+                timeout=self.settings.crm_timeout_s,
+            )
+            answer.raise_for_status()
+            data = answer.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        segment = data.get("segment")
+        attributes = data.get("attributes")
+        return {
+            "segment": segment if isinstance(segment, str) else None,
+            "attributes": attributes if isinstance(attributes, dict) else {},
+        }
+
+    @contextmanager
+    def tx(self, center: str, now: float | None = None) -> Iterator[T.Tx]:
+        """One write transaction; its events are numbered and stored just before commit."""
+        self.center(center)
+        with self.store.write() as connection:
+            tx = T.Tx(connection, center, self.now() if now is None else now)
+            yield tx
+            tx.flush_events()
+        if tx.reroute:
+            self.route(center, tx.now)
+
+    # --- the routing pass ---------------------------------------------------------------------
+    def route(self, center: str, now: float | None = None) -> int:
+        """Offer queued contacts to available agents by the policy; returns offers made."""
+        with self._route_lock, self.store.write() as connection:
+            tx = T.Tx(connection, center, self.now() if now is None else now)
+            made = self._route_in(tx)
+            tx.flush_events()
+        self.decisions += made
+        return made
+
+    def _route_in(self, tx: T.Tx) -> int:
+        c, a = S.contacts.c, S.agents.c
+        waiting = tx.connection.execute(
+            select(S.contacts).where(c.center == tx.center, c.state == "queued").order_by(c.number)
+        ).all()
+        if not waiting:
+            return 0
+        agents = tx.connection.execute(
+            select(S.agents)
+            .where(a.center == tx.center, a.status == "available")
+            .order_by(a.ordinal)
+        ).all()
+        if not agents:
+            return 0
+        center = self.centers[tx.center]
+        plan = decide_offers(center, waiting, agents, tx.now, self._declined(tx, waiting))
+        by_contact = {row.contact_id: row for row in waiting}
+        by_agent = {row.agent_id: row for row in agents}
+        for contact_id, agent_id, proficiency in plan:
+            contact = by_contact[contact_id]
+            agent = T.agent_row(tx, agent_id)
+            channel = center.queue_channel[contact.queue]
+            limit = by_agent[agent_id].capacity.get(channel, 0)
+            T.make_offer(
+                tx, contact, agent, proficiency, channel, limit, self.settings.offer_timeout_s
+            )
+        return len(plan)
+
+    def _declined(self, tx: T.Tx, waiting) -> set[tuple[str, str]]:
+        """(contact, agent) pairs whose offer was rejected or expired: never offered again."""
+        if not any(row.offer_count for row in waiting):
+            return set()
+        ids = [row.contact_id for row in waiting if row.offer_count]
+        o = S.offers.c
+        rows = tx.connection.execute(
+            select(o.contact_id, o.agent_id).where(
+                o.contact_id.in_(ids), o.state.in_(("rejected", "expired"))
+            )
+        ).all()
+        return {(r.contact_id, r.agent_id) for r in rows}
+
+    # --- timers -------------------------------------------------------------------------------
+    def next_deadline(self, center: str) -> float | None:
+        """The earliest pending timer of ``center`` (seconds), or None."""
+        c, o = S.contacts.c, S.offers.c
+        with self.store.read() as connection:
+            candidates = [
+                connection.execute(
+                    select(func.min(o.expires_at_s)).where(o.center == center, o.state == "pending")
+                ).scalar(),
+                connection.execute(
+                    select(func.min(c.ttl_deadline_s)).where(
+                        c.center == center, c.state.in_(S.LIVE_STATES)
+                    )
+                ).scalar(),
+                connection.execute(
+                    select(func.min(c.step_deadline_s)).where(
+                        c.center == center, c.state.in_(S.LIVE_STATES)
+                    )
+                ).scalar(),
+                connection.execute(
+                    select(func.min(c.wrapup_deadline_s)).where(
+                        c.center == center, c.state == "wrapping"
+                    )
+                ).scalar(),
+            ]
+        values = [v for v in candidates if v is not None]
+        return min(values) if values else None
+
+    def sweep(self, center: str, now: float | None = None) -> int:
+        """Process every timer of ``center`` due at ``now``; returns how many fired."""
+        fired = 0
+        with self.tx(center, now) as tx:
+            fired += self._sweep_offers(tx)
+            fired += self._sweep_contacts(tx)
+            if fired:
+                tx.reroute = True
+        return fired
+
+    def _sweep_offers(self, tx: T.Tx) -> int:
+        o = S.offers.c
+        due = tx.connection.execute(
+            select(S.offers)
+            .where(o.center == tx.center, o.state == "pending", o.expires_at_s <= tx.now)
+            .order_by(o.expires_at_s, o.offer_id)
+        ).all()
+        for offer in due:
+            T.expire_offer(tx, offer, self.settings.max_missed_offers)
+        return len(due)
+
+    def _sweep_contacts(self, tx: T.Tx) -> int:
+        c = S.contacts.c
+        center = self.centers[tx.center]
+        fired = 0
+        for contact in tx.connection.execute(
+            select(S.contacts)
+            .where(c.center == tx.center, c.state.in_(S.LIVE_STATES), c.ttl_deadline_s <= tx.now)
+            .order_by(c.number)
+        ).all():
+            T.end_waiting_contact(tx, T.contact_row(tx, contact.contact_id), "expired", "ttl")
+            fired += 1
+        for contact in tx.connection.execute(
+            select(S.contacts)
+            .where(c.center == tx.center, c.state.in_(S.LIVE_STATES), c.step_deadline_s <= tx.now)
+            .order_by(c.number)
+        ).all():
+            step, deadline = center.next_step_deadline(contact.arrival_s, contact.step + 1)
+            tx.connection.execute(
+                update(S.contacts)
+                .where(c.contact_id == contact.contact_id)
+                .values(step=step, step_deadline_s=deadline)
+            )
+            tx.emit("contact.escalated", contact_id=contact.contact_id, step=contact.step + 1)
+            fired += 1
+        for contact in tx.connection.execute(
+            select(S.contacts)
+            .where(c.center == tx.center, c.state == "wrapping", c.wrapup_deadline_s <= tx.now)
+            .order_by(c.number)
+        ).all():
+            T.complete_contact(tx, contact, reason="wrap_up_limit")
+            fired += 1
+        return fired
+
+    def advance_clock(self, to_s: float) -> float:
+        """Virtual clock: move to ``to_s``, firing every timer at its own time, in order."""
+        if not self.virtual_clock:
+            raise BadRequest(
+                "the router runs on the wall clock (serve --clock virtual)", field="clock"
+            )
+        if to_s < self._virtual_now:
+            raise BadRequest(
+                f"the clock is at {self._virtual_now}; it never goes back", field="to_s"
+            )
+        while True:
+            due = [d for d in map(self.next_deadline, self.centers) if d is not None]
+            step = min(due) if due else None
+            if step is None or step > to_s:
+                break
+            self._set_virtual(max(step, self._virtual_now))
+            for name in self.centers:
+                self.sweep(name)
+        self._set_virtual(to_s)
+        return self._virtual_now
+
+    def _set_virtual(self, now_s: float) -> None:
+        self._virtual_now = now_s
+        with self.store.write() as connection:
+            connection.execute(update(S.centers).values(clock_s=now_s))
+
+
+def decide_offers(center: Center, waiting, agents, now: float, declined) -> list:
+    """(contact_id, agent_id, proficiency) to offer now, by the center's policy.
+
+    Contacts an agent declined (rejected or let expire) are decided again without that agent.
+    """
+    policy = center.policy
+    states = {row.agent_id: agent_state(row) for row in agents}
+    contacts = [waiting_contact(row) for row in waiting]
+    plan = []
+    retry = []
+    for assignment in policy.decide(contacts, list(states.values()), now):
+        if (assignment.contact_id, assignment.agent_id) in declined:
+            retry.append(assignment.contact_id)
+            continue
+        plan.append((assignment.contact_id, assignment.agent_id, float(assignment.proficiency)))
+        _load(states, assignment.agent_id, center.queue_channel, _queue_of(contacts, assignment))
+    for contact in (c for c in contacts if c.contact_id in retry):
+        others = [s for aid, s in states.items() if (contact.contact_id, aid) not in declined]
+        result = policy.decide([contact], others, now)
+        if result:
+            plan.append((contact.contact_id, result[0].agent_id, float(result[0].proficiency)))
+            _load(states, result[0].agent_id, center.queue_channel, contact.queue)
+    return plan
+
+
+def _queue_of(contacts, assignment) -> str:
+    for contact in contacts:
+        if contact.contact_id == assignment.contact_id:
+            return contact.queue
+    raise KeyError(assignment.contact_id)
+
+
+def _load(states: dict, agent_id: str, queue_channel: dict, queue: str) -> None:
+    state = states[agent_id]
+    states[agent_id] = AgentState(
+        state.agent_id,
+        state.skills,
+        state.capacity,
+        state.load + 1,
+        queue_channel[queue],
+        state.idle_since_s,
+        state.available,
+    )
+
+
+def agent_state(row) -> AgentState:
+    return AgentState(
+        agent_id=row.agent_id,
+        skills=row.skills,
+        capacity=row.capacity,
+        load=row.load,
+        channel=row.channel,
+        idle_since_s=row.idle_since_s,
+        available=row.status == "available",
+    )
+
+
+def waiting_contact(row) -> WaitingContact:
+    return WaitingContact(row.contact_id, row.queue, row.arrival_s, row.segment, row.priority)

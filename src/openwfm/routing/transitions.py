@@ -1,0 +1,334 @@
+"""The state transitions of contacts, offers and agents, each inside one transaction (``Tx``).
+
+Each function checks the current state, writes a guarded update (``WHERE state = ...``; a
+changed row count means a concurrent change and the whole transaction fails), and emits its
+events. The state machines are written down in :mod:`openwfm.routing.store`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from openwfm.routing import store as S
+from openwfm.routing.problems import Conflict, NotFound
+
+
+class GuardFailed(RuntimeError):
+    """A guarded update changed no row: the state moved under us (the transaction rolls back)."""
+
+
+@dataclass
+class Tx:
+    """One write transaction on one center at time ``now`` (seconds on the router's clock)."""
+
+    connection: Connection
+    center: str
+    now: float
+    pending_events: list[dict] = field(default_factory=list)
+    reroute: bool = False  # something changed that may allow new offers
+
+    def emit(self, type_: str, *, contact_id=None, agent_id=None, offer_id=None, **data) -> None:
+        self.pending_events.append(
+            {
+                "center": self.center,
+                "at_s": self.now,
+                "type": type_,
+                "contact_id": contact_id,
+                "agent_id": agent_id,
+                "offer_id": offer_id,
+                "data": data,
+            }
+        )
+
+    def flush_events(self) -> list[dict]:
+        """Number the pending events gap-free and insert them (called just before commit)."""
+        rows = self.pending_events
+        if not rows:
+            return []
+        first = S.next_event_numbers(self.connection, self.center, len(rows))
+        for offset, row in enumerate(rows):
+            row["seq"] = first + offset
+        self.connection.execute(insert(S.events), rows)
+        self.pending_events = []
+        return rows
+
+    def guarded(self, statement) -> None:
+        if self.connection.execute(statement).rowcount != 1:
+            raise GuardFailed(str(statement))
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+# --- reading rows -----------------------------------------------------------------------------
+
+
+def contact_row(tx: Tx, contact_id: str):
+    row = tx.connection.execute(
+        select(S.contacts).where(
+            S.contacts.c.contact_id == contact_id, S.contacts.c.center == tx.center
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no contact {contact_id!r}", field="id")
+    return row
+
+
+def agent_row(tx: Tx, agent_id: str):
+    row = tx.connection.execute(
+        select(S.agents).where(S.agents.c.center == tx.center, S.agents.c.agent_id == agent_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no agent {agent_id!r}", field="id")
+    return row
+
+
+def offer_row(tx: Tx, offer_id: str):
+    row = tx.connection.execute(
+        select(S.offers).where(S.offers.c.offer_id == offer_id, S.offers.c.center == tx.center)
+    ).first()
+    if row is None:
+        raise NotFound(f"no offer {offer_id!r}", field="id")
+    return row
+
+
+# --- agents' load ---------------------------------------------------------------------------
+
+
+def take_slot(tx: Tx, agent, channel: str, limit: int) -> None:
+    """One more contact (an offer) for ``agent`` on ``channel`` (limit: its capacity there)."""
+    a = S.agents.c
+    tx.guarded(
+        update(S.agents)
+        .where(
+            a.center == tx.center,
+            a.agent_id == agent.agent_id,
+            a.status == "available",
+            a.load == agent.load,
+        )
+        .values(load=a.load + 1, channel=channel, load_limit=limit)
+    )
+
+
+def release_slot(tx: Tx, agent_id: str, *, finished: bool) -> None:
+    """One contact (or offer) less; ``finished``: a contact ended, so the agent's idle clock
+    restarts (the simulator does the same at the end of every contact, chats included)."""
+    a = S.agents.c
+    agent = agent_row(tx, agent_id)
+    values = {"load": agent.load - 1}
+    if agent.load - 1 == 0:
+        values.update(channel=None, load_limit=0)
+    if finished:
+        values["idle_since_s"] = tx.now
+    tx.guarded(
+        update(S.agents)
+        .where(a.center == tx.center, a.agent_id == agent_id, a.load == agent.load)
+        .values(**values)
+    )
+
+
+# --- offers ---------------------------------------------------------------------------------
+
+
+def make_offer(
+    tx: Tx, contact, agent, proficiency: float, channel: str, limit: int, timeout_s: float
+) -> str:
+    """Offer ``contact`` (queued) to ``agent`` (available, with a free slot)."""
+    offer_id = new_id("off")
+    c = S.contacts.c
+    tx.guarded(
+        update(S.contacts)
+        .where(c.contact_id == contact.contact_id, c.state == "queued")
+        .values(state="offered", offer_id=offer_id, offer_count=c.offer_count + 1)
+    )
+    take_slot(tx, agent, channel, limit)
+    expires = tx.now + timeout_s
+    tx.connection.execute(
+        insert(S.offers).values(
+            offer_id=offer_id,
+            center=tx.center,
+            contact_id=contact.contact_id,
+            agent_id=agent.agent_id,
+            state="pending",
+            active=True,
+            created_s=tx.now,
+            expires_at_s=expires,
+        )
+    )
+    tx.emit(
+        "offer.created",
+        contact_id=contact.contact_id,
+        agent_id=agent.agent_id,
+        offer_id=offer_id,
+        expires_at_s=expires,
+        proficiency=proficiency,
+    )
+    return offer_id
+
+
+def end_offer(tx: Tx, offer, state: str) -> None:
+    """A pending offer ends unaccepted (rejected, expired, rescinded): the contact goes back
+    to ``queued`` (unless it is ending itself) and the agent's slot is freed."""
+    o = S.offers.c
+    tx.guarded(
+        update(S.offers)
+        .where(o.offer_id == offer.offer_id, o.state == "pending")
+        .values(state=state, active=False, decided_s=tx.now)
+    )
+    release_slot(tx, offer.agent_id, finished=False)
+    c = S.contacts.c
+    tx.connection.execute(
+        update(S.contacts)
+        .where(c.contact_id == offer.contact_id, c.state == "offered", c.offer_id == offer.offer_id)
+        .values(state="queued", offer_id=None)
+    )
+    tx.emit(
+        f"offer.{state}",
+        contact_id=offer.contact_id,
+        agent_id=offer.agent_id,
+        offer_id=offer.offer_id,
+    )
+    tx.reroute = True
+
+
+def accept_offer(tx: Tx, offer) -> None:
+    if offer.state != "pending":
+        raise Conflict(f"offer is {offer.state}, not pending", field="state")
+    o, c = S.offers.c, S.contacts.c
+    tx.guarded(
+        update(S.offers)
+        .where(o.offer_id == offer.offer_id, o.state == "pending")
+        .values(state="accepted", decided_s=tx.now)
+    )
+    tx.guarded(
+        update(S.contacts)
+        .where(c.contact_id == offer.contact_id, c.state == "offered", c.offer_id == offer.offer_id)
+        .values(state="assigned", agent_id=offer.agent_id, answered_s=tx.now)
+    )
+    tx.connection.execute(
+        update(S.agents)
+        .where(S.agents.c.center == tx.center, S.agents.c.agent_id == offer.agent_id)
+        .values(missed_offers=0)
+    )
+    tx.emit(
+        "offer.accepted",
+        contact_id=offer.contact_id,
+        agent_id=offer.agent_id,
+        offer_id=offer.offer_id,
+    )
+    tx.emit("contact.assigned", contact_id=offer.contact_id, agent_id=offer.agent_id)
+
+
+def expire_offer(tx: Tx, offer, max_missed: int) -> None:
+    end_offer(tx, offer, "expired")
+    a = S.agents.c
+    agent = agent_row(tx, offer.agent_id)
+    missed = agent.missed_offers + 1
+    tx.connection.execute(
+        update(S.agents)
+        .where(a.center == tx.center, a.agent_id == offer.agent_id)
+        .values(missed_offers=missed)
+    )
+    if missed >= max_missed and agent.status == "available":
+        set_presence(tx, offer.agent_id, "away", reason="missed_offers")
+
+
+def pending_offers_of(tx: Tx, agent_id: str):
+    o = S.offers.c
+    return tx.connection.execute(
+        select(S.offers)
+        .where(o.center == tx.center, o.agent_id == agent_id, o.state == "pending")
+        .order_by(o.created_s, o.offer_id)
+    ).all()
+
+
+# --- agents -----------------------------------------------------------------------------------
+
+
+def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) -> None:
+    """Change an agent's presence; away or offline rescinds its pending offers."""
+    agent = agent_row(tx, agent_id)
+    values: dict = {"status": status}
+    if status == "available":
+        values["missed_offers"] = 0
+        if agent.status != "available" and agent.load == 0:
+            values["idle_since_s"] = tx.now
+        tx.reroute = True
+    else:
+        for offer in pending_offers_of(tx, agent_id):
+            end_offer(tx, offer, "rescinded")
+    a = S.agents.c
+    tx.connection.execute(
+        update(S.agents).where(a.center == tx.center, a.agent_id == agent_id).values(**values)
+    )
+    if agent.status != status:
+        extra = {"reason": reason} if reason else {}
+        tx.emit("agent.presence", agent_id=agent_id, status=status, previous=agent.status, **extra)
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+def end_waiting_contact(tx: Tx, contact, state: str, reason: str | None = None) -> None:
+    """A queued or offered contact ends (canceled, expired, abandoned); its offer is rescinded."""
+    if contact.state not in S.LIVE_STATES:
+        raise Conflict(
+            f"contact is {contact.state}; only a queued or offered contact can be {state}",
+            field="state",
+        )
+    if contact.state == "offered" and contact.offer_id:
+        end_offer(tx, offer_row(tx, contact.offer_id), "rescinded")
+    c = S.contacts.c
+    tx.guarded(
+        update(S.contacts)
+        .where(c.contact_id == contact.contact_id, c.state == "queued")
+        .values(state=state, ended_s=tx.now, offer_id=None)
+    )
+    extra = {"reason": reason} if reason else {}
+    tx.emit(f"contact.{state}", contact_id=contact.contact_id, **extra)
+
+
+def start_wrapup(tx: Tx, contact, limit_s: float) -> None:
+    if contact.state != "assigned":
+        raise Conflict(f"contact is {contact.state}; wrap-up starts from assigned", field="state")
+    c = S.contacts.c
+    tx.guarded(
+        update(S.contacts)
+        .where(c.contact_id == contact.contact_id, c.state == "assigned")
+        .values(state="wrapping", wrapup_s=tx.now, wrapup_deadline_s=tx.now + limit_s)
+    )
+    tx.emit("contact.wrapping", contact_id=contact.contact_id, agent_id=contact.agent_id)
+
+
+def complete_contact(tx: Tx, contact, reason: str | None = None) -> None:
+    if contact.state not in ("assigned", "wrapping"):
+        raise Conflict(
+            f"contact is {contact.state}; completion needs assigned or wrapping", field="state"
+        )
+    c, o = S.contacts.c, S.offers.c
+    tx.guarded(
+        update(S.contacts)
+        .where(c.contact_id == contact.contact_id, c.state == contact.state)
+        .values(state="completed", ended_s=tx.now, wrapup_deadline_s=None)
+    )
+    tx.guarded(
+        update(S.offers)
+        .where(o.offer_id == contact.offer_id, o.state == "accepted", o.active)
+        .values(active=False)
+    )
+    release_slot(tx, contact.agent_id, finished=True)
+    if contact.customer_id:
+        k = S.customers.c
+        tx.connection.execute(
+            update(S.customers)
+            .where(k.center == tx.center, k.customer_id == contact.customer_id)
+            .values(last_agent_id=contact.agent_id)
+        )
+    extra = {"reason": reason} if reason else {}
+    tx.emit("contact.completed", contact_id=contact.contact_id, agent_id=contact.agent_id, **extra)
+    tx.reroute = True
