@@ -89,3 +89,84 @@ def test_adherence_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
     assert done.stderr.startswith("openwfm: error: ") and len(done.stderr.splitlines()) == 1
     assert "states.csv:4: ts: out-of-order" in done.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def write_outlook_inputs(tmp_path: Path) -> list[str]:
+    scenario = tmp_path / "center.yaml"
+    scenario.write_text(
+        "queues: [{name: voice, aht_s: 300, patience_s: 600}]\n"
+        "agents: [{name: a, skills: {voice: 1}}, {name: b, skills: {voice: 1}}]\n"
+    )
+    starts = pd.date_range("2024-03-04 09:00", "2024-03-04 17:00", freq="15min", inclusive="left")
+    forecast = tmp_path / "forecast.csv"
+    pd.DataFrame({"interval_start": starts, "queue": "voice", "forecast": 4.0}).to_csv(
+        forecast, index=False
+    )
+    arrivals = pd.date_range("2024-03-04 09:00", periods=24, freq="150s")
+    contacts = pd.DataFrame(
+        {
+            "queue": "voice",
+            "arrival_time": arrivals,
+            "answer_time": arrivals + pd.Timedelta(seconds=10),
+            "end_time": arrivals + pd.Timedelta(seconds=250),
+        }
+    )
+    interactions = tmp_path / "contacts.csv"
+    contacts.to_csv(interactions, index=False)
+    schedule = tmp_path / "schedule.csv"
+    schedule.write_text(
+        "agent_id,start,end,activity\n"
+        "a,2024-03-04 09:00,2024-03-04 17:00,voice\n"
+        "b,2024-03-04 09:00,2024-03-04 17:00,voice\n"
+    )
+    states = tmp_path / "states.csv"
+    states.write_text(
+        "agent_id,ts,state\n"
+        "a,2024-03-04 09:00,available\n"
+        "b,2024-03-04 09:00,available\n"
+        "b,2024-03-04 09:50,logged_out\n"
+    )
+    return [
+        "--scenario",
+        str(scenario),
+        "--forecast",
+        str(forecast),
+        "--interactions",
+        str(interactions),
+        "--schedule",
+        str(schedule),
+        "--states",
+        str(states),
+    ]
+
+
+def test_outlook_command(tmp_path):
+    args = write_outlook_inputs(tmp_path)
+    out = tmp_path / "out"
+    log = tmp_path / "alerts.csv"
+    done = run(
+        "intraday",
+        "outlook",
+        *args,
+        "--as-of",
+        "2024-03-04 10:00",
+        "--out",
+        str(out),
+        "--alert-log",
+        str(log),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 scheduled agent(s) absent" in done.stdout
+    queues = pd.read_csv(out / "queues.csv")
+    # 24 arrivals in the first hour vs 16 forecast: the rest of the day is scaled up
+    assert queues["ratio"].iloc[0] == 1.5
+    intervals = pd.read_csv(out / "intervals.csv")
+    rest = intervals[~intervals["past"]]
+    assert (rest["agents"] == 1.0).all()  # b logged out: one agent left
+    assert (rest["forecast_updated"] > 4.0).all()
+    assert "ALERT projected-sl" in done.stdout
+    assert len(pd.read_csv(log)) >= 1
+    again = run(
+        "intraday", "outlook", *args, "--as-of", "2024-03-04 10:05", "--alert-log", str(log)
+    )
+    assert "ALERT projected-sl" not in again.stdout  # cool-down read from the log

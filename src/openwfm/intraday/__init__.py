@@ -30,13 +30,32 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "build_segments",
             "scheduled_activities",
         ],
-        "adherence": [
+        "adherence_figures": [
             "PRESETS",
             "AdherenceResult",
             "adherence",
             "apply_preset",
             "exceptions_table",
             "out_of_adherence_now",
+        ],
+        "reforecast": [
+            "update_forecast",
+        ],
+        "rest_of_day": [
+            "OutlookResult",
+            "absent_now",
+            "agents_on_line",
+            "estimated_wait_s",
+            "outlook",
+            "queue_now",
+            "service_so_far",
+        ],
+        "alerts": [
+            "ALERT_COLUMNS",
+            "AlertRule",
+            "alert_events",
+            "default_rules",
+            "evaluate_alerts",
         ],
     },
 )

@@ -36,3 +36,54 @@ def adherence_page(result, title: str) -> str:
     if len(result.now):
         report.add_section("Out of adherence now", result.now)
     return report.to_html()
+
+
+def outlook_page(result, alerts: pd.DataFrame, title: str) -> str:
+    """Projected service level and abandonment per queue x interval, the queue table, alerts."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from openwfm.report.html import Report
+
+    table = result.intervals
+    queues = sorted(table["queue"].unique())
+    figure = make_subplots(rows=len(queues), cols=1, shared_xaxes=True, subplot_titles=queues)
+    for row, queue in enumerate(queues, start=1):
+        part = table[table["queue"] == queue].sort_values("interval_start")
+        figure.add_trace(
+            go.Scatter(
+                x=part["interval_start"],
+                y=part["projected_service_level"],
+                name=f"{queue} projected SL",
+                line={"shape": "hv"},
+            ),
+            row=row,
+            col=1,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=part["interval_start"],
+                y=part["projected_abandon"],
+                name=f"{queue} projected abandonment",
+                line={"shape": "hv", "dash": "dot"},
+            ),
+            row=row,
+            col=1,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=part["interval_start"],
+                y=part["target_service_level"],
+                name=f"{queue} target",
+                line={"color": "#d62728"},
+            ),
+            row=row,
+            col=1,
+        )
+    figure.add_vline(x=result.as_of, line_dash="dash")
+    figure.update_layout(height=280 * len(queues) + 80)
+    report = Report(title)
+    report.add_section("Rest of the day", figure)
+    report.add_section("Queues now", result.queues)
+    report.add_section("Alerts", alerts if len(alerts) else pd.DataFrame({"alerts": ["none"]}))
+    return report.to_html()

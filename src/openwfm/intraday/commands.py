@@ -157,7 +157,7 @@ def adherence_command(
     """Adherence and conformance per agent x interval and day, exceptions, who is out now."""
     from rich.console import Console
 
-    from openwfm.intraday.adherence import adherence
+    from openwfm.intraday.adherence_figures import adherence
     from openwfm.intraday.mapping import default_adherence_map, load_adherence_map
     from openwfm.intraday.states import read_state_events
 
@@ -215,6 +215,153 @@ def adherence_command(
         )
 
 
+def _as_of(text: str):
+    import pandas as pd
+
+    from openwfm.errors import ParameterError
+
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise ParameterError(
+            f"expected a date-time YYYY-MM-DD HH:MM, got {text!r}", field="--as-of"
+        ) from None
+
+
+def load_alert_rules(path: Path | None):
+    """Alert rules from YAML (``rules: [{name, metric, threshold, op, look_ahead_s,
+    cooldown_s, queues}]``); the defaults when no file is given."""
+    from openwfm.intraday.alerts import AlertRule, default_rules
+
+    if path is None:
+        return default_rules()
+    import yaml
+    from pydantic import ValidationError
+
+    from openwfm.errors import DataError
+
+    if not path.exists():
+        raise DataError("alert rules file not found", file=str(path))
+    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = content.get("rules") if isinstance(content, dict) else content
+    if not isinstance(items, list):
+        raise DataError("expected a list of rules (or rules: [...])", file=str(path))
+    try:
+        return [AlertRule.model_validate(item) for item in items]
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise DataError(
+            first["msg"], file=str(path), field=".".join(str(p) for p in first["loc"])
+        ) from None
+
+
+def outlook_inputs(
+    scenario_path, forecast_path, interactions, schedule, states, mapping, as_of_text
+):
+    """Everything the outlook and the re-planner read, checked before any work."""
+    import pandas as pd
+
+    from openwfm.data.readers import read_interactions
+    from openwfm.intraday.reforecast import check_forecast
+    from openwfm.intraday.rest_of_day import absent_now, agents_on_line
+    from openwfm.intraday.states import read_state_events
+    from openwfm.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    as_of = _as_of(as_of_text)
+    forecast = check_forecast(read_any_table(forecast_path, "forecast"))
+    contacts = read_interactions(interactions)
+    plan = load_schedule(schedule)
+    absent = set()
+    if states is not None:
+        feed = read_state_events(
+            states, roster=set(plan["agent_id"]), **load_column_mapping(mapping)
+        )
+        absent = absent_now(feed.events, as_of)
+    step = scenario.grid.interval_minutes
+    agents = agents_on_line(
+        plan,
+        scenario,
+        start=as_of.normalize(),
+        end=as_of.normalize() + pd.Timedelta(days=1),
+        interval_minutes=step,
+        absent=absent,
+        as_of=as_of,
+    )
+    return scenario, as_of, forecast, contacts, plan, agents, absent
+
+
+def outlook_command(
+    scenario: Path = typer.Option(..., "--scenario", help="Scenario YAML (queues, targets)."),
+    forecast: Path = typer.Option(
+        ...,
+        "--forecast",
+        help="Forecast table (interval_start, queue, forecast[, aht_s]) the schedule used.",
+    ),
+    interactions: Path = typer.Option(
+        ..., "--interactions", help="Contacts so far (any format openwfm ingest reads)."
+    ),
+    schedule: Path = typer.Option(
+        ..., "--schedule", help="Schedule (activities, shifts, or agent_id,start,end,activity)."
+    ),
+    as_of: str = typer.Option(..., "--as-of", help="Now, YYYY-MM-DD HH:MM."),
+    states: Path = typer.Option(
+        None,
+        "--states",
+        help="Agent-state events (absent agents are taken off the rest of the day).",
+    ),
+    mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping of the states."),
+    rules: Path = typer.Option(None, "--alert-rules", help="Alert rules (YAML)."),
+    alert_log: Path = typer.Option(
+        None,
+        "--alert-log",
+        help="Earlier alert rows (CSV) for the cool-down; new alerts are appended to it.",
+    ),
+    out: Path = typer.Option(None, "--out", help="Output directory for tables and page.html."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+) -> None:
+    """Rest-of-day outlook per queue x interval, the queue now, and alerts."""
+    import pandas as pd
+    from rich.console import Console
+
+    from openwfm.intraday.alerts import evaluate_alerts
+    from openwfm.intraday.rest_of_day import outlook
+
+    sc, now, table, contacts, _, agents, absent = outlook_inputs(
+        scenario, forecast, interactions, schedule, states, mapping, as_of
+    )
+    alert_rules = load_alert_rules(rules)
+    log = None
+    if alert_log is not None and alert_log.exists():
+        log = read_any_table(alert_log, "alert log")
+    result = outlook(table, contacts, agents, sc, as_of=now)
+    alerts = evaluate_alerts(alert_rules, now, outlook=result, log=log)
+    console = Console()
+    console.print(f"outlook as of {now} ({len(absent)} scheduled agent(s) absent)")
+    console.print(
+        result.queues.drop(columns=["as_of"]).to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"
+        )
+    )
+    for row in alerts.itertuples(index=False):
+        console.print(f"ALERT {row.rule}: {row.message}")
+    if out is not None:
+        from openwfm.intraday.charts import outlook_page
+
+        write_outputs(
+            out,
+            {"intervals": result.intervals, "queues": result.queues, "alerts": alerts},
+            fmt,
+            outlook_page(result, alerts, f"Outlook as of {now}"),
+        )
+    if alert_log is not None and len(alerts):
+        from openwfm.io import write_table
+
+        merged = alerts if log is None else pd.concat([log, alerts], ignore_index=True)
+        write_table(merged, alert_log, "--alert-log")
+
+
 def register(app: typer.Typer) -> None:
     intraday_app.command("adherence")(adherence_command)
+    intraday_app.command("outlook")(outlook_command)
     app.add_typer(intraday_app, name="intraday")
