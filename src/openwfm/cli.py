@@ -46,6 +46,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.queueing.commands",
     "openwfm.intraday.commands",
     "openwfm.routing.commands",
+    "openwfm.capacity.commands",
 ]
 
 # Python parameter names of the API whose CLI flag is not simply ``--name-with-dashes``:
