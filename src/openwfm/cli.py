@@ -47,6 +47,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.intraday.commands",
     "openwfm.routing.commands",
     "openwfm.capacity.commands",
+    "openwfm.quality.commands",
 ]
 
 # Python parameter names of the API whose CLI flag is not simply ``--name-with-dashes``:

@@ -66,8 +66,16 @@ def repeat_flags(
     if drop_censored and len(flagged):
         horizon = last - pd.Timedelta(seconds=max(days) * DAY_S)
         flagged = flagged[flagged["arrival_time"] <= horizon]
-    columns = ["interaction_id", "agent", "queue", "segment", "arrival_time", "customer_key",
-               "next_gap_s", *(f"repeat_{n:g}d" for n in days)]  # fmt: skip
+    columns = [
+        "interaction_id",
+        "agent",
+        "queue",
+        "segment",
+        "arrival_time",
+        "customer_key",
+        "next_gap_s",
+        *(f"repeat_{n:g}d" for n in days),
+    ]
     return flagged[columns].sort_values("interaction_id").reset_index(drop=True)
 
 
@@ -101,5 +109,5 @@ def daily_trend(flags: pd.DataFrame, window: str = "1d") -> pd.DataFrame:
             "day": rates.index,
             "contacts": rates["size"].to_numpy(),
             f"fcr_{window}": 1.0 - rates["mean"].to_numpy(dtype=np.float64),
-        }  # fmt: skip
+        }
     )

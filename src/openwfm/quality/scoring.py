@@ -115,8 +115,9 @@ def score_evaluation(form: EvaluationForm, answers: Mapping[str, object]) -> Eva
         score, critical = _genesys(answered)
     else:
         critical_items = [(i, item_scores[i.id]) for _, i, _ in answered if i.critical]
-        critical = _ratio(sum(i.weight * s for i, s in critical_items),
-                          sum(i.weight for i, _ in critical_items))  # fmt: skip
+        critical = _ratio(
+            sum(i.weight * s for i, s in critical_items), sum(i.weight for i, _ in critical_items)
+        )
         if form.scoring == "zendesk":
             score = _weighted(answered, item_scores)
             auto_fail = auto_fail or any(s < 0.5 for _, s in critical_items)

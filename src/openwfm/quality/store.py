@@ -45,13 +45,29 @@ _DDL = (
 )
 
 EVALUATION_COLUMNS = [
-    "evaluation_id", "interaction_id", "agent", "evaluator", "form", "version", "evaluated_at",
-    "score", "critical_score", "auto_fail", "calibration_id", "source",
-]  # fmt: skip
+    "evaluation_id",
+    "interaction_id",
+    "agent",
+    "evaluator",
+    "form",
+    "version",
+    "evaluated_at",
+    "score",
+    "critical_score",
+    "auto_fail",
+    "calibration_id",
+    "source",
+]
 ANSWER_COLUMNS = ["evaluation_id", "item", "answer", "points", "item_score"]
 SURVEY_COLUMNS = [
-    "interaction_id", "kind", "value", "agent", "responded_at", "attributed_by", "source",
-]  # fmt: skip
+    "interaction_id",
+    "kind",
+    "value",
+    "agent",
+    "responded_at",
+    "attributed_by",
+    "source",
+]
 
 
 class QualityStore:
@@ -163,8 +179,13 @@ class QualityStore:
     # reading ------------------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame:
         """A whole quality table (``evaluation``, ``eval_answer``, ``survey_response``, ...)."""
-        if name not in {"eval_form", "evaluation", "eval_answer", "survey_response",
-                        "interaction_customer"}:  # fmt: skip
+        if name not in {
+            "eval_form",
+            "evaluation",
+            "eval_answer",
+            "survey_response",
+            "interaction_customer",
+        }:
             raise DataError(f"unknown quality table {name!r}", field="table")
         return self._con().execute(f"SELECT * FROM {name}").df()
 
