@@ -40,8 +40,14 @@ def test_contact_lifecycle_every_transition_is_an_event(api):
     events = api.events()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     types = [e["type"] for e in events if e["contact_id"] == contact_id]
-    assert types == ["contact.created", "offer.created", "offer.accepted", "contact.assigned",
-                     "contact.wrapping", "contact.completed"]  # fmt: skip
+    assert types == [
+        "contact.created",
+        "offer.created",
+        "offer.accepted",
+        "contact.assigned",
+        "contact.wrapping",
+        "contact.completed",
+    ]
     agent = api.get("/v1/agents/bob").json()
     assert agent["load"] == 0 and agent["idle_since_s"] == 60.0
 
@@ -82,7 +88,7 @@ def test_idempotency_replay_conflict_and_missing_key(api):
             {"skills": {"voice": 1}, "capacity": {"chat": -1}},
             "capacity.chat",
             400,
-        ),  # fmt: skip
+        ),
         ("/v1/agents/zed", "put", {"skills": {"fax": 1}}, "skills.fax", 400),
         ("/v1/agents/ann/presence", "post", {"status": "asleep"}, "status", 400),
     ],
@@ -154,9 +160,10 @@ def test_live_work_before_deferred(api):
     api.presence("ann", "offline")
     chat = api.create(queue="chat").json()["id"]
     api.put_cat = api.client.put(
-        "/v1/agents/cat", json={"skills": {"chat": 0.9, "email": 0.8}, "capacity": {"chat": 1}},
+        "/v1/agents/cat",
+        json={"skills": {"chat": 0.9, "email": 0.8}, "capacity": {"chat": 1}},
         headers=api.headers(),
-    )  # fmt: skip
+    )
     api.presence("cat")
     assert [o["contact_id"] for o in api.offers("cat")] == [chat]  # the older email waits
     assert api.contact(email)["state"] == "queued"
@@ -225,8 +232,9 @@ def test_on_behalf_of_is_kept_on_the_contact_and_in_events(api):
 def test_event_stream_sends_server_sent_events(api):
     api.presence("bob")
     api.create(queue="voice")
-    with api.client.stream("GET", "/v1/events/stream", params={"max_events": 3},
-                           headers=api.headers()) as response:  # fmt: skip
+    with api.client.stream(
+        "GET", "/v1/events/stream", params={"max_events": 3}, headers=api.headers()
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         text = "".join(response.iter_text())
     assert text.count("\nevent: ") + text.startswith("event: ") == 3

@@ -1,0 +1,154 @@
+"""A real ``openwfm serve`` process: killed mid-day and restarted, it loses no contact and no
+timer; without an admin key it refuses to start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from router_support import ADMIN, write_tiny
+
+HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``openwfm serve`` on a free port; always stopped by the test's ``finally``."""
+
+    def __init__(self, folder, *options) -> None:
+        self.folder = folder
+        self.options = options
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        scenario = write_tiny(self.folder)
+        env = {**os.environ, "OPENWFM_ADMIN_KEY": ADMIN}
+        command = [
+            sys.executable,
+            "-m",
+            "openwfm",
+            "serve",
+            str(scenario),
+            "--db",
+            str(self.folder / "router.db"),
+            "--port",
+            str(self.port),
+            "--store",
+            str(self.folder / "live.duckdb"),
+            *self.options,
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode())
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for(check, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path):
+    server = Server(tmp_path, "--offer-timeout-s", "2").start()
+    try:
+        http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
+        http.post("/v1/agents/bob/presence", json={"status": "available"})
+        offered = http.post(
+            "/v1/contacts", json={"queue": "voice"}, headers={"Idempotency-Key": "one"}
+        ).json()["id"]
+        queued = http.post(
+            "/v1/contacts", json={"queue": "voice", "ttl_s": 2}, headers={"Idempotency-Key": "two"}
+        ).json()["id"]
+        http.post("/v1/agents/cat/presence", json={"status": "available"})
+        email = http.post(
+            "/v1/contacts", json={"queue": "email"}, headers={"Idempotency-Key": "three"}
+        ).json()["id"]
+        (email_offer,) = http.get("/v1/agents/cat/offers").json()
+        http.post(f"/v1/offers/{email_offer['id']}/accept")
+        assert http.get(f"/v1/contacts/{offered}").json()["state"] == "offered"
+        events_before = http.get("/v1/events").json()
+        server.kill()  # mid-day: an offer pending (expires in 2 s), a contact with a TTL
+        time.sleep(2.5)  # both timers fall due while the router is down
+        server.start()
+        http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
+        assert http.get("/v1/events").json()[: len(events_before)] == events_before
+        assert wait_for(lambda: http.get(f"/v1/contacts/{queued}").json()["state"] == "expired")
+        # bob's offer expired; the contact was queued again (and not re-offered to bob)
+        assert wait_for(
+            lambda: any(e["type"] == "offer.expired" for e in http.get("/v1/events").json())
+        )
+        assert http.get(f"/v1/contacts/{offered}").json()["state"] == "queued"
+        assert http.get(f"/v1/contacts/{email}").json()["state"] == "assigned"
+        retry = http.post(
+            "/v1/contacts", json={"queue": "voice"}, headers={"Idempotency-Key": "one"}
+        )
+        assert retry.status_code == 201 and retry.json()["id"] == offered
+        assert http.post(f"/v1/contacts/{email}/complete").json()["state"] == "completed"
+        events = http.get("/v1/events").json()
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    finally:
+        server.stop()
+
+
+def test_refuses_to_start_without_an_admin_key(tmp_path):
+    scenario = write_tiny(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "OPENWFM_ADMIN_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "openwfm", "serve", str(scenario), "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "OPENWFM_ADMIN_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "openwfm-router.db").exists()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_admin_key(monkeypatch):
+    monkeypatch.delenv("OPENWFM_ADMIN_KEY", raising=False)
