@@ -4,9 +4,10 @@ Estimators (both empirical Bayes, fitted per team over that team's agents):
 
 - **Rates** (first-contact resolution, CSAT top-2-box): beta-binomial. The prior Beta(a, b) has
   the team's pooled rate m = sum(x) / sum(n) as its mean, and its strength M = a + b is fitted
-  by the method of moments: the between-agent variance is the n-weighted variance of the raw
-  rates minus the binomial noise m(1 - m) E[1/n] (floored at a tiny positive value); then
-  M = m(1 - m) / variance - 1. Each agent's posterior mean is (x + M m) / (n + M): an agent with
+  by the method of moments: the between-agent variance is the variance of the agents' raw
+  rates minus their binomial noise m(1 - m) mean(1/n); when that is not positive the agents
+  differ no more than noise and M is infinite (all get m); else M = m(1 - m) / variance - 1.
+  Each agent's posterior mean is (x + M m) / (n + M): an agent with
   few contacts sits near the team rate, one with many keeps its own.
 - **Evaluation scores** (fractions 0..1): normal-normal. With the pooled within-agent variance
   s2 and the between-agent variance t2 (variance of agent means minus s2 E[1/n], floored at 0),
@@ -37,8 +38,7 @@ def beta_binomial_shrink(successes, trials) -> tuple[np.ndarray, float, float]:
         return np.full(len(x), np.nan), float("nan"), float("nan")
     m = x[used].sum() / n[used].sum()
     raw = x[used] / n[used]
-    weights = n[used] / n[used].sum()
-    observed = float(np.sum(weights * (raw - m) ** 2))
+    observed = float(np.var(raw, ddof=1)) if used.sum() > 1 else 0.0
     noise = m * (1 - m) * float(np.mean(1.0 / n[used]))
     between = observed - noise
     if between <= _TINY or m in (0.0, 1.0):
