@@ -170,3 +170,73 @@ def test_outlook_command(tmp_path):
         "intraday", "outlook", *args, "--as-of", "2024-03-04 10:05", "--alert-log", str(log)
     )
     assert "ALERT projected-sl" not in again.stdout  # cool-down read from the log
+
+
+def test_replan_command_writes_a_new_version(tmp_path):
+    from test_intraday_replan import SCENARIO, forecast, shifts
+
+    scenario = tmp_path / "center.yaml"
+    scenario.write_text(SCENARIO)
+    fc = tmp_path / "forecast.csv"
+    forecast(1.0)[["interval_start", "queue", "forecast"]].to_csv(fc, index=False)
+    shift_file = tmp_path / "shifts.csv"
+    shifts().to_csv(shift_file, index=False)
+    # a busy morning: 1.2 x the forecast arrived before 11:00
+    volume = forecast(1.2)
+    morning = volume[volume["interval_start"] < pd.Timestamp("2024-03-04 11:00")]
+    arrivals = [
+        row.interval_start + pd.Timedelta(seconds=900 * k / round(row.forecast))
+        for row in morning.itertuples()
+        for k in range(round(row.forecast))
+    ]
+    contacts = pd.DataFrame({"queue": "voice", "arrival_time": arrivals})
+    contacts["answer_time"] = contacts["arrival_time"] + pd.Timedelta(seconds=10)
+    contacts["end_time"] = contacts["answer_time"] + pd.Timedelta(seconds=300)
+    interactions = tmp_path / "contacts.csv"
+    contacts.to_csv(interactions, index=False)
+    out = tmp_path / "out"
+    version_1 = shift_file.read_bytes()
+    done = run(
+        "intraday",
+        "replan",
+        "--scenario",
+        str(scenario),
+        "--forecast",
+        str(fc),
+        "--interactions",
+        str(interactions),
+        "--shifts",
+        str(shift_file),
+        "--as-of",
+        "2024-03-04 11:00",
+        "--accept",
+        "all",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    proposals = pd.read_csv(out / "proposals.csv")
+    assert len(proposals) > 0 and "overtime" in set(proposals["kind"])
+    new = pd.read_csv(out / "shifts_v2.csv")
+    assert (new["version"] == 2).all()
+    assert shift_file.read_bytes() == version_1  # the old version is kept as it was
+    bad = run(
+        "intraday",
+        "replan",
+        "--scenario",
+        str(scenario),
+        "--forecast",
+        str(fc),
+        "--interactions",
+        str(interactions),
+        "--shifts",
+        str(shift_file),
+        "--as-of",
+        "2024-03-04 11:00",
+        "--accept",
+        "p999",
+        "--out",
+        str(tmp_path / "bad"),
+    )
+    assert bad.returncode == 2 and "unknown proposal 'p999'" in bad.stderr
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

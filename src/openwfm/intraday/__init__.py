@@ -57,5 +57,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "default_rules",
             "evaluate_alerts",
         ],
+        "replanning": [
+            "ReplanResult",
+            "accept_proposals",
+            "replan",
+        ],
     },
 )

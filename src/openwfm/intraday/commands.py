@@ -361,7 +361,83 @@ def outlook_command(
         write_table(merged, alert_log, "--alert-log")
 
 
+def replan_command(
+    scenario: Path = typer.Option(
+        ..., "--scenario", help="Scenario YAML with the schedule section (templates, contracts)."
+    ),
+    forecast: Path = typer.Option(..., "--forecast", help="Forecast table the schedule used."),
+    interactions: Path = typer.Option(..., "--interactions", help="Contacts so far."),
+    shifts: Path = typer.Option(
+        ...,
+        "--shifts",
+        help="The scheduler's shifts table (agent, "
+        "date, shift_type, shift_start, shift_end, paid_minutes, "
+        "breaks).",
+    ),
+    as_of: str = typer.Option(..., "--as-of", help="Now, YYYY-MM-DD HH:MM."),
+    states: Path = typer.Option(None, "--states", help="Agent-state events."),
+    mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping of the states."),
+    accept: str = typer.Option(
+        None,
+        "--accept",
+        help="Accept proposals: 'all' or ids p1,p3 -> a new schedule version in --out.",
+    ),
+    max_overtime: int = typer.Option(10, "--max-overtime", help="Most overtime proposals."),
+    max_vto: int = typer.Option(10, "--max-vto", help="Most voluntary-time-off proposals."),
+    out: Path = typer.Option(None, "--out", help="Output directory."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+) -> None:
+    """Re-plan the rest of the day: break moves, overtime, voluntary time off, each with its
+    projected service level; accepted proposals make a new schedule version."""
+    from rich.console import Console
+
+    from openwfm.errors import ParameterError
+    from openwfm.intraday.replanning import accept_proposals, replan
+    from openwfm.intraday.rest_of_day import outlook
+
+    sc, now, table, contacts, _, agents, _ = outlook_inputs(
+        scenario, forecast, interactions, shifts, states, mapping, as_of
+    )
+    shift_table = read_any_table(shifts, "shifts")
+    view = outlook(table, contacts, agents, sc, as_of=now)
+    result = replan(
+        shift_table, sc, view.intervals, as_of=now, max_overtime=max_overtime, max_vto=max_vto
+    )
+    tables = {"proposals": result.proposals}
+    if accept is not None:
+        if out is None:
+            raise ParameterError(
+                "--accept needs --out (where the new version goes)", field="--accept"
+            )
+        ids = (
+            None
+            if accept.strip().lower() == "all"
+            else [p.strip() for p in accept.split(",") if p.strip()]
+        )
+        new = accept_proposals(shift_table, result.proposals, ids, sc)
+        tables[f"shifts_v{int(new['version'].iloc[0])}"] = new
+    console = Console()
+    console.print(
+        f"re-plan as of {now}: projected rest-of-day service level "
+        f"{result.sl_before:.3f} -> {result.sl_all_accepted:.3f} with all "
+        f"{len(result.proposals)} proposal(s); {result.rejected} dropped by the "
+        "rule checker"
+    )
+    if len(result.proposals):
+        console.print(
+            result.proposals[
+                ["proposal_id", "kind", "agent", "detail", "projected_sl_after"]
+            ].to_string(index=False)
+        )
+    if out is not None:
+        from openwfm.report.html import Report
+
+        page = Report(f"Re-plan as of {now}").add_section("Proposals", result.proposals)
+        write_outputs(out, tables, fmt, page.to_html())
+
+
 def register(app: typer.Typer) -> None:
     intraday_app.command("adherence")(adherence_command)
     intraday_app.command("outlook")(outlook_command)
+    intraday_app.command("replan")(replan_command)
     app.add_typer(intraday_app, name="intraday")
