@@ -61,6 +61,8 @@ def _split(text: str | None) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
+    register_reforecast(app)
+
     @app.command("forecast")
     def forecast(
         horizon_days: int = typer.Option(..., "--horizon-days", help="Days to forecast."),
@@ -249,3 +251,101 @@ def register(app: typer.Typer) -> None:
 
             backtest_report(results, by_lead, report)
             cons.print(f"charts: {report}")
+
+
+def run_reforecast(
+    forecast: Path, actuals: Path, as_of: str, out: Path, method: str, country: str | None
+) -> tuple:
+    """Body of ``openwfm reforecast``: read, validate, update, write atomically."""
+    import pandas as pd
+
+    from openwfm.forecast.history import infer_interval_minutes
+    from openwfm.forecast.intraday import (
+        UPDATE_METHODS,
+        fit_on_actuals_history,
+        read_forecast_csv,
+        update_forecast,
+        validate_actuals,
+    )
+
+    if method not in UPDATE_METHODS:
+        raise ParameterError(
+            f"unknown method {method!r}; expected one of {', '.join(UPDATE_METHODS)}",
+            field="--method",
+        )
+    try:
+        cutoff = pd.Timestamp(as_of)
+    except ValueError:
+        cutoff = pd.NaT
+    if pd.isna(cutoff):
+        raise ParameterError(
+            f"unparseable time {as_of!r}; expected an ISO timestamp such as 1999-07-01T12:00",
+            field="--as-of",
+        )
+    if cutoff.tz is not None:
+        cutoff = cutoff.tz_localize(None)
+    fc = read_forecast_csv(forecast)
+    minutes = infer_interval_minutes(fc, source=str(forecast))
+    if not Path(actuals).exists():
+        from openwfm.errors import DataError
+
+        raise DataError("file not found", file=str(actuals))
+    raw = pd.read_csv(actuals, dtype={"queue": "string"})
+    checked = validate_actuals(raw, fc, cutoff, minutes, source=str(actuals))
+    fitted = fit_on_actuals_history(checked, cutoff, minutes, country)
+    if method == "factor" and fitted is None:
+        raise ParameterError(
+            "the factor update needs at least 14 days of history in the actuals file "
+            "(rows before the day of --as-of)",
+            field="--method",
+        )
+    updated = update_forecast(
+        fc,
+        checked,
+        cutoff,
+        minutes,
+        method,
+        shrink_k=None if fitted is None else fitted.shrink_k(),
+        factor_models=None if fitted is None else fitted.factor_models(),
+    )
+    used = sorted(set(updated["method"])) if len(updated) else [method]
+    written = updated[list(fc.columns)].copy()
+    written["interval_start"] = written["interval_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    for column in written.columns[2:]:
+        if pd.api.types.is_float_dtype(written[column]):
+            written[column] = written[column].round(3)
+    _write_csv_atomic(written, out)
+    return written, used
+
+
+def register_reforecast(app: typer.Typer) -> None:
+    @app.command("reforecast")
+    def reforecast(
+        forecast: Path = typer.Option(..., "--forecast", help="Forecast CSV (forecast.csv)."),
+        actuals: Path = typer.Option(
+            ..., "--actuals", help="Actuals CSV: interval_start,queue,offered up to --as-of."
+        ),
+        as_of: str = typer.Option(
+            ..., "--as-of", help="Cut-off time (ISO), e.g. 1999-07-01T12:00."
+        ),
+        out: Path = typer.Option(..., "--out", help="Re-forecast CSV to write."),
+        method: str = typer.Option(
+            "auto",
+            "--method",
+            help="auto, none, ratio, ratio_window, ratio_half, ratio_shrunk or factor.",
+        ),
+        country: str = typer.Option(
+            None, "--country", help="Holidays of this country, for the history in --actuals."
+        ),
+    ) -> None:
+        """Re-forecast the rest of the day of --as-of from the actuals so far.
+
+        Writes the columns of the forecast CSV for that day's intervals after --as-of. Rows of
+        earlier days in --actuals (14 days or more) are history: they train the model-based
+        update and the shrinkage weight; without them auto uses a default shrunk ratio.
+        """
+        written, used = run_reforecast(forecast, actuals, as_of, out, method, country)
+        typer.echo(
+            f"reforecast: {len(written)} intervals after {as_of} -> {out} "
+            f"(method {', '.join(used)})"
+        )

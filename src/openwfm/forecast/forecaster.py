@@ -17,6 +17,7 @@ import pandas as pd
 from openwfm.errors import DataError, ParameterError
 from openwfm.forecast.backtest import backtest_series, origin_indices
 from openwfm.forecast.events import Event, EventCalendar
+from openwfm.forecast.factor import FactorModel
 from openwfm.forecast.history import (
     QueueSeries,
     to_series,
@@ -37,6 +38,7 @@ AUTO_CANDIDATES: dict[str, Callable[[], ForecastModel]] = {
     "seasonal_naive": SeasonalNaive,
     "profile": DailyProfile,
     "profile_ew": lambda: DailyProfile(ets_weight=0.0),
+    "factor": FactorModel,
 }
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 PHI_GRID = np.concatenate([[0.0], np.logspace(-4, 1, 80)])
@@ -98,7 +100,7 @@ class AutoPick(ForecastModel):
     Its residuals of the chosen method also calibrate the interval dispersion ``phi_`` per level.
     With too little history for a backtest, openwfm's ``profile`` model is used (if a candidate).
     After ``fit``: ``chosen_``, ``scores_`` (method -> WAPE), ``phi_`` ({80: .., 95: ..}),
-    ``model_``.
+    ``model_``, ``backtest_`` (the chosen method's backtest rows, None without origins).
     """
 
     name = "auto"
@@ -129,9 +131,11 @@ class AutoPick(ForecastModel):
             picked = bt[bt["method"] == best]
             actual, fc = picked["actual"].to_numpy(), picked["forecast"].to_numpy()
             phi = {level: calibrate_phi(actual, fc, level) for level in (80, 95)}
+            self.backtest_ = picked[["interval_start", "lead_day", "actual", "forecast"]]
         else:
             best = "profile" if "profile" in candidates else next(iter(candidates))
             wape, phi = {}, {80: 0.05, 95: 0.1}
+            self.backtest_ = None
         self.chosen_ = best
         self.scores_ = {k: float(v) for k, v in wape.items()}
         self.phi_ = phi
@@ -248,6 +252,79 @@ class Forecaster:
         if not frames:
             raise DataError("history has no queues", field="history")
         return pd.concat(frames, ignore_index=True)
+
+    def update(
+        self,
+        actuals: pd.DataFrame,
+        as_of,
+        forecast: pd.DataFrame | None = None,
+        method: str = "auto",
+    ) -> pd.DataFrame:
+        """Re-forecast the rest of ``as_of``'s day from the actuals so far (intraday update).
+
+        ``actuals``: ``interval_start, queue, offered`` of that day's intervals that ended by
+        ``as_of`` (earlier days are ignored here: refit to learn from them). ``forecast``: the
+        forecast table to update (a version a schedule was built on); default: this forecaster's
+        own :meth:`predict` for that day, which must lie within 31 days after the history.
+        ``method``: one of :data:`~openwfm.forecast.intraday.UPDATE_METHODS`; ``auto`` re-estimates
+        the day's factor scores of a :class:`~openwfm.forecast.factor.FactorModel` fitted on this
+        history (model-based; barely moves early in the day), ``ratio_shrunk`` uses a shrinkage
+        weight learned from this forecaster's own backtest.
+
+        Returns the forecast's columns for the intervals of that day ending after ``as_of`` (same
+        queues), rescaled, with ``method`` naming the update used. Raises a one-line
+        :class:`~openwfm.errors.DataError` for actuals after ``as_of``, of an unknown queue, of a
+        closed interval, or duplicated; nothing is changed in place.
+        """
+        from openwfm.forecast.intraday import update_forecast, validate_actuals
+
+        if not hasattr(self, "models_"):
+            raise ParameterError("call fit() before update()", field="Forecaster")
+        as_of = pd.Timestamp(as_of)
+        if getattr(as_of, "tz", None) is not None:
+            as_of = as_of.tz_localize(None)
+        minutes = next(iter(self.series_.values())).interval_minutes
+        if forecast is None:
+            last = max(s.days[-1] for s in self.series_.values())
+            lead = (as_of.normalize() - last).days
+            if not 1 <= lead <= 31:
+                raise ParameterError(
+                    f"as_of {as_of.isoformat()} is not within 31 days after the history "
+                    f"(last day {last.date()}); pass the forecast to update",
+                    field="as_of",
+                )
+            forecast = self.predict(lead)
+        checked = validate_actuals(actuals, forecast, as_of, minutes)
+        return update_forecast(
+            forecast,
+            checked,
+            as_of,
+            minutes,
+            method,
+            shrink_k=self.shrink_k(),
+            factor_models=self.factor_models() if method in ("auto", "factor") else None,
+        )
+
+    def shrink_k(self) -> dict[str, float]:
+        """Per queue, the ``ratio_shrunk`` pseudo-count learned from the auto pick's backtest."""
+        from openwfm.forecast.intraday import learn_shrinkage
+
+        if not hasattr(self, "shrink_k_"):
+            self.shrink_k_ = {
+                q: learn_shrinkage(getattr(m, "backtest_", None)) for q, m in self.models_.items()
+            }
+        return self.shrink_k_
+
+    def factor_models(self) -> dict[str, FactorModel]:
+        """Per queue, a factor model fitted on the history (for the model-based update; cached)."""
+        if not hasattr(self, "factor_models_"):
+            self.factor_models_ = {}
+            for q, series in self.series_.items():
+                model = self.models_[q].model_
+                if not isinstance(model, FactorModel):
+                    model = FactorModel().fit(series, self.calendar_)
+                self.factor_models_[q] = model
+        return self.factor_models_
 
 
 def _clone(model: ForecastModel) -> ForecastModel:

@@ -491,6 +491,12 @@ class StatsForecastModel(ForecastModel):
         return out
 
 
+def _factor_model() -> ForecastModel:
+    from openwfm.forecast.factor import FactorModel
+
+    return FactorModel()
+
+
 def make_model(name: str) -> ForecastModel:
     """A model by its CLI name (see :data:`METHODS`)."""
     factory = METHODS.get(name)
@@ -509,6 +515,7 @@ METHODS = {
     "topdown": TopDown,
     "profile": DailyProfile,
     "profile_ew": lambda: DailyProfile(ets_weight=0.0),
+    "factor": lambda: _factor_model(),
     "sf_seasonal_naive": lambda: StatsForecastModel("seasonal_naive"),
     "sf_autoets": lambda: StatsForecastModel("autoets"),
     "sf_mstl": lambda: StatsForecastModel("mstl"),
