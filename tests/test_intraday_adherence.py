@@ -319,23 +319,82 @@ def test_unmapped_state_is_an_error_listing_every_combination():
 
 
 def test_router_events_adapter():
+    # the router's event shape (openwfm.routing): seq, at_s, type, agent_id, data
+    origin = t("09:00")
     records = [
         {
-            "type": "agent.state",
-            "data": {"agent_id": "a", "at": "2024-03-04T09:00:00", "status": "available"},
+            "seq": 1,
+            "at_s": 0,
+            "type": "agent.presence",
+            "agent_id": "a",
+            "data": {"status": "available", "previous": "offline"},
         },
-        {"type": "contact.created", "data": {"contact_id": "c1"}},
+        {"seq": 2, "at_s": 60, "type": "contact.created", "agent_id": None, "data": {}},
+        {"seq": 3, "at_s": 120, "type": "contact.assigned", "agent_id": "a", "data": {}},
+        {"seq": 4, "at_s": 400, "type": "contact.wrapping", "agent_id": "a", "data": {}},
+        {"seq": 5, "at_s": 430, "type": "contact.completed", "agent_id": "a", "data": {}},
         {
-            "type": "agent.state",
-            "data": {
-                "agent_id": "a",
-                "at": "2024-03-04T09:30:00",
-                "status": "not_ready",
-                "reason": "Break",
-            },
+            "seq": 6,
+            "at_s": 1800,
+            "type": "agent.presence",
+            "agent_id": "a",
+            "data": {"status": "away", "previous": "available", "reason": "Break"},
+        },
+        {
+            "seq": 7,
+            "at_s": 2700,
+            "type": "agent.presence",
+            "agent_id": "a",
+            "data": {"status": "offline", "previous": "away"},
         },
     ]
-    feed = from_router_events(records)
-    assert list(feed.events["state"]) == ["available", "not_ready"]
-    assert feed.events["reason_code"].iloc[1] == "break"
+    feed = from_router_events(records, origin=origin)
+    assert list(feed.events["state"]) == [
+        "available",
+        "busy",
+        "wrap",
+        "available",
+        "not_ready",
+        "logged_out",
+    ]
+    assert feed.events["reason_code"].iloc[4] == "break"
+    assert feed.events["ts"].iloc[4] == t("09:30")
     assert set(feed.events["source"]) == {"router"}
+    # the feed goes straight into the adherence engine
+    plan = schedule(("a", "09:00", "09:30", "voice"), ("a", "09:30", "09:45", "break"))
+    result = adherence(feed.events, plan, preset="nice", start=t("09:00"), end=t("10:00"))
+    assert day_row(result)["adherence"] == pytest.approx(1.0)
+    # wall clock: Unix seconds in UTC, shown in the center's zone
+    wall = from_router_events(
+        [
+            {
+                "seq": 1,
+                "at_s": 1709542800.0,
+                "type": "agent.presence",
+                "agent_id": "a",
+                "data": {"status": "available"},
+            }
+        ],
+        timezone="Europe/Berlin",
+    )
+    assert wall.events["ts"].iloc[0] == t("10:00")
+
+
+def test_live_router_events_feed_adherence(tmp_path):
+    from router_support import Api, client_for, make_router
+
+    router = make_router(tmp_path)
+    with client_for(router) as client:
+        api = Api(client)
+        api.presence("bob")  # at 0 s
+        api.advance(600.0)
+        api.presence("bob", "away")  # 10 minutes in
+        api.advance(900.0)
+        api.presence("bob", "offline")
+        records = api.events()
+    feed = from_router_events(records, origin=t("09:00"), roster=["ann", "bob"])
+    assert list(feed.events["state"]) == ["available", "not_ready", "logged_out"]
+    plan = schedule(("bob", "09:00", "09:30", "voice"))
+    result = adherence(feed.events, plan, preset="nice", start=t("09:00"), end=t("09:30"))
+    # 10 min available, then 5 min away and 15 min offline while scheduled on voice
+    assert day_row(result, "bob")["adherence"] == pytest.approx(10 / 30)

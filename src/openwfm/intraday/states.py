@@ -245,41 +245,85 @@ def _check_order(events: pd.DataFrame, file: str) -> None:
     )
 
 
-# Router agent-event fields -> state-event columns. The live router (openwfm.routing) emits
-# agent presence changes as events with an agent id, a time, a new status and an optional
-# reason; the adapter takes any record whose keys are one of these spellings.
-ROUTER_FIELD_NAMES: dict[str, tuple[str, ...]] = {
-    "agent_id": ("agent_id", "agent", "agent_name"),
-    "ts": ("ts", "at", "time", "timestamp", "created_at"),
-    "state": ("state", "status", "presence", "to_state"),
-    "reason_code": ("reason_code", "reason", "aux_code"),
-}
+# The live router (openwfm.routing) emits, per center, gap-free numbered events
+# ``{"seq", "at_s", "type", "contact_id", "agent_id", "offer_id", "data"}``; ``at_s`` is
+# seconds on the center's clock (Unix time on the wall clock, from 0 on a virtual clock).
+# Agent presence is ``available`` / ``away`` / ``offline`` (``agent.presence``, with
+# ``data.status`` and an optional ``data.reason``); work on contacts shows in
+# ``contact.assigned`` / ``contact.wrapping`` / ``contact.completed`` with the agent's id.
+ROUTER_PRESENCE_STATES = {"available": "available", "away": "not_ready", "offline": "logged_out"}
+
+
+def _router_ts(at_s: float, origin: pd.Timestamp | None, timezone: str | None) -> pd.Timestamp:
+    if origin is not None:
+        return origin + pd.Timedelta(seconds=float(at_s))
+    moment = pd.Timestamp(float(at_s), unit="s", tz="UTC")
+    return moment.tz_convert(timezone).tz_localize(None) if timezone else moment.tz_localize(None)
 
 
 def from_router_events(
-    records: Iterable[Mapping[str, object]], *, roster: Iterable[str] | None = None
+    events: Iterable[Mapping[str, object]],
+    *,
+    origin=None,
+    timezone: str | None = None,
+    roster: Iterable[str] | None = None,
 ) -> StateFeed:
-    """The live router's agent events (dicts, e.g. from its event stream) as a StateFeed.
+    """The live router's events (``GET /events``, SSE or webhook batches) as a StateFeed.
 
-    Each record needs an agent, a time and a state under one of the spellings in
-    :data:`ROUTER_FIELD_NAMES` (an event carrying a nested ``data``/``payload`` dict is
-    flattened first); records of other kinds (contact events: no agent state) are skipped.
-    ``source`` is ``router``.
+    - ``agent.presence``: ``available`` -> ``available``; ``away`` -> ``not_ready`` with the
+      event's reason as ``reason_code``; ``offline`` -> ``logged_out``;
+    - ``contact.assigned`` -> ``busy``; ``contact.wrapping`` -> ``wrap`` (when no other
+      contact is still being handled); ``contact.completed`` -> back to the agent's presence
+      once its last contact is done;
+    - other events are skipped. ``ts``: ``origin`` + ``at_s`` seconds for a virtual clock,
+      else ``at_s`` as Unix time in UTC, shown in ``timezone`` (local-naive) when given.
+      Events are taken in ``seq`` order; ``source`` is ``router``.
     """
+    origin = pd.Timestamp(origin) if origin is not None else None
+    presence: dict[str, str] = {}
+    reason_of: dict[str, str | None] = {}
+    load: dict[str, int] = {}
     rows = []
-    for record in records:
-        flat = dict(record)
-        for nested in ("data", "payload"):
-            if isinstance(flat.get(nested), Mapping):
-                flat = {**flat, **flat[nested]}
-        row = {}
-        for column, names in ROUTER_FIELD_NAMES.items():
-            row[column] = next((flat[n] for n in names if flat.get(n) is not None), None)
-        if row["agent_id"] is None or row["state"] is None or row["ts"] is None:
+    ordered = sorted(events, key=lambda e: (e.get("seq") is None, e.get("seq") or 0))
+    for event in ordered:
+        kind = str(event.get("type", ""))
+        agent = event.get("agent_id")
+        data = event.get("data") or {}
+        if agent is None or event.get("at_s") is None:
             continue
-        row["source"] = "router"
-        rows.append(row)
+        agent = str(agent)
+        state = None
+        reason = None
+        if kind == "agent.presence":
+            presence[agent] = ROUTER_PRESENCE_STATES.get(
+                str(data.get("status")), str(data.get("status"))
+            )
+            reason_of[agent] = data.get("reason")
+            if load.get(agent, 0) == 0:
+                state, reason = presence[agent], reason_of[agent]
+        elif kind == "contact.assigned":
+            load[agent] = load.get(agent, 0) + 1
+            state = "busy"
+        elif kind == "contact.wrapping":
+            state = "wrap" if load.get(agent, 0) <= 1 else None
+        elif kind == "contact.completed":
+            load[agent] = max(0, load.get(agent, 0) - 1)
+            if load[agent] == 0:
+                state = presence.get(agent, "available")
+                reason = reason_of.get(agent)
+        if state is None:
+            continue
+        rows.append(
+            {
+                "agent_id": agent,
+                "ts": _router_ts(event["at_s"], origin, timezone),
+                "state": state,
+                "reason_code": reason,
+                "source": "router",
+            }
+        )
     if not rows:
         return StateFeed(empty_state_events(), pd.DataFrame(columns=REJECTED_COLUMNS))
-    frame = pd.DataFrame(rows)
-    return check_state_events(frame, roster=roster, file="router events", line_offset=1)
+    return check_state_events(
+        pd.DataFrame(rows), roster=roster, file="router events", line_offset=1
+    )
