@@ -30,7 +30,7 @@ from openwfm.scenario import load_scenario
 N_AGENTS = 24
 
 
-def scenario_dict(contacts_per_day: float) -> dict:
+def scenario_dict(contacts_per_day: float, proficiency_slope: float = 0.0) -> dict:
     weekdays = ("mon", "tue", "wed", "thu", "fri")
     return {
         "name": "quality routing bench",
@@ -45,6 +45,7 @@ def scenario_dict(contacts_per_day: float) -> dict:
                 "handle_time_distribution": "lognormal",
                 "handle_time_cv": 0.8,
                 "patience_s": 180,
+                "proficiency_slope": proficiency_slope,
                 "target": {"service_level": 0.8, "within_s": 20},
                 "demand": {
                     "contacts_per_day": contacts_per_day,
@@ -101,6 +102,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--contacts-per-day", type=float, default=3000.0)
+    parser.add_argument(
+        "--proficiency-slope",
+        type=float,
+        default=0.0,
+        help="handle time x (1 + slope (1 - proficiency)): 0 = every agent equally fast",
+    )
     args = parser.parse_args()
 
     truth, flags, evaluations = history(np.random.default_rng(args.seed))
@@ -114,7 +121,11 @@ def main() -> None:
     proficiency = derive_proficiency(quality)
     with tempfile.TemporaryDirectory() as folder:
         base, copy = Path(folder) / "bench.yaml", Path(folder) / "bench.quality.yaml"
-        base.write_text(yaml.safe_dump(scenario_dict(args.contacts_per_day), sort_keys=False))
+        base.write_text(
+            yaml.safe_dump(
+                scenario_dict(args.contacts_per_day, args.proficiency_slope), sort_keys=False
+            )
+        )
         write_proficiency(base, proficiency, copy, a_team_segments=["gold"])
         scenario = load_scenario(copy)
     a_team = proficiency[proficiency["a_team"]]["agent"]
