@@ -101,7 +101,8 @@ def test_demo_again_is_idempotent(demo_dir):
     before = (out / "kpis.csv").read_text()
     result = run_demo(out)
     assert result.returncode == 0, result.stderr
-    assert "stored 0 new interactions" in result.stdout
+    rows = len(pd.read_parquet(out / "interactions.parquet"))
+    assert f"stored {rows:,} interactions (a new store" in result.stdout
     assert (out / "kpis.csv").read_text() == before
     with InteractionStore(out / "openwfm.duckdb") as store:
         assert store.count() == len(pd.read_parquet(out / "interactions.parquet"))

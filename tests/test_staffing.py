@@ -158,7 +158,7 @@ def test_erlang_command_solves_and_evaluates():
     )
     assert json.loads(fixed.stdout)["p_abandon"] > 0
     bad = _cli("erlang", "--arrival-rate-per-s", "-1", "--aht-s", "200", "--agents", "5")
-    assert bad.returncode == 2 and "arrival_rate_per_s" in bad.stderr
+    assert bad.returncode == 2 and "--arrival-rate-per-s" in bad.stderr
 
 
 def test_staff_command_writes_table(tmp_path, example_scenario_path):

@@ -120,6 +120,17 @@ def cli_message(error: OpenWFMError, args: list[str]) -> str:
     return str(ParameterError(message, field=flag + error.field[len(head) :]))
 
 
+def usage_message(error) -> str:
+    """A Click usage error in one line, naming the option: ``--seed: expected ...``."""
+    text = " ".join(error.format_message().split())
+    param = getattr(error, "param", None)
+    if param is not None and getattr(param, "opts", None):
+        hint = "/".join(param.opts)
+        if hint not in text:
+            text = f"{hint}: {text}"
+    return text
+
+
 def _warning_line(item: warnings.WarningMessage) -> str:
     text = " ".join(str(item.message).split())
     return f"openwfm: warning: {item.category.__name__}: {text}"
@@ -131,7 +142,11 @@ def _terminate(signum, frame) -> None:  # SIGTERM: unwind like Ctrl-C, so tempor
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point: bad input is one line on stderr and exit code 2."""
-    import click
+    try:  # Typer >= 0.20 carries its own copy of Click
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+        from typer.exceptions import Abort
+    except ImportError:  # pragma: no cover - older Typer on Click
+        from click.exceptions import Abort, NoArgsIsHelpError, UsageError
 
     args = list(sys.argv[1:] if args is None else args)
     command = typer.main.get_command(app)
@@ -157,13 +172,13 @@ def main(args: list[str] | None = None) -> None:
         except OpenWFMError as error:
             print(f"openwfm: error: {cli_message(error, args)}", file=sys.stderr)
             code = 2
-        except click.exceptions.NoArgsIsHelpError as error:
-            click.echo(error.ctx.get_help())
+        except NoArgsIsHelpError as error:
+            print(error.ctx.get_help())
             code = 0
-        except click.exceptions.UsageError as error:
-            print(f"openwfm: error: {' '.join(error.format_message().split())}", file=sys.stderr)
+        except UsageError as error:
+            print(f"openwfm: error: {usage_message(error)}", file=sys.stderr)
             code = 2
-        except click.exceptions.Abort:
+        except Abort:
             code = 130
         except KeyboardInterrupt:
             code = 130

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from openwfm.errors import ParameterError
-from openwfm.io import parse_date
+from openwfm.io import check_date_span, check_output_folder, check_output_path, parse_date
 
 DEMO_START = dt.date(2026, 10, 5)  # a Monday, so the four weeks are whole weeks
 DEMO_WEEKS = 4
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         scenario: Path = typer.Argument(..., help="Scenario YAML file with queue demand."),
         out: Path = typer.Option(..., "--out", help="Output file, .csv or .parquet."),
         weeks: int = typer.Option(4, "--weeks", help="Number of weeks to generate."),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same log)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Random seed (same seed, same log)."),
         start: str = typer.Option(DEMO_START.isoformat(), "--start", help="First day, YYYY-MM-DD."),
     ) -> None:
         """Generate a seeded synthetic interaction log for a scenario."""
@@ -47,6 +47,8 @@ def register(app: typer.Typer) -> None:
         if weeks < 1:
             raise ParameterError(f"expected at least 1 week, got {weeks}", field="--weeks")
         first_day = parse_date(start, "--start")
+        check_date_span(first_day, 7 * weeks, "--weeks")
+        check_output_path(out)
         loaded = load_scenario(scenario)
         console = Console(stderr=True)
         with console.status(f"generating {weeks} weeks of {loaded.name}"):
@@ -58,7 +60,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the demo's files."),
         weeks: int = typer.Option(DEMO_WEEKS, "--weeks", help="Weeks of history to generate."),
-        seed: int = typer.Option(DEMO_SEED, "--seed", help="Random seed."),
+        seed: int = typer.Option(DEMO_SEED, "--seed", min=0, help="Random seed."),
         time_limit: float = typer.Option(
             DEMO_TIME_LIMIT_S, "--time-limit", help="Schedule solver limit, s."
         ),
@@ -83,6 +85,10 @@ def run_demo(
     ``kpis_daily.csv`` and ``report.html``; then plan the week after the history into
     ``out/plan`` (:func:`openwfm.plan.run_plan`). Prints a per-queue summary, the history
     report's path, the plan's summary and the plan report's path; returns the plan report path.
+
+    Every option is checked before anything is written. The history files replace those of a
+    previous run as one set (the store holds this run's history only), and the previous run's
+    plan files are removed before planning, so ``out`` never mixes two runs.
     """
     import time
 
@@ -91,16 +97,14 @@ def run_demo(
     from rich.table import Table
 
     from openwfm.data.intervals import interval_kpis, rollup
-    from openwfm.data.store import InteractionStore
-    from openwfm.data.synthetic import generate_interactions, write_interactions
-    from openwfm.report.html import build_report
+    from openwfm.data.store import InteractionStore, replace_store
+    from openwfm.data.synthetic import generate_interactions
+    from openwfm.io import write_tables
+    from openwfm.report.html import history_report
     from openwfm.report.tables import kpi_summary, scenario_targets
     from openwfm.scenario import example_path, load_scenario
 
-    if weeks < 1:
-        raise ParameterError(f"expected at least 1 week, got {weeks}", field="--weeks")
-    if out.exists() and not out.is_dir():
-        raise ParameterError("expected a folder, found a file", field="--out", file=str(out))
+    _check_demo_options(out, weeks, seed, time_limit_s, replications)
     out.mkdir(parents=True, exist_ok=True)
     console = Console()
     began = time.perf_counter()
@@ -116,12 +120,13 @@ def run_demo(
 
         task = step(f"generate {weeks} weeks of interactions")
         interactions = generate_interactions(scenario, DEMO_START, weeks, seed)
-        write_interactions(interactions, out / "interactions.parquet")
         progress.advance(task)
 
-        task = step("ingest into the DuckDB store")
-        with InteractionStore(out / "openwfm.duckdb") as store:
-            result = store.ingest(interactions, where=str(out / "interactions.parquet"))
+        task = step("store in a new DuckDB store")
+        result = replace_store(
+            interactions, out / "openwfm.duckdb", where=str(out / "interactions.parquet")
+        )
+        with InteractionStore(out / "openwfm.duckdb", read_only=True) as store:
             stored = store.interactions()
         progress.advance(task)
 
@@ -133,17 +138,20 @@ def run_demo(
             target_s=target_s,
             definition=definition,
         )
-        _write_csv(kpis, out / "kpis.csv")
-        _write_csv(rollup(kpis, freq="D"), out / "kpis_daily.csv")
         progress.advance(task)
 
         task = step("write the HTML report")
-        report = build_report(
-            stored,
-            kpis,
-            title=f"{scenario.name}: history",
-            path=out / "report.html",
-            targets=levels,
+        page = history_report(stored, kpis, title=f"{scenario.name}: history", targets=levels)
+        report = out / "report.html"
+        write_tables(
+            {
+                out / "interactions.parquet": lambda path: interactions.to_parquet(
+                    path, index=False
+                ),
+                out / "kpis.csv": kpis,
+                out / "kpis_daily.csv": rollup(kpis, freq="D"),
+                report: page.to_html(),
+            }
         )
         progress.advance(task)
 
@@ -163,7 +171,7 @@ def run_demo(
         )
     console.print(table)
     console.print(
-        f"stored {result.added:,} new interactions ({len(stored):,} in the store); "
+        f"stored {result.added:,} interactions (a new store: this run's history only); "
         f"done in {time.perf_counter() - began:.1f} s"
     )
     console.print(f"report: {report}")
@@ -171,6 +179,7 @@ def run_demo(
     from openwfm.plan import run_plan
     from openwfm.plan.summary import summary_text
 
+    _remove_previous_plan(out / "plan")
     console.print(f"planning {DEMO_PLAN_WEEKS} week after the history (out: {out / 'plan'})")
     plan = run_plan(
         scenario,
@@ -189,7 +198,41 @@ def run_demo(
     return plan.report_path
 
 
-def _write_csv(frame, path: Path) -> None:
-    from openwfm.io import write_table
+# The plan's output files (the cache in plan/.cache stays: it is keyed by its inputs).
+PLAN_OUTPUT_PATTERNS = ("*.csv", "*.json", "*.txt", "*.html", "*.png")
 
-    write_table(frame, path)
+
+def _remove_previous_plan(folder: Path) -> None:
+    """Remove a previous run's plan files, so a failed plan leaves no plan of another history."""
+    if folder.is_dir():
+        for pattern in PLAN_OUTPUT_PATTERNS:
+            for path in folder.glob(pattern):
+                path.unlink(missing_ok=True)
+
+
+def _check_demo_options(
+    out: Path, weeks: int, seed: int, time_limit_s: float, replications: int
+) -> None:
+    """ParameterError naming the option, before the demo writes anything."""
+    import math
+
+    if weeks < 3:
+        raise ParameterError(
+            f"expected at least 3 weeks (the plan's forecast needs 14 days of history and the "
+            f"example center is closed on Sundays), got {weeks}",
+            field="--weeks",
+        )
+    if weeks > 52:
+        raise ParameterError(f"expected at most 52 weeks, got {weeks}", field="--weeks")
+    if seed < 0:
+        raise ParameterError(f"expected an integer >= 0, got {seed}", field="--seed")
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise ParameterError(
+            f"expected a positive time limit, got {time_limit_s}", field="--time-limit"
+        )
+    if replications < 2:
+        raise ParameterError(
+            f"expected >= 2 replications (a confidence interval needs two), got {replications}",
+            field="--replications",
+        )
+    check_output_folder(out)

@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from openwfm.errors import DataError
+from openwfm.errors import DataError, ParameterError
+from openwfm.limits import check_offered_load
 from openwfm.model import Channel, Queue, Scenario
 from openwfm.queueing import erlang_a, erlang_c
 from openwfm.queueing.birthdeath import chat_metrics
@@ -63,35 +64,100 @@ def _volume_column(forecast: pd.DataFrame) -> str:
     )
 
 
+INTERVAL_CHOICES = (5, 6, 15, 30, 60)
+
+
+def _interval_starts(values: pd.Series) -> pd.Series:
+    """Interval labels as local wall-clock times; DataError naming the first bad line."""
+    from openwfm.data.timestamps import wall_clock_text
+
+    times = pd.to_datetime(wall_clock_text(values), errors="coerce", format="ISO8601")
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise DataError(
+            f"expected an ISO 8601 time such as 2026-11-02T08:00:00, got {values.iloc[row]!r}",
+            line=row + 2,
+            field="interval_start",
+        )
+    return times
+
+
+def _check_spacing(table: pd.DataFrame, interval_minutes: int, given: bool) -> None:
+    """DataError if the rows are spaced more finely than ``interval_minutes`` (or, for an
+    explicit option, differently): counts per 15 minutes read as counts per hour would staff
+    four times too low."""
+    keys = ["queue"] + (["segment"] if "segment" in table.columns else [])
+    ordered = table.sort_values([*keys, "interval_start"])
+    steps = ordered.groupby(keys, sort=False)["interval_start"].diff().dt.total_seconds()
+    steps = steps[steps > 0]
+    if steps.empty:
+        return
+    spacing = float(steps.min()) / 60.0
+    if spacing < interval_minutes or (given and spacing != interval_minutes):
+        how = "--interval-minutes" if given else "the scenario's grid.interval_minutes"
+        raise DataError(
+            f"the rows are {spacing:g} minutes apart but {how} is {interval_minutes}: "
+            f"volumes per {spacing:g} minutes would be read as per {interval_minutes}",
+            field="interval_start",
+        )
+
+
 def requirements(
     forecast: pd.DataFrame, scenario: Scenario, *, interval_minutes: int | None = None
 ) -> pd.DataFrame:
     """Requirements table (see module doc and ``COLUMNS``) for a forecast table with columns
     ``interval_start, queue, forecast`` (contacts per interval) [``aht_s``] [``segment``]."""
-    interval_minutes = interval_minutes or scenario.grid.interval_minutes
+    given_minutes = interval_minutes
+    if interval_minutes is None:
+        interval_minutes = scenario.grid.interval_minutes
+    if interval_minutes not in INTERVAL_CHOICES:
+        raise ParameterError(
+            f"expected one of {', '.join(map(str, INTERVAL_CHOICES))}, got {interval_minutes}",
+            field="interval_minutes",
+        )
     for column in ("interval_start", "queue"):
         if column not in forecast.columns:
             raise DataError(f"missing column {column!r}", field=column)
+    if forecast.empty:
+        raise DataError("no rows (expected one row per queue and interval)")
     volume_column = _volume_column(forecast)
-    table = forecast.copy()
-    table["interval_start"] = pd.to_datetime(table["interval_start"])
+    table = forecast.copy().reset_index(drop=True)
+    table["interval_start"] = _interval_starts(table["interval_start"])
     volumes = pd.to_numeric(table[volume_column], errors="coerce")
-    if volumes.isna().any() or (volumes < 0).any():
-        row = int(np.flatnonzero(volumes.isna() | (volumes < 0))[0])
+    bad = (volumes.isna() | (volumes < 0) | np.isinf(volumes)).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"expected a number >= 0, got {table[volume_column].iloc[row]!r}",
+            f"expected a finite number >= 0, got {table[volume_column].iloc[row]!r}",
             line=row + 2,
             field=volume_column,
         )
+    _check_spacing(table, interval_minutes, given_minutes is not None)
     table["_volume"] = volumes
     queue_aht = {queue.name: queue.aht_s for queue in scenario.queues}
     default_aht = table["queue"].astype(str).map(queue_aht).astype(float)
     if "aht_s" in table.columns:
-        # rows without a handle-time forecast use the queue's AHT; volume-weighted per interval
+        # rows without a handle-time forecast (empty) use the queue's AHT; volume-weighted
         row_aht = pd.to_numeric(table["aht_s"], errors="coerce")
-        row_aht = row_aht.where(row_aht > 0).fillna(default_aht)
+        given = table["aht_s"].notna() & (table["aht_s"].astype(str).str.strip() != "")
+        bad = (given & ~(row_aht > 0)) | np.isinf(row_aht)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"expected a handle time > 0 seconds (or an empty cell for the queue's "
+                f"{queue_aht.get(str(table['queue'].iloc[row]), 'default')} s), "
+                f"got {table['aht_s'].iloc[row]!r}",
+                line=row + 2,
+                field="aht_s",
+            )
+        row_aht = row_aht.fillna(default_aht)
     else:
         row_aht = default_aht
+    check_offered_load(
+        (volumes / (interval_minutes * 60.0) * row_aht.fillna(0)).to_numpy(),
+        line_of=lambda position: position + 2,
+        field=volume_column,
+    )
     table["_aht_weight"] = row_aht * table["_volume"]
     grouped = (
         table.groupby(["queue", "interval_start"], sort=True)

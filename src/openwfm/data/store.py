@@ -307,3 +307,38 @@ class InteractionStore:
         """Names of the stored queues, sorted."""
         rows = self._con().execute(f"SELECT DISTINCT queue FROM {TABLE} ORDER BY queue")
         return [row[0] for row in rows.fetchall()]
+
+
+def replace_store(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    where: str = "interactions",
+    locations: pd.Series | None = None,
+) -> IngestResult:
+    """Make ``path`` a store holding exactly ``frame``: built beside it, then swapped in.
+
+    For outputs that describe one run (``plan`` and ``demo`` write ``OUT/openwfm.duckdb``): a
+    second run never mixes its history with the previous one, and an error or an interrupt
+    leaves the previous store as it was.
+    """
+    import os
+
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError("is a folder, expected a DuckDB file", file=str(path))
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+    def remove_temporary() -> None:
+        for leftover in (temporary, Path(f"{temporary}.wal")):
+            leftover.unlink(missing_ok=True)
+
+    remove_temporary()
+    try:
+        with InteractionStore(temporary) as store:
+            result = store.ingest(frame, where=where, locations=locations)
+        Path(f"{path}.wal").unlink(missing_ok=True)  # a log of the old file must not replay
+        os.replace(temporary, path)
+    finally:
+        remove_temporary()
+    return result

@@ -204,6 +204,15 @@ def generate_interactions(
         raise ParameterError(f"expected a whole number of weeks >= 1, got {weeks!r}", field="weeks")
     if day_level_cv < 0 or staffing_noise_cv < 0:
         raise ParameterError("expected a coefficient of variation >= 0", field="day_level_cv")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ParameterError(f"expected an integer >= 0, got {seed!r}", field="seed")
+    from openwfm.io import MAX_DATE, MIN_DATE, check_date_span
+
+    if not MIN_DATE <= start <= MAX_DATE:
+        raise ParameterError(
+            f"expected a first day between {MIN_DATE} and {MAX_DATE}, got {start}", field="start"
+        )
+    check_date_span(start, 7 * int(weeks) + TAIL_DAYS, "weeks")
     grid = scenario.grid
     interval_s = grid.interval_s
     days = 7 * int(weeks)
@@ -318,6 +327,27 @@ def _draw_handle_s(queue: Queue, rng: np.random.Generator, size: int) -> np.ndar
     return np.maximum(np.round(values), 1.0)
 
 
+def _local_clock(
+    arrival_s: np.ndarray, origin: np.datetime64, timezone: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Arrival seconds on the local wall clock of ``timezone`` across DST switches.
+
+    The demand profile is drawn per local clock hour. On the spring-forward day the skipped
+    hour (02:00-03:00 in Europe) does not exist: its arrivals are dropped. On the fall-back day
+    the repeated hour happens twice: it gets a second set of arrivals, as many as the first.
+    """
+    if arrival_s.size == 0 or timezone == "UTC":
+        return arrival_s
+    local = pd.DatetimeIndex(origin + (arrival_s * 1e9).astype("timedelta64[ns]"))
+    gap = local.tz_localize(timezone, ambiguous=True, nonexistent="NaT").isna()
+    repeated = local.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").isna()
+    if not gap.any() and not repeated.any():
+        return arrival_s
+    hour_s = np.floor(arrival_s[repeated] / 3600) * 3600
+    extra = np.floor(hour_s + rng.random(hour_s.size) * 3600)
+    return np.sort(np.concatenate([arrival_s[~gap], extra]))
+
+
 def _simulate_queue(
     scenario: Scenario,
     queue: Queue,
@@ -338,6 +368,7 @@ def _simulate_queue(
         seconds = offset * 86400 + open_s + (bins + rng.random(count)) * _PROFILE_STEP_S
         arrivals.append(np.floor(seconds))
     arrival_s = np.sort(np.concatenate(arrivals)) if arrivals else np.zeros(0)
+    arrival_s = _local_clock(arrival_s, origin, scenario.grid.timezone, rng)
     n = arrival_s.size
 
     shares = scenario.segment_shares(queue.name)

@@ -118,3 +118,21 @@ def to_local_times(
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = _aware_to_local(parsed, timezone, file, field, line_of, zone_hint)
     return parsed.astype("datetime64[ns]")
+
+
+_OFFSET_SUFFIX = re.compile(r"(?<=\d)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def wall_clock_text(values: pd.Series) -> pd.Series:
+    """Timestamp texts with their UTC offsets removed: each value's own wall-clock time.
+
+    For tables whose times are *labels* of local intervals (a history per interval exported
+    with offsets): the label ``2026-10-26T10:00+01:00`` is the local interval 10:00, whatever
+    the offset. Datetime columns are returned as they are (time-zone-aware ones as wall clock).
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    text = values.astype("string").str.strip()
+    return text.str.replace(_OFFSET_SUFFIX, "", regex=True)

@@ -36,6 +36,7 @@ def _load_history(history: Path | None, store: Path | None, interval_minutes: in
         )
     if history is not None:
         frame = read_history_csv(history)
+        _check_queues(frame["queue"].unique(), queues)
         if queues:
             frame = frame[frame["queue"].isin(queues)]
         return frame, str(history)
@@ -44,10 +45,40 @@ def _load_history(history: Path | None, store: Path | None, interval_minutes: in
 
     if not Path(store).exists():
         raise StoreError("store not found; run 'openwfm ingest' first", file=str(store))
-    with InteractionStore(store) as db:
+    with InteractionStore(store, read_only=True) as db:
+        _check_queues(db.queues(), queues)
         interactions = db.interactions(queues=queues or None)
     frame = history_from_interactions(interactions, interval_minutes)
     return validate_history(frame, source=str(store)), str(store)
+
+
+def _check_queues(known, wanted) -> None:
+    unknown = [q for q in wanted or () if q not in set(known)]
+    if unknown:
+        raise ParameterError(
+            f"unknown queue(s) {', '.join(unknown)} (the history has: "
+            f"{', '.join(sorted(map(str, known))) or 'none'})",
+            field="--queue",
+        )
+
+
+MAX_HORIZON_DAYS = 3660  # ten years: longer horizons are long-term (capacity) plans
+
+
+def _check_forecast_options(horizon_days: int, origins: int, out) -> None:
+    from openwfm.io import check_output_path, check_table_path
+
+    if horizon_days < 1:
+        raise ParameterError("must be at least 1 day", field="--horizon-days")
+    if horizon_days > MAX_HORIZON_DAYS:
+        raise ParameterError(
+            f"expected at most {MAX_HORIZON_DAYS} days, got {horizon_days}",
+            field="--horizon-days",
+        )
+    if origins < 1:
+        raise ParameterError(f"expected at least 1 origin, got {origins}", field="--origins")
+    if out is not None:
+        check_output_path(check_table_path(out))
 
 
 def _write_csv_atomic(frame, out: Path) -> None:
@@ -96,8 +127,7 @@ def register(app: typer.Typer) -> None:
         from openwfm.forecast.history import to_series
         from openwfm.forecast.models import METHODS
 
-        if horizon_days < 1:
-            raise ParameterError("must be at least 1 day", field="--horizon-days")
+        _check_forecast_options(horizon_days, origins, out)
         if method != "auto" and method not in METHODS:
             raise ParameterError(
                 f"unknown method {method!r}; expected auto or one of {', '.join(METHODS)}",
@@ -196,6 +226,11 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(
                 "horizon, origins and step must be >= 1", field="--horizon-days/--origins"
             )
+        _check_forecast_options(horizon_days, origins, out)
+        if report is not None:
+            from openwfm.io import check_output_path
+
+            check_output_path(report, "--report")
         calendar = EventCalendar(country, read_events_csv(events) if events is not None else [])
         frame, source = _load_history(history, store, interval_minutes, _split(queue))
         series = to_series(frame, source=source)
@@ -224,9 +259,11 @@ def register(app: typer.Typer) -> None:
         overall = accuracy(results, by=("method",), scale=scales)
         by_lead = accuracy(results, by=("method", "lead_day"), scale=scales)
         cons = Console()
-        table = Table(
-            title=f"backtest: {len(series)} queue(s), {origins} origins, {horizon_days}-day horizon"
+        used = max((len(o) for o in plan.values()), default=0)
+        told = f"{used} origins" + (
+            f" (the history allows {used} of {origins})" if used < origins else ""
         )
+        table = Table(title=f"backtest: {len(series)} queue(s), {told}, {horizon_days}-day horizon")
         for column in ("method", "lead day", "WAPE", "MASE", "RMSE", "bias"):
             table.add_column(column, justify="right")
         for frame_ in (by_lead, overall.assign(lead_day="all")):

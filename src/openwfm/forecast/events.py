@@ -42,10 +42,15 @@ class Event:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ParameterError(f"event {self.name!r} ends before it starts", field="end")
-        if self.uplift is not None and not self.uplift >= 0:
+        if self.uplift is not None and not 0 <= self.uplift <= MAX_UPLIFT:
             raise ParameterError(
-                f"event {self.name!r}: uplift must be a multiplier >= 0", field="uplift"
+                f"event {self.name!r}: uplift must be a multiplier from 0 to {MAX_UPLIFT:g}, "
+                f"got {self.uplift:g}",
+                field="uplift",
             )
+
+
+MAX_UPLIFT = 100.0  # an event multiplying the volume more than 100-fold is a typing error
 
 
 class EventCalendar:
@@ -137,6 +142,12 @@ def read_events_csv(path: str | Path) -> list[Event]:
             ) from None
         queues = row.get("queues", "")
         uplift = row.get("uplift", "")
+        if not uplift:
+            pass
+        elif pd.to_numeric(uplift, errors="coerce") != pd.to_numeric(uplift, errors="coerce"):
+            raise DataError(
+                f"expected a number, got {uplift!r}", file=str(path), line=i + 2, field="uplift"
+            )
         try:
             events.append(
                 Event(
@@ -147,6 +158,6 @@ def read_events_csv(path: str | Path) -> list[Event]:
                     float(uplift) if uplift else None,
                 )
             )
-        except ValueError as error:
-            raise DataError(str(error), file=str(path), line=i + 2, field="uplift") from None
+        except ParameterError as error:  # names its own field (end or uplift)
+            raise DataError(error.message, file=str(path), line=i + 2, field=error.field) from None
     return events

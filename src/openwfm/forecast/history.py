@@ -60,7 +60,12 @@ def validate_history(history: pd.DataFrame, source: str | None = None) -> pd.Dat
         raise DataError("no rows; expected at least two weeks of intervals", file=where)
     out = history.copy().reset_index(drop=True)
 
-    times = pd.to_datetime(out["interval_start"], errors="coerce", format="ISO8601")
+    from openwfm.data.timestamps import wall_clock_text
+
+    # offsets may change within a file (DST): each label keeps its own wall-clock time
+    times = pd.to_datetime(
+        wall_clock_text(out["interval_start"]), errors="coerce", format="ISO8601"
+    )
     bad = times.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -92,6 +97,15 @@ def validate_history(history: pd.DataFrame, source: str | None = None) -> pd.Dat
             i = int(np.flatnonzero(non_numeric.to_numpy())[0])
             raise DataError(
                 f"not a number: {out[column].iloc[i]!r}", file=where, line=i + 2, field=column
+            )
+        infinite = np.isinf(values)
+        if infinite.any():
+            i = int(np.flatnonzero(infinite.to_numpy())[0])
+            raise DataError(
+                f"not a finite number: {out[column].iloc[i]!r}",
+                file=where,
+                line=i + 2,
+                field=column,
             )
         negative = values < 0
         if negative.any():

@@ -7,6 +7,37 @@ from pathlib import Path
 import typer
 
 
+def read_forecast_table(path: Path):
+    """A forecast / KPI table (CSV or Parquet); DataError naming the file for unreadable input."""
+    import pandas as pd
+
+    from openwfm.errors import DataError
+
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, expected a file", file=str(path))
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        table = pd.read_csv(path, dtype={"queue": "string", "interval_start": "string"})
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text; save the file as UTF-8", file=str(path)) from None
+    except Exception as error:  # noqa: BLE001 - any reader failure is bad input
+        text = " ".join(str(error).split())
+        raise DataError(f"cannot read table: {text}", file=str(path)) from None
+    if len(table.columns) == 1:
+        header = str(table.columns[0])
+        for delimiter, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if delimiter in header:
+                raise DataError(
+                    f"wrong delimiter: the header is {name}-separated, expected comma-separated",
+                    file=str(path),
+                    line=1,
+                )
+    return table
+
+
 def register(app: typer.Typer) -> None:
     @app.command("erlang")
     def erlang(
@@ -25,6 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Erlang C / Erlang A calculator: metrics for given agents, or the least agents."""
         import json
+        import math
 
         from openwfm.errors import ParameterError
         from openwfm.queueing import erlang_a, required_agents
@@ -36,6 +68,22 @@ def register(app: typer.Typer) -> None:
             )
         if interval_minutes <= 0:
             raise ParameterError("expected > 0", field="--interval-minutes")
+        if max_abandon is not None and patience_s is None:
+            raise ParameterError(
+                "an abandonment cap needs --patience-s (Erlang C has no abandonment)",
+                field="--max-abandon",
+            )
+        if agents is not None:
+            for flag, value in (
+                ("--max-occupancy", max_occupancy),
+                ("--max-abandon", max_abandon),
+                ("--max-asa-s", max_asa_s),
+            ):
+                if value is not None:
+                    raise ParameterError(
+                        "a cap applies when solving for agents; omit --agents to solve",
+                        field=flag,
+                    )
         rate = (
             arrival_rate_per_s
             if arrival_rate_per_s is not None
@@ -76,8 +124,18 @@ def register(app: typer.Typer) -> None:
             "occupancy": float(r.occupancy),
             "queue_length": float(r.queue_length),
         }
+        if patience_s is None and agents <= result["traffic_erlangs"]:
+            result["note"] = (
+                "agents at or below the offered load: without abandonment the queue grows "
+                "without bound (waits and queue length are infinite)"
+            )
         if json_output:
-            print(json.dumps(result, indent=2, allow_nan=True))
+            # strict JSON: an infinite wait is null (the note says why)
+            strict = {
+                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in result.items()
+            }
+            print(json.dumps(strict, indent=2, allow_nan=False))
             return
         from rich.console import Console
         from rich.table import Table
@@ -86,10 +144,12 @@ def register(app: typer.Typer) -> None:
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key, value in result.items():
-            if key in ("model",):
+            if key in ("model", "note"):
                 continue
             table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
         Console().print(table)
+        if "note" in result:
+            Console().print(f"note: {result['note']}")
 
     @app.command("staff")
     def staff(
@@ -104,23 +164,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Forecast + scenario targets -> required and scheduled agents per queue x interval."""
 
-        import pandas as pd
         from rich.console import Console
 
         from openwfm.errors import DataError
         from openwfm.scenario import load_scenario
         from openwfm.staffing import requirements
 
+        if out is not None:
+            from openwfm.io import check_output_path, check_table_path
+
+            check_output_path(check_table_path(out))
         loaded = load_scenario(scenario)
-        if not forecast.exists():
-            raise DataError("file not found", file=str(forecast))
-        try:
-            if forecast.suffix.lower() == ".parquet":
-                table = pd.read_parquet(forecast)
-            else:
-                table = pd.read_csv(forecast)
-        except Exception as error:  # noqa: BLE001 - any reader failure is bad input
-            raise DataError(f"cannot read table: {error}", file=str(forecast)) from None
+        table = read_forecast_table(forecast)
         try:
             result = requirements(table, loaded, interval_minutes=interval_minutes)
         except DataError as error:

@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
             )
         if not store.is_file():
             raise StoreError("no interaction store here (run `openwfm ingest` first)", file=store)
+        from openwfm.io import check_output_path
+
+        check_output_path(out)
 
         from openwfm.data.intervals import interval_kpis
         from openwfm.data.store import InteractionStore
@@ -49,7 +52,7 @@ def register(app: typer.Typer) -> None:
             target_s, definition, levels = scenario_targets(loaded)
         console = Console(stderr=True)
         with console.status("reading the store"):
-            with InteractionStore(store) as opened:
+            with InteractionStore(store, read_only=True) as opened:
                 interactions = opened.interactions()
         if interactions.empty:
             raise DataError("the store holds no interactions", file=str(store))

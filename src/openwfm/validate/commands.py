@@ -65,7 +65,7 @@ def load_history(history: list[str], format: str = "auto", progress: bool = True
             if path.suffix.lower() in STORE_SUFFIXES:
                 from openwfm.data.store import InteractionStore
 
-                with InteractionStore(path) as store:
+                with InteractionStore(path, read_only=True) as store:
                     frames.append(store.interactions())
             else:
                 frames.append(read_interactions(path, format=format))
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
             False, "--simulate", help="Add the simulator (trace replay) as a third model."
         ),
         replications: int = typer.Option(5, "--replications", help="Simulation replications."),
-        seed: int = typer.Option(0, "--seed", help="Simulation seed."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Simulation seed."),
         report: Path = typer.Option(None, "--report", help="Write an HTML report here."),
         as_json: bool = typer.Option(False, "--json", help="Print the error tables as JSON."),
     ) -> None:
@@ -125,6 +125,10 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"expected seconds >= 0, got {target_s}", field="--target-s")
         if min_offered < 1:
             raise ParameterError(f"expected >= 1, got {min_offered}", field="--min-offered")
+        if report is not None:
+            from openwfm.io import check_output_path
+
+            check_output_path(report, "--report")
         loaded = None
         if scenario is not None:
             from openwfm.scenario import load_scenario

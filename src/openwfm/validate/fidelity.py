@@ -339,9 +339,18 @@ def validate_history(
     a scenario is given, else all). ``estimate_options`` go to :func:`estimate_hours`.
     """
     models = _check_models(models)
-    if queues is None and scenario is not None:
+    from_scenario = queues is None and scenario is not None
+    if from_scenario:
         queues = scenario.queue_names
     if queues is not None:
+        present = set(interactions["queue"].astype(str))
+        unknown = [q for q in queues if q not in present]
+        if unknown and (not from_scenario or len(unknown) == len(queues)):
+            what = "no scenario queue is" if from_scenario else f"unknown queue(s) {', '.join(unknown)}:"
+            raise ParameterError(
+                f"{what} in the history (it has {', '.join(sorted(present)[:12])})",
+                field="scenario" if from_scenario else "queues",
+            )
         interactions = interactions[interactions["queue"].isin(list(queues))]
     if target_s is None:
         if scenario is not None:

@@ -1,0 +1,105 @@
+"""Reliability sweep, class "an output folder describes one run".
+
+Rows A2b (demo mixing two runs), A3 (generate wrapping dates), C16 (DST in generate), C17
+(demo options checked before writing), B11 (negative seeds) of
+``shared/reliability/cli-sweep.md``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import openwfm.plan
+from _cli import one_error_line, run
+from openwfm.data.store import InteractionStore
+from openwfm.errors import ParameterError
+from openwfm.scenario import example_path
+
+
+def _failing_plan(*args, **kwargs):
+    raise ParameterError("no schedule found within the time limit of 1 s", field="--time-limit")
+
+
+def test_a2b_demo_twice_into_one_folder_describes_the_second_run(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "demoS"
+    # the plan stage is replaced by one that fails as a timed-out schedule does: the history
+    # outputs must describe the second seed only, and no plan of the first run may stay
+    monkeypatch.setattr(openwfm.plan, "run_plan", _failing_plan)
+    plan = out / "plan"
+    plan.mkdir(parents=True)
+    (plan / "summary.json").write_text("{}")  # a previous run's plan
+    (plan / "report.html").write_text("old")
+    counts = []
+    for seed in ("1", "2"):
+        code, stdout, err = run(
+            monkeypatch, capsys, "demo", "--out", out, "--weeks", "3", "--seed", seed,
+            "--time-limit", "5", "--replications", "2",
+        )  # fmt: skip
+        assert code == 2 and "time limit" in err
+        interactions = pd.read_parquet(out / "interactions.parquet")
+        with InteractionStore(out / "openwfm.duckdb", read_only=True) as store:
+            assert store.count() == len(interactions)
+        daily = pd.read_csv(out / "kpis_daily.csv")
+        offered = interactions["outcome"].isin(["answered", "abandoned"]).sum()
+        assert daily["offered"].sum() == offered
+        counts.append(len(interactions))
+        assert not (plan / "summary.json").exists() and not (plan / "report.html").exists()
+    assert counts[0] != counts[1]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--weeks", "2"),
+        ("--replications", "0"),
+        ("--time-limit", "0"),
+        ("--time-limit", "nan"),
+        ("--seed", "-1"),
+    ],
+)
+def test_c17_b11_demo_options_are_checked_before_anything_is_written(
+    tmp_path, monkeypatch, capsys, options
+):
+    out = tmp_path / "demo"
+    code, stdout, err = run(monkeypatch, capsys, "demo", "--out", out, *options)
+    one_error_line(code, err, options[0])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "flag"),
+    [
+        (("--start", "1600-01-01"), "--start"),
+        (("--start", "2262-04-01"), "--start"),
+        (("--start", "2199-12-01", "--weeks", "3300"), "--weeks"),
+        (("--seed", "-1"), "--seed"),
+    ],
+)
+def test_a3_b11_generate_rejects_dates_outside_the_supported_range(
+    tmp_path, monkeypatch, capsys, options, flag
+):
+    out = tmp_path / "a.csv"
+    code, stdout, err = run(monkeypatch, capsys, "generate", example_path(), "--out", out, *options)
+    one_error_line(code, err, flag)
+    assert not out.exists()
+
+
+def test_c16_generate_follows_the_local_clock_across_dst(tmp_path, monkeypatch, capsys):
+    scenario = tmp_path / "dst.yaml"
+    text = example_path().read_text().replace("sun: null", 'sun: {open: "00:00", close: "24:00"}')
+    scenario.write_text(text)
+    hours = {}
+    for start, day in (("2026-03-23", "2026-03-29"), ("2026-10-19", "2026-10-25")):
+        out = tmp_path / f"{start}.csv"
+        code, stdout, err = run(
+            monkeypatch, capsys, "generate", scenario, "--weeks", "1", "--start", start,
+            "--out", out,
+        )  # fmt: skip
+        assert code == 0, err
+        arrivals = pd.to_datetime(pd.read_csv(out)["arrival_time"])
+        on_day = arrivals[arrivals.dt.normalize() == pd.Timestamp(day)]
+        hours[day] = on_day.dt.hour.value_counts()
+    assert hours["2026-03-29"].get(2, 0) == 0  # 02:00-03:00 does not exist in Amsterdam
+    # the repeated hour 02:00-03:00 happens twice: about twice the hour before it
+    assert hours["2026-10-25"][2] > 1.5 * hours["2026-10-25"][1]
