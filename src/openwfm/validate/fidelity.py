@@ -346,7 +346,11 @@ def validate_history(
         present = set(interactions["queue"].astype(str))
         unknown = [q for q in queues if q not in present]
         if unknown and (not from_scenario or len(unknown) == len(queues)):
-            what = "no scenario queue is" if from_scenario else f"unknown queue(s) {', '.join(unknown)}:"
+            what = (
+                "no scenario queue is"
+                if from_scenario
+                else f"unknown queue(s) {', '.join(unknown)}:"
+            )
             raise ParameterError(
                 f"{what} in the history (it has {', '.join(sorted(present)[:12])})",
                 field="scenario" if from_scenario else "queues",
