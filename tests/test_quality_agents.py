@@ -84,3 +84,25 @@ def test_proficiency_best_agent_is_one_and_a_team_is_top_share():
     assert table.loc["a", "proficiency"] == 1.0
     assert table["proficiency"].is_monotonic_decreasing
     assert table["a_team"].sum() == 1 and bool(table.loc["a", "a_team"])
+
+
+@given(
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=6),
+    per_stratum=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_stratified_sample_takes_min_of_k_and_stratum_size(sizes, per_stratum, seed):
+    from openwfm.quality.sampling import stratified_sample
+
+    rows = [
+        {"interaction_id": f"{a}-{i}", "agent": f"a{a}", "queue": "q", "outcome": "answered"}
+        for a, size in enumerate(sizes)
+        for i in range(size)
+    ]
+    contacts = pd.DataFrame(rows)
+    sample = stratified_sample(contacts, per_stratum, seed=seed)
+    counts = sample.groupby("agent").size()
+    assert counts.to_dict() == {f"a{a}": min(per_stratum, n) for a, n in enumerate(sizes)}
+    assert sample["interaction_id"].is_unique
+    shuffled = stratified_sample(contacts.sample(frac=1, random_state=1), per_stratum, seed=seed)
+    assert shuffled["interaction_id"].tolist() == sample["interaction_id"].tolist()

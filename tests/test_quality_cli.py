@@ -249,3 +249,35 @@ def test_report_page(tmp_path, store, monkeypatch, capsys):
     text = page.read_text()
     for heading in ("Calibration spread", "CSAT, effort and FCR trends"):
         assert heading in text
+
+
+def test_parquet_surveys_with_a_mapping_and_agent_checks(tmp_path, store, monkeypatch, capsys):
+    responses = tmp_path / "responses.parquet"
+    pd.DataFrame(
+        {"Call": ["c004", "c005"], "Type": ["CSAT", "nps"], "Answer": [3, 9],
+         "Rep": ["Ava", "Ben"]}
+    ).to_parquet(responses)  # fmt: skip
+    mapping = tmp_path / "survey_mapping.yaml"
+    mapping.write_text("columns: {Call: interaction_id, Type: kind, Answer: value, Rep: agent}\n")
+    code, out, err = run(monkeypatch, capsys, "quality", "surveys", responses, "--mapping",
+                         mapping, "--store", store)  # fmt: skip
+    assert code == 0 and "2 added" in out, err
+    # c006 was handled by Chloe: naming Ava is a wrong attribution, and the Parquet row is named
+    pd.DataFrame({"Call": ["c006"], "Type": ["ces"], "Answer": [2], "Rep": ["Ava"]}).to_parquet(
+        responses
+    )
+    code, _, err = run(monkeypatch, capsys, "quality", "surveys", responses, "--mapping",
+                       mapping, "--store", store)  # fmt: skip
+    assert code == 2 and "responses.parquet:1: agent: agent 'Ava' did not handle" in err
+    assert table_rows(store, "survey_response") == 2
+
+
+def test_bad_form_is_one_line(tmp_path, store, monkeypatch, capsys):
+    form = tmp_path / "form.yaml"
+    form.write_text("form: f\nscoring: nice\ngroups:\n  - name: g\n    items: [{id: a}]\n")
+    evaluations = tmp_path / "e.csv"
+    write_evaluations(evaluations, review("e1", "c000", "Eve", [("a", "yes")]))
+    code, _, err = run(monkeypatch, capsys, "quality", "score", form, evaluations, "--store",
+                       store)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "form.yaml:2: scoring:" in err
