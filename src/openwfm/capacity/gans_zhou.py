@@ -157,39 +157,62 @@ def _head_moments(instance: Instance, horizon: int) -> tuple[np.ndarray, np.ndar
     return mean, mu1**2 * t1 + t2 - mean**2
 
 
+def _staff_spread(instance: Instance, n1: int, n2: int, horizon: int, grid: float = 0.05):
+    """Per period k, the exact distribution of the current staff's capacity around its mean
+    (atoms merged on a ``grid`` FTE lattice): trainees stay (capacity mu1), learn (1) or
+    leave; experienced agents stay or leave."""
+    q1, p, q2 = instance.trainee_turnover, instance.learning, instance.turnover
+    mu1 = instance.trainee_productivity
+    spread = []
+    for k in range(horizon):
+        stay1 = ((1 - q1) * (1 - p)) ** k
+        t2 = _average_response(instance, k + 1)[1][k]
+        trainee_probs = [stay1, t2, 1 - stay1 - t2]
+        values, probs = [0.0], [1.0]
+        if n1:
+            values, probs = [], []
+            for a in range(n1 + 1):
+                for b in range(n1 + 1 - a):
+                    values.append(mu1 * a + b)
+                    probs.append(multinomial.pmf([a, b, n1 - a - b], n1, trainee_probs))
+        keep = (1 - q2) ** k
+        kept = np.arange(n2 + 1)
+        kept_p = binom.pmf(kept, n2, keep)
+        total = (np.asarray(values)[:, None] + kept[None, :]).ravel()
+        weight = (np.asarray(probs)[:, None] * kept_p[None, :]).ravel()
+        lattice = np.round(total / grid).astype(int)
+        merged = np.bincount(lattice - lattice.min(), weights=weight)
+        atoms = (np.flatnonzero(merged > 1e-12) + lattice.min()) * grid
+        mass = merged[merged > 1e-12]
+        spread.append((atoms - np.sum(atoms * mass) / mass.sum(), mass / mass.sum()))
+    return spread
+
+
 def openwfm_hires(instance: Instance, period: int, n1: int, n2: int) -> int:
     """Hires now by re-planning the rest of the horizon on average behaviour (MIP), the
-    shortage priced with the binomial spread of the staff's capacity (two passes: the current
-    staff's spread, then with the planned hires' spread added)."""
+    shortage priced with the exact spread of the current staff's capacity."""
     horizon = instance.periods - period
     t1, t2 = _average_response(instance, horizon)
-    mean_hire, var_hire = _head_moments(instance, horizon)
+    mean_hire, _ = _head_moments(instance, horizon)
     stay = (1 - instance.turnover) ** np.arange(horizon)
     base = n1 * mean_hire + n2 * stay
-    base_var = n1 * var_hire + n2 * stay * (1 - stay)
     productive = np.zeros((horizon, horizon))
     paid = np.zeros((horizon, horizon))
-    variance = np.zeros((horizon, horizon))
     for start in range(horizon):
         k = horizon - start
         productive[start:, start] = mean_hire[:k]
         paid[start:, start] = t1[:k] + t2[:k]
-        variance[start:, start] = var_hire[:k]
     response = Response(np.arange(horizon), productive, paid)
-    demand = np.full(horizon, instance.demand)
-    starts = np.zeros(horizon)
-    for _ in range(2):
-        sd = np.sqrt(base_var + variance @ starts)
-        starts = optimise_starts(
-            demand,
-            base,
-            response,
-            instance.costs,
-            max_class_size=instance.max_trainees,
-            integer=True,
-            time_limit_s=10.0,
-            capacity_sd=sd,
-        )
+    starts = optimise_starts(
+        np.full(horizon, instance.demand),
+        base,
+        response,
+        instance.costs,
+        max_class_size=instance.max_trainees,
+        integer=True,
+        time_limit_s=10.0,
+        capacity_spread=_staff_spread(instance, n1, n2, horizon),
+    )
     return int(min(starts[0], instance.max_trainees - n1))
 
 

@@ -59,6 +59,7 @@ def optimise_starts(
     integer: bool = True,
     time_limit_s: float = 30.0,
     capacity_sd: np.ndarray | None = None,
+    capacity_spread: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Starts per candidate week minimising ``hire_per_start x starts + wage x paid FTE +
     shortage x FTE short + over x FTE over`` (all weeks); returns one size per start week.
@@ -72,6 +73,9 @@ def optimise_starts(
     ``u_w >= E[(required - C)^+]``, a convex function of the planned FTE kept as tangent cuts
     (then ``o_w`` is the expected surplus, as ``E[(C - r)^+] = E[(r - C)^+] + mu - r``). So
     the plan keeps a safety margin where losses are uncertain and shortage is dear.
+    ``capacity_spread`` does the same for a discrete spread, one ``(deviations,
+    probabilities)`` pair per week (e.g. the exact distribution of the current staff's
+    capacity around its mean): the cuts are then exact.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -89,6 +93,8 @@ def optimise_starts(
     balance[:, offset + weeks :] = -np.eye(weeks)
     target = np.asarray(required, float) - np.asarray(base_productive, float)
     constraints = [LinearConstraint(balance, target, target)]
+    if capacity_spread is not None:
+        constraints.extend(_spread_cuts(capacity_spread, target, response, n_vars, offset))
     if capacity_sd is not None:
         constraints.extend(
             _shortage_cuts(np.asarray(capacity_sd, float), target, response, n_vars, offset)
@@ -146,6 +152,32 @@ def _shortage_cuts(sd, target, response: Response, n_vars: int, offset: int):
             row[offset + week] = 1.0
             rows.append(row)
             lower.append(expected + slope * (target[week] - at))
+    if not rows:
+        return []
+    return [LinearConstraint(np.array(rows), np.array(lower), np.full(len(rows), np.inf))]
+
+
+def _spread_cuts(spread, target, response: Response, n_vars: int, offset: int):
+    """Exact cuts of ``g(d) = sum_i p_i (d - z_i)^+`` (convex, piecewise linear, breaks at
+    the deviations ``z_i``): ``u_w >= g(z_j) + G(z_j) (d - z_j)``, ``G`` the cumulative
+    probability up to ``z_j``, with ``d = target_w - sum_j A[w, j] x_j``."""
+    from scipy.optimize import LinearConstraint
+
+    n_starts = response.productive.shape[1]
+    rows, lower = [], []
+    for week, (deviations, probabilities) in enumerate(spread):
+        order = np.argsort(deviations)
+        z = np.asarray(deviations, float)[order]
+        p = np.asarray(probabilities, float)[order]
+        cumulative = np.cumsum(p)
+        for j in range(len(z)):
+            value = float(np.sum(p[:j] * (z[j] - z[:j])))
+            slope = float(cumulative[j])
+            row = np.zeros(n_vars)
+            row[:n_starts] = slope * response.productive[week]
+            row[offset + week] = 1.0
+            rows.append(row)
+            lower.append(value + slope * (target[week] - z[j]))
     if not rows:
         return []
     return [LinearConstraint(np.array(rows), np.array(lower), np.full(len(rows), np.inf))]

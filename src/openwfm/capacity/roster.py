@@ -60,3 +60,15 @@ def roster_from_interactions(
             "site": "",
         }
     ).reset_index(drop=True)
+
+
+def weekly_attrition_rate(roster: pd.DataFrame, since: dt.date, until: dt.date) -> float:
+    """Exits per agent-week between ``since`` and ``until`` (exposure: the weeks each agent
+    was employed inside the window); 0 when nobody was employed."""
+    start, end = pd.Timestamp(since), pd.Timestamp(until)
+    first = roster["hire_date"].where(roster["hire_date"] > start, start)
+    last = roster["exit_date"].fillna(end)
+    last = last.where(last < end, end)
+    weeks = ((last - first).dt.days.clip(lower=0) / 7.0).sum()
+    exits = roster["exit_date"].between(start, end).sum()
+    return float(exits / weeks) if weeks > 0 else 0.0
