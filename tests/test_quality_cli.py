@@ -281,3 +281,11 @@ def test_bad_form_is_one_line(tmp_path, store, monkeypatch, capsys):
                        store)  # fmt: skip
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "form.yaml:2: scoring:" in err
+
+
+def test_wide_survey_error_names_the_score_column(tmp_path, store, monkeypatch, capsys):
+    wide = tmp_path / "wide.csv"
+    wide.write_text("interaction_id,csat,nps\nc000,5,9\nc001,6,9\n")
+    code, _, err = run(monkeypatch, capsys, "quality", "surveys", wide, "--store", store)
+    assert code == 2 and "wide.csv:3: csat: csat expects an integer 1..5, got '6'" in err
+    assert table_rows(store, "survey_response") == 0

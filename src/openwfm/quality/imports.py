@@ -243,6 +243,7 @@ def import_surveys(
         ("interaction_id",),
         ("kind", "value", *SURVEY_SCALES, "agent", "responded_at"),
     )
+    wide = "kind" not in frame.columns
     frame = _long_surveys(path, frame)
     if "value" not in frame.columns:
         raise DataError("missing column 'value'", file=str(path), field="value")
@@ -266,7 +267,7 @@ def import_surveys(
     if bad.any():
         position = int(bad.nonzero()[0][0])
         kind = frame["kind"][position]
-        column = "value" if "value" in (mapping or {}).values() or kind not in frame else kind
+        column = kind if wide else "value"  # the column the bad value is in
         fail(
             path,
             frame,
