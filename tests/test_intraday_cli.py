@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -158,8 +159,9 @@ def test_outlook_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "1 scheduled agent(s) absent" in done.stdout
     queues = pd.read_csv(out / "queues.csv")
-    # 24 arrivals in the first hour vs 16 forecast: the rest of the day is scaled up
-    assert queues["ratio"].iloc[0] == 1.5
+    # 24 arrivals in the first hour vs 16 forecast (r = 1.5): the rest of the day is scaled
+    # by the shrunk ratio 1 + 16 / (16 + 150) x 0.5
+    assert queues["ratio"].iloc[0] == pytest.approx(1 + 16 / 166 * 0.5)
     intervals = pd.read_csv(out / "intervals.csv")
     rest = intervals[~intervals["past"]]
     assert (rest["agents"] == 1.0).all()  # b logged out: one agent left

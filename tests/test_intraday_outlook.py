@@ -85,14 +85,29 @@ def busy_morning(per_interval: int) -> pd.DataFrame:
 
 def test_ratio_update_by_hand():
     # forecast 100 per 15 min, 130 arrived in each of 09:00-10:00: r = 1.3 over 400 forecast,
-    # w = 400 / (400 + 50), the future is scaled by 1 + w (r - 1)
-    day = update_forecast(flat_forecast(100), busy_morning(130), at("10:00"), interval_minutes=15)
+    # w = 400 / (400 + k), the future is scaled by 1 + w (r - 1)
+    day = update_forecast(
+        flat_forecast(100),
+        busy_morning(130),
+        at("10:00"),
+        interval_minutes=15,
+        prior_contacts=50,
+    )
     rows = day.set_index("interval_start")
     factor = 1 + 400 / 450 * 0.3
     assert rows.loc[at("10:00"), "forecast_updated"] == pytest.approx(100 * factor)
     assert rows.loc[at("16:45"), "forecast_updated"] == pytest.approx(100 * factor)
     assert rows.loc[at("09:45"), "forecast_updated"] == 100  # the past is not rewritten
-    assert rows.loc[at("10:00"), "ratio"] == pytest.approx(1.3)
+    assert rows.loc[at("10:00"), "ratio"] == pytest.approx(factor)
+    # the forecast stage's default pseudo-count, and its other methods behind the same call
+    default = update_forecast(
+        flat_forecast(100), busy_morning(130), at("10:00"), interval_minutes=15
+    ).set_index("interval_start")
+    assert default.loc[at("10:00"), "ratio"] == pytest.approx(1 + 400 / 550 * 0.3)
+    plain = update_forecast(
+        flat_forecast(100), busy_morning(130), at("10:00"), interval_minutes=15, method="ratio"
+    ).set_index("interval_start")
+    assert plain.loc[at("10:00"), "forecast_updated"] == pytest.approx(130)
 
 
 def test_estimated_wait_of_a_new_contact_by_hand():

@@ -1,17 +1,21 @@
 """The intraday-updated forecast behind one function, :func:`update_forecast`.
 
-Until the forecast stage's ``Forecaster.update(actuals, as_of)`` (issue 15) is on main, the
-update is the suites' documented ratio method, shrunk toward 1 (the variant that did not make
-early-day forecasts worse on the bank data, see the research note):
+The volume update is the forecast stage's (``openwfm.forecast``, issue 15):
 
-    r = offered so far / forecast so far (per queue, intervals that ended by ``as_of``)
-    w = F_so_far / (F_so_far + prior_contacts)          (a credibility weight in 0..1)
-    forecast' = forecast x (1 + w (r - 1))              (future intervals only)
+- with a fitted ``Forecaster``: :meth:`Forecaster.update(actuals, as_of, forecast=...)
+  <openwfm.forecast.Forecaster.update>` (``method="auto"``: the factor model's Kalman update,
+  or the ratio shrunk with the pseudo-count learned from its own backtest);
+- without one: :func:`openwfm.forecast.intraday.update_forecast` with ``method`` (default
+  ``ratio_shrunk``: ``forecast' = forecast x (1 + w (r - 1))``, ``r`` = offered so far /
+  forecast so far, ``w = F / (F + k)``, ``k`` = ``prior_contacts`` or the stage's default).
 
-so a handful of contacts barely moves the forecast and a busy morning moves it almost fully.
-Handle time is updated the same way when the forecast has ``aht_s`` (ratio of the answered
-handle time so far to the forecast handle time so far). Past intervals keep their forecast
-(the version the schedule used is never rewritten: the result is a new table).
+The actuals are the contacts offered per queue x interval of ``as_of``'s day, for the
+intervals that ended by ``as_of`` and that the forecast has (contacts in intervals the forecast
+does not cover are not part of its ratio). Handle time is updated here when the forecast has
+``aht_s``: the ratio of the answered handle time so far to the forecast handle time so far,
+shrunk the same way with ``w = n / (n + k)`` over the ``n`` handled contacts. Past intervals
+keep their forecast (the version the schedule used is never rewritten: the result is a new
+table).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pandas as pd
 from openwfm.data.schema import OFFERED_OUTCOMES
 from openwfm.errors import DataError
 
-DEFAULT_PRIOR_CONTACTS = 50.0
+DEFAULT_AHT_PRIOR_CONTACTS = 150.0
 
 
 def check_forecast(forecast: pd.DataFrame) -> pd.DataFrame:
@@ -46,57 +50,51 @@ def check_forecast(forecast: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["queue", "interval_start"]).reset_index(drop=True)
 
 
-def ratio_update(
-    forecast: pd.DataFrame,
-    contacts: pd.DataFrame,
-    as_of,
-    *,
-    interval_minutes: int,
-    prior_contacts: float = DEFAULT_PRIOR_CONTACTS,
+def offered_actuals(
+    contacts: pd.DataFrame, day: pd.DataFrame, as_of, interval_minutes: int
 ) -> pd.DataFrame:
-    """The shrunk ratio update (module doc). Adds ``forecast_updated``, ``ratio``,
-    ``weight`` [and ``aht_s_updated``] to the forecast rows of ``as_of``'s day."""
-    as_of = pd.Timestamp(as_of)
+    """``interval_start, queue, offered`` of the forecast's intervals that ended by ``as_of``."""
     step = pd.Timedelta(minutes=interval_minutes)
-    table = check_forecast(forecast)
-    day = table[table["interval_start"].dt.normalize() == as_of.normalize()].copy()
+    as_of = pd.Timestamp(as_of)
+    ended = day[day["interval_start"] + step <= as_of][["interval_start", "queue"]]
     offered = contacts[
         contacts["outcome"].isin(OFFERED_OUTCOMES)
         & (contacts["arrival_time"] >= as_of.normalize())
         & (contacts["arrival_time"] < as_of)
     ]
-    elapsed = day["interval_start"] + step <= as_of
-    day["ratio"] = 1.0
-    day["weight"] = 0.0
-    day["forecast_updated"] = day["forecast"].astype(float)
-    has_aht = "aht_s" in day.columns
-    if has_aht:
-        day["aht_s_updated"] = day["aht_s"].astype(float)
-    for queue, rows in day.groupby("queue"):
-        past = rows[elapsed[rows.index]]
-        if past.empty:
-            continue
-        cut = past["interval_start"].max() + step
-        mine = offered[(offered["queue"].astype(str) == queue) & (offered["arrival_time"] < cut)]
-        so_far = float(past["forecast"].sum())
-        actual = float(len(mine))
-        ratio = actual / so_far if so_far > 0 else 1.0
-        weight = so_far / (so_far + prior_contacts) if so_far > 0 else 0.0
-        future = rows.index[~elapsed[rows.index]]
-        day.loc[rows.index, "ratio"] = ratio
-        day.loc[rows.index, "weight"] = weight
-        day.loc[future, "forecast_updated"] = rows.loc[future, "forecast"] * (
-            1.0 + weight * (ratio - 1.0)
+    counts = (
+        offered.assign(
+            interval_start=offered["arrival_time"].dt.floor(step),
+            queue=offered["queue"].astype(str),
         )
-        handled = mine[(mine["outcome"] == "answered") & (mine["handle_s"] > 0)]
-        if has_aht and len(handled) and (past["forecast"] * past["aht_s"]).sum() > 0:
-            planned = (past["forecast"] * past["aht_s"]).sum() / so_far
-            aht_ratio = float(handled["handle_s"].mean()) / planned
-            aht_weight = len(handled) / (len(handled) + prior_contacts)
-            day.loc[future, "aht_s_updated"] = rows.loc[future, "aht_s"] * (
-                1.0 + aht_weight * (aht_ratio - 1.0)
-            )
-    return day.reset_index(drop=True)
+        .groupby(["interval_start", "queue"])
+        .size()
+        .rename("offered")
+        .reset_index()
+    )
+    table = ended.merge(counts, on=["interval_start", "queue"], how="left")
+    table["offered"] = table["offered"].fillna(0.0).astype(float)
+    return table
+
+
+def _aht_update(day, contacts, as_of, step, prior_contacts):
+    handled = contacts[
+        (contacts["outcome"] == "answered")
+        & (contacts["handle_s"] > 0)
+        & (contacts["arrival_time"] >= as_of.normalize())
+        & (contacts["answer_time"] < as_of)
+    ]
+    day["aht_s_updated"] = day["aht_s"].astype(float)
+    for queue, rows in day.groupby("queue"):
+        past = rows[rows["interval_start"] + step <= as_of]
+        mine = handled[handled["queue"].astype(str) == queue]
+        planned_work = float((past["forecast"] * past["aht_s"]).sum())
+        if not len(mine) or planned_work <= 0 or past["forecast"].sum() <= 0:
+            continue
+        ratio = float(mine["handle_s"].mean()) / (planned_work / float(past["forecast"].sum()))
+        weight = len(mine) / (len(mine) + prior_contacts)
+        future = rows.index[rows["interval_start"] + step > as_of]
+        day.loc[future, "aht_s_updated"] = rows.loc[future, "aht_s"] * (1 + weight * (ratio - 1))
 
 
 def update_forecast(
@@ -105,10 +103,49 @@ def update_forecast(
     as_of,
     *,
     interval_minutes: int,
-    prior_contacts: float = DEFAULT_PRIOR_CONTACTS,
+    method: str = "ratio_shrunk",
+    prior_contacts: float | None = None,
+    forecaster=None,
 ) -> pd.DataFrame:
-    """The intraday-updated forecast of ``as_of``'s day (the one swap point for the forecast
-    stage's own update): rows of that day with ``forecast_updated`` for every interval."""
-    return ratio_update(
-        forecast, contacts, as_of, interval_minutes=interval_minutes, prior_contacts=prior_contacts
+    """Every forecast row of ``as_of``'s day with ``forecast_updated`` (the update for the
+    intervals ending after ``as_of``, the forecast itself before), ``ratio`` (updated /
+    original), ``update_method`` [and ``aht_s_updated``]; see the module doc."""
+    from openwfm.forecast.intraday import DEFAULT_SHRINK_K, validate_actuals
+    from openwfm.forecast.intraday import update_forecast as stage_update
+
+    as_of = pd.Timestamp(as_of)
+    step = pd.Timedelta(minutes=interval_minutes)
+    table = check_forecast(forecast)
+    day = table[table["interval_start"].dt.normalize() == as_of.normalize()].copy()
+    day = day.reset_index(drop=True)
+    if day.empty:
+        raise DataError(
+            f"the forecast has no interval on {as_of.date()}", file="forecast", field="as_of"
+        )
+    actuals = offered_actuals(contacts, day, as_of, interval_minutes)
+    if forecaster is not None:
+        updated = forecaster.update(actuals, as_of, forecast=table, method=method)
+    else:
+        checked = validate_actuals(actuals, table, as_of, interval_minutes)
+        k = prior_contacts if prior_contacts is not None else DEFAULT_SHRINK_K
+        shrink = {q: k for q in day["queue"].unique()}
+        updated = stage_update(table, checked, as_of, interval_minutes, method, shrink_k=shrink)
+    updated = updated.assign(
+        interval_start=pd.to_datetime(updated["interval_start"]),
+        queue=updated["queue"].astype(str),
+    )[["interval_start", "queue", "forecast", "method"]].rename(
+        columns={"forecast": "forecast_updated", "method": "update_method"}
     )
+    day = day.merge(updated, on=["interval_start", "queue"], how="left")
+    day["forecast_updated"] = day["forecast_updated"].fillna(day["forecast"]).astype(float)
+    day["update_method"] = day["update_method"].fillna(method)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        day["ratio"] = np.where(
+            day["forecast"] > 0,
+            day["forecast_updated"] / day["forecast"].where(day["forecast"] > 0, 1),
+            1.0,
+        )
+    if "aht_s" in day.columns:
+        k = prior_contacts if prior_contacts is not None else DEFAULT_AHT_PRIOR_CONTACTS
+        _aht_update(day, contacts, as_of, step, k)
+    return day

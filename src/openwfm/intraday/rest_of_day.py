@@ -220,11 +220,14 @@ def outlook(
     *,
     as_of,
     interval_minutes: int | None = None,
+    update_options: dict | None = None,
 ) -> OutlookResult:
     """The rest-of-day outlook at ``as_of`` (module doc). ``forecast``: ``interval_start,
     queue, forecast [, aht_s]`` (the version the schedule used); ``contacts``: interactions
     (anything after ``as_of`` is ignored); ``agents``: ``interval_start, queue, agents`` on
-    line (:func:`agents_on_line`)."""
+    line (:func:`agents_on_line`). ``update_options`` go to
+    :func:`openwfm.intraday.reforecast.update_forecast` (``method``, ``prior_contacts``,
+    ``forecaster``)."""
     as_of = pd.Timestamp(as_of)
     interval_minutes = interval_minutes or scenario.grid.interval_minutes
     step = pd.Timedelta(minutes=interval_minutes)
@@ -238,13 +241,9 @@ def outlook(
     known = contacts[contacts["arrival_time"] <= as_of].copy()
     for column in ("answer_time", "end_time", "abandon_time"):
         known.loc[known[column] > as_of, column] = pd.NaT
-    day = update_forecast(forecast, known, as_of, interval_minutes=interval_minutes)
-    if day.empty:
-        raise DataError(
-            f"the forecast has no interval on {as_of.date()}",
-            file="forecast",
-            field="interval_start",
-        )
+    day = update_forecast(
+        forecast, known, as_of, interval_minutes=interval_minutes, **(update_options or {})
+    )
     table = project(day, agents, scenario, interval_minutes)
     table["past"] = table["interval_start"] + step <= as_of
     for column in ("projected_service_level", "projected_asa_s", "projected_abandon"):
@@ -289,9 +288,7 @@ def outlook(
                 "queue": queue,
                 "as_of": as_of,
                 "target_service_level": spec.target.service_level,
-                "ratio": float(table.loc[table["queue"] == queue, "ratio"].iloc[0])
-                if (table["queue"] == queue).any()
-                else np.nan,
+                "ratio": float(current["ratio"].iloc[0]) if len(current) else np.nan,
                 **{
                     k: mine[k]
                     for k in ("offered_so_far", "answered_so_far", "abandoned_so_far", "sl_so_far")
