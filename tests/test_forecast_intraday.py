@@ -16,6 +16,7 @@ from openwfm.forecast import Forecaster
 from openwfm.forecast.factor import ROOT_SHIFT, FactorModel
 from openwfm.forecast.history import to_series
 from openwfm.forecast.intraday import learn_shrinkage
+from openwfm.forecast.versions import ForecastVersions
 
 
 def factor_history(n_days=84, slots=24, ar=0.7, seed=3, noise=0.05):
@@ -174,11 +175,18 @@ def cli_files(tmp_path_factory, fitted):
 def test_reforecast_cli_writes_the_rest_of_the_day(cli_files):
     folder, f_path, a_path, as_of, _ = cli_files
     out = folder / "F2.csv"
+    store = folder / "versions.duckdb"
     run = openwfm(
         "reforecast", "--forecast", str(f_path), "--actuals", str(a_path),
-        "--as-of", as_of.isoformat(), "--out", str(out),
+        "--as-of", as_of.isoformat(), "--out", str(out), "--versions", str(store),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    with ForecastVersions(store) as versions:
+        listed = versions.list()
+        parent = versions.find(pd.read_csv(f_path))
+        child = versions.find(pd.read_csv(out))
+    assert len(listed) == 2 and parent is not None and child is not None
+    assert listed.set_index("id").loc[child, "parent"] == parent
     original = pd.read_csv(f_path)
     updated = pd.read_csv(out)
     assert list(updated.columns) == list(original.columns)

@@ -112,6 +112,12 @@ def register(app: typer.Typer) -> None:
         ),
         queue: str = typer.Option(None, "--queue", help="Only these queues (comma-separated)."),
         origins: int = typer.Option(8, "--origins", help="Backtest origins for the auto pick."),
+        versions: Path = typer.Option(
+            None,
+            "--versions",
+            help="Keep the forecast as an immutable version in this DuckDB store "
+            "(default: the --store, if given).",
+        ),
     ) -> None:
         """Forecast offered volume (and handle time) per queue and interval.
 
@@ -161,6 +167,13 @@ def register(app: typer.Typer) -> None:
         for column in columns[2:]:
             written[column] = written[column].round(3)
         _write_csv_atomic(written, out)
+        version_path = versions if versions is not None else store
+        if version_path is not None:
+            chosen = sorted({c for m in forecasters for c in m.chosen_.values()})
+            vid = save_version(
+                version_path, written, f"{method}({','.join(chosen)})", f"{horizon_days}d"
+            )
+            Console(stderr=True).print(f"forecast version {vid} in {version_path}")
 
         summary = Table(title=f"forecast: {horizon_days} days -> {out}")
         for column in ("queue", "method", "backtest WAPE", "total forecast"):
@@ -290,6 +303,25 @@ def register(app: typer.Typer) -> None:
             cons.print(f"charts: {report}")
 
 
+def save_version(path: Path, written, method: str, horizon: str, parent: str | None = None):
+    """Store a written forecast table as an immutable version; return its id."""
+    from openwfm.forecast.versions import ForecastVersions
+
+    with ForecastVersions(path) as versions:
+        return versions.save(written, method, horizon, parent=parent)
+
+
+def save_reforecast_version(path: Path, original, written, method: str, as_of: str) -> str:
+    """Store a re-forecast with the version of its forecast file as parent (stored if new)."""
+    from openwfm.forecast.versions import ForecastVersions
+
+    with ForecastVersions(path) as versions:
+        parent = versions.find(original)
+        if parent is None:
+            parent = versions.save(original, "imported", "as given")
+        return versions.save(written, method, f"intraday {as_of}", parent=parent)
+
+
 def run_reforecast(
     forecast: Path, actuals: Path, as_of: str, out: Path, method: str, country: str | None
 ) -> tuple:
@@ -374,6 +406,12 @@ def register_reforecast(app: typer.Typer) -> None:
         country: str = typer.Option(
             None, "--country", help="Holidays of this country, for the history in --actuals."
         ),
+        versions: Path = typer.Option(
+            None,
+            "--versions",
+            help="Keep the re-forecast as an immutable version (parent: the version of "
+            "--forecast) in this DuckDB store.",
+        ),
     ) -> None:
         """Re-forecast the rest of the day of --as-of from the actuals so far.
 
@@ -382,6 +420,13 @@ def register_reforecast(app: typer.Typer) -> None:
         update and the shrinkage weight; without them auto uses a default shrunk ratio.
         """
         written, used = run_reforecast(forecast, actuals, as_of, out, method, country)
+        if versions is not None:
+            from openwfm.forecast.intraday import read_forecast_csv
+
+            vid = save_reforecast_version(
+                versions, read_forecast_csv(forecast), written, "+".join(used), as_of
+            )
+            typer.echo(f"forecast version {vid} in {versions}")
         typer.echo(
             f"reforecast: {len(written)} intervals after {as_of} -> {out} "
             f"(method {', '.join(used)})"
