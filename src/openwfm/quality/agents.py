@@ -109,6 +109,9 @@ def agent_quality(
     for part in parts[1:]:
         table = table.merge(part, on=by, how="outer")
     table["team"] = _teams(table["agent"], teams)
+    for column in ("evaluations", "auto_fails", "contacts", "csat_responses"):
+        if column in table.columns:
+            table[column] = table[column].astype("Int64")
     return table.sort_values(by).reset_index(drop=True)
 
 

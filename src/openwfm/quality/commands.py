@@ -247,7 +247,12 @@ def register(app: typer.Typer) -> None:
         flags = repeat_flags(contacts, (window,))
         label = f"{window:g}d"
         by = ("agent", "queue") if by_queue or scenario is not None else ("agent",)
-        table = agent_quality(evaluations, flags, surveys, window=label, by=by)
+        teams = None
+        if scenario is not None:  # shrink toward each scenario team's mean
+            from openwfm.scenario import load_scenario
+
+            teams = {a.name: a.team or "all" for a in load_scenario(scenario).all_agents()}
+        table = agent_quality(evaluations, flags, surveys, window=label, by=by, teams=teams)
         if scenario is not None:
             table = derive_proficiency(table, handle_times(contacts))
             segments = [s.strip() for s in a_team_segments.split(",") if s.strip()]
