@@ -145,7 +145,8 @@ def test_bad_evaluation_is_one_line_and_stores_nothing(tmp_path, store, monkeypa
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("openwfm: error: ")
     assert f"bad.csv{where}" in lines[0] and message in lines[0]
-    assert table_rows(store, "evaluation") == 0 and table_rows(store, "eval_answer") == 0
+    for table in ("evaluation", "eval_answer", "eval_form"):
+        assert table_rows(store, table) == 0
 
 
 def test_surveys_attribution_and_bad_agent(tmp_path, store, monkeypatch, capsys):

@@ -101,6 +101,7 @@ def _attribute(path, frame: pd.DataFrame, quality: QualityStore) -> pd.Series:
 def _score_groups(path, frame: pd.DataFrame, form: EvaluationForm):
     """Score each evaluation_id group; returns (evaluation rows, answer rows)."""
     evaluations, answers = [], []
+    items = form.items()
     for evaluation_id, rows in frame.groupby("evaluation_id", sort=False):
         first = rows.index[0]
         for column in ("interaction_id", "evaluator"):
@@ -148,7 +149,7 @@ def _score_groups(path, frame: pd.DataFrame, form: EvaluationForm):
         given = dict(zip(rows["item"], rows["answer"], strict=True))
         for item_id, item_score in result.item_scores.items():
             answered = not np.isnan(item_score)
-            points = form.items()[item_id][1].points_of(given[item_id]) if answered else None
+            points = items[item_id][1].points_of(given[item_id]) if answered else None
             answers.append(
                 {
                     "evaluation_id": evaluation_id,
