@@ -61,6 +61,12 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(quality_app, name="quality")
+    _register_imports(quality_app)
+    _register_measures(quality_app)
+
+
+def _register_imports(quality_app: typer.Typer) -> None:
+    """Commands that add to the store: score, surveys, customers."""
 
     @quality_app.command("score")
     def score(
@@ -152,6 +158,10 @@ def register(app: typer.Typer) -> None:
             f"customer keys: {result.read:,} identified, "
             f"{result.added['interaction_customer']:,} added"
         )
+
+
+def _register_measures(quality_app: typer.Typer) -> None:
+    """Commands that read the store: fcr, sample, agents, calibration, report."""
 
     @quality_app.command("fcr")
     def fcr(
