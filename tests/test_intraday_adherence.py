@@ -10,6 +10,7 @@ from openwfm.intraday import (
     AdherenceMap,
     AdherenceRule,
     adherence,
+    apply_preset,
     check_state_events,
     default_adherence_map,
     from_router_events,
@@ -398,3 +399,71 @@ def test_live_router_events_feed_adherence(tmp_path):
     result = adherence(feed.events, plan, preset="nice", start=t("09:00"), end=t("09:30"))
     # 10 min available, then 5 min away and 15 min offline while scheduled on voice
     assert day_row(result, "bob")["adherence"] == pytest.approx(10 / 30)
+
+
+# ---------------------------------------------------------------------------- properties
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STATES = [
+    ("available", None),
+    ("busy", None),
+    ("not_ready", "break"),
+    ("not_ready", "meeting"),
+    ("logged_out", None),
+]
+
+
+@st.composite
+def day_logs(draw):
+    n = draw(st.integers(1, 12))
+    minutes = sorted(draw(st.lists(st.integers(0, 239), min_size=n, max_size=n)))
+    picks = draw(st.lists(st.sampled_from(STATES), min_size=n, max_size=n))
+    rows = [
+        ("a", f"{8 + m // 60:02d}:{m % 60:02d}", s, r)
+        for m, (s, r) in zip(minutes, picks, strict=True)
+    ]
+    cut = sorted(draw(st.lists(st.integers(1, 23), min_size=2, max_size=2, unique=True)))
+    plan = [
+        (
+            "a",
+            f"{8 + cut[0] * 10 // 60:02d}:{cut[0] * 10 % 60:02d}",
+            f"{8 + cut[1] * 10 // 60:02d}:{cut[1] * 10 % 60:02d}",
+            "voice",
+        )
+    ]
+    return rows, plan
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day_logs())
+def test_figures_add_up_and_presets_are_ordered(log_and_plan):
+    rows, plan_rows = log_and_plan
+    amap = default_adherence_map()
+    amap.rules.insert(
+        0,
+        AdherenceRule(
+            state="not_ready", reason_code="meeting", activity="work", adherence="neutral"
+        ),
+    )
+    log, plan = events(*rows), schedule(*plan_rows)
+    result = adherence(log, plan, amap, start=t("07:00"), end=t("13:00"))
+    row = day_row(result)
+    assert row["in_s"] + row["out_s"] + row["neutral_s"] == pytest.approx(row["scheduled_s"])
+    assert row["not_present_s"] + row["wrong_activity_s"] == pytest.approx(row["out_s"])
+    span = pd.Timestamp(plan["end"][0]) - pd.Timestamp(plan["start"][0])
+    assert row["scheduled_s"] == span.total_seconds()
+    # per interval figures sum to the day
+    assert result.by_interval["scheduled_s"].sum() == pytest.approx(row["scheduled_s"])
+    assert result.by_interval["out_s"].sum() == pytest.approx(row["out_s"])
+    figures = {}
+    for preset in ("genesys", "nice", "teleopti", "injixo"):
+        value = apply_preset(result.by_day, preset)["adherence"].iloc[0]
+        if not pd.isna(value):
+            assert 0.0 <= value <= 1.0
+        figures[preset] = value
+    assert figures["genesys"] <= figures["nice"] + 1e-12
+    if not pd.isna(figures["teleopti"]):
+        assert figures["teleopti"] <= figures["nice"] + 1e-12
+    assert figures["injixo"] == pytest.approx(figures["nice"])
