@@ -366,7 +366,9 @@ def import_customers(
     keys = pd.DataFrame(
         {
             "interaction_id": frame["interaction_id"].astype(str).to_numpy(),
-            "customer_key": hash_customer(frame["customer_id"].astype(str).str.strip(), salt),
+            "customer_key": hash_customer(
+                frame["customer_id"].astype(str).str.strip(), salt
+            ).to_numpy(),
         }
     ).drop_duplicates("interaction_id")
     added = quality.write({"interaction_customer": (keys, ["interaction_id"])})
