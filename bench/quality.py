@@ -8,12 +8,21 @@ some agents with few of them) -> per-agent quality shrunk toward the team mean
 answered contact is credited with the *true* resolution probability of its agent, which the
 routing never sees: it sees only the estimates.
 
-    python bench/quality.py [--replications 20] [--days 1] [--seed 1]
+    python bench/quality.py [--replications 20] [--days 1] [--seed 1] [--proficiency-slope 0.3]
+    python bench/quality.py --bank     # the A-team from the Anonymous Bank's measured FCR
+
+``--bank``: the 1999 Anonymous Bank records (../shared/data) -> repeat-contact FCR per agent ->
+proficiency per queue (resolution and handle time) written into examples/anonymous-bank.yaml
+-> the 10 busiest agents on duty through a Sunday's opening hours, priority customers (segment
+"2") of queue PS routed best-skilled, each answered call credited with its agent's measured
+(shrunk) PS resolution rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +37,8 @@ from openwfm.quality.routing import compare_routing
 from openwfm.scenario import load_scenario
 
 N_AGENTS = 24
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("OPENWFM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def scenario_dict(contacts_per_day: float, proficiency_slope: float = 0.0) -> dict:
@@ -96,6 +107,89 @@ def shrinkage_errors(seed: int, histories: int = 200) -> tuple[float, float]:
     return float(np.sqrt(np.mean(raw))), float(np.sqrt(np.mean(shrunk)))
 
 
+def bank_inputs(on_duty: int = 10):
+    """(scenario with derived proficiency, resolution per agent) from the Anonymous Bank."""
+    from openwfm.data.readers import read_anonymous_bank
+    from openwfm.data.store import InteractionStore
+    from openwfm.quality.fcr import fcr_rates, repeat_flags
+    from openwfm.quality.imports import anonymous_bank_customers, import_customers
+    from openwfm.quality.proficiency import handle_times
+    from openwfm.quality.store import QualityStore
+
+    paths = sorted((SHARED_DATA / "anonymous-bank" / "raw").glob("*.txt"))
+    if not paths:
+        raise SystemExit(f"no Anonymous Bank files under {SHARED_DATA}")
+    with InteractionStore(":memory:") as store:
+        store.ingest(pd.concat([read_anonymous_bank(p) for p in paths], ignore_index=True))
+        quality = QualityStore(store)
+        import_customers(quality, pd.concat([anonymous_bank_customers(p) for p in paths]))
+        contacts = quality.contacts_with_customers()
+    flags = repeat_flags(contacts, (1,))
+    overall = fcr_rates(flags).iloc[0]
+    by_queue = agent_quality(fcr_flags=flags, by=("agent", "queue"))
+    proficiency = derive_proficiency(by_queue, handle_times(contacts))
+    ps = by_queue[by_queue["queue"] == "PS"].set_index("agent")["fcr"]
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "anonymous-bank.quality.yaml"
+        write_proficiency(
+            ROOT / "examples" / "anonymous-bank.yaml", proficiency, copy, a_team_segments=["2"]
+        )
+        scenario = load_scenario(copy)
+    served = contacts[contacts["outcome"] == "answered"].groupby("agent").size()
+    busiest = [a for a in served.sort_values(ascending=False).index if a in ps.index]
+    agents = [a for a in scenario.agents if a.name in busiest[:on_duty]]
+    scenario = scenario.model_copy(update={"agents": agents})
+    resolution = {a.name: float(ps[a.name]) for a in agents}
+    print(
+        f"Anonymous Bank: {int(overall['contacts']):,} identified agent-served calls, FCR(1 d) "
+        f"{overall['fcr_1d']:.3f}; on duty: {', '.join(resolution)}; their shrunk PS FCR "
+        f"{min(resolution.values()):.3f} to {max(resolution.values()):.3f}"
+    )
+    return scenario, resolution
+
+
+def print_comparison(table: pd.DataFrame, header: str, segments=None) -> None:
+    if segments is not None:
+        table = table[table["segment"].isin(segments)]
+    table = table.assign(
+        value=[
+            f"{m:.4f} [{lo:.4f}, {hi:.4f}]"
+            for m, lo, hi in zip(table["mean"], table["ci_low"], table["ci_high"], strict=True)
+        ]
+    )
+    wide = table.pivot_table(
+        index=["segment", "metric"], columns="policy", values="value", aggfunc="first"
+    )[list(dict.fromkeys(table["policy"]))]
+    print(header)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 40):
+        print(wide.to_string())
+
+
+def synthetic_inputs(args):
+    """(scenario with derived proficiency, true resolution per agent) of the synthetic center."""
+    truth, flags, evaluations = history(np.random.default_rng(args.seed))
+    quality = agent_quality(evaluations, flags, by=("agent", "queue"))
+    raw_error, shrunk_error = shrinkage_errors(args.seed)
+    print(
+        f"FCR estimates vs true resolution over 200 seeded histories of {N_AGENTS} agents "
+        f"(15 to 600 contacts each): RMSE raw {raw_error:.4f}, shrunk toward the team mean "
+        f"(beta-binomial empirical Bayes) {shrunk_error:.4f}"
+    )
+    proficiency = derive_proficiency(quality)
+    with tempfile.TemporaryDirectory() as folder:
+        base, copy = Path(folder) / "bench.yaml", Path(folder) / "bench.quality.yaml"
+        center = scenario_dict(args.contacts_per_day, args.proficiency_slope)
+        base.write_text(yaml.safe_dump(center, sort_keys=False))
+        write_proficiency(base, proficiency, copy, a_team_segments=["gold"])
+        scenario = load_scenario(copy)
+    a_team = proficiency[proficiency["a_team"]]["agent"]
+    print(
+        f"A-team (top quarter by derived proficiency): {', '.join(a_team)}; its true mean "
+        f"resolution {truth[a_team].mean():.3f} vs all agents {truth.mean():.3f}"
+    )
+    return scenario, truth.to_dict()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=20)
@@ -108,56 +202,33 @@ def main() -> None:
         default=0.0,
         help="handle time x (1 + slope (1 - proficiency)): 0 = every agent equally fast",
     )
+    parser.add_argument("--bank", action="store_true", help="the Anonymous Bank (real data)")
     args = parser.parse_args()
 
-    truth, flags, evaluations = history(np.random.default_rng(args.seed))
-    quality = agent_quality(evaluations, flags, by=("agent", "queue"))
-    raw_error, shrunk_error = shrinkage_errors(args.seed)
-    print(
-        f"FCR estimates vs true resolution over 200 seeded histories of {N_AGENTS} agents "
-        f"(15 to 600 contacts each): RMSE raw {raw_error:.4f}, shrunk toward the team mean "
-        f"(beta-binomial empirical Bayes) {shrunk_error:.4f}"
-    )
-    proficiency = derive_proficiency(quality)
-    with tempfile.TemporaryDirectory() as folder:
-        base, copy = Path(folder) / "bench.yaml", Path(folder) / "bench.quality.yaml"
-        base.write_text(
-            yaml.safe_dump(
-                scenario_dict(args.contacts_per_day, args.proficiency_slope), sort_keys=False
-            )
-        )
-        write_proficiency(base, proficiency, copy, a_team_segments=["gold"])
-        scenario = load_scenario(copy)
-    a_team = proficiency[proficiency["a_team"]]["agent"]
-    print(
-        f"A-team (top quarter by derived proficiency): {', '.join(a_team)}; its true mean "
-        f"resolution {truth[a_team].mean():.3f} vs all agents {truth.mean():.3f}"
-    )
-
+    if args.bank:
+        scenario, resolution = bank_inputs()
+        segment, queue, start, segments = "2", "PS", dt.date(2024, 1, 7), ["2", "all"]
+    else:
+        scenario, resolution = synthetic_inputs(args)
+        segment, queue, start, segments = "gold", None, dt.date(2024, 1, 1), None
     began = time.perf_counter()
     table = compare_routing(
         scenario,
-        truth.to_dict(),
-        segment="gold",
+        resolution,
+        segment=segment,
+        queue=queue,
         replications=args.replications,
         seed=args.seed,
-        start=pd.Timestamp("2024-01-01").date(),
+        start=start,
         days=args.days,
     )
     elapsed = time.perf_counter() - began
-    table["value"] = [
-        f"{m:.4f} [{lo:.4f}, {hi:.4f}]"
-        for m, lo, hi in zip(table["mean"], table["ci_low"], table["ci_high"], strict=True)
-    ]
-    wide = table.pivot_table(
-        index=["segment", "metric"], columns="policy", values="value", aggfunc="first"
-    )[list(dict.fromkeys(table["policy"]))]
-    print(
+    print_comparison(
+        table,
         f"\n{args.replications} replications x {args.days} day(s), 95% CI over replications "
-        f"(differences paired, same seeds); {elapsed:.1f} s"
+        f"(differences paired, same seeds); {elapsed:.1f} s",
+        segments,
     )
-    with pd.option_context("display.width", 160, "display.max_colwidth", 40):
-        print(wide.to_string())
 
 
 if __name__ == "__main__":
