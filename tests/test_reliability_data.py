@@ -320,3 +320,29 @@ def test_b10_d13_a_foreign_store_and_a_read_only_store(tmp_path, monkeypatch, ca
     with duckdb.connect(str(store), read_only=True):
         code, out, err = run(monkeypatch, capsys, "kpi", "--store", store)
     assert code == 0, err
+
+
+def test_c12_occupancy_stays_within_100_percent_on_real_data(
+    anonymous_bank_dir, tmp_path, monkeypatch, capsys
+):
+    april = anonymous_bank_dir / "raw" / "04_April.txt"
+    store, out = tmp_path / "bank.duckdb", tmp_path / "k.csv"
+    assert run(monkeypatch, capsys, "ingest", april, "--store", store)[0] == 0
+    code, stdout, err = run(
+        monkeypatch, capsys, "kpi", "--store", store, "--interval", "15", "--out", out
+    )
+    assert code == 0, err
+    kpis = pd.read_csv(out)
+    assert kpis["occupancy"].max() <= 1.0
+    # 1999-04-28 17:45, queue NE: one agent whose calls overlap (989 busy s in 900 s)
+    row = kpis[(kpis["interval_start"] == "1999-04-28 17:45:00") & (kpis["queue"] == "NE")]
+    assert len(row) == 1 and row["busy_s"].iloc[0] > 900 and row["occupancy"].iloc[0] <= 1.0
+
+
+def test_c18_kpi_limit_must_not_be_negative(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "ab.txt"
+    log.write_text(AB_HEADER + _ab_line("33118", "83", "DORIT"))
+    store = tmp_path / "s.duckdb"
+    assert run(monkeypatch, capsys, "ingest", log, "--store", store)[0] == 0
+    code, out, err = run(monkeypatch, capsys, "kpi", "--store", store, "--limit", "-1")
+    one_error_line(code, err, "--limit", "-1")
