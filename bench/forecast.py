@@ -9,7 +9,15 @@
 2. A 14-day, 30-minute forecast for every Anonymous Bank queue from the raw call records
    (read_anonymous_bank), auto pick included, timed.
 
-Run: .venv/bin/python bench/forecast.py   (about 3 minutes on 2 cores)
+3. Nested backtest (issue 15): the defaults (auto pick variants, single models) are chosen on
+   early origins (bank: forecasts before 1999-07; IT desk: March-April) by their mean ratio to
+   the best baseline over all series, and scored on the later origins (bank: July-December at
+   30 minutes, July-October at 15 minutes from the raw records; IT desk: May). Both printed.
+4. Long term: weekly totals to year end from the bank's history up to 1999-06-30, openwfm vs
+   statsforecast AutoETS and AutoARIMA.
+
+Run: .venv/bin/python bench/forecast.py [classic] [nested] [longterm]   (all by default;
+about 3 minutes for the classic part, 20-30 for the nested one on 2 busy cores)
 """
 
 from __future__ import annotations
@@ -82,7 +90,134 @@ def wape(frame: pd.DataFrame) -> float:
     return float((frame["forecast"] - frame["actual"]).abs().sum() / frame["actual"].sum())
 
 
+# -- nested backtest: choose the defaults on early origins, score them on later ones ------------
+NESTED_SERIES = {
+    # name: (loader, minutes, country, choose origins from, score from, origin step in days)
+    "bank 30-min": (lambda: load_bank(30), "IL", "1999-03-01", "1999-07-01", 6),
+    "bank 15-min": (lambda: load_bank(15), "IL", "1999-03-01", "1999-07-01", 4),
+    "IT desk 30-min": (lambda: load_itdesk(30), "BR", "2016-03-22", "2016-05-01", 1),
+}
+BLEND = "blend"
+
+
+def default_variants() -> dict:
+    """The candidate defaults the nested protocol chooses among (auto picks and single models)."""
+    from openwfm.forecast import AUTO_CANDIDATES, METHODS, AutoPick
+
+    without_factor = {k: v for k, v in AUTO_CANDIDATES.items() if k != "factor"}
+    return {
+        "auto": lambda h: lambda: AutoPick(horizon_days=h),
+        "auto_no_factor": lambda h: lambda: AutoPick(candidates=without_factor, horizon_days=h),
+        "profile": lambda h: METHODS["profile"],
+        "factor": lambda h: METHODS["factor"],
+        BLEND: lambda h: METHODS[BLEND],
+    }
+
+
+def nested_one(name: str, spec: tuple) -> pd.DataFrame:
+    """WAPE per (period, horizon, method) for one series; period = choose | score."""
+    from openwfm.forecast import METHODS, EventCalendar, backtest_series, to_series
+    from openwfm.forecast import validate_history as validate
+
+    loader, country, choose_from, score_from, step = spec
+    frame = loader()
+    series = next(iter(to_series(validate(frame)).values()))
+    calendar = EventCalendar(country)
+    first = int(np.searchsorted(series.days, pd.Timestamp(choose_from)))
+    observed = np.isfinite(series.values).any(axis=1)
+    rows = []
+    for horizon in (1, 7):
+        origins = [
+            n for n in range(first, series.n_days - horizon + 1, step) if observed[n : n + 1].all()
+        ]
+        factories = {m: METHODS[m] for m in BASELINES} if horizon == 7 else {}
+        factories.update({v: make(horizon) for v, make in default_variants().items()})
+        t = time.perf_counter()
+        for method, factory in factories.items():
+            bt = backtest_series(
+                series, {method: factory}, horizon, calendar=calendar, origins=origins
+            )
+            origin_day = pd.to_datetime(bt["origin"]) + pd.Timedelta(days=1)
+            bt["period"] = np.where(origin_day < pd.Timestamp(score_from), "choose", "score")
+            for (period,), part in bt.groupby(["period"]):
+                rows.append((name, period, horizon, method, wape(part), part["origin"].nunique()))
+                if horizon == 7 and method in BASELINES:  # day-ahead = lead day 1 of the same run
+                    lead1 = part[part["lead_day"] == 1]
+                    rows.append((name, period, 1, method, wape(lead1), lead1["origin"].nunique()))
+        print(
+            f"  {name}: h={horizon}, {len(origins)} origins, {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+    return pd.DataFrame(rows, columns=["series", "period", "horizon", "method", "wape", "origins"])
+
+
+def nested_backtest() -> pd.DataFrame:
+    """Print the nested backtest; return the long table of WAPEs."""
+    print()
+    print("Nested backtest: defaults chosen on early origins, scored on later ones")
+    table = pd.concat([nested_one(n, s) for n, s in NESTED_SERIES.items()], ignore_index=True)
+    best = (
+        table[table["method"].isin(BASELINES)]
+        .groupby(["series", "period", "horizon"])["wape"]
+        .min()
+        .rename("best_baseline")
+    )
+    table = table.join(best, on=["series", "period", "horizon"])
+    table["ratio"] = table["wape"] / table["best_baseline"]
+    variants = list(default_variants())
+    # the default: lowest mean ratio over every series and both horizons on the choose origins
+    choose = table[(table["period"] == "choose") & table["method"].isin(variants)]
+    pooled = choose.groupby("method")["ratio"].mean().sort_values()
+    chosen = str(pooled.index[0])
+    print("mean ratio to the best baseline on the choose origins (all series, h=1 and h=7):")
+    for method, ratio in pooled.items():
+        print(f"  {method:<16}{ratio:.3f}{'  <- chosen default' if method == chosen else ''}")
+    for horizon, target in ((1, 0.85), (7, 0.95)):
+        label = "day-ahead" if horizon == 1 else "week-ahead"
+        print(f"{label}: WAPE (ratio to best baseline), choose | score; target <= {target}")
+        print(f"{'method':<16}" + "".join(f"{s:>30}" for s in NESTED_SERIES))
+        part = table[table["horizon"] == horizon]
+        for method in [*BASELINES, *variants]:
+            cells = []
+            for series_name in NESTED_SERIES:
+                got = part[(part["series"] == series_name) & (part["method"] == method)]
+                got = got.set_index("period")
+                cells.append(
+                    " | ".join(
+                        f"{got.loc[p, 'wape']:.3f} ({got.loc[p, 'ratio']:.3f})"
+                        if p in got.index
+                        else "-"
+                        for p in ("choose", "score")
+                    )
+                )
+            mark = " *" if method == chosen else ""
+            print(f"{method + mark:<16}" + "".join(f"{c:>30}" for c in cells))
+        for series_name in NESTED_SERIES:
+            got = part[
+                (part["series"] == series_name)
+                & (part["method"] == chosen)
+                & (part["period"] == "score")
+            ]
+            ratio = float(got["ratio"].iloc[0])
+            verdict = "met" if ratio <= target else "MISSED"
+            print(f"  chosen {chosen} on {series_name}, score origins: {ratio:.3f} ({verdict})")
+    return table
+
+
 def main() -> int:
+    parts = sys.argv[1:] or ["classic", "nested", "longterm"]
+    if "classic" in parts:
+        code = classic_bench()
+        if code:
+            return code
+    if "nested" in parts:
+        nested_backtest()
+    if "longterm" in parts:
+        longterm_bench()
+    return 0
+
+
+def classic_bench() -> int:
     from openwfm.forecast import (
         METHODS,
         AutoPick,
@@ -208,6 +343,61 @@ def main() -> int:
         )
     print(f"total bench time {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+# -- long term: weekly totals to year end -------------------------------------------------------
+def longterm_bench() -> None:
+    """Fit up to 1999-06-30 (6-minute counts), forecast weekly totals to year end."""
+    import warnings
+
+    from statsforecast.models import AutoARIMA, AutoETS
+
+    from openwfm.forecast.longterm import LongTermForecaster
+
+    history = load_bank(6)
+    cut = pd.Timestamp("1999-07-01")
+    train = history[history["interval_start"] < cut]
+    t = time.perf_counter()
+    model = LongTermForecaster("week", country="IL").fit(train)
+    fc = model.predict((pd.Timestamp("1999-12-31") - cut).days + 1)
+    fit_s = time.perf_counter() - t
+    daily = history.groupby(history["interval_start"].dt.normalize())["offered"].sum()
+    days = pd.date_range("1999-01-01", "1999-12-31", freq="D")
+    daily = daily.reindex(days)  # 11-12 January missing
+    week = days.to_period("W-SUN").start_time
+    observed = daily.groupby(week).count()
+    weekly = daily.groupby(week).sum() * 7 / observed  # a week with a missing day scaled up
+    full = weekly.index[(weekly.index >= pd.Timestamp("1999-01-04"))]
+    history_weeks = weekly[(full[0] <= weekly.index) & (weekly.index + pd.Timedelta(days=6) < cut)]
+    scored = weekly[(weekly.index >= cut) & (weekly.index + pd.Timedelta(days=6) <= days[-1])]
+    h = int((scored.index[-1] - history_weeks.index[-1]).days // 7)
+    offsets = ((scored.index - history_weeks.index[-1]).days // 7).to_numpy() - 1
+    base = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, peer in (("AutoETS", AutoETS(season_length=1)), ("AutoARIMA", AutoARIMA())):
+            y = history_weeks.to_numpy(float)
+            base[name] = np.asarray(peer.fit(y=y).predict(h=h)["mean"])[offsets]
+    ours = fc.set_index("period_start")["forecast"].reindex(scored.index).to_numpy()
+    actual = scored.to_numpy()
+    print()
+    print(
+        f"Long term: weekly totals, fitted on the bank up to {cut.date() - pd.Timedelta(days=1)} "
+        f"({len(history_weeks)} full weeks), {len(scored)} full weeks scored "
+        f"({scored.index[0].date()} .. {scored.index[-1].date()}); fit+forecast {fit_s:.1f} s"
+    )
+    scores = {"openwfm": ours, **base}
+    for name, values in scores.items():
+        w = float(np.abs(values - actual).sum() / actual.sum())
+        print(f"  {name:<10} WAPE {w:.3f}")
+    best_peer = min(float(np.abs(v - actual).sum() / actual.sum()) for v in base.values())
+    ours_w = float(np.abs(ours - actual).sum() / actual.sum())
+    inside = fc.set_index("period_start").reindex(scored.index)
+    cover = float(((actual >= inside["lower_80"]) & (actual <= inside["upper_80"])).mean())
+    print(
+        f"  openwfm / best peer: {ours_w / best_peer:.3f} (target <= 1); 80% interval coverage "
+        f"{cover:.0%} over {len(actual)} weeks"
+    )
 
 
 if __name__ == "__main__":

@@ -118,12 +118,25 @@ def register(app: typer.Typer) -> None:
             help="Keep the forecast as an immutable version in this DuckDB store "
             "(default: the --store, if given).",
         ),
+        granularity: str = typer.Option(
+            "interval",
+            "--granularity",
+            help="interval (default), or week / month for long-term totals (3-18 months).",
+        ),
     ) -> None:
         """Forecast offered volume (and handle time) per queue and interval.
 
         Writes interval_start,queue,forecast,lower_80,upper_80,lower_95,upper_95[,aht_s] for the
-        open intervals of the HORIZON_DAYS days after the history's last day.
+        open intervals of the HORIZON_DAYS days after the history's last day. With
+        --granularity week|month: period_start,queue,days,forecast,lower_80,upper_80,lower_95,
+        upper_95[,aht_s,aht_lower_80,aht_upper_80], totals per Monday-start week or month.
         """
+        if granularity != "interval":
+            run_longterm(
+                horizon_days, out, history, store, country, events, interval_minutes, queue,
+                versions, granularity,
+            )  # fmt: skip
+            return
         from rich.console import Console
         from rich.progress import Progress
         from rich.table import Table
@@ -301,6 +314,46 @@ def register(app: typer.Typer) -> None:
 
             backtest_report(results, by_lead, report)
             cons.print(f"charts: {report}")
+
+
+def run_longterm(
+    horizon_days, out, history, store, country, events, interval_minutes, queue, versions,
+    granularity,
+) -> None:  # fmt: skip
+    """Body of ``openwfm forecast --granularity week|month``."""
+    from rich.console import Console
+
+    from openwfm.forecast.events import read_events_csv
+    from openwfm.forecast.longterm import GRANULARITIES, LongTermForecaster
+
+    if granularity not in GRANULARITIES:
+        raise ParameterError(
+            f"unknown granularity {granularity!r}; expected interval, week or month",
+            field="--granularity",
+        )
+    if not 1 <= horizon_days <= 560:
+        raise ParameterError(
+            "a long-term horizon is 1 to 560 days (18 months)", field="--horizon-days"
+        )
+    user_events = read_events_csv(events) if events is not None else []
+    frame, _ = _load_history(history, store, interval_minutes, _split(queue))
+    model = LongTermForecaster(granularity, country=country, events=user_events).fit(frame)
+    table = model.predict(horizon_days)
+    written = table.copy()
+    written["period_start"] = written["period_start"].dt.strftime("%Y-%m-%d")
+    for column in written.columns[3:]:
+        written[column] = written[column].round(1)
+    _write_csv_atomic(written, out)
+    version_path = versions if versions is not None else store
+    if version_path is not None:
+        rows = table.rename(columns={"period_start": "interval_start"})
+        vid = save_version(version_path, rows, "longterm", f"{horizon_days}d/{granularity}")
+        Console(stderr=True).print(f"forecast version {vid} in {version_path}")
+    totals = written.groupby("queue")["forecast"].sum()
+    for q, total in totals.items():
+        typer.echo(
+            f"{q}: {len(written[written['queue'] == q])} {granularity}s, {total:,.0f} contacts"
+        )
 
 
 def save_version(path: Path, written, method: str, horizon: str, parent: str | None = None):

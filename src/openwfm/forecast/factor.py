@@ -204,3 +204,21 @@ class FactorModel(ForecastModel):
         shift = p @ f_obs @ np.linalg.solve(innov_cov, innovation)  # K
         moved = np.maximum(root + shift @ self.factors_, 0.0)
         return np.clip(moved**2 - ROOT_SHIFT, 0.0, None)
+
+
+class ProfileFactorBlend(ForecastModel):
+    """Equal-weight mean of :class:`~openwfm.forecast.models.DailyProfile` and
+    :class:`FactorModel`: two models with different errors (a smoothed weekday profile, and
+    day scores that follow yesterday) average to a steadier forecast than either."""
+
+    name = "blend"
+
+    def _fit(self, series: QueueSeries) -> None:
+        self.profile_ = DailyProfile().fit(series, self.calendar_)
+        self.factor_ = FactorModel().fit(series, self.calendar_)
+
+    def _predict(self, days: pd.DatetimeIndex) -> np.ndarray:
+        n = len(days)
+        return 0.5 * (
+            np.nan_to_num(self.profile_.predict(n)) + np.nan_to_num(self.factor_.predict(n))
+        )

@@ -491,10 +491,10 @@ class StatsForecastModel(ForecastModel):
         return out
 
 
-def _factor_model() -> ForecastModel:
-    from openwfm.forecast.factor import FactorModel
+def _factor_model(blend: bool = False) -> ForecastModel:
+    from openwfm.forecast.factor import FactorModel, ProfileFactorBlend
 
-    return FactorModel()
+    return ProfileFactorBlend() if blend else FactorModel()
 
 
 def make_model(name: str) -> ForecastModel:
@@ -516,6 +516,7 @@ METHODS = {
     "profile": DailyProfile,
     "profile_ew": lambda: DailyProfile(ets_weight=0.0),
     "factor": lambda: _factor_model(),
+    "blend": lambda: _factor_model(blend=True),
     "sf_seasonal_naive": lambda: StatsForecastModel("seasonal_naive"),
     "sf_autoets": lambda: StatsForecastModel("autoets"),
     "sf_mstl": lambda: StatsForecastModel("mstl"),
