@@ -242,3 +242,29 @@ def test_replan_command_writes_a_new_version(tmp_path):
     )
     assert bad.returncode == 2 and "unknown proposal 'p999'" in bad.stderr
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_outlook_command_by_simulation(tmp_path):
+    args = write_outlook_inputs(tmp_path)
+    out = tmp_path / "out"
+    done = run(
+        "intraday",
+        "outlook",
+        *args,
+        "--as-of",
+        "2024-03-04 10:00",
+        "--model",
+        "simulate",
+        "--replications",
+        "3",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    intervals = pd.read_csv(out / "intervals.csv")
+    rest = intervals[~intervals["past"]]
+    assert rest["simulated_service_level"].notna().all()
+    assert (rest["projected_service_level"] == rest["simulated_service_level"]).all()
+    assert pd.read_csv(out / "queues.csv")["model"].iloc[0] == "simulation"
+    bad = run("intraday", "outlook", *args, "--as-of", "2024-03-04 10:00", "--model", "magic")
+    assert bad.returncode == 2 and "--model" in bad.stderr

@@ -222,3 +222,45 @@ def test_absent_now_from_state_events():
     assert absent_now(feed, at("10:00")) == {"a"}
     assert absent_now(feed, at("09:30")) == set()
     assert np.isfinite(1.0)
+
+
+def test_simulated_outlook_for_a_multi_skill_center():
+    from openwfm.intraday import simulate_rest_of_day
+
+    sc = parse_scenario(
+        SCENARIO.replace(
+            "agents:\n  - {name: a, skills: {voice: 1}}\n"
+            "  - {name: b, skills: {voice: 1, chat: 1}}\n"
+            "  - {name: c, skills: {voice: 1}}\n",
+            "agent_groups:\n  - {name: v, count: 12, skills: {voice: 1}}\n"
+            "  - {name: m, count: 6, skills: {voice: 1, chat: 1}}\n",
+        )
+    )
+    plan = pd.DataFrame(
+        [
+            {"agent_id": f"{g}-{i}", "start": at("09:00"), "end": at("13:00"), "activity": "work"}
+            for g, n in (("v", 12), ("m", 6))
+            for i in range(1, n + 1)
+        ]
+    )
+    day = pd.concat([flat_forecast(30, ("voice",)), flat_forecast(8, ("chat",))])
+    day = day[day["interval_start"] < at("13:00")].assign(forecast_updated=lambda f: f["forecast"])
+    full = simulate_rest_of_day(
+        sc, day, plan, as_of=at("10:00"), replications=4, seed=1, scheduler="sync"
+    )
+    assert set(full["queue"]) == {"voice", "chat"}
+    assert full["interval_start"].min() == at("10:00")
+    short = simulate_rest_of_day(
+        sc,
+        day,
+        plan,
+        as_of=at("10:00"),
+        replications=4,
+        seed=1,
+        scheduler="sync",
+        absent={f"m-{i}" for i in range(1, 7)},
+    )
+    # without the multi-skilled agents chat is not served at all and voice gets worse
+    mean = lambda t, q: t.loc[t["queue"] == q, "simulated_service_level"].mean()  # noqa: E731
+    assert mean(short, "voice") < mean(full, "voice")
+    assert mean(short, "chat") < 0.2 < mean(full, "chat")

@@ -57,6 +57,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "default_rules",
             "evaluate_alerts",
         ],
+        "simulated": [
+            "simulate_rest_of_day",
+            "use_simulation",
+        ],
         "replanning": [
             "ReplanResult",
             "accept_proposals",

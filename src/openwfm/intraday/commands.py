@@ -317,6 +317,14 @@ def outlook_command(
         "--alert-log",
         help="Earlier alert rows (CSV) for the cool-down; new alerts are appended to it.",
     ),
+    model: str = typer.Option(
+        "erlang",
+        "--model",
+        help="erlang (queueing formulas per queue) "
+        "or simulate (the simulator, for multi-skill centers).",
+    ),
+    replications: int = typer.Option(10, "--replications", help="Simulation replications."),
+    seed: int = typer.Option(0, "--seed", help="Simulation seed."),
     out: Path = typer.Option(None, "--out", help="Output directory for tables and page.html."),
     fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
 ) -> None:
@@ -324,10 +332,13 @@ def outlook_command(
     import pandas as pd
     from rich.console import Console
 
+    from openwfm.errors import ParameterError
     from openwfm.intraday.alerts import evaluate_alerts
     from openwfm.intraday.rest_of_day import outlook
 
-    sc, now, table, contacts, _, agents, absent = outlook_inputs(
+    if model not in ("erlang", "simulate"):
+        raise ParameterError(f"expected erlang or simulate, got {model!r}", field="--model")
+    sc, now, table, contacts, plan, agents, absent = outlook_inputs(
         scenario, forecast, interactions, schedule, states, mapping, as_of
     )
     alert_rules = load_alert_rules(rules)
@@ -335,6 +346,19 @@ def outlook_command(
     if alert_log is not None and alert_log.exists():
         log = read_any_table(alert_log, "alert log")
     result = outlook(table, contacts, agents, sc, as_of=now)
+    if model == "simulate":
+        from openwfm.intraday.simulated import simulate_rest_of_day, use_simulation
+
+        simulated = simulate_rest_of_day(
+            sc,
+            result.intervals,
+            plan,
+            as_of=now,
+            absent=absent,
+            replications=replications,
+            seed=seed,
+        )
+        result = use_simulation(result, simulated)
     alerts = evaluate_alerts(alert_rules, now, outlook=result, log=log)
     console = Console()
     console.print(f"outlook as of {now} ({len(absent)} scheduled agent(s) absent)")
