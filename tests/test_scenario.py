@@ -121,3 +121,5 @@ def test_anonymous_bank_scenario_loads():
     for queue in scenario.queue_names:
         assert abs(sum(scenario.segment_shares(queue).values()) - 1.0) < 0.01
     assert len(scenario.agents) >= 40
+    # NAAMA and ANAT once each (the raw files' NO_SERVERAMA / ANO_SERVERT are the same people)
+    assert not any("NO_SERVER" in agent.name for agent in scenario.agents)
