@@ -137,3 +137,22 @@ def test_adherence_and_backlog_alerts():
         ("adh", "a", 900.0),
         ("backlog", "email", 12.0),
     ]
+
+
+def test_alerts_leave_through_the_live_routers_event_stream(tmp_path):
+    from openwfm.intraday import publish_alerts
+    from router_support import Api, client_for, make_router
+
+    now_view = pd.DataFrame({"agent_id": ["bob"], "out_for_s": [900.0], "alarm": [True]})
+    alerts = evaluate_alerts(
+        [AlertRule(name="adh", metric="out_of_adherence_s", threshold=600)],
+        at("10:00"),
+        now_view=now_view,
+    )
+    router = make_router(tmp_path)
+    assert publish_alerts(router, "tiny", alerts) == 1
+    with client_for(router) as client:
+        events = Api(client).events()
+    (event,) = [e for e in events if e["type"] == "intraday.alert"]
+    assert event["agent_id"] == "bob"
+    assert event["data"]["rule"] == "adh" and event["data"]["value"] == 900.0

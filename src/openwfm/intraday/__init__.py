@@ -56,6 +56,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "alert_events",
             "default_rules",
             "evaluate_alerts",
+            "publish_alerts",
         ],
         "simulated": [
             "simulate_rest_of_day",

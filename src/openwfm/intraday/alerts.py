@@ -17,7 +17,8 @@ Cool-down: a rule that fired for a subject (queue or agent) does not fire again 
 subject until ``cooldown_s`` has passed. Alerts are **rows** (:data:`ALERT_COLUMNS`, an
 append-only log the caller stores; the log is also what the cool-down reads) and **events**
 (:func:`alert_events`: dicts in the router's event shape ``{"type": "intraday.alert",
-"data": {...}}`` for its event stream and webhooks; ``emit`` receives each one).
+"data": {...}}``; ``emit`` receives each one; :func:`publish_alerts` writes them into the
+live router's outbox, so they leave by its event stream and webhooks).
 """
 
 from __future__ import annotations
@@ -190,12 +191,36 @@ def evaluate_alerts(
     return alerts
 
 
+def _plain(value):
+    """A JSON-ready value: timestamps as ISO text, NumPy numbers as Python numbers."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def alert_events(alerts: pd.DataFrame) -> list[dict]:
     """Alert rows as events ``{"type": "intraday.alert", "id", "at", "data": {...}}``."""
     events = []
     for row in alerts.to_dict("records"):
-        data = {k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
+        data = {k: _plain(v) for k, v in row.items()}
         events.append(
             {"type": "intraday.alert", "id": row["alert_id"], "at": data["ts"], "data": data}
         )
     return events
+
+
+def publish_alerts(router, center: str, alerts: pd.DataFrame) -> int:
+    """Write alert rows into the live router's event outbox (one transaction), so they leave
+    by its cursor API, server-sent events and signed webhooks like every router event
+    (type ``intraday.alert``; an adherence alert carries the agent's id). Returns the count."""
+    events = alert_events(alerts)
+    if not events:
+        return 0
+    with router.tx(center) as tx:
+        for event in events:
+            data = dict(event["data"])
+            agent = data["subject"] if data["metric"] == "out_of_adherence_s" else None
+            tx.emit("intraday.alert", agent_id=agent, **data)
+    return len(events)
