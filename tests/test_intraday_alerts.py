@@ -150,8 +150,8 @@ def test_alerts_leave_through_the_live_routers_event_stream(tmp_path):
         now_view=now_view,
     )
     router = make_router(tmp_path)
-    assert publish_alerts(router, "tiny", alerts) == 1
-    with client_for(router) as client:
+    with client_for(router) as client:  # the app sets the router's store up
+        assert publish_alerts(router, "tiny", alerts) == 1
         events = Api(client).events()
     (event,) = [e for e in events if e["type"] == "intraday.alert"]
     assert event["agent_id"] == "bob"
