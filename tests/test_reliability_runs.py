@@ -103,3 +103,42 @@ def test_c16_generate_follows_the_local_clock_across_dst(tmp_path, monkeypatch, 
     assert hours["2026-03-29"].get(2, 0) == 0  # 02:00-03:00 does not exist in Amsterdam
     # the repeated hour 02:00-03:00 happens twice: about twice the hour before it
     assert hours["2026-10-25"][2] > 1.5 * hours["2026-10-25"][1]
+
+
+SCENARIO_EDITS = [
+    # (find, replace, fragments of the one-line error)
+    ("aht_s: 240", "aht_s: .inf", ("queues[0].aht_s",)),
+    ("aht_s: 240", "aht_s: 1e300", ("queues[0].aht_s",)),
+    ("aht_s: 240", "aht_s: true", ("queues[0].aht_s",)),
+    ('mon: {open: "08:00", close: "20:00"}', "mon: {open: 08:00, close: 20:00}", ("in quotes",)),
+    ("shrinkage: 0.30", "shrinkage: 0.30\nshrinkage: 0.10", ("shrinkage", "twice")),
+    ("within_s: 28800,", "within_s: 90000,", ("all_within_s",)),
+]
+
+
+@pytest.mark.parametrize(("find", "replace", "fragments"), SCENARIO_EDITS)
+def test_b18_d14_d15_check_rejects_what_would_mislead_later(
+    tmp_path, monkeypatch, capsys, find, replace, fragments
+):
+    text = example_path().read_text()
+    assert find in text
+    scenario = tmp_path / "sc.yaml"
+    scenario.write_text(text.replace(find, replace, 1))
+    code, out, err = run(monkeypatch, capsys, "check", scenario)
+    one_error_line(code, err, str(scenario), *fragments)
+
+
+def test_d15_d2_a_center_never_open_and_a_latin1_scenario(tmp_path, monkeypatch, capsys):
+    text = example_path().read_text()
+    closed = tmp_path / "all_days_null.yaml"
+    body = text.split("  opening_hours:\n")[1].split("\nqueues:")[0]
+    nulls = "\n".join(
+        f"    {day}: null" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    closed.write_text(text.replace(body, nulls + "\n"))
+    code, out, err = run(monkeypatch, capsys, "generate", closed, "--out", tmp_path / "g.csv")
+    one_error_line(code, err, "opening_hours", "never open")
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes(text.replace("Example omnichannel center", "Centre é").encode("latin-1"))
+    code, out, err = run(monkeypatch, capsys, "check", latin)
+    one_error_line(code, err, f"{latin}:2", "UTF-8")

@@ -213,3 +213,23 @@ def parse_date(text: str | None, field: str = "--start") -> dt.date | None:
             f"expected a date between {MIN_DATE} and {MAX_DATE}, got {text!r}", field=field
         )
     return day
+
+
+def undecodable_line(path: str | Path) -> int | None:
+    """Line (1-based) of the first byte of ``path`` that is not UTF-8, or None."""
+    import gzip
+
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16
+        return 1
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return data[: error.start].count(b"\n") + 1
+    return None

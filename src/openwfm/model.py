@@ -11,13 +11,32 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveSeconds = Annotated[float, Field(gt=0.0)]
+# Numbers are strict (``true`` is not 1) and finite (``.inf`` is not a duration); no duration a
+# scenario gives (handle time, patience, a target) is longer than a year.
+MAX_SCENARIO_SECONDS = 366 * 86400.0
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False)]
+PositiveSeconds = Annotated[
+    float, Field(gt=0.0, le=MAX_SCENARIO_SECONDS, strict=True, allow_inf_nan=False)
+]
+
+
+def _clock_text(value):
+    """YAML 1.1 reads an unquoted ``08:00`` as the base-60 number 480: ask for quotes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return_hint = f"{value // 60:02d}:{value % 60:02d}"
+        raise ValueError(
+            f'write clock times in quotes, e.g. "{return_hint}" (YAML reads an unquoted '
+            f"{return_hint} as the number {value})"
+        )
+    return value
+
+
+Clock = Annotated[str, BeforeValidator(_clock_text)]
 
 
 class Strict(BaseModel):
@@ -73,6 +92,15 @@ class ServiceTarget(Strict):
     business_hours: bool = True
     all_within_s: PositiveSeconds | None = None
     short_abandon_s: Annotated[float, Field(ge=0.0)] = 5.0  # for exclude_short_abandons
+
+    @model_validator(mode="after")
+    def _deadline_after_target(self) -> ServiceTarget:
+        if self.all_within_s is not None and self.all_within_s < self.within_s:
+            raise ValueError(
+                f"all_within_s ({self.all_within_s:g} s) is the deadline for every item; it "
+                f"cannot be shorter than within_s ({self.within_s:g} s)"
+            )
+        return self
 
 
 class Demand(Strict):
@@ -265,8 +293,8 @@ def clock_seconds(text: str) -> int:
 class OpeningHours(Strict):
     """Open from ``open`` to ``close`` (``HH:MM``; ``close`` may be ``24:00``)."""
 
-    open: str = "08:00"
-    close: str = "20:00"
+    open: Clock = "08:00"
+    close: Clock = "20:00"
 
     @model_validator(mode="after")
     def _order(self) -> OpeningHours:
@@ -362,8 +390,8 @@ class ShiftTemplate(Strict):
     ``lengths_min`` minutes, with its breaks. ``unpopular`` shifts are shared fairly."""
 
     name: Annotated[str, Field(min_length=1)]
-    earliest_start: str = "08:00"
-    latest_start: str = "12:00"
+    earliest_start: Clock = "08:00"
+    latest_start: Clock = "12:00"
     start_increment_min: Annotated[int, Field(gt=0)] = 15
     lengths_min: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [480])
     breaks: list[BreakTemplate] = Field(default_factory=list)
@@ -398,8 +426,8 @@ class Availability(DayRule):
     matching days; ``available: false`` means not at all on those days."""
 
     available: bool = True
-    available_from: str = "00:00"
-    available_until: str = "24:00"
+    available_from: Clock = "00:00"
+    available_until: Clock = "24:00"
 
 
 class ShiftRequest(DayRule):

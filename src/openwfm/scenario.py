@@ -122,6 +122,28 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
     return problems
 
 
+def _check_duplicate_keys(node: yaml.Node | None, source: str, path: str = "") -> None:
+    """ScenarioError for a key given twice in one mapping (YAML keeps the last silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            where = f"{path}.{name}" if path else name
+            if name in seen:
+                raise ScenarioError(
+                    f"key {name!r} is given twice (first on line {seen[name]}); the first "
+                    f"value would be ignored",
+                    file=source,
+                    line=key.start_mark.line + 1,
+                    field=where,
+                )
+            seen[name] = key.start_mark.line + 1
+            _check_duplicate_keys(value, source, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_duplicate_keys(item, source, f"{path}[{index}]")
+
+
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate scenario YAML text; raise :class:`ScenarioError` naming the first bad field."""
     try:
@@ -137,6 +159,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         ) from None
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping of scenario fields at the top level", file=source)
+    _check_duplicate_keys(root, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -172,6 +195,14 @@ def load_scenario(path: str | Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"cannot read: {error}", file=str(path)) from None
+    except UnicodeDecodeError:
+        from openwfm.io import undecodable_line
+
+        raise ScenarioError(
+            "not UTF-8 text; save the file as UTF-8", file=str(path), line=undecodable_line(path)
+        ) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, expected a scenario file", file=str(path)) from None
+    except OSError as error:
+        raise ScenarioError(f"cannot read: {error.strerror or error}", file=str(path)) from None
     return parse_scenario(text, source=str(path))

@@ -85,24 +85,14 @@ def _open_text(path: Path):
 
 def decode_error(path: Path, error: UnicodeDecodeError) -> DataError:
     """A DataError naming the line of the first byte that is not UTF-8, with a hint."""
-    line = None
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as handle:
-            data = handle.read()
-        bad = data.decode("utf-8", errors="replace").find("\ufffd")
-        if bad >= 0:
-            line = data.decode("utf-8", errors="replace")[:bad].count("\n") + 1
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            line = 1
-    except OSError:
-        pass
+    from openwfm.io import undecodable_line
+
     byte = error.object[error.start : error.start + 1].hex() if error.object else "?"
     return DataError(
         f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8 "
         f"(it looks like {'UTF-16' if byte in ('ff', 'fe') else 'Latin-1 / Windows-1252'})",
         file=str(path),
-        line=line,
+        line=undecodable_line(path),
     )
 
 

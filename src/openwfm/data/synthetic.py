@@ -221,6 +221,12 @@ def generate_interactions(
     origin = np.datetime64(start.isoformat(), "ns")
     seeds = np.random.SeedSequence(seed).spawn(len(scenario.queues))
 
+    if not any(hours is not None for hours in grid.opening_hours.values()):
+        raise ParameterError(
+            "the center is never open (every day of grid.opening_hours is null): no contact "
+            "can arrive",
+            field="grid.opening_hours",
+        )
     demand_queues = [(i, q) for i, q in enumerate(scenario.queues) if q.demand is not None]
     if not demand_queues:
         raise ParameterError(
