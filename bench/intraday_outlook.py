@@ -17,8 +17,9 @@ What it does, all through the public API of ``openwfm.intraday``:
 4. Patience: exponential, maximum-likelihood mean from the 28 days before (censored waits).
 5. At ``--as-of`` the outlook sees only the calls known by then (arrived, answered or
    abandoned before the cut-off) and projects each later hour with Erlang A from the updated
-   forecast (``ratio_shrunk`` of the forecast stage) and, for comparison, from the un-updated
-   forecast (``none``).
+   forecast (``ratio_shrunk`` of the forecast stage), for comparison from the un-updated
+   forecast (``none``), and with the simulator (``simulate_rest_of_day``, same agents, FCFS
+   longest-idle routing, queue empty at the cut-off).
 6. Prints per hour: forecast, updated forecast, actual offered, agents, projected vs actual
    service level (answered within 60 s / offered) and abandonment, and the afternoon (12:00 on)
    volume-weighted totals and mean absolute errors per hour.
@@ -87,15 +88,45 @@ def actual_by_hour(today: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def observed_schedule(agents_per_hour: pd.Series, day: pd.Timestamp) -> pd.DataFrame:
+    """Named agents ``observed-1..n`` on line for the hours the counts say (the simulator's
+    schedule for the same staffing the queueing formulas get)."""
+    rows = []
+    for hour, count in agents_per_hour.items():
+        for k in range(1, int(count) + 1):
+            start = day + pd.Timedelta(hours=int(hour))
+            rows.append(
+                {
+                    "agent_id": f"observed-{k}",
+                    "start": start,
+                    "end": start + pd.Timedelta(hours=1),
+                    "activity": "work",
+                }
+            )
+    table = pd.DataFrame(rows).sort_values(["agent_id", "start"])
+    # merge consecutive hours of one agent (a schedule must not overlap itself)
+    new = (table["agent_id"] != table["agent_id"].shift()) | (
+        table["start"] != table["end"].shift()
+    )
+    table["_run"] = new.cumsum()
+    return table.groupby("_run").agg(
+        agent_id=("agent_id", "first"),
+        start=("start", "first"),
+        end=("end", "last"),
+        activity=("activity", "first"),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", default=None, help="YYYY-MM-DD (default: the busiest day)")
     parser.add_argument("--as-of", default="10:00", help="cut-off, HH:MM")
+    parser.add_argument("--replications", type=int, default=20, help="simulation replications")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"data missing: {DATA}")
         return
-    from openwfm.intraday import default_rules, evaluate_alerts, outlook
+    from openwfm.intraday import default_rules, evaluate_alerts, outlook, simulate_rest_of_day
     from openwfm.model import Scenario
     from openwfm.sim.replay import busy_agents_per_hour, exponential_patience_mle
 
@@ -131,6 +162,13 @@ def main() -> None:
                     "target": {"service_level": 0.8, "within_s": TARGET_S},
                 }
             ],
+            "agent_groups": [
+                {
+                    "name": "observed",
+                    "count": int(max(agents_per_hour.max(), 1)),
+                    "skills": {"calls": 1.0},
+                }
+            ],
         }
     )
     plain = outlook(
@@ -140,6 +178,17 @@ def main() -> None:
     updated = outlook(forecast, today, agents, scenario, as_of=as_of)
     outlook_s = time.perf_counter() - began
     alerts = evaluate_alerts(default_rules(), as_of, outlook=updated)
+    began = time.perf_counter()
+    simulated = simulate_rest_of_day(
+        scenario,
+        updated.intervals,
+        observed_schedule(agents_per_hour, day),
+        as_of=as_of,
+        replications=args.replications,
+        seed=1,
+    )
+    simulate_s = time.perf_counter() - began
+    simulated = simulated.set_index(simulated["interval_start"].dt.hour)
     actual = actual_by_hour(today)
     rest = updated.intervals[~updated.intervals["past"]].set_index(
         updated.intervals["interval_start"].dt.hour[~updated.intervals["past"]]
@@ -157,9 +206,11 @@ def main() -> None:
             "offered": [actual.loc[h, "offered"] for h in hours],
             "sl_proj": [rest.loc[h, "projected_service_level"] for h in hours],
             "sl_proj_no_update": [rest_plain.loc[h, "projected_service_level"] for h in hours],
+            "sl_sim": [simulated["simulated_service_level"].get(h, np.nan) for h in hours],
             "sl_actual": [actual.loc[h, "actual_sl"] for h in hours],
             "ab_proj": [rest.loc[h, "projected_abandon"] for h in hours],
             "ab_proj_no_update": [rest_plain.loc[h, "projected_abandon"] for h in hours],
+            "ab_sim": [simulated["simulated_abandon"].get(h, np.nan) for h in hours],
             "ab_actual": [actual.loc[h, "actual_abandon"] for h in hours],
         }
     )
@@ -189,22 +240,29 @@ def main() -> None:
     for label, column in (
         ("projected (updated)", "sl_proj"),
         ("projected (no update)", "sl_proj_no_update"),
+        ("simulated (updated)", "sl_sim"),
         ("actual", "sl_actual"),
     ):
         sl = np.average(afternoon[column], weights=weights)
         abandon = np.average(afternoon[column.replace("sl_", "ab_")], weights=weights)
         print(f"afternoon {label:22s} SL {sl:.3f}  abandonment {abandon:.3f}")
-    for label, suffix in (("updated", ""), ("no update", "_no_update")):
-        sl_mae = np.mean(np.abs(afternoon[f"sl_proj{suffix}"] - afternoon["sl_actual"]))
-        ab_mae = np.mean(np.abs(afternoon[f"ab_proj{suffix}"] - afternoon["ab_actual"]))
-        volume_mae = np.mean(
-            np.abs(afternoon["updated" if not suffix else "forecast"] - afternoon["offered"])
-        )
+    for label, sl_column, volume_column in (
+        ("Erlang A, updated", "sl_proj", "updated"),
+        ("Erlang A, no update", "sl_proj_no_update", "forecast"),
+        ("simulation, updated", "sl_sim", "updated"),
+    ):
+        ab_column = sl_column.replace("sl_", "ab_")
+        sl_mae = np.mean(np.abs(afternoon[sl_column] - afternoon["sl_actual"]))
+        ab_mae = np.mean(np.abs(afternoon[ab_column] - afternoon["ab_actual"]))
+        volume_mae = np.mean(np.abs(afternoon[volume_column] - afternoon["offered"]))
         print(
             f"afternoon hourly MAE ({label}): SL {sl_mae:.3f}, abandonment {ab_mae:.3f}, "
             f"volume {volume_mae:.1f} calls"
         )
-    print(f"timings: reading the 9 months {read_s:.1f} s; one outlook {outlook_s * 1000:.0f} ms")
+    print(
+        f"timings: reading the 9 months {read_s:.1f} s; one outlook {outlook_s * 1000:.0f} ms; "
+        f"simulated rest of day ({args.replications} replications) {simulate_s:.1f} s"
+    )
 
 
 if __name__ == "__main__":
