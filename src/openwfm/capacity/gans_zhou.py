@@ -1,6 +1,9 @@
 """Small stationary hiring problems with random learning and turnover (Gans & Zhou 2002),
 solved exactly by dynamic programming, and openwfm's hiring policy evaluated on them.
 
+The instances are the project's own (the paper's were not retrieved): two experience levels,
+a few periods, head counts small enough for an exact DP over every state.
+
 The model (finite horizon, one period = one week): the state is ``(trainees, experienced)``.
 At the start of a period the planner hires ``h`` trainees (at most ``max_trainees`` in total);
 the period then costs ``hire_cost x h + wage x (trainees + h + experienced) + shortage_cost x
@@ -13,7 +16,8 @@ experienced agents is capped at ``max_experienced``, an absorbing bound kept far
 :func:`optimal_cost` is the exact DP. :func:`openwfm_policy_cost` evaluates, exactly over the
 same chain, the policy that re-plans every period with :func:`openwfm.capacity.hiring.
 optimise_starts` on the expected (average) behaviour of the remaining horizon and hires what
-the plan starts now: Gans & Zhou's LP heuristic, re-solved as a planner would each week.
+the plan starts now (Gans & Zhou's LP heuristic, re-solved as a planner would each week), with
+the shortage priced on the staff's spread (see :func:`openwfm_hires`).
 """
 
 from __future__ import annotations
@@ -188,32 +192,65 @@ def _staff_spread(instance: Instance, n1: int, n2: int, horizon: int, grid: floa
     return spread
 
 
-def openwfm_hires(instance: Instance, period: int, n1: int, n2: int) -> int:
-    """Hires now by re-planning the rest of the horizon on average behaviour (MIP), the
-    shortage priced with the exact spread of the current staff's capacity."""
+def _expected_shortage(spread, shortfall: np.ndarray) -> float:
+    return float(
+        sum(np.sum(p * np.maximum(d - z, 0.0)) for (z, p), d in zip(spread, shortfall, strict=True))
+    )
+
+
+def openwfm_hires(instance: Instance, period: int, n1: int, n2: int, spread: bool = True) -> int:
+    """Hires now: openwfm's class optimiser (:func:`optimise_starts`) re-plans the rest of the
+    horizon on average behaviour. With ``spread`` (openwfm's policy) the shortage is priced on
+    the exact distribution of the staff's capacity, and the class starting now is sized by
+    comparing the optimiser's size and its neighbours (+-1) exactly: for each, the staff
+    including those hires is known in distribution, later classes are re-optimised. Without
+    ``spread`` it is Gans & Zhou's plain LP heuristic on average behaviour."""
     horizon = instance.periods - period
     t1, t2 = _average_response(instance, horizon)
     mean_hire, _ = _head_moments(instance, horizon)
     stay = (1 - instance.turnover) ** np.arange(horizon)
-    base = n1 * mean_hire + n2 * stay
     productive = np.zeros((horizon, horizon))
     paid = np.zeros((horizon, horizon))
     for start in range(horizon):
         k = horizon - start
         productive[start:, start] = mean_hire[:k]
         paid[start:, start] = t1[:k] + t2[:k]
-    response = Response(np.arange(horizon), productive, paid)
-    starts = optimise_starts(
-        np.full(horizon, instance.demand),
-        base,
-        response,
+    demand = np.full(horizon, instance.demand)
+    room = instance.max_trainees - n1
+    options = {"max_class_size": instance.max_trainees, "time_limit_s": 10.0}
+    first = optimise_starts(
+        demand,
+        n1 * mean_hire + n2 * stay,
+        Response(np.arange(horizon), productive, paid),
         instance.costs,
-        max_class_size=instance.max_trainees,
-        integer=True,
-        time_limit_s=10.0,
-        capacity_spread=_staff_spread(instance, n1, n2, horizon),
+        capacity_spread=_staff_spread(instance, n1, n2, horizon) if spread else None,
+        **options,
     )
-    return int(min(starts[0], instance.max_trainees - n1))
+    proposal = int(min(first[0], room))
+    if not spread:
+        return proposal
+    later = Response(np.arange(1, horizon), productive[:, 1:], paid[:, 1:])
+    best: tuple[float, int] | None = None
+    for hires in sorted({max(proposal - 1, 0), proposal, min(proposal + 1, room)}):
+        staff = _staff_spread(instance, n1 + hires, n2, horizon)
+        base = (n1 + hires) * mean_hire + n2 * stay
+        starts = np.zeros(horizon - 1)
+        if horizon > 1:
+            starts = optimise_starts(
+                demand, base, later, instance.costs, capacity_spread=staff, **options
+            )
+        shortfall = demand - base - later.productive @ starts
+        surplus = -shortfall  # expected surplus = expected shortage + mean - demand
+        cost = (
+            hires * (instance.hire_cost + instance.wage * paid[:, 0].sum())
+            + starts.sum() * instance.hire_cost
+            + instance.wage * float((later.paid @ starts).sum())
+            + (instance.shortage_cost + instance.over_cost) * _expected_shortage(staff, shortfall)
+            + instance.over_cost * float(surplus.sum())
+        )
+        if best is None or cost < best[0] - 1e-9:
+            best = (cost, hires)
+    return best[1]
 
 
 def _reachable(instance: Instance, decide) -> list[set[tuple[int, int]]]:
@@ -231,9 +268,9 @@ def _reachable(instance: Instance, decide) -> list[set[tuple[int, int]]]:
     return reach
 
 
-def openwfm_policy_cost(instance: Instance) -> float:
+def openwfm_policy_cost(instance: Instance, spread: bool = True) -> float:
     """Exact expected cost of the re-planning policy from ``instance.start`` (the policy is
-    solved only in the states it can reach)."""
+    solved only in the states it can reach); ``spread`` as in :func:`openwfm_hires`."""
     n1_max, n2_max = instance.max_trainees, instance.max_experienced
     trainees = np.arange(n1_max + 1)[:, None]
     experienced = np.arange(n2_max + 1)[None, :]
@@ -243,7 +280,7 @@ def openwfm_policy_cost(instance: Instance) -> float:
     def decide(period: int, n1: int, n2: int) -> int:
         key = (period, n1, n2)
         if key not in decisions:
-            decisions[key] = openwfm_hires(instance, period, n1, n2)
+            decisions[key] = openwfm_hires(instance, period, n1, n2, spread)
         return decisions[key]
 
     reach = _reachable(instance, decide)

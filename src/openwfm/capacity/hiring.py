@@ -8,8 +8,11 @@ in week ``w`` (training, yields, nesting ramp and tenure attrition of the class 
   class that reaches production exactly then (one lead time earlier), sized to close the gap
   after its yields ("10 productive hires at 60% yield need 17 starts").
 - :func:`optimise_starts` is a MIP (HiGHS through ``scipy.optimize.milp``) over integer
-  starts per candidate week, minimising hiring + wages + shortage + over-staffing costs; this
-  is the LP-on-average-behaviour policy that Gans & Zhou (2002) found within 1% of optimal.
+  starts per candidate week, minimising hiring + wages + shortage + over-staffing costs: the
+  LP on average behaviour that Gans & Zhou (2002) found within 1% of optimal, with the
+  shortage priced on the spread of simulated attrition (:func:`staff_spread`), which keeps a
+  margin where losses are uncertain. ``tests/test_capacity_dp.py`` and ``bench/capacity.py``
+  check it against an exact DP (:mod:`.gans_zhou`).
 """
 
 from __future__ import annotations
@@ -229,8 +232,28 @@ def suggest_classes(
             plan.costs,
             max_class_size=plan.hiring.max_class_size,
             min_class_size=plan.hiring.min_class_size,
+            capacity_spread=staff_spread(plan, roster, committed, weeks),
         )
     return _as_classes(plan, response, sizes, method)
+
+
+def staff_spread(
+    plan: CapacityPlan, roster, committed: list[PlannedClass], weeks: int, atoms: int = 21
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per week, the spread of the committed staff's productive FTE around its mean from the
+    attrition simulation, as ``atoms`` equally likely quantiles (None without shortage cost)."""
+    from openwfm.capacity.band import simulate_productive
+
+    if plan.costs.shortage_per_fte_week <= 0 and plan.costs.over_per_fte_week <= 0:
+        return None
+    paths = simulate_productive(plan, roster, committed, weeks)
+    deviations = paths - paths.mean(axis=0)
+    levels = (np.arange(atoms) + 0.5) / atoms
+    quantiles = np.quantile(deviations, levels, axis=0)  # [atoms, weeks]
+    return [
+        (quantiles[:, week] - quantiles[:, week].mean(), np.full(atoms, 1.0 / atoms))
+        for week in range(weeks)
+    ]
 
 
 def back_solve(required: np.ndarray, base_productive: np.ndarray, response: Response) -> np.ndarray:
