@@ -250,3 +250,13 @@ def test_d6_validate_names_unknown_queues(files, monkeypatch, capsys):
         "--queues", "phone",
     )  # fmt: skip
     one_error_line(code, err, "phone")
+
+
+def test_d16_an_event_for_an_unknown_queue_is_an_error(files, tmp_path, monkeypatch, capsys):
+    events = tmp_path / "unknown_q.csv"
+    events.write_text("name,start,end,queues,uplift\npromo,2026-11-03,2026-11-04,fax,1.5\n")
+    code, out, err = run(
+        monkeypatch, capsys, "forecast", "--history", files / "hist.csv", "--horizon-days", "7",
+        "--out", tmp_path / "f.csv", "--events", events,
+    )  # fmt: skip
+    one_error_line(code, err, str(events), "fax")

@@ -171,3 +171,53 @@ def test_c20_b3_a_signal_mid_write_leaves_no_temporary_and_one_line(tmp_path, si
     assert err.strip().splitlines() == ["openwfm: interrupted"]
     assert list(tmp_path.glob(".*.tmp")) == []
     assert not target.exists()
+
+
+class _InterruptedAtCommit:
+    """A DuckDB connection whose COMMIT succeeds and then reports an interrupt (as Ctrl-C at
+    that moment does)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def execute(self, sql, *args):
+        result = self.connection.execute(sql, *args)
+        if sql == "COMMIT":
+            raise RuntimeError("Query interrupted")
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.connection, name)
+
+
+def test_b3_ctrl_c_at_commit_is_an_interrupt_not_a_rollback_traceback(tmp_path):
+    from openwfm.data.store import InteractionStore
+
+    frame = generate_interactions(
+        load_scenario(example_path()), pd.Timestamp("2026-10-05").date(), 1, 1
+    )
+    store = InteractionStore(tmp_path / "s.duckdb")
+    store._con()
+    store._connection = _InterruptedAtCommit(store._connection)
+    with pytest.raises(KeyboardInterrupt):
+        store.ingest(frame.head(50))
+    store._connection = store._connection.connection
+    assert store.count() == 50  # the commit went through: the rows are there once
+    store.close()
+
+
+def test_c1_ctrl_c_while_reading_is_an_interrupt_not_a_malformed_file(
+    tmp_path, monkeypatch, capsys
+):
+    log = tmp_path / "ok.csv"
+    log.write_text(
+        "interaction_id,queue,arrival_time,outcome,wait_s,handle_s\n"
+        "1,voice,2026-10-05 08:00,answered,5,60\n"
+    )
+
+    def interrupted(*args, **kwargs):
+        raise pd.errors.ParserError("Calling read(nbytes) on source failed. Try engine='python'.")
+
+    monkeypatch.setattr(pd, "read_csv", interrupted)
+    code, out, err = run(monkeypatch, capsys, "ingest", log, "--store", tmp_path / "s.duckdb")
+    assert code == 130 and err.strip() == "openwfm: interrupted"

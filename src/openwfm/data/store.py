@@ -239,7 +239,9 @@ class InteractionStore:
                 con.execute("ROLLBACK")
             except duckdb.Error:
                 pass  # the transaction already ended (an interrupt during COMMIT)
-            if isinstance(error, duckdb.Error) and "interrupted" in str(error).lower():
+            # DuckDB reports Ctrl-C during a query as RuntimeError("Query interrupted")
+            interrupted = isinstance(error, duckdb.Error | RuntimeError)
+            if interrupted and "interrupted" in str(error).lower():
                 raise KeyboardInterrupt from None
             raise
         result.added = len(new)

@@ -62,6 +62,23 @@ def _check_queues(known, wanted) -> None:
         )
 
 
+def _check_event_queues(events, known, path) -> None:
+    """DataError for an event that names a queue the history does not have (it would be
+    ignored silently)."""
+    from openwfm.errors import DataError
+
+    known = set(map(str, known))
+    for event in events:
+        unknown = [q for q in event.queues or () if q not in known]
+        if unknown:
+            raise DataError(
+                f"event {event.name!r} names unknown queue(s) {', '.join(unknown)} "
+                f"(the history has: {', '.join(sorted(known))})",
+                file=str(path),
+                field="queues",
+            )
+
+
 MAX_HORIZON_DAYS = 3660  # ten years: longer horizons are long-term (capacity) plans
 
 
@@ -154,6 +171,7 @@ def register(app: typer.Typer) -> None:
             )
         user_events = read_events_csv(events) if events is not None else []
         frame, source = _load_history(history, store, interval_minutes, _split(queue))
+        _check_event_queues(user_events, frame["queue"].unique(), events)
         series = to_series(frame, source=source)
         console = Console(stderr=True)
         results = []
