@@ -125,7 +125,7 @@ def write_outlook_inputs(tmp_path: Path) -> list[str]:
         "agent_id,ts,state\n"
         "a,2024-03-04 09:00,available\n"
         "b,2024-03-04 09:00,available\n"
-        "b,2024-03-04 09:50,logged_out\n"
+        "b,2024-03-04 09:45,logged_out\n"
     )
     return [
         "--scenario",
@@ -167,6 +167,9 @@ def test_outlook_command(tmp_path):
     assert (rest["agents"] == 1.0).all()  # b logged out: one agent left
     assert (rest["forecast_updated"] > 4.0).all()
     assert "ALERT projected-sl" in done.stdout
+    # b logged out at 09:45 while scheduled: out of adherence for 15 minutes, past the
+    # default rule's 600 s
+    assert "ALERT adherence: out_of_adherence_s of b" in done.stdout
     assert len(pd.read_csv(log)) >= 1
     again = run(
         "intraday", "outlook", *args, "--as-of", "2024-03-04 10:05", "--alert-log", str(log)

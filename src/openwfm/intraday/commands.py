@@ -273,11 +273,18 @@ def outlook_inputs(
     contacts = read_interactions(interactions)
     plan = load_schedule(schedule)
     absent = set()
+    now_view = None
     if states is not None:
+        from openwfm.intraday.adherence_figures import adherence
+
         feed = read_state_events(
             states, roster=set(plan["agent_id"]), **load_column_mapping(mapping)
         )
         absent = absent_now(feed.events, as_of)
+        day = as_of.normalize()
+        now_view = adherence(
+            feed.events, plan, start=day, end=day + pd.Timedelta(days=1), as_of=as_of
+        ).now
     step = scenario.grid.interval_minutes
     agents = agents_on_line(
         plan,
@@ -288,7 +295,7 @@ def outlook_inputs(
         absent=absent,
         as_of=as_of,
     )
-    return scenario, as_of, forecast, contacts, plan, agents, absent
+    return scenario, as_of, forecast, contacts, plan, agents, absent, now_view
 
 
 def outlook_command(
@@ -338,7 +345,7 @@ def outlook_command(
 
     if model not in ("erlang", "simulate"):
         raise ParameterError(f"expected erlang or simulate, got {model!r}", field="--model")
-    sc, now, table, contacts, plan, agents, absent = outlook_inputs(
+    sc, now, table, contacts, plan, agents, absent, now_view = outlook_inputs(
         scenario, forecast, interactions, schedule, states, mapping, as_of
     )
     alert_rules = load_alert_rules(rules)
@@ -359,7 +366,7 @@ def outlook_command(
             seed=seed,
         )
         result = use_simulation(result, simulated)
-    alerts = evaluate_alerts(alert_rules, now, outlook=result, log=log)
+    alerts = evaluate_alerts(alert_rules, now, outlook=result, now_view=now_view, log=log)
     console = Console()
     console.print(f"outlook as of {now} ({len(absent)} scheduled agent(s) absent)")
     console.print(
@@ -419,7 +426,7 @@ def replan_command(
     from openwfm.intraday.replanning import accept_proposals, replan
     from openwfm.intraday.rest_of_day import outlook
 
-    sc, now, table, contacts, _, agents, _ = outlook_inputs(
+    sc, now, table, contacts, _, agents, _, _ = outlook_inputs(
         scenario, forecast, interactions, shifts, states, mapping, as_of
     )
     shift_table = read_any_table(shifts, "shifts")
