@@ -336,6 +336,9 @@ def create_app(
             raise NotFound(f"no queue {queue!r}", field="queue")
         return queue_stats(router, who.center, queue)
 
+    from openwfm.web import mount_pages  # the live pages: /dashboard, /supervisor, /agent
+
+    mount_pages(app, router, admin_key)
     return app
 
 
