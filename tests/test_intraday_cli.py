@@ -171,10 +171,21 @@ def test_outlook_command(tmp_path):
     # default rule's 600 s
     assert "ALERT adherence: out_of_adherence_s of b" in done.stdout
     assert len(pd.read_csv(log)) >= 1
+    backlog = tmp_path / "backlog.csv"
+    backlog.write_text("queue,due,open_items\nemail,2024-03-04 10:45,7\nemail,2024-03-05 09:00,3\n")
     again = run(
-        "intraday", "outlook", *args, "--as-of", "2024-03-04 10:05", "--alert-log", str(log)
+        "intraday",
+        "outlook",
+        *args,
+        "--as-of",
+        "2024-03-04 10:05",
+        "--alert-log",
+        str(log),
+        "--backlog",
+        str(backlog),
     )
     assert "ALERT projected-sl" not in again.stdout  # cool-down read from the log
+    assert "ALERT backlog: backlog_due of email is 7" in again.stdout  # due within the hour
 
 
 def test_replan_command_writes_a_new_version(tmp_path):

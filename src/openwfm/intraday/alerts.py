@@ -82,12 +82,14 @@ class AlertRule(Strict):
 
 def default_rules() -> list[AlertRule]:
     """Projected service level below target in the next hour, a long hold above 3 minutes,
-    projected abandonment above 10%, an agent out of adherence for more than 10 minutes."""
+    projected abandonment above 10%, an agent out of adherence for more than 10 minutes, and
+    any open deferred work due within the next hour."""
     return [
         AlertRule(name="projected-sl", metric="projected_service_level"),
         AlertRule(name="long-hold", metric="longest_wait_s", threshold=180, cooldown_s=600),
         AlertRule(name="abandonment", metric="projected_abandon", threshold=0.10),
         AlertRule(name="adherence", metric="out_of_adherence_s", threshold=600),
+        AlertRule(name="backlog", metric="backlog_due", threshold=0),
     ]
 
 

@@ -324,6 +324,9 @@ def outlook_command(
         "--alert-log",
         help="Earlier alert rows (CSV) for the cool-down; new alerts are appended to it.",
     ),
+    backlog: Path = typer.Option(
+        None, "--backlog", help="Open deferred work (queue, due, open_items) for its alert."
+    ),
     model: str = typer.Option(
         "erlang",
         "--model",
@@ -339,7 +342,7 @@ def outlook_command(
     import pandas as pd
     from rich.console import Console
 
-    from openwfm.errors import ParameterError
+    from openwfm.errors import DataError, ParameterError
     from openwfm.intraday.alerts import evaluate_alerts
     from openwfm.intraday.rest_of_day import outlook
 
@@ -366,7 +369,14 @@ def outlook_command(
             seed=seed,
         )
         result = use_simulation(result, simulated)
-    alerts = evaluate_alerts(alert_rules, now, outlook=result, now_view=now_view, log=log)
+    open_work = read_any_table(backlog, "backlog") if backlog is not None else None
+    if open_work is not None:
+        missing = [c for c in ("queue", "due", "open_items") if c not in open_work.columns]
+        if missing:
+            raise DataError(f"missing column {missing[0]}", file=str(backlog), field=missing[0])
+    alerts = evaluate_alerts(
+        alert_rules, now, outlook=result, now_view=now_view, backlog=open_work, log=log
+    )
     console = Console()
     console.print(f"outlook as of {now} ({len(absent)} scheduled agent(s) absent)")
     console.print(
