@@ -38,19 +38,27 @@ def check_offered_load(
         )
 
 
-def check_simulated_contacts(
-    expected_contacts: float, replications: int, *, source: str = "arrivals"
-) -> None:
+def check_simulated_contacts(expected_contacts: float, replications: int) -> None:
     """ParameterError if a simulation would create more than :data:`MAX_SIMULATED_CONTACTS`.
 
-    ``expected_contacts`` is the mean number of contacts of one replication.
+    ``expected_contacts`` is the mean number of contacts of one replication. The error names
+    the arrivals when one replication alone is too much (a rate in the wrong unit), else the
+    replications.
     """
-    total = float(expected_contacts) * max(int(replications), 1)
-    if not total <= MAX_SIMULATED_CONTACTS:
+    replications = max(int(replications), 1)
+    total = float(expected_contacts) * replications
+    if total <= MAX_SIMULATED_CONTACTS:
+        return
+    if not float(expected_contacts) <= MAX_SIMULATED_CONTACTS:
         raise ParameterError(
-            f"the simulation would create about {total:.3g} contacts "
-            f"({expected_contacts:.3g} per replication x {replications}), more than "
-            f"{MAX_SIMULATED_CONTACTS:.3g} fit in memory: check the {source}' units "
-            f"(rates per second) or use fewer replications or days",
-            field=source,
+            f"one replication would create about {expected_contacts:.3g} contacts, more than "
+            f"the {MAX_SIMULATED_CONTACTS:.3g} that fit in memory: check the arrival rates "
+            f"(contacts per second) or simulate fewer days",
+            field="arrivals",
         )
+    raise ParameterError(
+        f"{replications} replications of about {expected_contacts:.3g} contacts each are "
+        f"{total:.3g} contacts, more than the {MAX_SIMULATED_CONTACTS:.3g} that fit in memory: "
+        f"use at most {int(MAX_SIMULATED_CONTACTS // max(expected_contacts, 1)):,}",
+        field="replications",
+    )
