@@ -282,3 +282,22 @@ def test_outlook_command_by_simulation(tmp_path):
     assert pd.read_csv(out / "queues.csv")["model"].iloc[0] == "simulation"
     bad = run("intraday", "outlook", *args, "--as-of", "2024-03-04 10:00", "--model", "magic")
     assert bad.returncode == 2 and "--model" in bad.stderr
+
+
+def test_outlook_uses_the_forecasts_own_interval_length(tmp_path):
+    args = write_outlook_inputs(tmp_path)
+    quarter = run(
+        "intraday", "outlook", *args, "--as-of", "2024-03-04 10:00", "--out", str(tmp_path / "q")
+    )
+    hourly = tmp_path / "forecast.csv"
+    starts = pd.date_range("2024-03-04 09:00", "2024-03-04 17:00", freq="60min", inclusive="left")
+    pd.DataFrame({"interval_start": starts, "queue": "voice", "forecast": 16.0}).to_csv(
+        hourly, index=False
+    )
+    hour = run(
+        "intraday", "outlook", *args, "--as-of", "2024-03-04 10:00", "--out", str(tmp_path / "h")
+    )
+    assert quarter.returncode == 0 and hour.returncode == 0, hour.stderr
+    a = pd.read_csv(tmp_path / "q" / "queues.csv")["projected_rest_service_level"].iloc[0]
+    b = pd.read_csv(tmp_path / "h" / "queues.csv")["projected_rest_service_level"].iloc[0]
+    assert a == pytest.approx(b, abs=0.02)  # 16 an hour is 4 a quarter: the same load

@@ -255,6 +255,14 @@ def load_alert_rules(path: Path | None):
         ) from None
 
 
+def forecast_interval_minutes(forecast, default: int) -> int:
+    """The forecast's own interval length (smallest step between its interval starts)."""
+    starts = forecast["interval_start"].drop_duplicates().sort_values()
+    steps = starts.diff().dropna()
+    steps = steps[steps.dt.total_seconds() > 0]
+    return int(steps.min().total_seconds() // 60) if len(steps) else default
+
+
 def outlook_inputs(
     scenario_path, forecast_path, interactions, schedule, states, mapping, as_of_text
 ):
@@ -285,7 +293,8 @@ def outlook_inputs(
         now_view = adherence(
             feed.events, plan, start=day, end=day + pd.Timedelta(days=1), as_of=as_of
         ).now
-    step = scenario.grid.interval_minutes
+    step = forecast_interval_minutes(forecast, scenario.grid.interval_minutes)
+    forecast.attrs["interval_minutes"] = step
     agents = agents_on_line(
         plan,
         scenario,
@@ -355,7 +364,8 @@ def outlook_command(
     log = None
     if alert_log is not None and alert_log.exists():
         log = read_any_table(alert_log, "alert log")
-    result = outlook(table, contacts, agents, sc, as_of=now)
+    minutes = table.attrs["interval_minutes"]
+    result = outlook(table, contacts, agents, sc, as_of=now, interval_minutes=minutes)
     if model == "simulate":
         from openwfm.intraday.simulated import simulate_rest_of_day, use_simulation
 
@@ -365,6 +375,7 @@ def outlook_command(
             plan,
             as_of=now,
             absent=absent,
+            interval_minutes=minutes,
             replications=replications,
             seed=seed,
         )
@@ -440,9 +451,16 @@ def replan_command(
         scenario, forecast, interactions, shifts, states, mapping, as_of
     )
     shift_table = read_any_table(shifts, "shifts")
-    view = outlook(table, contacts, agents, sc, as_of=now)
+    minutes = table.attrs["interval_minutes"]
+    view = outlook(table, contacts, agents, sc, as_of=now, interval_minutes=minutes)
     result = replan(
-        shift_table, sc, view.intervals, as_of=now, max_overtime=max_overtime, max_vto=max_vto
+        shift_table,
+        sc,
+        view.intervals,
+        as_of=now,
+        interval_minutes=minutes,
+        max_overtime=max_overtime,
+        max_vto=max_vto,
     )
     tables = {"proposals": result.proposals}
     if accept is not None:

@@ -396,6 +396,7 @@ def replan(
     as_of,
     horizon_start: dt.date | None = None,
     horizon_days: int | None = None,
+    interval_minutes: int | None = None,
     max_overtime: int = 10,
     max_vto: int = 10,
     vto_margin: float = 0.05,
@@ -406,14 +407,15 @@ def replan(
     shift_start, shift_end, paid_minutes, breaks); the rule checker runs over
     ``horizon_start`` .. + ``horizon_days`` (default: the dates in ``shifts``).
     ``forecast_day``: the day's forecast (``interval_start, queue, forecast`` or the
-    outlook's ``forecast_updated`` [``aht_s_updated``]).
+    outlook's ``forecast_updated`` [``aht_s_updated``]) on ``interval_minutes`` intervals
+    (default: the scenario's grid).
     """
     if scenario.schedule is None:
         raise ParameterError(
             "the scenario has no schedule section (shift templates)", field="schedule"
         )
     as_of = pd.Timestamp(as_of)
-    step = pd.Timedelta(minutes=scenario.grid.interval_minutes)
+    step = pd.Timedelta(minutes=interval_minutes or scenario.grid.interval_minutes)
     table = shifts.copy()
     table["shift_start"] = pd.to_datetime(table["shift_start"])
     table["shift_end"] = pd.to_datetime(table["shift_end"])
