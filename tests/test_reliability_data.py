@@ -165,7 +165,7 @@ def test_b5_offsets_across_dst_and_mixed_with_naive_times(tmp_path, monkeypatch,
         "2,voice,2026-10-26 10:00:00,answered,5,60\n"
     )
     code, out, err = run(monkeypatch, capsys, "ingest", mixed, "--timezone", "UTC")
-    one_error_line(code, err, f"{mixed}:3", "arrival_time", "offset")
+    one_error_line(code, err, f"{mixed}:2", "arrival_time", "offset", "line 3")
     code, out, err = run(monkeypatch, capsys, "ingest", log, "--timezone", "Mars/Olympus")
     one_error_line(code, err, "--timezone", "Mars/Olympus")
 

@@ -116,7 +116,9 @@ def cli_message(error: OpenWFMError, args: list[str]) -> str:
     flag = flag_for(head, _command_flags(args))
     if flag is None:
         return str(error)
-    message = re.sub(rf"(?<![\w-]){re.escape(head)}(?![\w-])", flag, error.message)
+    message = error.message
+    if "_" in head:  # a Python name (interval_minutes) in the text; a plain word stays a word
+        message = re.sub(rf"(?<![\w-]){re.escape(head)}(?![\w-])", flag, message)
     return str(ParameterError(message, field=flag + error.field[len(head) :]))
 
 

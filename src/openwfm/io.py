@@ -77,7 +77,15 @@ def check_output_folder(folder: str | Path, field: str = "--out") -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ParameterError("expected a folder, found a file", file=str(folder), field=field)
-    check_output_path(folder / "openwfm-output", field)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(
+            f"{existing} is a file, expected a folder", file=str(folder), field=field
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"folder {existing} is not writable", file=str(folder), field=field)
     return folder
 
 

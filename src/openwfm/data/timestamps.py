@@ -83,12 +83,22 @@ def to_local_times(
         has_offset = ~blank
     filled = np.flatnonzero(~blank)
     if len(filled) and has_offset[filled].any() and not has_offset[filled].all():
-        first_kind = has_offset[filled[0]]
-        position = int(filled[np.flatnonzero(has_offset[filled] != first_kind)[0]])
+        # point at the odd one out: the first row of the rarer kind (offsets when tied)
+        with_offset = filled[has_offset[filled]]
+        without = filled[~has_offset[filled]]
+        odd, other = (
+            (without, with_offset)
+            if len(without) < len(with_offset)
+            else (
+                with_offset,
+                without,
+            )
+        )
+        position, contrast = int(odd[0]), int(other[0])
         kinds = ("has no UTC offset", "has a UTC offset")
         raise DataError(
-            f"{text.iloc[position]!r} {kinds[int(not first_kind)]} while line "
-            f"{_where(int(filled[0]), line_of)} {kinds[int(first_kind)]}: a column must "
+            f"{text.iloc[position]!r} {kinds[int(has_offset[position])]} while line "
+            f"{_where(contrast, line_of)} {kinds[int(has_offset[contrast])]}: a column must "
             f"give every time with an offset or none",
             file=file,
             line=_where(position, line_of),
