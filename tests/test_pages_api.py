@@ -262,3 +262,12 @@ def test_published_outlook_and_alerts_show_on_the_wallboard(api):
     bad = {"alerts": [{"queue": "nope", "rule": "x"}]}
     response = api.client.put("/v1/intraday/outlook", json=bad, headers=api.headers())
     assert response.status_code == 400 and response.json()["field"] == "queue"
+
+
+def free_port_number() -> int:
+    """A TCP port free now on 127.0.0.1 (for a real ``openwfm serve``)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

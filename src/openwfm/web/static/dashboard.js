@@ -81,7 +81,8 @@
       margin: { l: 48, r: 48, t: 8, b: 36 }, height: tv ? 320 : 260,
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: getComputedStyle(document.body).color, size: tv ? 18 : 12 },
-      xaxis: { type: "date" }, yaxis: { title: "waiting", rangemode: "tozero" },
+      xaxis: { type: "date", gridcolor: "rgba(148,163,184,0.25)" },
+      yaxis: { title: "waiting", rangemode: "tozero", gridcolor: "rgba(148,163,184,0.25)" },
       yaxis2: { title: "SL", overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%" },
       legend: { orientation: "h" },
     };

@@ -1,0 +1,222 @@
+"""The live pages in a real browser (Debian's chromium through Playwright) against a real
+``openwfm serve`` process: an agent signs in, goes available, gets an offer with the
+customer's context, accepts, wraps up and completes while the wallboard in another page shows
+the contact waiting, then answered, with the service level updated, without a reload; the
+supervisor sets the agent away and the agent's page shows it; a lost connection shows a banner
+and recovers by itself; no console errors. The run writes the screenshots of the README
+(docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from router_support import ADMIN, write_tiny
+from test_pages_api import free_port_number
+from test_report_browser import ARGS, browser_or_skip
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+# network failures while the server is down are logged by chromium as console errors
+OUTAGE_NOISE = re.compile(r"Failed to load resource|net::ERR_|Failed to fetch")
+
+
+class Serve:
+    """``openwfm serve`` (wall clock) on a fixed free port; restartable on the same store."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port_number()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Serve:
+        command = [
+            sys.executable,
+            "-m",
+            "openwfm",
+            "serve",
+            str(write_tiny(self.folder)),
+            "--db",
+            str(self.folder / "router.db"),
+            "--port",
+            str(self.port),
+            "--store",
+            str(self.folder / "live.duckdb"),
+        ]
+        env = {**os.environ, "OPENWFM_ADMIN_KEY": ADMIN}
+        self.process = subprocess.Popen(
+            command, cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode())
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def create(http: httpx.Client, key: str, **body) -> dict:
+    response = http.post("/v1/contacts", json=body, headers={"Idempotency-Key": key})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
+    executable = browser_or_skip()
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    server = Serve(tmp_path).start()
+    errors: list[str] = []
+    outage = {"on": False}
+
+    def watch(page, name):
+        def console(message):
+            if message.type != "error":
+                return
+            if outage["on"] and OUTAGE_NOISE.search(message.text):
+                return
+            errors.append(f"{name}: {message.text}")
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: errors.append(f"{name}: {error}"))
+        return page
+
+    try:
+        http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
+        token = http.post("/v1/agents/ann/token").json()["token"]
+        http.put("/v1/customers/c-42", json={"segment": "gold", "attributes": {"tier": "private"}})
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(executable), args=ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1366, "height": 768})
+                wall = watch(context.new_page(), "wallboard")
+                wall.goto(f"{server.url}/dashboard#key={ADMIN}")
+                voice = wall.locator('.tile[data-queue="voice"]')
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("0")
+                wall.evaluate("window.__noReload = 'still here'")
+
+                agent = watch(context.new_page(), "agent")
+                agent.goto(f"{server.url}/agent")
+                agent.locator("#login-key").fill(token)
+                agent.keyboard.press("Enter")
+                state = agent.locator("#agent-state")
+                expect(state).to_have_text("offline")
+                agent.get_by_role("button", name="Available").click()
+                expect(state).to_have_text("available")
+                expect(
+                    voice.locator('[data-field="agents"] [data-state="available"] b')
+                ).to_have_text("1")
+
+                create(
+                    http,
+                    "first",
+                    queue="voice",
+                    customer_id="c-42",
+                    attributes={"reason": "card blocked"},
+                    on_behalf_of={"kind": "assistant", "name": "Siri"},
+                )
+                # the wallboard shows the contact waiting (offered to ann, not yet answered)
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("1")
+                offer = agent.locator(".card.offer")
+                expect(offer).to_contain_text("card blocked")
+                expect(offer).to_contain_text("Siri (assistant)")
+                expect(offer).to_contain_text("gold")
+                expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s$"))
+                agent.screenshot(path=str(SCREENSHOTS / "agent.png"))
+                agent.keyboard.press("a")  # accept by keyboard
+                card = agent.locator(".card.contact")
+                expect(card).to_have_attribute("data-state", "assigned")
+                expect(state).to_have_text("busy")
+                # answered within 20 s: SL today 100%, nobody waiting, without a reload
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("0")
+                expect(voice.locator('[data-field="answered_today"] .value')).to_have_text("1")
+                expect(voice.locator('[data-field="sl_today"] .value')).to_have_text("100.0%")
+                agent.keyboard.press("w")
+                expect(card).to_have_attribute("data-state", "wrapping")
+                expect(state).to_have_text("wrap_up")
+                expect(
+                    voice.locator('[data-field="agents"] [data-state="wrap_up"] b')
+                ).to_have_text("1")
+                agent.get_by_role("button", name="Complete (C)").click()
+                expect(agent.locator("#contacts")).to_contain_text("None.")
+                expect(agent.locator("#today")).to_contain_text("Handled1")
+                expect(state).to_have_text("available")
+                assert wall.evaluate("window.__noReload") == "still here"
+
+                supervisor = watch(context.new_page(), "supervisor")
+                supervisor.goto(f"{server.url}/supervisor#key={ADMIN}")
+                row = supervisor.locator('#agents tr[data-agent="ann"]')
+                expect(row.locator('[data-field="state"]')).to_have_text("available")
+                row.locator("select").select_option("away")
+                row.get_by_role("button", name="Set").click()
+                expect(row.locator('[data-field="state"]')).to_have_text("away")
+                expect(agent.locator("#agent-state")).to_have_attribute("data-status", "away")
+                expect(agent.get_by_role("button", name="Away")).to_have_attribute(
+                    "aria-pressed", "true"
+                )
+                # somebody waits now (nobody available): gold marked on the supervisor's desk
+                create(http, "second", queue="voice", customer_id="c-42")
+                create(http, "third", queue="voice", segment="standard")
+                create(http, "fourth", queue="chat")
+                expect(supervisor.locator("#waiting tbody tr")).to_have_count(3)
+                expect(supervisor.locator("#waiting tr.gold-row")).to_have_count(1)
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("2")
+                wall.wait_for_timeout(2500)  # the chart redraws at most every 2 s
+                wall.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+                supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
+                tv = watch(context.new_page(), "tv")
+                tv.set_viewport_size({"width": 1920, "height": 1080})
+                tv.goto(f"{server.url}/dashboard?tv=1#key={ADMIN}")
+                expect(
+                    tv.locator('.tile[data-queue="voice"] [data-field="waiting"] .value')
+                ).to_have_text("2")
+                assert tv.locator("nav").is_hidden()
+                tv.wait_for_timeout(2500)
+                tv.screenshot(path=str(SCREENSHOTS / "dashboard-tv.png"))
+                tv.close()
+
+                # the connection drops: a banner; the server comes back: it recovers by itself
+                outage["on"] = True
+                server.kill()
+                expect(wall.locator("#banner")).to_be_visible(timeout=15000)
+                expect(agent.locator("#banner")).to_be_visible(timeout=15000)
+                server.start()
+                expect(wall.locator("#banner")).to_be_hidden(timeout=20000)
+                expect(agent.locator("#banner")).to_be_hidden(timeout=20000)
+                outage["on"] = False
+                http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
+                create(http, "fifth", queue="voice")
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("3")
+                assert wall.evaluate("window.__noReload") == "still here"
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert errors == [], errors
