@@ -6,8 +6,9 @@
    average-behaviour LP (Gans & Zhou's heuristic, no spread) evaluated exactly on the same
    chain. Prints every instance, the costs and the gaps.
 2. The Anonymous Bank: roster from the 1999 records, weekly forecast from the first half year
-   (statsforecast AutoETS on weekly totals, or a forecast table given with ``--forecast``),
-   a plan for the second half; prints required vs the agents who really worked each week.
+   (openwfm's long-term weekly forecast with Israeli holidays, or a table given with
+   ``--forecast``; then statsforecast AutoETS on weekly totals as the peer), a plan for the
+   second half; prints required vs the agents who really worked each week.
 3. Speed: a 52-week plan with two scenarios on the example center.
 
 Run: ``.venv/bin/python bench/capacity.py [--instances 12] [--periods 6] [--skip-bank]``
@@ -64,7 +65,7 @@ def optimality(instances: int, periods: int, seed: int) -> list[float]:
     return gaps
 
 
-def bank_case(forecast_path: str | None) -> None:
+def bank_case(forecast_path: str | None, forecaster: str = "openwfm") -> None:
     from openwfm.capacity.case import case_summary, plan_from_records
     from openwfm.capacity.inputs import read_weekly_forecast
     from openwfm.data.readers import read_anonymous_bank
@@ -78,7 +79,15 @@ def bank_case(forecast_path: str | None) -> None:
     scenario = load_scenario(ROOT / "examples" / "anonymous-bank.yaml")
     forecast = read_weekly_forecast(forecast_path) if forecast_path else None
     began = time.perf_counter()
-    case = plan_from_records(calls, scenario, dt.date(1999, 7, 4), 26, forecast=forecast)
+    case = plan_from_records(
+        calls,
+        scenario,
+        dt.date(1999, 7, 4),
+        26,
+        forecast=forecast,
+        forecaster=forecaster,
+        country="IL",
+    )
     seconds = time.perf_counter() - began
     print("\n== Anonymous Bank: plan from 1999-07-04 with the records before it ==")
     print(
@@ -144,6 +153,7 @@ def main() -> int:
     optimality(args.instances, args.periods, args.seed)
     if not args.skip_bank:
         bank_case(args.forecast)
+        bank_case(None, forecaster="autoets")
     speed()
     return 0
 

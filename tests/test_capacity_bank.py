@@ -46,9 +46,9 @@ def test_roster_from_first_and_last_days(bank_calls):
 
 def test_second_half_plan_against_the_agents_who_worked(bank_calls):
     scenario = load_scenario(PROJECT_ROOT / "examples" / "anonymous-bank.yaml")
-    case = plan_from_records(bank_calls, scenario, AS_OF, weeks=17)
+    case = plan_from_records(bank_calls, scenario, AS_OF, weeks=17, country="IL")
     weeks = case.weeks
-    assert case.forecast_method.startswith("statsforecast AutoETS")
+    assert case.forecast_method.startswith("openwfm LongTermForecaster")
     assert len(weeks) == 17 and weeks["week_start"].iloc[0] == pd.Timestamp(AS_OF)
     active = case.roster["exit_date"].isna().sum()
     assert weeks["planned_heads"].iloc[0] == pytest.approx(active)

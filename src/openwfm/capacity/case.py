@@ -53,9 +53,15 @@ def plan_from_records(
     weeks: int = 26,
     *,
     forecast: pd.DataFrame | None = None,
+    forecaster: str = "openwfm",
+    country: str | None = None,
     history_weeks: int | None = None,
 ) -> RecordsCase:
-    """Plan ``weeks`` weeks from ``as_of`` (a week start) with the records before it."""
+    """Plan ``weeks`` weeks from ``as_of`` (a week start) with the records before it.
+
+    Without a ``forecast`` table: ``forecaster="openwfm"`` is openwfm's long-term weekly
+    forecast (:class:`openwfm.forecast.longterm.LongTermForecaster`, holidays of ``country``)
+    on the interval history; ``"autoets"`` is statsforecast's AutoETS on weekly totals."""
     queues = set(scenario.queue_names)
     records = interactions[interactions["queue"].isin(queues)]
     arrival = pd.to_datetime(records["arrival_time"])
@@ -68,18 +74,23 @@ def plan_from_records(
         history = history[
             history["week_start"] >= pd.Timestamp(as_of) - pd.Timedelta(weeks=history_weeks)
         ]
+    from openwfm.forecast.history import history_from_interactions
+
+    intervals = history_from_interactions(before, scenario.grid.interval_minutes)
     method = "given"
-    if forecast is None:
+    if forecast is None and forecaster == "autoets":
         forecast = autoets_weekly_forecast(history, weeks)
         method = "statsforecast AutoETS on weekly totals"
+    elif forecast is None:
+        from openwfm.forecast.longterm import LongTermForecaster
+
+        model = LongTermForecaster(granularity="week", country=country).fit(intervals)
+        forecast = model.predict(horizon_days=weeks * 7 + 7)
+        method = f"openwfm LongTermForecaster (weekly, holidays: {country or 'none'})"
     forecast = check_weekly_forecast(forecast, "forecast", queues)
     roster = roster_from_interactions(before, as_of=as_of)
     rate = weekly_attrition_rate(roster, before["arrival_time"].min().date(), as_of)
-    from openwfm.forecast.history import history_from_interactions
-
-    profile = profile_from_history(
-        history_from_interactions(before, scenario.grid.interval_minutes)
-    )
+    profile = profile_from_history(intervals)
     hours_per_head = _hours_per_head(before, history, scenario, profile, starts_on)
     plan = CapacityPlan(
         start=as_of,

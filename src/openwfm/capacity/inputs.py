@@ -366,7 +366,9 @@ def check_weekly_forecast(
     frame: pd.DataFrame, source: str = "forecast", known_queues: set[str] | None = None
 ) -> pd.DataFrame:
     """The weekly forecast table: ``week_start, queue, offered, aht_s`` (contacts per week,
-    seconds); ``forecast`` is accepted for ``offered`` (the forecast stage's column name)."""
+    seconds). ``openwfm forecast --granularity week`` output is read as is: ``period_start``
+    for ``week_start``, ``forecast`` for ``offered``, and a partial week (``days`` < 7) is
+    scaled to seven days."""
     frame = frame.copy()
     if "offered" not in frame.columns and "forecast" in frame.columns:
         frame = frame.rename(columns={"forecast": "offered"})
@@ -381,6 +383,9 @@ def check_weekly_forecast(
             "aht_s": _numbers(frame, "aht_s", source, 1e-9, np.inf),
         }
     )
+    if "days" in frame.columns:  # a partial first/last week: scale to a whole week
+        days = _numbers(frame, "days", source, 1, 7)
+        out["offered"] = out["offered"] * 7.0 / days
     if known_queues is not None:
         unknown = sorted(set(out["queue"]) - known_queues)
         if unknown:

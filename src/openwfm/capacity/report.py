@@ -51,7 +51,7 @@ def required_vs_planned(plan: pd.DataFrame, scenario: str = BASELINE) -> go.Figu
         go.Scatter(
             x=x,
             y=rows["required_fte_net"],
-            name="required FTE (on contacts)",
+            name="required FTE (without shrinkage)",
             line={"color": "#d62728", "dash": "dash"},
         )
     )
@@ -139,6 +139,14 @@ def scenario_summary(plan: pd.DataFrame, classes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
+def _dates_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
+    return frame
+
+
 def capacity_report(result: CapacityResult, title: str = "Capacity plan"):
     """The :class:`openwfm.report.Report` of a capacity plan."""
     from openwfm.report import Report
@@ -154,11 +162,13 @@ def capacity_report(result: CapacityResult, title: str = "Capacity plan"):
     )
     report.add_section("Gap by scenario", [gap_by_scenario(plan)])
     if len(result.classes):
-        report.add_section("Hire classes", [class_timeline(result.classes), result.classes])
+        report.add_section(
+            "Hire classes", [class_timeline(result.classes), _dates_as_text(result.classes)]
+        )
     report.add_section(
         "Scenarios compared",
         [required_by_scenario(plan), scenario_summary(plan, result.classes)],
     )
     baseline = plan[plan["scenario"] == BASELINE].drop(columns="scenario")
-    report.add_section("Weekly plan (baseline)", [baseline.round(2)])
+    report.add_section("Weekly plan (baseline)", [_dates_as_text(baseline.round(2))])
     return report
