@@ -142,3 +142,34 @@ def test_d15_d2_a_center_never_open_and_a_latin1_scenario(tmp_path, monkeypatch,
     latin.write_bytes(text.replace("Example omnichannel center", "Centre é").encode("latin-1"))
     code, out, err = run(monkeypatch, capsys, "check", latin)
     one_error_line(code, err, f"{latin}:2", "UTF-8")
+
+
+SCHEDULE_SECTION = """
+schedule:
+  shift_templates:
+    - {name: early, earliest_start: "08:00", latest_start: "10:00", lengths_min: [480]}
+    - {name: late, earliest_start: "11:00", latest_start: "12:00", lengths_min: [480]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ("  rules: {no_mondays: {hard: true}}\n", ("schedule.rules.no_mondays", "unknown rule")),
+        ("  fixed_days_off: [{agent: Zed, weekday: mon}]\n", ("fixed_days_off[0].agent", "Zed")),
+        ("  forbidden_successions: [[late, night]]\n", ("forbidden_successions[0][1]", "night")),
+        (
+            '  availability: [{agent: Ava, available_from: "18:00", available_until: "09:00"}]\n',
+            ("availability[0].available_until",),
+        ),
+    ],
+)
+def test_d7_check_catches_schedule_section_errors_with_their_line(
+    tmp_path, monkeypatch, capsys, extra, fragments
+):
+    scenario = tmp_path / "s.yaml"
+    text = example_path().read_text() + SCHEDULE_SECTION + extra
+    scenario.write_text(text)
+    code, out, err = run(monkeypatch, capsys, "check", scenario)
+    line = len(text.splitlines())  # the line just added
+    one_error_line(code, err, f"{scenario}:{line}", *fragments)

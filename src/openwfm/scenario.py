@@ -119,6 +119,57 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
                         f"unknown queue {queue_name!r} (known: {known})",
                     )
                 )
+    problems.extend(_check_schedule_section(scenario))
+    return problems
+
+
+def _check_schedule_section(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """The schedule section's names (rules, agents, shift types) and availability windows,
+    checked by ``openwfm check`` rather than after minutes of solving."""
+    from openwfm.model import clock_seconds
+    from openwfm.schedule.rules import RULES
+
+    settings = scenario.schedule
+    if settings is None:
+        return []
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for name in settings.rules:
+        if name not in RULES:
+            problems.append(
+                (("schedule", "rules", name), f"unknown rule {name!r} (known: {', '.join(RULES)})")
+            )
+    who = (
+        {"*"}
+        | {a.name for a in scenario.all_agents()}
+        | {a.team for a in scenario.all_agents() if a.team}
+    )
+    for kind in ("fixed_days_off", "availability", "requests"):
+        for index, rule in enumerate(getattr(settings, kind)):
+            if rule.agent not in who:
+                problems.append(
+                    (("schedule", kind, index, "agent"), f"unknown agent or team {rule.agent!r}")
+                )
+    for index, rule in enumerate(settings.availability):
+        if rule.available and clock_seconds(rule.available_from) >= clock_seconds(
+            rule.available_until
+        ):
+            problems.append(
+                (
+                    ("schedule", "availability", index, "available_until"),
+                    f"available_until {rule.available_until} is not after available_from "
+                    f"{rule.available_from}",
+                )
+            )
+    types = {t.name for t in settings.shift_templates}
+    for index, pair in enumerate(settings.forbidden_successions):
+        for position, name in enumerate(pair):
+            if name not in types:
+                problems.append(
+                    (
+                        ("schedule", "forbidden_successions", index, position),
+                        f"unknown shift type {name!r} (known: {', '.join(sorted(types))})",
+                    )
+                )
     return problems
 
 
