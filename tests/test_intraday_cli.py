@@ -301,3 +301,43 @@ def test_outlook_uses_the_forecasts_own_interval_length(tmp_path):
     a = pd.read_csv(tmp_path / "q" / "queues.csv")["projected_rest_service_level"].iloc[0]
     b = pd.read_csv(tmp_path / "h" / "queues.csv")["projected_rest_service_level"].iloc[0]
     assert a == pytest.approx(b, abs=0.02)  # 16 an hour is 4 a quarter: the same load
+
+
+def test_a_supervisor_approves_an_exception_and_the_log_only_grows(tmp_path):
+    states, shifts, mapping = write_day(tmp_path, GOOD)
+    log = tmp_path / "resolutions.csv"
+    base = [
+        "intraday",
+        "adherence",
+        "--states",
+        str(states),
+        "--schedule",
+        str(shifts),
+        "--mapping",
+        str(mapping),
+        "--date",
+        "2024-03-04",
+        "--resolutions",
+        str(log),
+    ]
+    first = run(
+        *base,
+        "--approve",
+        "a@2024-03-04T09:00:00",
+        "--by",
+        "sam",
+        "--note",
+        "bus late",
+        "--out",
+        str(tmp_path / "o1"),
+    )
+    assert first.returncode == 0, first.stderr
+    by_day = pd.read_csv(tmp_path / "o1" / "by_day.csv").set_index("agent_id")
+    assert by_day.loc["a", "adherence"] == pytest.approx(1 - 10 / 70)  # only the extra 10 min
+    second = run(*base, "--set-neutral", "a@2024-03-04T10:00:00", "--out", str(tmp_path / "o2"))
+    assert second.returncode == 0, second.stderr
+    rows = pd.read_csv(log)
+    assert list(rows["resolution"]) == ["approved", "neutral"] and rows["by"][0] == "sam"
+    unknown = run(*base, "--approve", "a@2024-03-04T11:11:11")
+    assert unknown.returncode == 2 and "unknown exception" in unknown.stderr
+    assert len(pd.read_csv(log)) == 2  # nothing written on error

@@ -37,6 +37,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "apply_preset",
             "exceptions_table",
             "out_of_adherence_now",
+            "resolve_exceptions",
         ],
         "reforecast": [
             "update_forecast",

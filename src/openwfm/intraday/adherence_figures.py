@@ -255,3 +255,49 @@ def adherence(
         now=out_of_adherence_now(segments, stop),
         preset=preset,
     )
+
+
+def resolve_exceptions(
+    exceptions: pd.DataFrame,
+    exception_ids: list[str],
+    resolution: str,
+    *,
+    by: str,
+    note: str | None = None,
+    log: pd.DataFrame | None = None,
+    at=None,
+) -> pd.DataFrame:
+    """The resolution log with one row appended per exception id (``approved`` or
+    ``neutral``, over the exception's time span, with who and when). Earlier rows are never
+    changed: a later decision on the same span wins when the day is recomputed. Unknown ids
+    are a DataError naming the first."""
+    from openwfm.errors import DataError
+    from openwfm.intraday.timeline import RESOLUTIONS
+
+    if resolution not in RESOLUTIONS:
+        raise ParameterError(
+            f"expected approved or neutral, got {resolution!r}", field="resolution"
+        )
+    known = exceptions.set_index("exception_id") if len(exceptions) else pd.DataFrame()
+    missing = [i for i in exception_ids if i not in known.index]
+    if missing:
+        raise DataError(f"unknown exception {missing[0]!r}", field="exception_id")
+    stamp = pd.Timestamp.now().floor("s") if at is None else pd.Timestamp(at)
+    rows = pd.DataFrame(
+        [
+            {
+                "agent_id": known.loc[i, "agent_id"],
+                "start": known.loc[i, "start"],
+                "end": known.loc[i, "end"],
+                "resolution": resolution,
+                "by": by,
+                "note": note,
+                "exception_id": i,
+                "resolved_at": stamp,
+            }
+            for i in exception_ids
+        ]
+    )
+    if log is None or log.empty:
+        return rows
+    return pd.concat([log, rows], ignore_index=True)

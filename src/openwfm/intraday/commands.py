@@ -145,6 +145,17 @@ def adherence_command(
         "--resolutions",
         help="Supervisor resolutions (agent_id,start,end,resolution approved|neutral).",
     ),
+    approve: str = typer.Option(
+        None,
+        "--approve",
+        help="Exception ids to approve (comma-separated); appended to the "
+        "--resolutions log, never overwriting it.",
+    ),
+    set_neutral: str = typer.Option(
+        None, "--set-neutral", help="Exception ids to set neutral (comma-separated), likewise."
+    ),
+    by: str = typer.Option("supervisor", "--by", help="Who resolves (--approve/--set-neutral)."),
+    note: str = typer.Option(None, "--note", help="Why (--approve/--set-neutral)."),
     roster: Path = typer.Option(
         None,
         "--roster",
@@ -168,18 +179,28 @@ def adherence_command(
         known = set(read_any_table(roster, "roster")["agent_id"].astype(str))
     feed = read_state_events(states, roster=known, **load_column_mapping(mapping))
     amap = load_adherence_map(adherence_map) if adherence_map else default_adherence_map()
-    decisions = read_any_table(resolutions, "resolutions") if resolutions else None
-    result = adherence(
-        feed.events,
-        plan,
-        amap,
-        start=day,
-        end=end,
-        as_of=now,
-        preset=preset,
-        interval_minutes=interval_minutes,
-        resolutions=decisions,
-    )
+    decisions = None
+    if resolutions is not None and resolutions.exists():
+        decisions = read_any_table(resolutions, "resolutions")
+
+    def compute(decided):
+        return adherence(
+            feed.events,
+            plan,
+            amap,
+            start=day,
+            end=end,
+            as_of=now,
+            preset=preset,
+            interval_minutes=interval_minutes,
+            resolutions=decided,
+        )
+
+    result = compute(decisions)
+    resolved = _resolve(result.exceptions, decisions, approve, set_neutral, by, note, resolutions)
+    if resolved is not None:
+        decisions = resolved
+        result = compute(decisions)
     console = Console()
     shown = result.by_day[
         ["agent_id", "scheduled_s", "out_s", "not_scheduled_s", "adherence", "conformance"]
@@ -213,6 +234,29 @@ def adherence_command(
             fmt,
             adherence_page(result, title=f"Adherence {day.date()} ({preset})"),
         )
+    if resolved is not None:
+        from openwfm.io import write_table
+
+        write_table(resolved, resolutions, "--resolutions")
+
+
+def _resolve(exceptions, decisions, approve, set_neutral, by, note, log_path):
+    """The resolution log with the supervisor's new decisions appended (None: no decision)."""
+    from openwfm.errors import ParameterError
+    from openwfm.intraday.adherence_figures import resolve_exceptions
+
+    if approve is None and set_neutral is None:
+        return None
+    if log_path is None:
+        raise ParameterError(
+            "--approve/--set-neutral need --resolutions (the log file)", field="--resolutions"
+        )
+    log = decisions
+    for ids, resolution in ((approve, "approved"), (set_neutral, "neutral")):
+        if ids:
+            chosen = [i.strip() for i in ids.split(",") if i.strip()]
+            log = resolve_exceptions(exceptions, chosen, resolution, by=by, note=note, log=log)
+    return log
 
 
 def _as_of(text: str):
