@@ -138,7 +138,7 @@ def exceptions_table(segments: pd.DataFrame) -> pd.DataFrame:
         activity=("activity", "first"),
         state=("state", "first"),
         reason_code=("reason_code", "first"),
-        resolution=("resolution", lambda r: r.dropna().iloc[-1] if r.notna().any() else pd.NA),
+        resolution=("resolution", "last"),  # the last non-missing decision
     ).reset_index()
     stamp = table["episode_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     table["exception_id"] = table["agent_id"].astype(str) + "@" + stamp

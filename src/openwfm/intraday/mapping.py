@@ -118,27 +118,23 @@ class AdherenceMap(Strict):
                 "klass": out["activity_class"],
             }
         )
-        unique = keys.drop_duplicates()
-        lookup = {}
-        for row in unique.itertuples(index=False):
-            reason = None if pd.isna(row.reason) else row.reason
-            lookup[(row.state, reason, row.activity)] = self._best_rule(
-                row.state, reason, row.activity, row.klass
-            )
-        rule = np.array(
-            [
-                lookup[(s, None if pd.isna(r) else r, a)]
-                for s, r, a in zip(keys["state"], keys["reason"], keys["activity"], strict=True)
-            ],
-            dtype=int,
-        )
+        keys["reason"] = keys["reason"].fillna("")
+        unique = keys.drop_duplicates().reset_index(drop=True)
+        unique["rule"] = [
+            self._best_rule(row.state, row.reason or None, row.activity, row.klass)
+            for row in unique.itertuples(index=False)
+        ]
+        rule = keys.merge(unique, on=["state", "reason", "activity", "klass"], how="left")[
+            "rule"
+        ].to_numpy(dtype=int)
+        keys["reason"] = keys["reason"].replace("", pd.NA)
         if (rule < 0).any():
             _raise_unmapped(out, keys, rule)
         out["rule"] = rule
-        out["category"] = pd.Series(
-            [self.rules[i].adherence for i in rule], index=out.index, dtype="string"
-        )
-        out["grace_s"] = np.array([self.rules[i].grace_s for i in rule], dtype=float)
+        categories = np.array([r.adherence for r in self.rules], dtype=object)
+        graces = np.array([r.grace_s for r in self.rules], dtype=float)
+        out["category"] = pd.Series(categories[rule], index=out.index, dtype="string")
+        out["grace_s"] = graces[rule]
         return out
 
 
