@@ -117,12 +117,59 @@ def observed_schedule(agents_per_hour: pd.Series, day: pd.Timestamp) -> pd.DataF
     )
 
 
+def bench_adherence(agents: int, events_per_agent: int = 60) -> None:
+    """Time the adherence engine on a synthetic day: ``agents`` agents, 8-hour shifts with a
+    lunch, random state changes (mean 8 minutes apart)."""
+    from openwfm.intraday import adherence, check_state_events
+
+    rng = np.random.default_rng(0)
+    day = pd.Timestamp("2024-03-04")
+    rows, plan = [], []
+    states = ["available", "busy", "wrap", "not_ready", "logged_out"]
+    for a in range(agents):
+        start = day + pd.Timedelta(hours=7 + a % 6)
+        lunch = start + pd.Timedelta(hours=3)
+        for lo, hi, activity in (
+            (start, lunch, "voice"),
+            (lunch, lunch + pd.Timedelta(minutes=30), "lunch"),
+            (lunch + pd.Timedelta(minutes=30), start + pd.Timedelta(hours=8), "voice"),
+        ):
+            plan.append({"agent_id": f"a{a}", "start": lo, "end": hi, "activity": activity})
+        t = start + pd.Timedelta(minutes=int(rng.integers(-10, 10)))
+        for state in rng.choice(states, size=events_per_agent, p=[0.3, 0.4, 0.15, 0.1, 0.05]):
+            rows.append(
+                {
+                    "agent_id": f"a{a}",
+                    "ts": t,
+                    "state": state,
+                    "reason_code": "break" if state == "not_ready" else None,
+                }
+            )
+            t += pd.Timedelta(seconds=int(rng.exponential(480)))
+    events = check_state_events(pd.DataFrame(rows)).events
+    began = time.perf_counter()
+    result = adherence(events, pd.DataFrame(plan), start=day, end=day + pd.Timedelta(days=1))
+    elapsed = time.perf_counter() - began
+    print(
+        f"adherence engine: {agents} agents, {len(events)} state events -> "
+        f"{len(result.segments)} segments, {len(result.exceptions)} exceptions in {elapsed:.2f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", default=None, help="YYYY-MM-DD (default: the busiest day)")
     parser.add_argument("--as-of", default="10:00", help="cut-off, HH:MM")
     parser.add_argument("--replications", type=int, default=20, help="simulation replications")
+    parser.add_argument(
+        "--adherence-agents",
+        type=int,
+        default=500,
+        help="agents of the synthetic adherence timing (0: skip)",
+    )
     args = parser.parse_args()
+    if args.adherence_agents:
+        bench_adherence(args.adherence_agents)
     if not DATA.exists():
         print(f"data missing: {DATA}")
         return
