@@ -467,3 +467,30 @@ def test_figures_add_up_and_presets_are_ordered(log_and_plan):
     if not pd.isna(figures["teleopti"]):
         assert figures["teleopti"] <= figures["nice"] + 1e-12
     assert figures["injixo"] == pytest.approx(figures["nice"])
+
+
+def test_adherence_map_from_yaml(tmp_path):
+    from openwfm.intraday import load_adherence_map
+
+    path = tmp_path / "map.yaml"
+    path.write_text(
+        "absent_states: [logged_out]\n"
+        "rules:\n"
+        "  - {state: available, activity: work, adherence: in}\n"
+        "  - {state: not_ready, reason_code: meeting, adherence: neutral, grace_s: 60}\n"
+        "  - {state: '*', adherence: out}\n"
+    )
+    amap = load_adherence_map(path)
+    log = events(("a", "09:00", "available"), ("a", "09:30", "not_ready", "meeting"))
+    result = adherence(
+        log,
+        schedule(("a", "09:00", "10:00", "voice")),
+        amap,
+        preset="teleopti",
+        start=t("09:00"),
+        end=t("10:00"),
+    )
+    assert day_row(result)["neutral_s"] == 1800 and day_row(result)["adherence"] == 1.0
+    path.write_text("rules:\n  - {state: available, adherence: maybe}\n")
+    with pytest.raises(DataError, match=r"map.yaml: rules.0.adherence"):
+        load_adherence_map(path)
