@@ -63,6 +63,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "simulate_rest_of_day",
             "use_simulation",
         ],
+        "api": [
+            "create_intraday_app",
+            "intraday_router",
+        ],
         "replanning": [
             "ReplanResult",
             "accept_proposals",
