@@ -128,9 +128,13 @@ class Router:
         with self.store.write() as connection:
             tx = T.Tx(connection, center, self.now() if now is None else now)
             yield tx
+            if tx.reroute:  # offers are written in the same transaction as their cause
+                self.decisions += self._route_in(tx)
+            if self.virtual_clock:
+                connection.execute(
+                    update(S.centers).where(S.centers.c.center == center).values(clock_s=tx.now)
+                )
             tx.flush_events()
-        if tx.reroute:
-            self.route(center, tx.now)
 
     # --- the routing pass ---------------------------------------------------------------------
     def route(self, center: str, now: float | None = None) -> int:
@@ -187,27 +191,21 @@ class Router:
     def next_deadline(self, center: str) -> float | None:
         """The earliest pending timer of ``center`` (seconds), or None."""
         c, o = S.contacts.c, S.offers.c
+        live = c.state.in_(S.LIVE_STATES)
+        query = select(
+            select(func.min(o.expires_at_s))
+            .where(o.center == center, o.state == "pending")
+            .scalar_subquery(),
+            select(func.min(func.coalesce(c.ttl_deadline_s, c.step_deadline_s)))
+            .where(c.center == center, live, c.ttl_deadline_s.is_not(None))
+            .scalar_subquery(),
+            select(func.min(c.step_deadline_s)).where(c.center == center, live).scalar_subquery(),
+            select(func.min(c.wrapup_deadline_s))
+            .where(c.center == center, c.state == "wrapping")
+            .scalar_subquery(),
+        )
         with self.store.read() as connection:
-            candidates = [
-                connection.execute(
-                    select(func.min(o.expires_at_s)).where(o.center == center, o.state == "pending")
-                ).scalar(),
-                connection.execute(
-                    select(func.min(c.ttl_deadline_s)).where(
-                        c.center == center, c.state.in_(S.LIVE_STATES)
-                    )
-                ).scalar(),
-                connection.execute(
-                    select(func.min(c.step_deadline_s)).where(
-                        c.center == center, c.state.in_(S.LIVE_STATES)
-                    )
-                ).scalar(),
-                connection.execute(
-                    select(func.min(c.wrapup_deadline_s)).where(
-                        c.center == center, c.state == "wrapping"
-                    )
-                ).scalar(),
-            ]
+            candidates = connection.execute(query).one()
         values = [v for v in candidates if v is not None]
         return min(values) if values else None
 
@@ -265,8 +263,12 @@ class Router:
             fired += 1
         return fired
 
-    def advance_clock(self, to_s: float) -> float:
-        """Virtual clock: move to ``to_s``, firing every timer at its own time, in order."""
+    def advance_clock(self, to_s: float, stop_on_offer: bool = False) -> float:
+        """Virtual clock: move to ``to_s``, firing every timer at its own time, in order.
+
+        ``stop_on_offer``: stop right after a timer that led to an offer (returns that time),
+        so a driver can answer the offer at the very moment it was made.
+        """
         if not self.virtual_clock:
             raise BadRequest(
                 "the router runs on the wall clock (serve --clock virtual)", field="clock"
@@ -281,15 +283,18 @@ class Router:
             if step is None or step > to_s:
                 break
             self._set_virtual(max(step, self._virtual_now))
+            made = self.decisions
             for name in self.centers:
                 self.sweep(name)
+            if stop_on_offer and self.decisions > made:
+                return self._virtual_now
         self._set_virtual(to_s)
         return self._virtual_now
 
     def _set_virtual(self, now_s: float) -> None:
+        """Move the virtual clock; every transaction stores it with its changes (a restart
+        resumes from the last change)."""
         self._virtual_now = now_s
-        with self.store.write() as connection:
-            connection.execute(update(S.centers).values(clock_s=now_s))
 
 
 def decide_offers(center: Center, waiting, agents, now: float, declined) -> list:

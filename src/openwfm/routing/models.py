@@ -111,3 +111,4 @@ class ClockAdvance(Body):
 
     to_s: float | None = None
     by_s: Annotated[float, Field(ge=0)] | None = None
+    stop_on_offer: bool = False  # stop after a timer that made an offer (digital twin)

@@ -123,7 +123,7 @@ def create_app(
         }
         return JSONResponse(body, status_code=error.status_code, media_type=PROBLEM)
 
-    def principal(
+    async def principal(
         authorization: str | None = Header(default=None),
         center: str | None = Query(default=None, description="the center (admin, several)"),
     ) -> A.Principal:
@@ -280,7 +280,7 @@ def create_app(
         if (body.to_s is None) == (body.by_s is None):
             raise BadRequest("give exactly one of to_s and by_s", field="to_s")
         target = body.to_s if body.to_s is not None else router.now() + body.by_s
-        return {"now_s": router.advance_clock(target)}
+        return {"now_s": router.advance_clock(target, body.stop_on_offer)}
 
     # --- events and statistics ----------------------------------------------------------------
     @app.get("/v1/events")

@@ -246,10 +246,12 @@ class Store:
     """Engines over one database URL: ``write()`` for one serialised write transaction,
     ``read()`` for a consistent read. ``sqlite:///path`` or ``postgresql://...``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, synchronous)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite readers take no write lock (deferred BEGIN; WAL lets them run beside a writer)
+        self.reader = make_engine(url, synchronous, "BEGIN") if self.is_sqlite else self.engine
         # SQLite has one writer: queue our own threads here instead of spinning on its lock
         self._write_lock = threading.Lock()
 
@@ -263,7 +265,7 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             yield connection
 
     def ping(self) -> bool:
@@ -276,9 +278,14 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.reader.dispose()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, synchronous: str = "FULL", begin: str = "BEGIN IMMEDIATE") -> Engine:
+    """``synchronous`` (SQLite): FULL makes every commit durable (fsync); NORMAL survives a
+    process crash but not a power cut; OFF is for throw-away stores (tests, twins)."""
+    if synchronous not in ("FULL", "NORMAL", "OFF"):
+        raise ValueError(f"synchronous must be FULL, NORMAL or OFF, got {synchronous!r}")
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -288,13 +295,13 @@ def make_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")  # durable: fsync at every commit
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
     return engine
 
