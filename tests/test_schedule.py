@@ -54,7 +54,9 @@ def test_exact_cover_is_found_and_proved():
         + NINE_TO_FIVE
     )
     req = requirement("voice", {0: ("09:00", "17:00", 2)})
-    result = schedule_agents(sc, req, weeks=1, time_limit_s=10, strategy="single")
+    result = schedule_agents(
+        sc, req, weeks=1, time_limit_s=10, deterministic=True, strategy="single"
+    )
     assert result.status == "optimal"
     assert result.objective == pytest.approx(0.0)
     assert len(result.shifts) == 2
@@ -74,7 +76,7 @@ def test_break_makes_one_interval_short_rather_than_double_staffing():
     )
     req = requirement("voice", {0: ("09:00", "13:00", 1)})
     result = schedule_agents(
-        sc, req, weeks=1, time_limit_s=10, weighting="linear", strategy="single"
+        sc, req, weeks=1, time_limit_s=10, deterministic=True, weighting="linear", strategy="single"
     )
     assert result.status == "optimal"
     assert result.objective == pytest.approx(1.0)
@@ -92,7 +94,9 @@ def test_multi_skill_agent_counts_toward_one_queue_per_interval():
             requirement("chat", {0: ("13:00", "17:00", 1)}),
         ]
     )
-    result = schedule_agents(sc, req, weeks=1, time_limit_s=10, strategy="single")
+    result = schedule_agents(
+        sc, req, weeks=1, time_limit_s=10, deterministic=True, strategy="single"
+    )
     assert result.objective == pytest.approx(0.0)
     acts = result.activities.set_index("interval_start")["activity"]
     assert acts[pd.Timestamp("2026-01-05 10:00")] == "voice"
@@ -103,7 +107,9 @@ def test_multi_skill_agent_counts_toward_one_queue_per_interval():
 def test_short_coverage_is_reported_not_infeasible():
     sc = scenario("agents: [{name: a, skills: {voice: 1}}]\n" + NINE_TO_FIVE)
     req = requirement("voice", {0: ("09:00", "17:00", 5)})
-    result = schedule_agents(sc, req, weeks=1, time_limit_s=10, strategy="single")
+    result = schedule_agents(
+        sc, req, weeks=1, time_limit_s=10, deterministic=True, strategy="single"
+    )
     assert result.status == "optimal"
     assert int(result.uncovered["under"].sum()) == 32 * 4
     assert any("under-covered" in note for note in result.notes)
@@ -118,7 +124,7 @@ def test_contradicting_hard_rules_are_named():
     )
     req = requirement("voice", {0: ("09:00", "17:00", 1)})
     with pytest.raises(InfeasibleError) as error:
-        schedule_agents(sc, req, weeks=1, time_limit_s=10, strategy="single")
+        schedule_agents(sc, req, weeks=1, time_limit_s=10, deterministic=True, strategy="single")
     text = str(error.value)
     assert "min_minutes_per_week[a]" in text and "fixed_days_off[a]" in text
     assert "\n" not in text
@@ -131,7 +137,9 @@ def test_soft_day_off_request_is_traded_against_coverage_and_reported():
         + "  requests: [{agent: a, date: 2026-01-06, wanted: false, weight: 2}]\n"
     )
     req = requirement("voice", {0: ("09:00", "17:00", 1), 1: ("09:00", "17:00", 1)})
-    result = schedule_agents(sc, req, weeks=1, time_limit_s=10, strategy="single")
+    result = schedule_agents(
+        sc, req, weeks=1, time_limit_s=10, deterministic=True, strategy="single"
+    )
     # working Tuesday covers 32 intervals for a penalty of 2 (request weight x rule weight 1)
     assert result.objective == pytest.approx(2.0)
     assert list(result.violations["rule"]) == ["shift_request"]
@@ -150,7 +158,12 @@ def test_rest_and_forbidden_succession_hold():
     )
     spans = {d: ("14:00", "22:00", 1) if d % 2 == 0 else ("06:00", "14:00", 1) for d in range(7)}
     result = schedule_agents(
-        sc, requirement("voice", spans), weeks=1, time_limit_s=10, strategy="single"
+        sc,
+        requirement("voice", spans),
+        weeks=1,
+        time_limit_s=10,
+        deterministic=True,
+        strategy="single",
     )
     assert check_schedule(result.shifts, sc, MONDAY, 7, result.activities).query("hard").empty
     types = result.shifts.set_index("date")["shift_type"].to_dict()
@@ -183,7 +196,9 @@ def test_checker_catches_a_broken_schedule():
 def test_plan_shift_counts_hand_known():
     templates = scenario(NINE_TO_FIVE).schedule.shift_templates
     req = requirement("voice", {0: ("09:00", "17:00", 3), 1: ("09:00", "17:00", 2)}, days=2)
-    result = plan_shift_counts(req, templates, days=2, start=MONDAY, time_limit_s=10)
+    result = plan_shift_counts(
+        req, templates, days=2, start=MONDAY, time_limit_s=10, deterministic=True
+    )
     assert result.status == "optimal" and result.objective == pytest.approx(0.0)
     assert result.shifts.groupby("date").size().tolist() == [3, 2]
 
@@ -247,7 +262,7 @@ def test_every_returned_schedule_passes_the_independent_checker(instance):
     req = pd.concat([requirement(q, spans) for q in ("voice", "chat")], ignore_index=True)
     req["required_agents"] = rng.integers(0, 3, len(req))
     try:
-        result = schedule_agents(sc, req, weeks=1, time_limit_s=3, seed=seed)
+        result = schedule_agents(sc, req, weeks=1, time_limit_s=3, deterministic=True, seed=seed)
     except InfeasibleError as error:
         assert "[" in str(error)  # the contradiction is named
         return
@@ -271,7 +286,11 @@ def test_charts_and_report_sections():
         "                 latest_after_start_min: 120}]}\n"
     )
     result = schedule_agents(
-        sc, requirement("voice", {0: ("09:00", "13:00", 2)}), weeks=1, time_limit_s=5
+        sc,
+        requirement("voice", {0: ("09:00", "13:00", 2)}),
+        weeks=1,
+        time_limit_s=5,
+        deterministic=True,
     )
     coverage = coverage_figure(result)
     names = {trace.name for trace in coverage.data}
@@ -310,7 +329,9 @@ def test_two_phase_strategy_keeps_every_hard_rule():
     )
     spans = {d: ("07:00", "21:00", 2) for d in range(7)}
     req = pd.concat([requirement("voice", spans), requirement("chat", spans)], ignore_index=True)
-    result = schedule_agents(sc, req, weeks=1, time_limit_s=8, strategy="two_phase")
+    result = schedule_agents(
+        sc, req, weeks=1, time_limit_s=3, deterministic=True, strategy="two_phase"
+    )
     assert check_schedule(result.shifts, sc, MONDAY, 7, result.activities).query("hard").empty
     assert result.bound <= result.objective + 1e-6
     assert any("phase 1" in note for note in result.notes)
@@ -355,9 +376,13 @@ def test_phased_bound_never_exceeds_the_proven_optimum():
     )
     spans = {d: ("07:00", "17:00", 2 if d in (0, 2, 4) else 3) for d in range(7)}
     req = requirement("voice", spans)
-    single = schedule_agents(sc, req, weeks=1, time_limit_s=20, strategy="single")
+    single = schedule_agents(
+        sc, req, weeks=1, time_limit_s=20, deterministic=True, strategy="single"
+    )
     assert single.status == "optimal"
-    phased = schedule_agents(sc, req, weeks=1, time_limit_s=8, strategy="two_phase")
+    phased = schedule_agents(
+        sc, req, weeks=1, time_limit_s=8, deterministic=True, strategy="two_phase"
+    )
     assert any("HiGHS" in note for note in phased.notes)  # phase 1 as a MIP
     assert phased.bound <= single.objective + 1e-6
     assert phased.objective >= single.objective - 1e-6

@@ -57,6 +57,7 @@ def test_schedule_command_writes_every_table(tmp_path):
         "1",
         "--time-limit",
         "5",
+        "--deterministic",
         "--out",
         str(out),
         "--html",

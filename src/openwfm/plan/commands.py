@@ -27,6 +27,12 @@ def register(app: typer.Typer) -> None:
         shrinkage: float = typer.Option(
             0.0, "--shrinkage", help="Extra shrinkage (besides breaks) the schedule carries."
         ),
+        deterministic: bool = typer.Option(
+            False,
+            "--deterministic",
+            help="Count --time-limit as solver work (CP-SAT deterministic seconds, one worker; "
+            "HiGHS nodes), not wall seconds: the same plan on any machine.",
+        ),
     ) -> None:
         """Forecast, staff, schedule and simulate WEEKS weeks; write tables and a report.
 
@@ -55,6 +61,7 @@ def register(app: typer.Typer) -> None:
             replications=replications,
             seed=seed,
             shrinkage=shrinkage,
+            deterministic=deterministic,
         )
         console = Console()
         console.print(summary_text(result.summary), highlight=False, markup=False)

@@ -15,18 +15,18 @@ Stages (each a call into its own package, never a copy of it):
    simulator (:mod:`openwfm.sim`) draws Poisson arrivals from them.
 6. **report**: :mod:`openwfm.plan.report` (HTML + PNG) and :mod:`openwfm.plan.summary`.
 
-Caching: each stage's output is pickled in ``out_dir/.cache`` under a key hashed from its inputs
-(the upstream key, the scenario, the parameters and the openwfm version); a re-run with the same
-inputs reads it back instead of recomputing. Tables are written atomically to ``out_dir``.
+Caching (:mod:`openwfm.plan.cache`): each stage's output is pickled in ``out_dir/.cache`` under
+a key hashed from everything that can change it (the upstream key, the input files' contents, the
+scenario, the options, the installed openwfm sources and the solver and numeric libraries'
+versions); a re-run with the same inputs reads it back instead of recomputing. Tables are
+written atomically to ``out_dir``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
-import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError, ParameterError
-from openwfm.io import atomic_write, write_tables
+from openwfm.io import write_tables
 from openwfm.model import BreakTemplate, Scenario, ScheduleSettings, ShiftTemplate
+from openwfm.plan.cache import StageCache, _hash, code_fingerprint, file_digest
 
 STAGES = ("history", "forecast", "staffing", "schedule", "simulation", "report")
 GENERATED_START = dt.date(2026, 1, 5)  # a Monday: generated histories are whole weeks
@@ -66,54 +67,6 @@ class PlanResult:
     stages: dict[str, str] = field(default_factory=dict)
     start: dt.date | None = None  # first day of the plan
     timings_s: dict[str, float] = field(default_factory=dict)
-
-
-# ----------------------------------------------------------------------------- cache
-
-
-def _hash(*parts: Any) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, pd.DataFrame):
-            digest.update(repr(list(part.columns)).encode())
-            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-        digest.update(b"\x00")
-    return digest.hexdigest()[:20]
-
-
-class StageCache:
-    """Pickled stage outputs in ``folder``, one file per stage, named by the stage's key."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def path(self, stage: str, key: str) -> Path:
-        return self.folder / f"{stage}-{key}.pkl"
-
-    def get(self, stage: str, key: str) -> Any | None:
-        path = self.path(stage, key)
-        if not path.exists():
-            return None
-        try:
-            with path.open("rb") as handle:
-                return pickle.load(handle)
-        except Exception:  # a cache file from another version: recompute
-            return None
-
-    def put(self, stage: str, key: str, value: Any) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.path(stage, key)
-        atomic_write(
-            path,
-            lambda temporary: temporary.write_bytes(
-                pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            ),
-        )
-        for old in self.folder.glob(f"{stage}-*.pkl"):  # keep only the newest of a stage
-            if old != path:
-                old.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -277,9 +230,9 @@ def _scenario_key(scenario: Scenario) -> str:
 
 
 def _version() -> str:
-    import openwfm
-
-    return getattr(openwfm, "__version__", "0")
+    """What the stages' code is: the installed openwfm sources and the solver and numeric
+    libraries' versions (:func:`openwfm.plan.cache.code_fingerprint`)."""
+    return code_fingerprint()
 
 
 def _as_paths(history: Any) -> list[Path]:
@@ -307,7 +260,7 @@ def _history(scenario, history, fmt, out_dir, seed, cache):
         interactions = generate_interactions(scenario, GENERATED_START, GENERATED_WEEKS, seed)
         source = f"generated {GENERATED_WEEKS} weeks (seed {seed})"
     elif isinstance(history, pd.DataFrame):
-        key = _hash("frame", history, interval, _version())
+        key = _hash("frame", history, interval, queues, _version())
         hit = cache.get("history", key)
         if hit is not None:
             return key, hit, "interactions table", True
@@ -319,8 +272,9 @@ def _history(scenario, history, fmt, out_dir, seed, cache):
         for path in paths:
             if not path.exists():
                 raise DataError("file not found", file=str(path), field="--history")
-        stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
-        key = _hash("files", stats, fmt, interval, queues, _version())
+        # by content, not name or time stamp: an edited file is read again
+        digests = [file_digest(p) for p in paths]
+        key = _hash("files", digests, fmt, interval, queues, _version())
         hit = cache.get("history", key)
         if hit is not None:
             return key, hit, f"{len(paths)} file(s)", True
@@ -352,7 +306,7 @@ def _history(scenario, history, fmt, out_dir, seed, cache):
 def _forecast(scenario, history, weeks, history_key, cache):
     from openwfm.forecast import Forecaster
 
-    key = _hash("forecast", history_key, weeks, FIT_WEEKS, _version())
+    key = _hash("forecast", history_key, _scenario_key(scenario), weeks, FIT_WEEKS, _version())
     hit = cache.get("forecast", key)
     if hit is not None:
         return key, hit, True
@@ -396,6 +350,7 @@ def _schedule(
     cache,
     status,
     strategy="auto",
+    deterministic=False,
 ):
     from openwfm.schedule import schedule_agents
 
@@ -409,6 +364,7 @@ def _schedule(
         shrinkage,
         seed,
         strategy,
+        deterministic,
         _version(),
     )
     hit = cache.get("schedule", key)
@@ -428,6 +384,7 @@ def _schedule(
         seed=seed,
         progress=progress,
         source="requirements",
+        deterministic=deterministic,
     )
     table = queue_requirements(requirements)
     try:
@@ -517,6 +474,7 @@ def run_plan(
     seed: int = 0,
     shrinkage: float = 0.0,
     strategy: str = "auto",
+    deterministic: bool = False,
     console=None,
     progress: bool = True,
 ) -> PlanResult:
@@ -528,7 +486,9 @@ def run_plan(
     the schedule solver (seconds); ``replications`` simulated weeks, each with its own forecast
     draw; ``shrinkage`` (0..1) extra shrinkage besides breaks the schedule carries;
     ``strategy`` the scheduler's (``auto``, ``single``, ``two_phase``; when ``auto`` or
-    ``two_phase`` finds no schedule in time, the single model is tried).
+    ``two_phase`` finds no schedule in time, the single model is tried); ``deterministic``: the
+    time limit is solver work, not wall seconds (:mod:`openwfm.schedule.budget`), so the plan is
+    the same on any machine.
 
     Writes ``forecast.csv``, ``requirements.csv``, ``schedule.csv`` (shifts),
     ``activities.csv``, ``coverage.csv``, ``rules.csv``, ``simulation.csv`` (KPIs per queue x
@@ -643,6 +603,7 @@ def run_plan(
                 cache,
                 lambda text: bar.update(tasks["schedule"], description=text),
                 strategy,
+                deterministic,
             )
             result.schedule = schedule
             result.binding_rules = binding_rules(scenario, schedule)

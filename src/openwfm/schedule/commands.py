@@ -46,6 +46,12 @@ def register(app: typer.Typer) -> None:
         ),
         strategy: str = typer.Option("auto", "--strategy", help="auto, single or two_phase."),
         html: Path = typer.Option(None, "--html", help="Also write an HTML page with charts."),
+        deterministic: bool = typer.Option(
+            False,
+            "--deterministic",
+            help="Count --time-limit as solver work (CP-SAT deterministic seconds, one worker; "
+            "HiGHS nodes), not wall seconds: the same schedule on any machine.",
+        ),
     ) -> None:
         """Shifts, breaks and days off for the scenario's agents against a requirement.
 
@@ -87,6 +93,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 source=str(requirements),
                 strategy=strategy,
+                deterministic=deterministic,
             )
         stem = out.with_suffix("")
         write_tables(

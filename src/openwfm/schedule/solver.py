@@ -37,6 +37,14 @@ from openwfm.model import (
     ShiftTemplate,
     clock_seconds,
 )
+from openwfm.schedule import construct as construction
+from openwfm.schedule.budget import (
+    clock_now,
+    cp_sat_solver,
+    highs_limits,
+    record_highs,
+    use_budget,
+)
 from openwfm.schedule.rules import OPEN_CONTRACT, RULES, rule_settings
 from openwfm.schedule.templates import Horizon, ShiftOption, expand_templates
 from openwfm.schedule.weights import MAX_SEGMENTS, under_marginal_costs
@@ -1106,13 +1114,7 @@ def day_patterns(
 
 
 def _solver(time_limit_s: float, num_workers: int, seed: int):
-    from ortools.sat.python import cp_model
-
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s)
-    solver.parameters.num_workers = int(num_workers)
-    solver.parameters.random_seed = int(seed)
-    return solver
+    return cp_sat_solver(time_limit_s, num_workers, seed)
 
 
 def _diagnose(builder_args: dict, time_limit_s: float) -> list[str]:
@@ -1169,16 +1171,38 @@ def solve(
     seed: int,
     progress: Callable[[float, float, float], None] | None,
     explain: bool = True,
+    construct: bool = False,
 ) -> tuple[_Builder, object, str, float]:
-    """Build and solve; raise InfeasibleError naming the rules, or ScheduleTimeoutError."""
+    """Build and solve; raise InfeasibleError naming the rules, or ScheduleTimeoutError.
+
+    ``construct``: first a schedule for the hard rules alone (:mod:`openwfm.schedule.construct`),
+    then the objective solve starts from it and returns it when it finds nothing better."""
     from ortools.sat.python import cp_model
 
     started = time.perf_counter()
     builder = _Builder(**builder_args)
     builder.build()
+    hint, found = None, "skipped"
+    if construct:
+        began = clock_now()
+        found, hint = construction.construct(
+            builder.m, time_limit_s * construction.CONSTRUCT_SHARE, seed
+        )
+        time_limit_s = max(time_limit_s - (clock_now() - began), 1.0)
     builder.m.minimize(sum(c * v for c, v in builder.objective))
+    if hint is not None:
+        construction.add_hint(builder.m, hint)
     solver = _solver(time_limit_s, num_workers, seed)
-    status = solver.solve(builder.m, _progress_callback(progress))
+    if found == "infeasible":  # the hard rules alone have no solution
+        status = cp_model.INFEASIBLE
+    else:
+        status = solver.solve(builder.m, _progress_callback(progress))
+    if hint is not None and status == cp_model.UNKNOWN:
+        # nothing better than the construction in time: the constructed schedule
+        solver = construction.Constructed(
+            hint, construction.objective_of(builder.m, hint), solver.best_objective_bound
+        )
+        status = cp_model.FEASIBLE
     wall = time.perf_counter() - started
     if not explain and status == cp_model.INFEASIBLE:
         return builder, solver, "infeasible", wall
@@ -1434,6 +1458,7 @@ def schedule_agents(
     progress: Callable[[float, float, float], None] | None = None,
     source: str = "requirements",
     strategy: str = "auto",
+    deterministic: bool = False,
 ) -> ScheduleResult:
     """Schedule the scenario's named agents against ``requirements`` for ``weeks`` weeks.
 
@@ -1449,7 +1474,9 @@ def schedule_agents(
     named agents, then breaks and skills; the bound is phase 1's, a relaxation) or ``auto``
     (two phases above about 5,000 shift variables). Raises :class:`InfeasibleError` naming
     contradicting hard rules, :class:`ScheduleTimeoutError` when no schedule is found in
-    ``time_limit_s`` seconds.
+    ``time_limit_s`` seconds. ``deterministic``: ``time_limit_s`` is deterministic work (CP-SAT's
+    deterministic seconds, HiGHS nodes; see :mod:`openwfm.schedule.budget`) instead of wall
+    seconds, so the result does not depend on the machine's speed or load.
     """
     if not 1 <= weeks <= 6:
         raise ScenarioError(f"expected 1..6 weeks, got {weeks}", field="weeks")
@@ -1473,25 +1500,26 @@ def schedule_agents(
         )
         for a in scenario.all_agents()
     ]
-    return _run(
-        requirements,
-        horizon,
-        options,
-        agents,
-        [],
-        settings,
-        cover_column,
-        extra_shrinkage,
-        weighting,
-        under_weight,
-        over_weight,
-        time_limit_s,
-        num_workers,
-        seed,
-        progress,
-        source,
-        _two_phase_wanted(strategy, agents, options, horizon),
-    )
+    with use_budget(deterministic):
+        return _run(
+            requirements,
+            horizon,
+            options,
+            agents,
+            [],
+            settings,
+            cover_column,
+            extra_shrinkage,
+            weighting,
+            under_weight,
+            over_weight,
+            time_limit_s,
+            num_workers,
+            seed,
+            progress,
+            source,
+            _two_phase_wanted(strategy, agents, options, horizon),
+        )
 
 
 def _two_phase_wanted(strategy: str, agents, options, horizon: Horizon) -> bool:
@@ -1521,62 +1549,68 @@ def plan_shift_counts(
     over_weight: float = 1.0,
     seed: int = 0,
     progress: Callable[[float, float, float], None] | None = None,
+    deterministic: bool = False,
 ) -> ScheduleResult:
     """Slot-based planning: how many shifts of each template, start and length per day (and
     where their breaks go) to cover ``requirements`` with up to ``pool_size`` anonymous agents
     a day. Shift rows name pool members ``pool#i``. Default weighting is plain absolute
-    deviation (under and over cost 1 per agent-interval)."""
-    start = _start_date(requirements, start)
-    horizon = Horizon(start, days, interval_minutes)
-    options = expand_templates(templates, interval_minutes, field="templates")
-    queues = tuple(sorted(requirements["queue"].astype(str).unique())) if skills is None else skills
-    pools = [PoolSpec("pool", queues, pool_size)]
-    args = (cover_column, 0.0, weighting, under_weight, over_weight)
-    if days == 1 or any(o.end > horizon.slots_per_day for o in options):
-        return _run(
-            requirements,
-            horizon,
-            options,
-            [],
-            pools,
-            None,
-            *args,
-            time_limit_s,
-            num_workers,
-            seed,
-            progress,
-            "requirements",
+    deviation (under and over cost 1 per agent-interval). ``deterministic`` as in
+    :func:`schedule_agents`."""
+    with use_budget(deterministic):
+        start = _start_date(requirements, start)
+        horizon = Horizon(start, days, interval_minutes)
+        options = expand_templates(templates, interval_minutes, field="templates")
+        queues = (
+            tuple(sorted(requirements["queue"].astype(str).unique())) if skills is None else skills
         )
-    # Shifts stay within their day and pools have no weekly rules: the days are independent
-    # problems, and CP-SAT closes each day's gap far faster alone than all days together.
-    started = time.perf_counter()
-    table = requirements.copy()
-    table["interval_start"] = pd.to_datetime(table["interval_start"])
-    parts = []
-    for day in range(days):
-        first = pd.Timestamp(start) + pd.Timedelta(days=day)
-        mask = (table["interval_start"] >= first) & (
-            table["interval_start"] < first + pd.Timedelta(days=1)
-        )
-        if not mask.any():
-            continue
-        remaining = time_limit_s - (time.perf_counter() - started)
-        part = _run(
-            table[mask],
-            Horizon(first.date(), 1, interval_minutes),
-            options,
-            [],
-            pools,
-            None,
-            *args,
-            max(remaining / (days - day), 0.5),
-            num_workers,
-            seed,
-            progress,
-            "requirements",
-        )
-        parts.append(part)
-    return _merge(parts, horizon, time.perf_counter() - started)
+        pools = [PoolSpec("pool", queues, pool_size)]
+        args = (cover_column, 0.0, weighting, under_weight, over_weight)
+        if days == 1 or any(o.end > horizon.slots_per_day for o in options):
+            return _run(
+                requirements,
+                horizon,
+                options,
+                [],
+                pools,
+                None,
+                *args,
+                time_limit_s,
+                num_workers,
+                seed,
+                progress,
+                "requirements",
+            )
+        # Shifts stay within their day and pools have no weekly rules: the days are independent
+        # problems, and CP-SAT closes each day's gap far faster alone than all days together.
+        started = clock_now()
+        wall_started = time.perf_counter()
+        table = requirements.copy()
+        table["interval_start"] = pd.to_datetime(table["interval_start"])
+        parts = []
+        for day in range(days):
+            first = pd.Timestamp(start) + pd.Timedelta(days=day)
+            mask = (table["interval_start"] >= first) & (
+                table["interval_start"] < first + pd.Timedelta(days=1)
+            )
+            if not mask.any():
+                continue
+            remaining = time_limit_s - (clock_now() - started)
+            part = _run(
+                table[mask],
+                Horizon(first.date(), 1, interval_minutes),
+                options,
+                [],
+                pools,
+                None,
+                *args,
+                max(remaining / (days - day), 0.5),
+                num_workers,
+                seed,
+                progress,
+                "requirements",
+            )
+            parts.append(part)
+        return _merge(parts, horizon, time.perf_counter() - wall_started)
 
 
 def _merge(parts: list[ScheduleResult], horizon: Horizon, wall: float) -> ScheduleResult:
@@ -1663,6 +1697,7 @@ def _run(
             num_workers=num_workers,
             seed=seed,
             progress=progress,
+            construct=bool(agents),
         )
         result = _extract(builder, solver, status, wall, method)
     if weighting == "service" and method != "service":
@@ -1705,20 +1740,21 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
 
     Falls back to the one-model solve when phase 2 finds the counts unreachable.
     """
-    started = time.perf_counter()
+    started = clock_now()
+    wall_started = time.perf_counter()
 
     def left(share: float) -> float:
-        return max((time_limit_s - (time.perf_counter() - started)) * share, 1.0)
+        return max((time_limit_s - (clock_now() - started)) * share, 1.0)
 
     agg, values, best, bound, agg_status = _phase_one(
         builder_args, started, time_limit_s, num_workers, seed
     )
     first_cost = best / SCALE + agg.offset
     # the rest of the time: days off, then named agents per group, then the polish
-    phase_one_s = time.perf_counter() - started
+    phase_one_s = clock_now() - started
     rest_s = max(time_limit_s - phase_one_s, 0.0)
     if progress is not None:
-        progress(first_cost, bound, time.perf_counter() - started)
+        progress(first_cost, bound, clock_now() - started)
     targets: dict[tuple[tuple[str, ...], int, int], int] = {}
     restrict: dict[tuple[tuple[str, ...], int], set[int]] = defaultdict(set)
     for _, skills, counts in agg.units:
@@ -1742,7 +1778,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     days_end = started + phase_one_s + rest_s * 0.1
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
-        budget = max((days_end - time.perf_counter()) * share, 1.0)
+        budget = max((days_end - clock_now()) * share, 1.0)
         if key in agg.pattern_counts:
             wanted = {
                 (c, days): int(values[var.index])
@@ -1777,7 +1813,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     phase2_end = started + phase_one_s + rest_s * 0.8
     for position, (key, members) in enumerate(ordered):
         share = len(members) / sum(len(m) for _, m in ordered[position:])
-        budget = max((phase2_end - time.perf_counter()) * share, 1.0)
+        budget = max((phase2_end - clock_now()) * share, 1.0)
         # on the planned days, the options phase 1 used and their neighbouring starts; without
         # the days-off pattern when it cannot take every rule
         args = {
@@ -1794,7 +1830,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             # the planned patterns may not take every shift-level rule (rest, successions,
             # availability, minutes per agent): try free days too and keep the cheaper
             cost = found[1].objective_value / SCALE + found[0].offset
-            spare = (phase2_end - time.perf_counter()) * share
+            spare = (phase2_end - clock_now()) * share
             priced = sum(
                 agg.pattern_penalty[var.index] * values[var.index]
                 for _, _, var in agg.pattern_counts.get(key, [])
@@ -1829,8 +1865,9 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             num_workers=num_workers,
             seed=seed,
             progress=progress,
+            construct=True,
         )
-        result = _extract(builder, solver, status, time.perf_counter() - started, method)
+        result = _extract(builder, solver, status, time.perf_counter() - wall_started, method)
         result.bound = max(bound, result.bound)
     else:
         polished = _polish(
@@ -1847,7 +1884,7 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
             )
         else:
             builder, solver = polished
-        result = _extract(builder, solver, status, time.perf_counter() - started, method)
+        result = _extract(builder, solver, status, time.perf_counter() - wall_started, method)
         result.status = "feasible"
         result.bound = bound
     result.gap = (
@@ -1898,8 +1935,8 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
         name = f"HiGHS {best / SCALE + agg.offset:.1f}" + (", patterns tied" if links else "")
         return agg, values, best, mip_bound / SCALE + agg.offset, name
     # CP-SAT's steps below take their shares of the time that is left
-    time_limit_s = max(time_limit_s - (time.perf_counter() - started), 1.0)
-    started = time.perf_counter()
+    time_limit_s = max(time_limit_s - (clock_now() - started), 1.0)
+    started = clock_now()
     loose = with_links(set())
     share = 0.25
     solver = _solver(max(time_limit_s * share, 1.0), num_workers, seed)
@@ -1938,7 +1975,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
                 model.add_hint(var, values[i])
             else:
                 model.add(var == values[i])
-        budget = max((fit_end - time.perf_counter()) / (len(order) - position), 1.0)
+        budget = max((fit_end - clock_now()) / (len(order) - position), 1.0)
         sub = _solver(budget, num_workers, seed)
         status = sub.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -2031,8 +2068,9 @@ def _mip(proto, ones: set[int], time_limit_s: float):
             ),
             # stop at a 2% gap (of the objective without its constant part): the named-agent
             # phases lose about that much anyway and get the time instead
-            options={"time_limit": max(float(time_limit_s), 1.0), "mip_rel_gap": 0.02},
+            options={**highs_limits(time_limit_s), "mip_rel_gap": 0.02},
         )
+    record_highs(time_limit_s, getattr(result, "mip_node_count", None))
     if result.x is None:
         return None
     values = np.round(result.x).astype(np.int64)
@@ -2083,7 +2121,7 @@ def _improve_by_day(
         order = [*days, *days]
     for position, (kind, day) in enumerate(order):
         tags = builder.day_of if kind == "day" else builder.unit_of
-        remaining = deadline - time.perf_counter()
+        remaining = deadline - clock_now()
         if remaining < 0.5:
             break
         model = base.clone()
@@ -2252,7 +2290,7 @@ def _polish(
         return list(solver.response_proto.solution), solver.objective_value
 
     current = None
-    remaining = deadline - time.perf_counter()
+    remaining = deadline - clock_now()
     first = run(sub_model(lambda a, d: False), min(max(remaining * 0.3, 1.0), 15.0))
     if first is None:
         return None
@@ -2273,7 +2311,7 @@ def _polish(
     position = 0
     failures = 0
     while True:
-        remaining = deadline - time.perf_counter()
+        remaining = deadline - clock_now()
         if remaining < 1.0 or failures >= len(blocks):
             break
         who, when = blocks[position % len(blocks)]
@@ -2284,7 +2322,7 @@ def _polish(
             current, best = found
             failures = 0
             if progress is not None:
-                progress(best / SCALE + full.offset, bound, time.perf_counter() - started)
+                progress(best / SCALE + full.offset, bound, clock_now() - started)
         else:
             failures += 1
     note = (

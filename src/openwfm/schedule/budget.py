@@ -1,0 +1,115 @@
+"""Solver budgets: wall-clock seconds, or deterministic work that is the same on any machine.
+
+The scheduler splits one time limit between many sub-solves (phase 1, named agents, polish)
+by reading a clock. With a **wall** budget (the default) that clock is
+:func:`time.perf_counter` and each CP-SAT solve stops after ``max_time_in_seconds``: the result
+depends on how fast (and how busy) the machine is. With a **deterministic** budget the clock is
+the work done so far: CP-SAT's deterministic time (``max_deterministic_time``, a count of
+work roughly equal to seconds on a fast core) summed over the solves, and HiGHS gets a node
+limit (:data:`HIGHS_NODES_PER_S` nodes per budget second) instead of a time limit, so the same
+inputs give the same schedule on a busy 2-core CI machine as on a workstation. CP-SAT then runs
+with one worker: CP-SAT's parallel portfolio shares solutions between threads in an order the
+operating system decides, and its interleaved deterministic mode is many times slower.
+
+The active budget is held in a context variable, set by :func:`use_budget` around one
+``schedule_agents`` / ``plan_shift_counts`` call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+HIGHS_NODES_PER_S = 50  # HiGHS branch-and-bound nodes per deterministic budget second
+DETERMINISTIC_WORKERS = 1  # CP-SAT workers in deterministic mode (one search: reproducible)
+
+
+@dataclass
+class WorkClock:
+    """The clock the scheduler's deadlines read: wall seconds, or deterministic work spent."""
+
+    deterministic: bool = False
+    spent: float = 0.0  # deterministic seconds of work done so far (deterministic mode)
+    solves: int = field(default=0)
+
+    def now(self) -> float:
+        """Seconds on this clock (only differences between two readings mean anything)."""
+        return self.spent if self.deterministic else time.perf_counter()
+
+    def add(self, work_s: float) -> None:
+        """Record the deterministic seconds one solve used."""
+        self.solves += 1
+        if self.deterministic:
+            self.spent += max(float(work_s), 0.0)
+
+
+_CLOCK: contextvars.ContextVar[WorkClock | None] = contextvars.ContextVar(
+    "openwfm_schedule_clock", default=None
+)
+
+
+def clock() -> WorkClock:
+    """The active clock (a wall clock when no budget is in use)."""
+    active = _CLOCK.get()
+    return active if active is not None else WorkClock()
+
+
+def clock_now() -> float:
+    """The active clock's reading, seconds."""
+    return clock().now()
+
+
+@contextlib.contextmanager
+def use_budget(deterministic: bool) -> Iterator[WorkClock]:
+    """Run the block with a fresh clock (nested calls keep the outer clock)."""
+    outer = _CLOCK.get()
+    if outer is not None:
+        yield outer
+        return
+    token = _CLOCK.set(WorkClock(deterministic=deterministic))
+    try:
+        yield _CLOCK.get()
+    finally:
+        _CLOCK.reset(token)
+
+
+def cp_sat_solver(time_limit_s: float, num_workers: int, seed: int):
+    """A CP-SAT solver limited by the active budget; each ``solve`` advances the clock."""
+    from ortools.sat.python import cp_model
+
+    active = clock()
+
+    class MeteredSolver(cp_model.CpSolver):
+        def solve(self, model, solution_callback=None):  # noqa: D102 (CpSolver's)
+            status = super().solve(model, solution_callback)
+            active.add(self.response_proto.deterministic_time)
+            return status
+
+    solver = MeteredSolver()
+    parameters = solver.parameters
+    parameters.random_seed = int(seed)
+    if active.deterministic:
+        parameters.max_deterministic_time = float(time_limit_s)
+        parameters.num_workers = DETERMINISTIC_WORKERS
+    else:
+        parameters.max_time_in_seconds = float(time_limit_s)
+        parameters.num_workers = int(num_workers)
+    return solver
+
+
+def highs_limits(time_limit_s: float) -> dict:
+    """scipy ``milp`` options limiting HiGHS by the active budget."""
+    if clock().deterministic:
+        return {"node_limit": max(int(time_limit_s * HIGHS_NODES_PER_S), 1)}
+    return {"time_limit": max(float(time_limit_s), 1.0)}
+
+
+def record_highs(time_limit_s: float, nodes: int | None) -> None:
+    """Advance a deterministic clock by the share of HiGHS's node limit it used."""
+    active = clock()
+    if active.deterministic:
+        limit = max(int(time_limit_s * HIGHS_NODES_PER_S), 1)
+        active.add(time_limit_s * min((nodes or 0) / limit, 1.0))
