@@ -271,3 +271,43 @@ def free_port_number() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_an_intraday_outlook_result_is_published_to_the_wallboard(api):
+    import pandas as pd
+
+    from openwfm.intraday import ALERT_COLUMNS, OutlookResult
+    from openwfm.web.publish import outlook_payload
+
+    starts = pd.to_datetime(["2024-01-01 09:00", "2024-01-01 10:00", "2024-01-01 11:00"])
+    intervals = pd.DataFrame(
+        {
+            "interval_start": list(starts) * 2,
+            "queue": ["voice"] * 3 + ["chat"] * 3,
+            "projected_service_level": [float("nan"), 0.71, 0.9, float("nan"), 1.2, 0.95],
+            "projected_abandon": [float("nan"), 0.05, 0.02, float("nan"), 0.0, 0.01],
+            "past": [True, False, False, True, False, False],
+        }
+    )
+    result = OutlookResult(intervals, pd.DataFrame(), pd.Timestamp("2024-01-01 10:00"))
+    alerts = pd.DataFrame(
+        [
+            ["a1", "sl", "projected_service_level", "voice", starts[1], 0.71, "below", 0.8, 3600,
+             "projected_service_level of voice is 0.71, below 0.8"],
+            ["a2", "adh", "adherence", "ann", starts[1], 0.5, "below", 0.9, 0, "ann"],
+        ],
+        columns=ALERT_COLUMNS,
+    )  # fmt: skip
+    body = outlook_payload(result, alerts, queues=["voice", "chat", "email"])
+    assert [p["service_level"] for p in body["outlook"]["voice"]] == [0.71, 0.9]
+    assert body["outlook"]["chat"][0]["service_level"] == 1.0  # clipped to a fraction
+    assert [a["queue"] for a in body["alerts"]] == ["voice"]  # the agent alert stays out
+    response = api.client.put("/v1/intraday/outlook", json=body, headers=api.headers())
+    assert response.status_code == 200, response.text
+    voice = tile(api, "voice")
+    assert voice["outlook"][0] == {
+        "start": "2024-01-01T10:00:00",
+        "service_level": 0.71,
+        "abandon_rate": 0.05,
+    }
+    assert voice["alerts"][0]["message"].startswith("projected_service_level of voice")

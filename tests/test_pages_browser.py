@@ -188,7 +188,25 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                 expect(supervisor.locator("#waiting tbody tr")).to_have_count(3)
                 expect(supervisor.locator("#waiting tr.gold-row")).to_have_count(1)
                 expect(voice.locator('[data-field="waiting"] .value')).to_have_text("2")
+                # the intraday outlook, once published, shows on the tiles and the chart
+                hour = time.time() // 3600 * 3600
+                points = [
+                    {
+                        "start": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(hour + 3600 * k)),
+                        "service_level": level,
+                    }
+                    for k, level in enumerate((0.55, 0.68, 0.83, 0.9))
+                ]
+                alert = {"queue": "voice", "rule": "sl", "message": "projected SL 55% < 80%"}
+                published = http.put(
+                    "/v1/intraday/outlook", json={"outlook": {"voice": points}, "alerts": [alert]}
+                )
+                assert published.status_code == 200, published.text
+                expect(voice.locator('[data-field="projected_sl"] .value')).to_have_text("55.0%")
+                expect(wall.locator("#alerts")).to_contain_text("projected SL 55% < 80%")
+                expect(supervisor.locator("#intraday")).to_contain_text("projected SL 55% < 80%")
                 wall.wait_for_timeout(2500)  # the chart redraws at most every 2 s
+                expect(wall.locator("#chart .main-svg").first).to_be_visible(timeout=20000)
                 wall.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
                 supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
                 tv = watch(context.new_page(), "tv")
@@ -198,6 +216,7 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                     tv.locator('.tile[data-queue="voice"] [data-field="waiting"] .value')
                 ).to_have_text("2")
                 assert tv.locator("nav").is_hidden()
+                expect(tv.locator("#chart .main-svg").first).to_be_visible(timeout=20000)
                 tv.wait_for_timeout(2500)
                 tv.screenshot(path=str(SCREENSHOTS / "dashboard-tv.png"))
                 tv.close()

@@ -78,13 +78,13 @@
       }
     }
     const layout = {
-      margin: { l: 48, r: 48, t: 8, b: 36 }, height: tv ? 320 : 260,
+      margin: { l: 48, r: 48, t: 32, b: 36 }, height: tv ? 320 : 260,
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: getComputedStyle(document.body).color, size: tv ? 18 : 12 },
       xaxis: { type: "date", gridcolor: "rgba(148,163,184,0.25)" },
       yaxis: { title: "waiting", rangemode: "tozero", gridcolor: "rgba(148,163,184,0.25)" },
       yaxis2: { title: "SL", overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%" },
-      legend: { orientation: "h" },
+      legend: { orientation: "h", y: 1.15 },
     };
     Plotly.react("chart", traces, layout, { displayModeBar: false, responsive: true });
   }
@@ -98,6 +98,7 @@
   }
 
   let lastSeen = 0;
+  let lastBoard = null;
   async function refresh() {
     const requestedSeq = lastSeen;
     const board = await api("GET", "/v1/wallboard");
@@ -114,13 +115,14 @@
     renders.push({ seq: Math.max(board.seq, requestedSeq), at_ms: performance.timeOrigin + performance.now() });
     if (renders.length > 20000) renders.splice(0, 10000);
     window.__wallboard.seq = board.seq;
+    lastBoard = board;
     drawChart(board);
   }
 
   function loadPlotly() {
     const script = document.createElement("script");
     script.src = "/static/plotly.min.js";
-    script.onload = () => { chartDrawn = 0; };
+    script.onload = () => { chartDrawn = 0; if (lastBoard) drawChart(lastBoard); };
     document.head.append(script);
   }
 

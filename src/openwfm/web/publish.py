@@ -1,0 +1,61 @@
+"""The intraday stage's outlook and alerts as the body of ``PUT /v1/intraday/outlook``.
+
+``outlook_payload(result, alerts)`` takes an :class:`openwfm.intraday.OutlookResult` (its
+``intervals``: ``interval_start, queue, projected_service_level, projected_abandon, past``)
+and the alert rows of :func:`openwfm.intraday.evaluate_alerts` (``subject`` a queue or an
+agent); the wallboard then shows each queue's projected service level for the rest of the day
+and the alerts about queues.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else min(1.0, max(0.0, value))
+
+
+def outlook_payload(result, alerts: pd.DataFrame | None = None, queues=None) -> dict:
+    """The JSON body for ``PUT /v1/intraday/outlook`` (future intervals only)."""
+    table = result.intervals
+    if "past" in table.columns:
+        table = table[~table["past"].astype(bool)]
+    known = set(queues) if queues is not None else set(table["queue"].astype(str))
+    outlook: dict[str, list[dict]] = {}
+    for row in table.sort_values("interval_start").to_dict("records"):
+        queue = str(row["queue"])
+        if queue not in known:
+            continue
+        outlook.setdefault(queue, []).append(
+            {
+                "start": pd.Timestamp(row["interval_start"]).isoformat(),
+                "service_level": _number(row.get("projected_service_level")),
+                "abandon_rate": _number(row.get("projected_abandon")),
+            }
+        )
+    items = []
+    if alerts is not None:
+        for row in alerts.to_dict("records"):
+            if str(row["subject"]) not in known:
+                continue  # agent alerts (adherence) belong on the supervisor's desk
+            items.append(
+                {
+                    "queue": str(row["subject"]),
+                    "rule": str(row["rule"]),
+                    "message": str(row.get("message") or ""),
+                    "value": None if pd.isna(row.get("value")) else float(row["value"]),
+                    "threshold": None if pd.isna(row.get("threshold")) else float(row["threshold"]),
+                }
+            )
+    as_of = getattr(result, "as_of", None)
+    return {
+        "outlook": outlook,
+        "alerts": items,
+        "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
+    }
