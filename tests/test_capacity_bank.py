@@ -29,6 +29,7 @@ def bank_calls(request) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_roster_from_first_and_last_days(bank_calls):
     roster = roster_from_interactions(bank_calls, as_of=AS_OF).set_index("agent")
     # the reader maps the May/June NO_SERVERAMA / ANO_SERVERT back to NAAMA / ANAT
@@ -44,6 +45,7 @@ def test_roster_from_first_and_last_days(bank_calls):
     assert 0 < rate < exits / (len(roster) * 20)  # exposure is at least 20 weeks a head
 
 
+@pytest.mark.slow
 def test_second_half_plan_against_the_agents_who_worked(bank_calls):
     scenario = load_scenario(PROJECT_ROOT / "examples" / "anonymous-bank.yaml")
     case = plan_from_records(bank_calls, scenario, AS_OF, weeks=17, country="IL")

@@ -230,8 +230,8 @@ def openwfm_hires(instance: Instance, period: int, n1: int, n2: int, spread: boo
     if not spread:
         return proposal
     later = Response(np.arange(1, horizon), productive[:, 1:], paid[:, 1:])
-    best: tuple[float, int] | None = None
-    for hires in sorted({max(proposal - 1, 0), proposal, min(proposal + 1, room)}):
+
+    def cost_of(hires: int) -> float:
         staff = _staff_spread(instance, n1 + hires, n2, horizon)
         base = (n1 + hires) * mean_hire + n2 * stay
         starts = np.zeros(horizon - 1)
@@ -240,17 +240,25 @@ def openwfm_hires(instance: Instance, period: int, n1: int, n2: int, spread: boo
                 demand, base, later, instance.costs, capacity_spread=staff, **options
             )
         shortfall = demand - base - later.productive @ starts
-        surplus = -shortfall  # expected surplus = expected shortage + mean - demand
-        cost = (
+        return (
             hires * (instance.hire_cost + instance.wage * paid[:, 0].sum())
             + starts.sum() * instance.hire_cost
             + instance.wage * float((later.paid @ starts).sum())
             + (instance.shortage_cost + instance.over_cost) * _expected_shortage(staff, shortfall)
-            + instance.over_cost * float(surplus.sum())
+            - instance.over_cost * float(shortfall.sum())  # expected surplus = short - shortfall
         )
-        if best is None or cost < best[0] - 1e-9:
-            best = (cost, hires)
-    return best[1]
+
+    # local search from the optimiser's size: step while the exact comparison improves
+    costs = {proposal: cost_of(proposal)}
+    best = proposal
+    for step in (-1, 1):
+        candidate = best + step
+        while 0 <= candidate <= room:
+            costs[candidate] = cost_of(candidate)
+            if costs[candidate] >= costs[best] - 1e-9:
+                break
+            best, candidate = candidate, candidate + step
+    return best
 
 
 def _reachable(instance: Instance, decide) -> list[set[tuple[int, int]]]:

@@ -241,7 +241,8 @@ def staff_spread(
     plan: CapacityPlan, roster, committed: list[PlannedClass], weeks: int, atoms: int = 21
 ) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """Per week, the spread of the committed staff's productive FTE around its mean from the
-    attrition simulation, as ``atoms`` equally likely quantiles (None without shortage cost)."""
+    attrition simulation, as ``atoms`` equally likely quantiles (None without shortage or
+    over-staffing cost)."""
     from openwfm.capacity.band import simulate_productive
 
     if plan.costs.shortage_per_fte_week <= 0 and plan.costs.over_per_fte_week <= 0:
