@@ -241,3 +241,28 @@ def test_absolute_volume_is_spread_over_the_range():
     )
     out = apply_adjustments(weekly, stacked_adjustments(plan)["mailing"])
     np.testing.assert_allclose(out["offered"], [800, 800, 100])
+
+
+@pytest.mark.parametrize("method", ["back_solve", "optimise"])
+def test_suggested_classes_close_the_gap_after_the_lead_time(method):
+    from openwfm.capacity.hiring import suggest_classes
+
+    plan = _plan(
+        "attrition: [{weekly_rate: 0.02}]\n"
+        "class_template: {training_weeks: 3, nesting: [{productivity: 0.5}],"
+        " yield_training: 0.8}\n"
+        "costs: {hire_per_start: 100, wage_per_fte_week: 10, shortage_per_fte_week: 1000}\n"
+        f"hiring: {{method: {method}, max_class_size: 60}}\n"
+        "band: {simulations: 100, seed: 2}\n"
+    )
+    weeks = 20
+    required = _required(np.r_[np.full(10, 28.0), np.full(10, 42.0)], weeks)
+    roster = _roster(40)
+    before = plan_table(required, plan, roster, [], shrinkage=0.3)
+    assert (before["gap_fte"].iloc[4:] < 0).all()
+    suggested = suggest_classes(plan, before["required_fte"].to_numpy(), roster, [])
+    assert suggested and all(c.origin == method for c in suggested)
+    after = plan_table(required, plan, roster, suggested, shrinkage=0.3)
+    lead = plan.class_template.lead_weeks
+    assert (after["gap_fte"].iloc[lead:] >= -1e-6).all()
+    assert after["cost"].sum() < before["cost"].sum()
