@@ -167,3 +167,31 @@ def test_overtime_respects_the_rest_before_tomorrows_shift():
     assert result.rejected > 0
     new = accept_proposals(two_days, result.proposals, None, sc)
     assert check_schedule(new, sc, DAY, 2).query("hard").empty
+
+
+def test_agents_off_today_can_be_called_in():
+    sc = parse_scenario(
+        SCENARIO.replace(
+            "  - {name: late, count: 14, skills: {voice: 1}, contract: ft}\n",
+            "  - {name: late, count: 14, skills: {voice: 1}, contract: ft}\n"
+            "  - {name: spare, count: 3, skills: {voice: 1}, contract: ft}\n",
+        )
+        .replace(
+            "schedule:\n  shift_templates:\n",
+            "schedule:\n  shift_templates:\n"
+            '    - {name: relief, earliest_start: "11:00", latest_start: "14:00", '
+            "start_increment_min: 60, lengths_min: [360],\n"
+            "       breaks: [{name: break, length_min: 15, earliest_after_start_min: 120, "
+            "latest_after_start_min: 180}]}\n",
+        )
+        .replace("shift_lengths_min: [360, 480, 540, 600]", "shift_lengths_min: [360, 480]")
+    )
+    base = shifts()  # nobody can stay longer: only calling agents in adds hours
+    result = replan(base, sc, forecast(1.4), as_of=AS_OF, max_overtime=30)
+    called = result.proposals[result.proposals["kind"] == "call_in"]
+    assert len(called) > 0 and set(called["agent"]) <= {"spare-1", "spare-2", "spare-3"}
+    assert (pd.to_datetime(called["shift_start"]) >= AS_OF).all()
+    new = accept_proposals(base, result.proposals, None, sc)
+    assert check_schedule(new, sc, DAY, 1).query("hard").empty
+    assert len(new) == len(base) + len(called)
+    assert set(new["agent"]) >= set(called["agent"])

@@ -7,7 +7,9 @@ each scored *on top of the ones before it*:
    (never before ``as_of``, in template order, without overlapping another break), to where
    the projected service level gains most;
 2. **overtime** (only while the projected rest-of-day service level is below target): a shift
-   that has not ended is extended to a longer length its template and contract allow, best
+   that has not ended is extended to a longer length its template and contract allow, or an
+   agent with no shift today is called in for a shift starting from ``as_of`` (kind
+   ``call_in``: template start, allowed length, breaks at the start of their windows), best
    gain per paid minute first;
 3. **voluntary time off** (never on a day that got overtime; only where the projection stays
    at or above target + ``vto_margin`` in every interval the agent would leave): a shift
@@ -33,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError, ParameterError
-from openwfm.model import Scenario, clock_seconds
+from openwfm.intraday.shift_rows import call_in_rows, format_breaks, parse_breaks
+from openwfm.model import Scenario
 from openwfm.queueing import erlang_a
 from openwfm.schedule.check import check_schedule
 from openwfm.schedule.rules import OPEN_CONTRACT
@@ -50,29 +53,9 @@ PROPOSAL_COLUMNS = [
     "breaks",
     "shift_end",
     "paid_minutes",
+    "shift_start",
+    "shift_type",
 ]
-
-
-def _parse_breaks(text, shift_start: pd.Timestamp) -> list[list]:
-    """``HH:MM-HH:MM name; ...`` -> [[start, end, name], ...] as Timestamps, in time order."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return []
-    out = []
-    for part in [p.strip() for p in str(text).split(";") if p.strip()]:
-        span, _, name = part.partition(" ")
-        lo, hi = (pd.Timedelta(seconds=clock_seconds(p)) for p in span.split("-"))
-        start = shift_start.normalize() + lo
-        if start < shift_start:
-            start += pd.Timedelta(days=1)
-        end = shift_start.normalize() + hi
-        while end <= start:
-            end += pd.Timedelta(days=1)
-        out.append([start, end, name])
-    return sorted(out)
-
-
-def _format_breaks(breaks: list[list]) -> str:
-    return "; ".join(f"{s:%H:%M}-{e:%H:%M} {n}" for s, e, n in breaks)
 
 
 @dataclass
@@ -181,7 +164,7 @@ class _Search:
         for row in self.rows.values():
             row["shift_start"] = pd.Timestamp(row["shift_start"])
             row["shift_end"] = pd.Timestamp(row["shift_end"])
-            row["_breaks"] = _parse_breaks(row.get("breaks"), row["shift_start"])
+            row["_breaks"] = parse_breaks(row.get("breaks"), row["shift_start"])
         self.templates = {t.name: t for t in scenario.schedule.shift_templates}
         contracts = {c.name: c for c in scenario.contracts}
         self.contract = {
@@ -207,11 +190,16 @@ class _Search:
         )
 
     def _with_row(self, agent, row) -> pd.DataFrame:
+        """The horizon with the agent's row of that day replaced (or added: a call-in)."""
         horizon = self.horizon.copy()
         date = pd.Timestamp(row["date"]).date()
         mask = (horizon["agent"] == agent) & (pd.to_datetime(horizon["date"]).dt.date == date)
+        if not mask.any():
+            added = {c: row.get(c) for c in horizon.columns}
+            added["breaks"] = format_breaks(row["_breaks"])
+            return pd.concat([horizon, pd.DataFrame([added])], ignore_index=True)
         for key in ("breaks", "shift_end", "paid_minutes"):
-            value = _format_breaks(row["_breaks"]) if key == "breaks" else row[key]
+            value = format_breaks(row["_breaks"]) if key == "breaks" else row[key]
             horizon.loc[mask, key] = value
         return horizon
 
@@ -236,9 +224,11 @@ class _Search:
                 "projected_sl_before": before / total,
                 "projected_sl_after": after / total,
                 "gain_contacts_within_target": after - before,
-                "breaks": _format_breaks(row["_breaks"]),
+                "breaks": format_breaks(row["_breaks"]),
                 "shift_end": row["shift_end"],
                 "paid_minutes": row["paid_minutes"],
+                "shift_start": row["shift_start"],
+                "shift_type": row["shift_type"],
             }
         )
         self.rows[agent], self.cover[agent], self.agents, self.horizon = (
@@ -345,13 +335,57 @@ class _Search:
                     rate = (self.day.score(agents)[0] - base) / extra
                     if rate > 1e-9 and (best is None or rate > best[0]):
                         best = (rate, agent, new, extra, length)
+            best = self._best_call_in(base, blocked, best)
             if best is None:
                 return
             _, agent, new, extra, length = best
-            old_end = self.rows[agent]["shift_end"]
-            detail = f"extend {old_end:%H:%M} -> {new['shift_end']:%H:%M} (+{extra} min)"
-            if not self._try(agent, new, "overtime", detail, extra):
+            if agent not in self.rows:
+                detail = (
+                    f"call in {new['shift_type']} {new['shift_start']:%H:%M}-"
+                    f"{new['shift_end']:%H:%M} (+{extra} min)"
+                )
+                kind = "call_in"
+            else:
+                old_end = self.rows[agent]["shift_end"]
+                detail = f"extend {old_end:%H:%M} -> {new['shift_end']:%H:%M} (+{extra} min)"
+                kind = "overtime"
+            if not self._try(agent, new, kind, detail, extra):
                 blocked.add((agent, length))
+
+    def _best_call_in(self, base: float, blocked: set, best):
+        """The best call-in of an agent with no shift today (one per skill set and contract:
+        identical agents gain the same), against the best extension found so far."""
+        seen = set()
+        for agent in self.scenario.all_agents():
+            key = (tuple(sorted(agent.skills.items())), agent.contract)
+            if agent.name in self.rows or key in seen:
+                continue
+            seen.add(key)
+            share = self.share.get(agent.name)
+            if share is None:
+                share = self.share[agent.name] = _shares(agent.name, self.scenario, self.day.queues)
+                self.cover[agent.name] = np.zeros(len(self.day.grid))
+            if not share.any():
+                continue
+            contract = self.contract.get(agent.name, OPEN_CONTRACT)
+            for row in call_in_rows(
+                agent, self.templates.values(), contract, self.as_of, self.day.step
+            ):
+                length = int((row["shift_end"] - row["shift_start"]).total_seconds() // 60)
+                if (agent.name, ("call_in", row["shift_start"], length)) in blocked:
+                    continue
+                cover = self._cover(row)
+                gain = self.day.score(self.agents + np.outer(share, cover))[0] - base
+                rate = gain / max(int(row["paid_minutes"]), 1)
+                if rate > 1e-9 and (best is None or rate > best[0]):
+                    best = (
+                        rate,
+                        agent.name,
+                        row,
+                        int(row["paid_minutes"]),
+                        ("call_in", row["shift_start"], length),
+                    )
+        return best
 
     def vto(self, limit: int, margin: float) -> None:
         blocked: set = set()
@@ -454,7 +488,22 @@ def accept_proposals(
     for row in proposals[proposals["proposal_id"].isin(ids)].itertuples(index=False):
         day = pd.Timestamp(row.shift_end).normalize()
         mask = (new["agent"] == row.agent) & (new["shift_start"].dt.normalize() == day)
-        if row.kind == "break_move":
+        if row.kind == "call_in":
+            agent = next(a for a in scenario.all_agents() if a.name == row.agent)
+            added = {
+                "agent": row.agent,
+                "team": agent.team,
+                "contract": agent.contract,
+                "date": pd.Timestamp(row.shift_start).date(),
+                "shift_type": row.shift_type,
+                "shift_start": pd.Timestamp(row.shift_start),
+                "shift_end": pd.Timestamp(row.shift_end),
+                "paid_minutes": int(row.paid_minutes),
+                "breaks": row.breaks,
+            }
+            added = {k: v for k, v in added.items() if k in new.columns}
+            new = pd.concat([new, pd.DataFrame([added])], ignore_index=True)
+        elif row.kind == "break_move":
             new.loc[mask, "breaks"] = row.breaks
         else:
             new.loc[mask, "shift_end"] = pd.Timestamp(row.shift_end)
