@@ -161,8 +161,13 @@ class Router:
         if not agents:
             return 0
         center = self.centers[tx.center]
-        plan = decide_offers(center, waiting, agents, tx.now, self._declined(tx, waiting))
+        states = {row.agent_id: agent_state(row) for row in agents}
         by_contact = {row.contact_id: row for row in waiting}
+        plan, held = self._affinity(tx, center, waiting, states)
+        if held or plan:
+            taken = held | {contact_id for contact_id, _, _ in plan}
+            waiting = [row for row in waiting if row.contact_id not in taken]
+        plan += decide_offers(center, waiting, states, tx.now, self._declined(tx, waiting))
         by_agent = {row.agent_id: row for row in agents}
         for contact_id, agent_id, proficiency in plan:
             contact = by_contact[contact_id]
@@ -173,6 +178,42 @@ class Router:
                 tx, contact, agent, proficiency, channel, limit, self.settings.offer_timeout_s
             )
         return len(plan)
+
+    def _affinity(self, tx: T.Tx, center: Center, waiting, states: dict):
+        """Last-agent affinity: a returning customer's contact is offered to the agent who
+        last served them when that agent is available (logged in) and eligible, and held for
+        them up to ``affinity_s`` of waiting while they are busy. Returns (plan, held ids)."""
+        limit = self.settings.affinity_s
+        recent = [r for r in waiting if r.customer_id and tx.now - r.arrival_s < limit]
+        if not recent:
+            return [], set()
+        k = S.customers.c
+        last = dict(
+            tx.connection.execute(
+                select(k.customer_id, k.last_agent_id).where(
+                    k.center == tx.center, k.customer_id.in_({r.customer_id for r in recent})
+                )
+            ).all()
+        )
+        plan, held = [], set()
+        for row in recent:
+            agent_id = last.get(row.customer_id)
+            if agent_id not in states:
+                continue  # never served, or the agent is away/offline: route as usual
+            result = center.policy.decide([waiting_contact(row)], [states[agent_id]], tx.now)
+            if result:
+                plan.append((row.contact_id, agent_id, float(result[0].proficiency)))
+                _load(states, agent_id, center.queue_channel, row.queue)
+            elif agent_id in states and row.skill_hold_s is None:
+                held.add(row.contact_id)
+                tx.connection.execute(
+                    update(S.contacts)
+                    .where(S.contacts.c.contact_id == row.contact_id)
+                    .values(skill_hold_s=row.arrival_s + limit)
+                )
+            else:
+                held.add(row.contact_id)
+        return plan, held
 
     def _declined(self, tx: T.Tx, waiting) -> set[tuple[str, str]]:
         """(contact, agent) pairs whose offer was rejected or expired: never offered again."""
@@ -203,6 +244,7 @@ class Router:
             select(func.min(c.wrapup_deadline_s))
             .where(c.center == center, c.state == "wrapping")
             .scalar_subquery(),
+            select(func.min(c.skill_hold_s)).where(c.center == center, live).scalar_subquery(),
         )
         with self.store.read() as connection:
             candidates = connection.execute(query).one()
@@ -254,6 +296,12 @@ class Router:
             )
             tx.emit("contact.escalated", contact_id=contact.contact_id, step=contact.step + 1)
             fired += 1
+        released = tx.connection.execute(
+            update(S.contacts)
+            .where(c.center == tx.center, c.skill_hold_s <= tx.now)
+            .values(skill_hold_s=None)
+        ).rowcount
+        fired += released  # an affinity hold ended: route the contact as usual
         for contact in tx.connection.execute(
             select(S.contacts)
             .where(c.center == tx.center, c.state == "wrapping", c.wrapup_deadline_s <= tx.now)
@@ -297,13 +345,15 @@ class Router:
         self._virtual_now = now_s
 
 
-def decide_offers(center: Center, waiting, agents, now: float, declined) -> list:
-    """(contact_id, agent_id, proficiency) to offer now, by the center's policy.
+def decide_offers(center: Center, waiting, states: dict, now: float, declined) -> list:
+    """(contact_id, agent_id, proficiency) to offer now, by the center's policy; ``states``:
+    agent id -> :class:`AgentState` (updated in place as offers are planned).
 
     Contacts an agent declined (rejected or let expire) are decided again without that agent.
     """
+    if not waiting:
+        return []
     policy = center.policy
-    states = {row.agent_id: agent_state(row) for row in agents}
     contacts = [waiting_contact(row) for row in waiting]
     plan = []
     retry = []

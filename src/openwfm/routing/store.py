@@ -36,7 +36,8 @@ Capacity: ``load`` counts the agent's pending offers and assigned/wrapping conta
 
 Timers are deadlines in rows (seconds on the router's clock): ``offers.expires_at_s``,
 ``contacts.ttl_deadline_s``, ``contacts.step_deadline_s`` (next escalation step),
-``contacts.wrapup_deadline_s``. The routing loop sweeps ``deadline <= now``, so a restart loses
+``contacts.wrapup_deadline_s``, ``contacts.skill_hold_s`` (end of a last-agent affinity hold).
+The routing loop sweeps ``deadline <= now``, so a restart loses
 no timer.
 
 Constraints: ``CHECK (load BETWEEN 0 AND load_limit)`` on agents; a partial unique index on
@@ -142,6 +143,7 @@ contacts = Table(
     Column("step", Integer, nullable=False, default=0),  # escalation steps passed
     Column("step_deadline_s", Float, nullable=True),
     Column("wrapup_deadline_s", Float, nullable=True),
+    Column("skill_hold_s", Float, nullable=True),  # end of a last-agent affinity hold
     Column("estimated_wait_s", Float, nullable=True),
     Column("callback_offered", Boolean, nullable=False, default=False),
     Column("callback", Boolean, nullable=False, default=False),  # accepted callback
