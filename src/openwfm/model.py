@@ -457,8 +457,9 @@ class ScheduleSettings(Strict):
 class Scenario(Strict):
     """A contact center: grid, queues, segments, agents, contracts, routing, shrinkage.
 
-    ``shrinkage`` is the fraction of paid time agents are not available for contacts
-    (meetings, training, absence): scheduled heads = required agents / (1 - shrinkage).
+    ``shrinkage`` is the fraction of scheduled time agents are not available for contacts
+    beyond the breaks the schedule places (meetings, training, absence): the schedule covers
+    required agents / (1 - shrinkage), and the simulator takes that share away at random.
     """
 
     name: str = "center"

@@ -24,8 +24,12 @@ def register(app: typer.Typer) -> None:
         time_limit: float = typer.Option(120.0, "--time-limit", help="Schedule solver limit, s."),
         replications: int = typer.Option(10, "--replications", help="Simulated replications."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
-        shrinkage: float = typer.Option(
-            0.0, "--shrinkage", help="Extra shrinkage (besides breaks) the schedule carries."
+        shrinkage: float | None = typer.Option(
+            None,
+            "--shrinkage",
+            help="Shrinkage beyond the breaks the schedule places (meetings, absence), 0..1: "
+            "the schedule covers required / (1 - shrinkage). Default: the scenario's. The "
+            "simulation always takes the scenario's shrinkage away.",
         ),
         deterministic: bool = typer.Option(
             False,

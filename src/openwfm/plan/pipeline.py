@@ -66,6 +66,7 @@ class PlanResult:
     binding_rules: pd.DataFrame | None = None
     stages: dict[str, str] = field(default_factory=dict)
     start: dt.date | None = None  # first day of the plan
+    shrinkage: dict = field(default_factory=dict)  # which shrinkage was applied where
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -206,6 +207,19 @@ def binding_rules(scenario: Scenario, result) -> pd.DataFrame:
         rules["at_limit"] = [counts.get(name, 0) for name in rules["rule"]]
     rules["binds"] = (rules["violated"] > 0) | (rules["at_limit"] > 0)
     return rules
+
+
+def shrinkage_applied(scenario: Scenario, override: float | None) -> dict:
+    """Which shrinkage each stage applies: ``staffing`` (its ``scheduled_agents`` column),
+    ``schedule`` (requirements grossed up by ``1 / (1 - s)``) and ``simulation`` (agents away
+    at random for that share of their time), with where the schedule's came from."""
+    scenario_value = float(scenario.shrinkage)
+    return {
+        "staffing": scenario_value,
+        "schedule": scenario_value if override is None else float(override),
+        "schedule_source": "scenario" if override is None else "--shrinkage",
+        "simulation": scenario_value,
+    }
 
 
 def _json_ready(value: Any) -> Any:
@@ -402,13 +416,23 @@ def _schedule(
 
 
 def _simulate(
-    scenario, forecast, activities, start, weeks, replications, seed, key_in, cache, advance
+    scenario,
+    forecast,
+    activities,
+    start,
+    weeks,
+    replications,
+    seed,
+    key_in,
+    cache,
+    advance,
+    shrinkage=0.0,
 ):
     from openwfm.sim.arrivals import check_rates
     from openwfm.sim.metrics import summarize
     from openwfm.sim.run import prepare, run_one
 
-    key = _hash("simulation", key_in, replications, seed, _version())
+    key = _hash("simulation", key_in, replications, seed, shrinkage, _version())
     hit = cache.get("simulation", key)
     if hit is not None:
         return key, hit, True
@@ -435,6 +459,7 @@ def _simulate(
         start=start,
         days=7 * weeks,
         sources={"arrivals": "forecast", "schedule": "schedule"},
+        shrinkage=shrinkage,
     )
     base = plan.rates.expected.copy()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
@@ -472,7 +497,7 @@ def run_plan(
     time_limit_s: float = 120.0,
     replications: int = 10,
     seed: int = 0,
-    shrinkage: float = 0.0,
+    shrinkage: float | None = None,
     strategy: str = "auto",
     deterministic: bool = False,
     console=None,
@@ -484,7 +509,10 @@ def run_plan(
     :func:`openwfm.data.readers.read_interactions`), one ``.duckdb`` store, an interactions
     DataFrame, or None to generate a history from the scenario's demand. ``time_limit_s`` bounds
     the schedule solver (seconds); ``replications`` simulated weeks, each with its own forecast
-    draw; ``shrinkage`` (0..1) extra shrinkage besides breaks the schedule carries;
+    draw; ``shrinkage`` (0..1): the share of scheduled time lost beyond the breaks the
+    schedule places, which the schedule plans for by covering ``required / (1 - shrinkage)``
+    (default: the scenario's ``shrinkage``; an override changes the schedule only: the
+    simulation always takes the scenario's shrinkage away, at random, as the center's reality);
     ``strategy`` the scheduler's (``auto``, ``single``, ``two_phase``; when ``auto`` or
     ``two_phase`` finds no schedule in time, the single model is tried); ``deterministic``: the
     time limit is solver work, not wall seconds (:mod:`openwfm.schedule.budget`), so the plan is
@@ -513,10 +541,12 @@ def run_plan(
         raise ParameterError(
             f"expected a positive time limit, got {time_limit_s}", field="--time-limit"
         )
-    if not 0.0 <= shrinkage < 1.0:
+    if shrinkage is not None and not 0.0 <= shrinkage < 1.0:
         raise ParameterError(f"expected 0 <= shrinkage < 1, got {shrinkage}", field="--shrinkage")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    applied = shrinkage_applied(scenario, shrinkage)
+    shrinkage = applied["schedule"]
     if scenario.schedule is None:
         scenario = scenario.model_copy(update={"schedule": default_schedule_settings(scenario)})
     if history is not None and not isinstance(history, pd.DataFrame):
@@ -540,7 +570,7 @@ def run_plan(
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = StageCache(out_dir / ".cache")
     console = console or Console(stderr=True)
-    result = PlanResult(out_dir=out_dir, report_path=None, summary={})
+    result = PlanResult(out_dir=out_dir, report_path=None, summary={}, shrinkage=applied)
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -632,6 +662,7 @@ def run_plan(
                 _hash(schedule_key, forecast_key),
                 cache,
                 lambda: bar.advance(tasks["simulation"]),
+                applied["simulation"],
             )
             result.simulation = simulated["intervals"]
             result.simulation_summary = simulated["summary"]

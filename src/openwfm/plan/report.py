@@ -120,6 +120,10 @@ def summary_html(summary: dict) -> str:
     if summary.get("why"):
         items = "".join(f"<li>{e(reason)}</li>" for reason in summary["why"])
         parts.append(f"<h3>Why</h3><ul>{items}</ul>")
+    if summary.get("shrinkage"):
+        from openwfm.plan.summary import shrinkage_text
+
+        parts.append(f"<p id=shrinkage>{e(shrinkage_text(summary['shrinkage']))}.</p>")
     if "cost" in summary:
         parts.append(
             f"<p><b>Cost</b>: {summary['cost']['paid_hours']:,.1f} paid hours, "

@@ -240,6 +240,8 @@ def plan_summary(
         "replications": replications,
         "unavailable": {k: v for k, v in result.stages.items() if v.startswith("unavailable")},
     }
+    if getattr(result, "shrinkage", None):
+        summary["shrinkage"] = dict(result.shrinkage)
     if result.requirements is not None:
         req = result.requirements
         models = (
@@ -313,6 +315,13 @@ def plan_summary(
             f"of the requirement ({s['agents_scheduled']} of {s['agents_available']} agents "
             "scheduled)"
         )
+    applied = summary.get("shrinkage")
+    if applied and applied["schedule"] < applied["simulation"] - 1e-9:
+        why.append(
+            f"shrinkage: the schedule plans for {applied['schedule']:.0%} "
+            f"({applied['schedule_source']}) but agents are away {applied['simulation']:.0%} of "
+            "their scheduled time (the scenario's shrinkage, simulated)"
+        )
     reasons = blocks["reason"].str.split(":").str[0].value_counts()
     for reason, count in reasons.items():
         if reason in ("forecast uncertainty", "routing / model gap"):
@@ -347,6 +356,16 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:.1%}"
 
 
+def shrinkage_text(applied: dict) -> str:
+    """One sentence: which shrinkage each stage applied."""
+    return (
+        f"Shrinkage (beyond the scheduled breaks): schedule covers required / "
+        f"(1 - {applied['schedule']:.2f}) ({applied['schedule_source']}); simulation takes "
+        f"{applied['simulation']:.0%} of scheduled time away at random (scenario); staffing's "
+        f"scheduled_agents = required / (1 - {applied['staffing']:.2f}) (scenario)"
+    )
+
+
 def summary_text(summary: dict) -> str:
     """The one-page summary as plain text (what ``openwfm plan`` prints)."""
     lines = [
@@ -375,6 +394,8 @@ def summary_text(summary: dict) -> str:
     if summary.get("why"):
         lines.append("Why:")
         lines.extend(f"  - {reason}" for reason in summary["why"])
+    if summary.get("shrinkage"):
+        lines.append(shrinkage_text(summary["shrinkage"]))
     if "cost" in summary:
         lines.append(
             f"Cost: {summary['cost']['paid_hours']:,.1f} paid hours, "

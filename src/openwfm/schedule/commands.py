@@ -41,8 +41,12 @@ def register(app: typer.Typer) -> None:
         weighting: str = typer.Option(
             "service", "--weighting", help="Under-coverage cost: service, convex or linear."
         ),
-        shrinkage: float = typer.Option(
-            0.0, "--shrinkage", help="Extra shrinkage (besides breaks) to plan for, 0..1."
+        shrinkage: float | None = typer.Option(
+            None,
+            "--shrinkage",
+            help="Shrinkage beyond the breaks the schedule places (meetings, absence), 0..1: "
+            "the column is covered / (1 - shrinkage). Default: the scenario's for "
+            "required_agents, 0 for another column (scheduled_agents already carries it).",
         ),
         strategy: str = typer.Option("auto", "--strategy", help="auto, single or two_phase."),
         html: Path = typer.Option(None, "--html", help="Also write an HTML page with charts."),
@@ -89,7 +93,11 @@ def register(app: typer.Typer) -> None:
                 time_limit_s=time_limit,
                 cover_column=column,
                 weighting=weighting,
-                extra_shrinkage=shrinkage,
+                extra_shrinkage=(
+                    shrinkage
+                    if shrinkage is not None
+                    else (loaded.shrinkage if column == "required_agents" else 0.0)
+                ),
                 progress=progress,
                 source=str(requirements),
                 strategy=strategy,

@@ -40,7 +40,8 @@ class Availability:
         return time_s.astype(np.float64), agent, on
 
 
-def _merge(spans: dict[int, list[tuple[float, float]]]) -> Availability:
+def merge_spans(spans: dict[int, list[tuple[float, float]]]) -> Availability:
+    """Availability from spans per agent (overlapping or touching spans joined)."""
     agents, starts, ends = [], [], []
     for agent, items in spans.items():
         items = sorted(s for s in items if s[1] > s[0])
@@ -71,7 +72,7 @@ def opening_hours(model: SimulationModel, origin: pd.Timestamp, days: int) -> Av
         base = offset * 86400.0
         for items in spans.values():
             items.append((base + hours.open_s, base + hours.close_s))
-    return _merge(spans)
+    return merge_spans(spans)
 
 
 def always(model: SimulationModel, end_s: float) -> Availability:
@@ -131,7 +132,7 @@ def from_schedule(
     spans: dict[int, list[tuple[float, float]]] = {}
     for row in np.flatnonzero(working):
         spans.setdefault(index[names[row]], []).append((start[row], end[row]))
-    available = _merge(spans)
+    available = merge_spans(spans)
     # cut the non-working activities out of the working spans
     away: dict[int, list[tuple[float, float]]] = {}
     for row in np.flatnonzero(~working):
@@ -147,7 +148,7 @@ def from_schedule(
                 if piece[1] > piece[0]
             ]
         result.setdefault(int(agent), []).extend(pieces)
-    return _merge(result)
+    return merge_spans(result)
 
 
 def from_counts(
@@ -198,7 +199,7 @@ def from_counts(
             )
         for agent in pool[:need]:
             spans.setdefault(agent, []).append((start[row], start[row] + interval_s))
-    return _merge(spans)
+    return merge_spans(spans)
 
 
 def from_activities(

@@ -59,6 +59,17 @@ def write_outputs(result, out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _shrinkage(given: float | None, scenario, scheduled: bool) -> float:
+    """The shrinkage to simulate: the option's, else the scenario's for a schedule."""
+    if given is not None:
+        if not 0.0 <= given < 1.0:
+            from openwfm.errors import ParameterError
+
+            raise ParameterError(f"expected 0 <= shrinkage < 1, got {given}", field="--shrinkage")
+        return float(given)
+    return float(scenario.shrinkage) if scheduled else 0.0
+
+
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_command(
@@ -93,6 +104,13 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         out: Path | None = typer.Option(None, "--out", help="Folder for the CSV tables."),
+        shrinkage: float | None = typer.Option(
+            None,
+            "--shrinkage",
+            help="Share of scheduled time agents are away at random beyond the schedule's "
+            "breaks (meetings, absence), 0..1. Default: the scenario's shrinkage with "
+            "--schedule, 0 without (every agent on through the opening hours).",
+        ),
     ) -> None:
         """Simulate the center; KPIs per queue x segment x interval with 95% CIs."""
         import json
@@ -121,6 +139,7 @@ def register(app: typer.Typer) -> None:
             days=days,
             drop_unknown_queues=drop_unknown_queues,
             sources={"arrivals": str(arrivals), "schedule": str(schedule)},
+            shrinkage=_shrinkage(shrinkage, loaded, schedule is not None),
         )
         result = run_plan(plan, replications, seed, scheduler, progress=not as_json)
         if out is not None:

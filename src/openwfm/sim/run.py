@@ -34,6 +34,7 @@ from openwfm.sim.arrivals import (
 from openwfm.sim.build import SimulationModel, build_model
 from openwfm.sim.engine import run_replication
 from openwfm.sim.metrics import replication_counts, summarize
+from openwfm.sim.shrinkage import apply_shrinkage
 
 DEFAULT_START = dt.date(2024, 1, 1)  # a Monday: the default horizon is one fixed week
 
@@ -77,17 +78,23 @@ class Plan:
     rates: CompiledRates | None
     trace: Arrivals | None
     warmup_s: float
+    shrinkage: float = 0.0  # share of available time lost at random (openwfm.sim.shrinkage)
 
 
 def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
     """One replication: (counts, events, contacts)."""
-    arrival_seed, engine_seed = seed.spawn(2)
+    # the first two children are the same whether two or three are spawned: a run without
+    # shrinkage draws exactly what it drew before shrinkage was modelled
+    arrival_seed, engine_seed, absence_seed = seed.spawn(3)
     rng = np.random.default_rng(arrival_seed)
     if plan.trace is not None:
         arrivals = plan.trace
     else:
         arrivals = sample_arrivals(plan.rates, rng)
-    shift_s, shift_agent, shift_on = plan.availability.events()
+    availability = apply_shrinkage(
+        plan.availability, plan.shrinkage, plan.interval_s, np.random.default_rng(absence_seed)
+    )
+    shift_s, shift_agent, shift_on = availability.events()
     m = plan.model
     floats, ints, n_contacts, n_events = run_replication(
         int(engine_seed.generate_state(1)[0] % (2**31 - 1)),
@@ -109,7 +116,7 @@ def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
         floats,
         ints,
         m,
-        plan.availability,
+        availability,
         plan.origin,
         plan.interval_s,
         plan.n_intervals,
@@ -176,10 +183,16 @@ def prepare(
     trace_queue_map: dict | None = None,
     drop_unknown_queues: bool = False,
     sources: dict | None = None,
+    shrinkage: float = 0.0,
 ) -> Plan:
-    """Check and compile all inputs before anything runs (bad input fails here, in one line)."""
+    """Check and compile all inputs before anything runs (bad input fails here, in one line).
+
+    ``shrinkage`` (0..1): the share of the agents' available time lost at random beyond the
+    schedule's breaks (meetings, absence; see :mod:`openwfm.sim.shrinkage`); 0 = none."""
     from openwfm.sim.arrivals import trace_arrivals
 
+    if not 0.0 <= shrinkage < 1.0:
+        raise ParameterError(f"expected 0 <= shrinkage < 1, got {shrinkage}", field="shrinkage")
     sources = sources or {}
     if trace is not None and empirical_handle_s is None:
         # a replayed log: contacts without a recorded handle time (abandoned ones) draw from
@@ -244,7 +257,9 @@ def prepare(
     n_intervals = int(math.ceil(days * 86400 / interval_s))
     if rates is not None:
         rates = compile_rates(rates, model, origin, interval_s)
-    return Plan(model, origin, interval_s, n_intervals, availability, rates, arrivals, warmup_s)
+    return Plan(
+        model, origin, interval_s, n_intervals, availability, rates, arrivals, warmup_s, shrinkage
+    )
 
 
 def check_scheduler(scheduler: str) -> None:
@@ -284,6 +299,7 @@ def run_plan(
             "seed": seed,
             "start": str(plan.origin.date()),
             "interval_s": plan.interval_s,
+            "shrinkage": plan.shrinkage,
             "policy": plan.model.scenario.routing.policy
             if plan.model.tables is None
             else list(plan.model.policy.config.model_dump().items())[0][1],
