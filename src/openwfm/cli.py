@@ -22,7 +22,7 @@ import warnings
 
 import typer
 
-from openwfm.errors import OpenWFMError, ParameterError
+from openwfm.errors import OpenWFMError
 
 app = typer.Typer(
     name="openwfm",
@@ -107,10 +107,10 @@ def flag_for(name: str, flags: set[str]) -> str | None:
 def cli_message(error: OpenWFMError, args: list[str]) -> str:
     """``str(error)``, with an API parameter name replaced by the command's flag.
 
-    Only errors that name no file are translated: a field of a file (``aht_s`` in a forecast
-    table) keeps its column name.
+    Only errors that name no file are translated, and only to a flag the command has: a field
+    of a file (``aht_s`` in a forecast table) keeps its column name.
     """
-    if error.file or not error.field or not isinstance(error, ParameterError):
+    if error.file or not error.field:
         return str(error)
     head = re.split(r"[\s\[.]", error.field, maxsplit=1)[0]
     flag = flag_for(head, _command_flags(args))
@@ -119,7 +119,7 @@ def cli_message(error: OpenWFMError, args: list[str]) -> str:
     message = error.message
     if "_" in head:  # a Python name (interval_minutes) in the text; a plain word stays a word
         message = re.sub(rf"(?<![\w-]){re.escape(head)}(?![\w-])", flag, message)
-    return str(ParameterError(message, field=flag + error.field[len(head) :]))
+    return str(OpenWFMError(message, field=flag + error.field[len(head) :]))
 
 
 def usage_message(error) -> str:
