@@ -277,7 +277,7 @@ def test_an_intraday_outlook_result_is_published_to_the_wallboard(api):
     import pandas as pd
 
     from openwfm.intraday import ALERT_COLUMNS, OutlookResult
-    from openwfm.web.publish import outlook_payload
+    from openwfm.web.publish import adherence_now, outlook_payload
 
     starts = pd.to_datetime(["2024-01-01 09:00", "2024-01-01 10:00", "2024-01-01 11:00"])
     intervals = pd.DataFrame(
@@ -298,7 +298,15 @@ def test_an_intraday_outlook_result_is_published_to_the_wallboard(api):
         ],
         columns=ALERT_COLUMNS,
     )  # fmt: skip
-    body = outlook_payload(result, alerts, queues=["voice", "chat", "email"])
+    now = pd.DataFrame(
+        {
+            "agent_id": ["bob"],
+            "activity": ["phone"],
+            "out_since": [pd.Timestamp("2024-01-01 09:50")],
+        }
+    )
+    adherence = adherence_now(now, roster=["ann", "bob"])
+    body = outlook_payload(result, alerts, queues=["voice", "chat", "email"], adherence=adherence)
     assert [p["service_level"] for p in body["outlook"]["voice"]] == [0.71, 0.9]
     assert body["outlook"]["chat"][0]["service_level"] == 1.0  # clipped to a fraction
     assert [a["queue"] for a in body["alerts"]] == ["voice"]  # the agent alert stays out
@@ -311,3 +319,11 @@ def test_an_intraday_outlook_result_is_published_to_the_wallboard(api):
         "abandon_rate": 0.05,
     }
     assert voice["alerts"][0]["message"].startswith("projected_service_level of voice")
+    agents = {a["id"]: a["adherence"] for a in api.get("/v1/agents").json()["agents"]}
+    assert agents["ann"] == {"in_adherence": True, "activity": None, "out_since": None}
+    assert agents["bob"] == {
+        "in_adherence": False,
+        "activity": "phone",
+        "out_since": "2024-01-01T09:50:00",
+    }
+    assert agents["cat"] is None

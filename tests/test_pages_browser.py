@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router_support import ADMIN, write_tiny
+from router_support import ADMIN, TINY
 from test_pages_api import free_port_number
 from test_report_browser import ARGS, browser_or_skip
 
@@ -28,6 +28,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 # network failures while the server is down are logged by chromium as console errors
 OUTAGE_NOISE = re.compile(r"Failed to load resource|net::ERR_|Failed to fetch")
+# the tiny center with a second voice queue (a contact can be moved between the two)
+SCENARIO = TINY.replace(
+    "  - {name: email, channel: email, aht_s: 300}",
+    "  - {name: email, channel: email, aht_s: 300}\n"
+    "  - {name: callback, channel: voice, aht_s: 200, target: {within_s: 60}}",
+).replace("{name: dan, skills: {voice: 0.3}}", "{name: dan, skills: {voice: 0.3, callback: 0.5}}")
 
 
 class Serve:
@@ -39,13 +45,18 @@ class Serve:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
+    def scenario(self) -> Path:
+        path = self.folder / "tiny.yaml"
+        path.write_text(SCENARIO, encoding="utf-8")
+        return path
+
     def start(self) -> Serve:
         command = [
             sys.executable,
             "-m",
             "openwfm",
             "serve",
-            str(write_tiny(self.folder)),
+            str(self.scenario()),
             "--db",
             str(self.folder / "router.db"),
             "--port",
@@ -188,6 +199,14 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                 expect(supervisor.locator("#waiting tbody tr")).to_have_count(3)
                 expect(supervisor.locator("#waiting tr.gold-row")).to_have_count(1)
                 expect(voice.locator('[data-field="waiting"] .value')).to_have_text("2")
+                # the supervisor moves the standard contact to the other voice queue
+                standard = supervisor.locator("#waiting tbody tr").filter(has_text="standard")
+                standard.locator("select").select_option("callback")
+                standard.get_by_role("button", name="Move").click()
+                expect(standard.locator("td").first).to_have_text("callback")
+                other = wall.locator('.tile[data-queue="callback"]')
+                expect(other.locator('[data-field="waiting"] .value')).to_have_text("1")
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("1")
                 # the intraday outlook, once published, shows on the tiles and the chart
                 hour = time.time() // 3600 * 3600
                 points = [
@@ -198,13 +217,18 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                     for k, level in enumerate((0.55, 0.68, 0.83, 0.9))
                 ]
                 alert = {"queue": "voice", "rule": "sl", "message": "projected SL 55% < 80%"}
-                published = http.put(
-                    "/v1/intraday/outlook", json={"outlook": {"voice": points}, "alerts": [alert]}
-                )
+                since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 60))
+                adherence = {
+                    "ann": {"in_adherence": False, "activity": "phone", "out_since": since},
+                    "bob": {"in_adherence": True, "activity": "phone"},
+                }
+                body = {"outlook": {"voice": points}, "alerts": [alert], "adherence": adherence}
+                published = http.put("/v1/intraday/outlook", json=body)
                 assert published.status_code == 200, published.text
                 expect(voice.locator('[data-field="projected_sl"] .value')).to_have_text("55.0%")
                 expect(wall.locator("#alerts")).to_contain_text("projected SL 55% < 80%")
                 expect(supervisor.locator("#intraday")).to_contain_text("projected SL 55% < 80%")
+                expect(row.locator('[data-field="adherence"]')).to_contain_text("out since")
                 wall.wait_for_timeout(2500)  # the chart redraws at most every 2 s
                 expect(wall.locator("#chart .main-svg").first).to_be_visible(timeout=20000)
                 wall.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
@@ -214,7 +238,7 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                 tv.goto(f"{server.url}/dashboard?tv=1#key={ADMIN}")
                 expect(
                     tv.locator('.tile[data-queue="voice"] [data-field="waiting"] .value')
-                ).to_have_text("2")
+                ).to_have_text("1")
                 assert tv.locator("nav").is_hidden()
                 expect(tv.locator("#chart .main-svg").first).to_be_visible(timeout=20000)
                 tv.wait_for_timeout(2500)
@@ -232,7 +256,7 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                 outage["on"] = False
                 http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
                 create(http, "fifth", queue="voice")
-                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("3")
+                expect(voice.locator('[data-field="waiting"] .value')).to_have_text("2")
                 assert wall.evaluate("window.__noReload") == "still here"
             finally:
                 browser.close()

@@ -42,11 +42,21 @@ class OutlookAlert(M.Body):
     threshold: float | None = None
 
 
+class AgentAdherence(M.Body):
+    """An agent's adherence now: in or out (since ``out_since``, ISO) of ``activity``."""
+
+    in_adherence: bool
+    activity: Annotated[str, Field(max_length=200)] | None = None
+    out_since: Annotated[str, Field(max_length=40)] | None = None
+
+
 class OutlookPublish(M.Body):
-    """The intraday stage's outlook (per queue, per interval) and its active alerts."""
+    """The intraday stage's outlook (per queue, per interval), its active alerts and the
+    agents' adherence now (the supervisor's desk shows it)."""
 
     outlook: dict[str, list[OutlookPoint]] = Field(default_factory=dict)
     alerts: list[OutlookAlert] = Field(default_factory=list)
+    adherence: dict[str, AgentAdherence] = Field(default_factory=dict)
     as_of: Annotated[str, Field(max_length=40)] | None = None
 
 
@@ -85,7 +95,7 @@ def api_routes(router: Router, admin_key: str, published: dict[str, Any]) -> API
     def agents(who: A.Principal = Depends(principal)):
         _not_agent(who, "other agents")
         who.require_scope("agents:read")
-        return V.agent_board(router, who.center)
+        return V.agent_board(router, who.center, published.get(who.center))
 
     @api.get("/contacts")
     def waiting(who: A.Principal = Depends(principal)):

@@ -21,8 +21,26 @@ def _number(value) -> float | None:
     return None if math.isnan(value) else min(1.0, max(0.0, value))
 
 
-def outlook_payload(result, alerts: pd.DataFrame | None = None, queues=None) -> dict:
-    """The JSON body for ``PUT /v1/intraday/outlook`` (future intervals only)."""
+def adherence_now(now: pd.DataFrame, roster) -> dict:
+    """``{agent: {in_adherence, activity, out_since}}`` from the real-time view of
+    :func:`openwfm.intraday.out_of_adherence_now` (agents listed are out; the rest of
+    ``roster`` is in)."""
+    result = {str(agent): {"in_adherence": True} for agent in roster}
+    for row in now.to_dict("records"):
+        activity = row.get("activity")
+        result[str(row["agent_id"])] = {
+            "in_adherence": False,
+            "activity": None if activity is None or pd.isna(activity) else str(activity),
+            "out_since": pd.Timestamp(row["out_since"]).isoformat(),
+        }
+    return result
+
+
+def outlook_payload(
+    result, alerts: pd.DataFrame | None = None, queues=None, adherence: dict | None = None
+) -> dict:
+    """The JSON body for ``PUT /v1/intraday/outlook`` (future intervals only);
+    ``adherence`` from :func:`adherence_now`."""
     table = result.intervals
     if "past" in table.columns:
         table = table[~table["past"].astype(bool)]
@@ -57,5 +75,6 @@ def outlook_payload(result, alerts: pd.DataFrame | None = None, queues=None) -> 
     return {
         "outlook": outlook,
         "alerts": items,
+        "adherence": adherence or {},
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
     }

@@ -172,12 +172,13 @@ def _agent_state(agent, contacts: list) -> str:
     return "reserved" if agent.load else "available"
 
 
-def agent_board(router: Router, center: str) -> dict:
+def agent_board(router: Router, center: str, published: dict | None = None) -> dict:
     """Every agent of ``center``: state, seconds in it, current contacts, load and skills.
 
-    ``adherence`` is None: the router holds no schedule (the intraday stage computes it from
-    a schedule and the state events).
+    ``adherence`` is the agent's adherence now as the intraday stage last published it
+    (``PUT /v1/intraday/outlook``), else None: the router itself holds no schedule.
     """
+    adherence = (published or {}).get("adherence", {})
     router.center(center)
     now = router.now()
     c, a = S.contacts.c, S.agents.c
@@ -212,7 +213,7 @@ def agent_board(router: Router, center: str) -> dict:
                     {"id": r.contact_id, "queue": r.queue, "state": r.state, "segment": r.segment}
                     for r in contacts
                 ],
-                "adherence": None,
+                "adherence": adherence.get(agent.agent_id),
             }
         )
     return {"center": center, "now_s": now, "seq": seq, "agents": result}

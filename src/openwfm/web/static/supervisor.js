@@ -21,6 +21,13 @@
     return el("td", { class: "actions" }, select, button);
   }
 
+  function adherenceCell(adherence) {
+    if (!adherence) return el("td", { class: "hint", text: "no schedule" });
+    if (adherence.in_adherence) return el("td", { class: "in", dataset: { field: "adherence" }, text: `in${adherence.activity ? ` (${adherence.activity})` : ""}` });
+    const since = adherence.out_since ? ` since ${adherence.out_since.slice(11, 16)}` : "";
+    return el("td", { class: "out", dataset: { field: "adherence" }, text: `out${since}${adherence.activity ? ` (${adherence.activity})` : ""}` });
+  }
+
   function agentRow(agent) {
     return el("tr", { dataset: { agent: agent.id, state: agent.state } },
       el("th", { scope: "row", text: agent.id }),
@@ -29,7 +36,7 @@
       el("td", { class: "since", dataset: { since: agent.time_in_state_s === null ? "" : agent.time_in_state_s },
         text: duration(agent.time_in_state_s) }),
       el("td", { text: agent.contacts.map((c) => `${c.queue} ${c.state}${c.segment ? ` (${c.segment})` : ""}`).join(", ") || "–" }),
-      el("td", { text: agent.adherence === null ? "no schedule" : percent(agent.adherence) }),
+      adherenceCell(agent.adherence),
       presenceCell(agent));
   }
 
