@@ -15,7 +15,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "birthdeath": [
             "chat_metrics",
-            "erlang_x",
         ],
         "deferred": [
             "deferred_requirements",
@@ -30,6 +29,14 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "erlang_c_metrics",
             "service_level",
             "wait_percentile_s",
+        ],
+        "retrial": [
+            "erlang_x",
+        ],
+        "uncertain": [
+            "expected_service_level",
+            "rate_quantile",
+            "uncertain_required_agents",
         ],
         "inversion": [
             "least_integer",
