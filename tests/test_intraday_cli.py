@@ -282,6 +282,10 @@ def test_outlook_command_by_simulation(tmp_path):
     assert pd.read_csv(out / "queues.csv")["model"].iloc[0] == "simulation"
     bad = run("intraday", "outlook", *args, "--as-of", "2024-03-04 10:00", "--model", "magic")
     assert bad.returncode == 2 and "--model" in bad.stderr
+    bad = run(
+        "intraday", "outlook", *args, "--as-of", "2024-03-04 10:00", "--update-method", "magic"
+    )
+    assert bad.returncode == 2 and "unknown update method 'magic'" in bad.stderr
 
 
 def test_outlook_uses_the_forecasts_own_interval_length(tmp_path):

@@ -380,6 +380,11 @@ def outlook_command(
     backlog: Path = typer.Option(
         None, "--backlog", help="Open deferred work (queue, due, open_items) for its alert."
     ),
+    update_method: str = typer.Option(
+        "ratio_shrunk",
+        "--update-method",
+        help="Intraday forecast update: ratio_shrunk, ratio, ratio_window, ratio_half, none.",
+    ),
     model: str = typer.Option(
         "erlang",
         "--model",
@@ -409,7 +414,15 @@ def outlook_command(
     if alert_log is not None and alert_log.exists():
         log = read_any_table(alert_log, "alert log")
     minutes = table.attrs["interval_minutes"]
-    result = outlook(table, contacts, agents, sc, as_of=now, interval_minutes=minutes)
+    result = outlook(
+        table,
+        contacts,
+        agents,
+        sc,
+        as_of=now,
+        interval_minutes=minutes,
+        update_options={"method": update_method},
+    )
     if model == "simulate":
         from openwfm.intraday.simulated import simulate_rest_of_day, use_simulation
 
