@@ -61,7 +61,9 @@ def register(app: typer.Typer) -> None:
     @app.command("capacity")
     def capacity(
         scenario: Path = typer.Argument(..., help="Scenario YAML (queues, targets, hours)."),
-        plan: Path = typer.Option(..., "--plan", help="Capacity plan YAML (see docs)."),
+        plan: Path = typer.Option(
+            ..., "--plan", help="Capacity plan YAML (fields: openwfm.capacity.inputs)."
+        ),
         weeks: int = typer.Option(52, "--weeks", help="Weeks to plan from the plan's start."),
         out: Path = typer.Option(..., "--out", help="Output folder."),
         forecast: Path = typer.Option(
@@ -116,10 +118,19 @@ def register(app: typer.Typer) -> None:
         write_outputs(result, out, f"Capacity plan: {loaded.name}")
         summary = scenario_summary(result.plan, result.classes)
         table = Table(title=f"capacity: {weeks} weeks -> {out}")
-        for column in summary.columns:
-            table.add_column(column)
-        for row in summary.itertuples(index=False):
+        shown = {
+            "scenario": "scenario",
+            "mean_required_fte": "required FTE",
+            "mean_productive_fte": "productive FTE",
+            "weeks_short": "weeks short",
+            "worst_gap_fte": "worst gap",
+            "class_starts": "starts",
+            "total_cost": "cost",
+        }
+        for heading in shown.values():
+            table.add_column(heading, overflow="fold")
+        for row in summary[list(shown)].itertuples(index=False):
             table.add_row(
-                *[f"{value:,.2f}" if isinstance(value, float) else str(value) for value in row]
+                *[f"{value:,.1f}" if isinstance(value, float) else str(value) for value in row]
             )
         Console().print(table)
