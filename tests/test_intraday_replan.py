@@ -195,3 +195,21 @@ def test_agents_off_today_can_be_called_in():
     assert check_schedule(new, sc, DAY, 1).query("hard").empty
     assert len(new) == len(base) + len(called)
     assert set(new["agent"]) >= set(called["agent"])
+
+
+def test_a_proposal_building_on_a_call_in_needs_it():
+    proposals = pd.DataFrame(
+        [
+            {
+                "proposal_id": "p1",
+                "kind": "overtime",
+                "agent": "early-1",
+                "breaks": "",
+                "shift_start": pd.Timestamp("2024-03-05 08:00"),
+                "shift_end": pd.Timestamp("2024-03-05 17:00"),
+                "paid_minutes": 510,
+            }
+        ]
+    )
+    with pytest.raises(DataError, match="p1 changes a shift of early-1"):
+        accept_proposals(shifts(), proposals, ["p1"], scenario())

@@ -486,7 +486,7 @@ def accept_proposals(
     new["shift_end"] = pd.to_datetime(new["shift_end"])
     version = int(new["version"].max()) if "version" in new.columns else 1
     for row in proposals[proposals["proposal_id"].isin(ids)].itertuples(index=False):
-        day = pd.Timestamp(row.shift_end).normalize()
+        day = pd.Timestamp(row.shift_start).normalize()
         mask = (new["agent"] == row.agent) & (new["shift_start"].dt.normalize() == day)
         if row.kind == "call_in":
             agent = next(a for a in scenario.all_agents() if a.name == row.agent)
@@ -503,6 +503,12 @@ def accept_proposals(
             }
             added = {k: v for k, v in added.items() if k in new.columns}
             new = pd.concat([new, pd.DataFrame([added])], ignore_index=True)
+        elif not mask.any():
+            raise DataError(
+                f"proposal {row.proposal_id} changes a shift of {row.agent} that this version "
+                "does not have (accept the call-in it builds on too)",
+                field="accept",
+            )
         elif row.kind == "break_move":
             new.loc[mask, "breaks"] = row.breaks
         else:
