@@ -176,7 +176,11 @@ class FactorModel(ForecastModel):
 
     # -- intraday ----------------------------------------------------------------------------
     def update_day(
-        self, day: pd.Timestamp, observed: np.ndarray, expected: np.ndarray
+        self,
+        day: pd.Timestamp,
+        observed: np.ndarray,
+        expected: np.ndarray,
+        prior_scale: float = 1.0,
     ) -> np.ndarray:
         """Expected counts of ``day`` (slots) after seeing some of its counts.
 
@@ -185,7 +189,8 @@ class FactorModel(ForecastModel):
         re-estimated by one Kalman step: the innovation is the root-scale gap between actual and
         expected, the prior covariance the day-ahead score forecast's, the noise the per-slot
         residual variance. The score shift moves every slot of the day along the factors, on
-        the root scale. A day running exactly at ``expected`` is returned unchanged.
+        the root scale. ``prior_scale`` multiplies the prior score variance (below 1: trust
+        the forecast more). A day running exactly at ``expected`` is returned unchanged.
         """
         days = pd.date_range(self.series_.days[-1] + pd.Timedelta(days=1), day, freq="D")
         if len(days) == 0:
@@ -199,7 +204,7 @@ class FactorModel(ForecastModel):
             return expected.copy()
         f_obs = self.factors_[:, seen]  # K x m
         innovation = np.sqrt(observed[seen] + ROOT_SHIFT) - root[seen]
-        p = np.diag(var[-1])
+        p = np.diag(var[-1] * prior_scale)
         innov_cov = f_obs.T @ p @ f_obs + np.diag(self.noise_var_[seen])
         shift = p @ f_obs @ np.linalg.solve(innov_cov, innovation)  # K
         moved = np.maximum(root + shift @ self.factors_, 0.0)

@@ -266,10 +266,11 @@ class Forecaster:
         ``as_of`` (earlier days are ignored here: refit to learn from them). ``forecast``: the
         forecast table to update (a version a schedule was built on); default: this forecaster's
         own :meth:`predict` for that day, which must lie within 31 days after the history.
-        ``method``: one of :data:`~openwfm.forecast.intraday.UPDATE_METHODS`; ``auto`` re-estimates
-        the day's factor scores of a :class:`~openwfm.forecast.factor.FactorModel` fitted on this
-        history (model-based; barely moves early in the day), ``ratio_shrunk`` uses a shrinkage
-        weight learned from this forecaster's own backtest.
+        ``method``: one of :data:`~openwfm.forecast.intraday.UPDATE_METHODS`; ``auto`` averages
+        the model-based update (the day's scores of a
+        :class:`~openwfm.forecast.factor.FactorModel` fitted on this history, re-estimated from
+        the morning) with the cumulative ratio shrunk by a weight learned from this
+        forecaster's own backtest; early in the day both barely move.
 
         Returns the forecast's columns for the intervals of that day ending after ``as_of`` (same
         queues), rescaled, with ``method`` naming the update used. Raises a one-line

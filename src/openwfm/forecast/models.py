@@ -213,6 +213,19 @@ class TopDown(ForecastModel):
         return daily[:, None] * self.profiles_[np.asarray(days.dayofweek)]
 
 
+def _clip_keeping_shift(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Clip one-off outliers to [low, high], but keep a run of the latest values (two or more)
+    beyond the same bound: that is a level shift, which the level must follow."""
+    clipped = np.clip(values, low, high)
+    for beyond in (values > high, values < low):
+        run = 0
+        while run < len(values) and beyond[len(values) - 1 - run]:
+            run += 1
+        if run >= 2:
+            clipped[len(values) - run :] = values[len(values) - run :]
+    return clipped
+
+
 class DailyProfile(ForecastModel):
     """openwfm's own model: event-aware daily level x smoothed intraday profile per weekday.
 
@@ -299,7 +312,7 @@ class DailyProfile(ForecastModel):
                     mad = max(1.4826 * np.median(np.abs(values - med)), 0.05 * abs(med))
                     if mad > 0:
                         k = self.outlier_mad
-                        values = np.clip(values, med - k * mad, med + k * mad)
+                        values = _clip_keeping_shift(values, med - k * mad, med + k * mad)
                 age = np.arange(len(rows))[::-1]
                 weight = 0.5 ** (age / self.level_half_life_weeks)
                 level[w] = weight @ values / weight.sum()
