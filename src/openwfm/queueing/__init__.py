@@ -30,6 +30,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "service_level",
             "wait_percentile_s",
         ],
+        "blend": [
+            "blend_metrics",
+            "blend_staffing",
+        ],
         "retrial": [
             "erlang_x",
         ],

@@ -1,0 +1,326 @@
+"""Call blending: inbound calls and outbound work on one team, with a threshold policy.
+
+Model (Bhulai & Koole's blending model): ``agents`` agents answer inbound calls (Poisson,
+``arrival_rate_per_s``, exponential handle time ``aht_s``, exponential patience
+``patience_s``, ``inf``: none) and make outbound calls (exponential handle time
+``outbound_aht_s``) from an unlimited backlog. Policy: whenever more than ``threshold`` agents
+are idle, one of them starts an outbound call at once; a freed agent takes the head of the
+inbound queue first. So at most ``threshold`` agents are ever idle (reserved for inbound),
+and ``threshold = 0`` lets outbound take every idle agent (then every inbound call waits).
+
+State: ``o`` outbound calls in progress and ``k = x - (agents - o)`` for ``x`` inbound calls in
+the system (``-k`` idle agents when ``k <= 0``, ``k`` waiting when ``k > 0``), ``-threshold <=
+k``. The chain is solved exactly (one sparse LU solve); the waiting queue is truncated where
+its mass is below 1e-15 of the total (checked; infinite-patience loads at or above the
+agents' capacity raise). An inbound call that waits behind ``j`` others is answered when the
+``(j+1)``-th agent frees up, at rate ``(agents - o) / aht + o / outbound_aht`` (outbound
+agents finishing take the queue), so its waiting law is that of a small absorbing chain in
+``(o, j)``, evaluated by the action of its matrix exponential (``expm_multiply``).
+
+Metrics (inbound, per offered call): ``p_wait``, ``p_abandon``, ``service_level`` (answered
+within ``target_s`` / offered), ``service_level_answered``, ``asa_s`` (mean wait of answered);
+``outbound_per_s`` (outbound calls completed per second), ``occupancy`` (busy fraction of
+the agents) and ``p_idle_reserved`` (probability that some agent is idle).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import linalg as sparse_linalg
+
+from openwfm.errors import ParameterError
+from openwfm.queueing.erlang import as_param
+
+__all__ = ["BLEND_KEYS", "blend_metrics", "blend_staffing"]
+
+BLEND_KEYS = (
+    "p_wait",
+    "p_abandon",
+    "service_level",
+    "service_level_answered",
+    "asa_s",
+    "outbound_per_s",
+    "occupancy",
+    "p_idle_reserved",
+)
+_TAIL = 1e-15
+
+
+def blend_metrics(
+    arrival_rate_per_s,
+    aht_s,
+    outbound_aht_s,
+    agents,
+    threshold,
+    target_s,
+    *,
+    patience_s=np.inf,
+) -> dict[str, np.ndarray]:
+    """Blending metrics (see the module doc); every argument broadcasts, ``agents`` and
+    ``threshold`` integers with ``0 <= threshold <= agents``."""
+    lam = as_param("arrival_rate_per_s", arrival_rate_per_s)
+    h = as_param("aht_s", aht_s, positive=True)
+    h_out = as_param("outbound_aht_s", outbound_aht_s, positive=True)
+    n = as_param("agents", agents, integer=True)
+    s = as_param("threshold", threshold, integer=True)
+    t = as_param("target_s", target_s, allow_inf=True)
+    pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
+    arrays = np.broadcast_arrays(lam, h, h_out, n, s, t, pat)
+    shape = arrays[0].shape
+    lam, h, h_out, n, s, t, pat = (np.ravel(v) for v in arrays)
+    if np.any(s > n):
+        bad = int(np.flatnonzero(s > n)[0])
+        raise ParameterError(
+            f"expected threshold <= agents, got {s[bad]:g} > {n[bad]:g}", field="threshold"
+        )
+    out = {key: np.empty(lam.size) for key in BLEND_KEYS}
+    for i in range(lam.size):
+        one = _blend_one(lam[i], h[i], h_out[i], int(n[i]), int(s[i]), t[i], pat[i])
+        for key in BLEND_KEYS:
+            out[key][i] = one[key]
+    return {k: (v.reshape(shape)[()] if not shape else v.reshape(shape)) for k, v in out.items()}
+
+
+def _queue_top(lam, mu, theta, n) -> int:
+    """Waiting places kept: where the queue's mass (all agents on inbound, the fastest it can
+    empty) falls below ``_TAIL``; a generous bound for any outbound mix."""
+    if theta == 0.0 and lam >= n * mu:
+        return -1
+    w, total, k = 1.0, 1.0, 0
+    while True:
+        k += 1
+        ratio = lam / (n * mu + k * theta)
+        w *= ratio
+        total += w
+        if ratio < 1.0 and w < 1e-3 * _TAIL * total:
+            return k + 5
+
+
+def _states(n, s, top):
+    """Valid (o, k): ``0 <= o <= n``, ``max(-s, o - n) <= k <= top``."""
+    o_list, k_list = [], []
+    for o in range(n + 1):
+        k = np.arange(max(-s, o - n), top + 1)
+        o_list.append(np.full(k.size, o))
+        k_list.append(k)
+    return np.concatenate(o_list), np.concatenate(k_list)
+
+
+def _generator(lam, mu, mu_out, theta, n, s, top):
+    o, k = _states(n, s, top)
+    lookup = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(o, k, strict=True))}
+    rows, cols, vals = [], [], []
+
+    def add(i, o2, k2, rate):
+        if rate > 0.0:
+            j = lookup.get((o2, k2))
+            if j is not None and j != i:
+                rows.append(i)
+                cols.append(j)
+                vals.append(rate)
+
+    for i, (oi, ki) in enumerate(zip(o.tolist(), k.tolist(), strict=True)):
+        if ki < top:
+            add(i, oi, ki + 1, lam)
+        inbound_busy = n - oi + min(ki, 0)
+        if inbound_busy > 0:
+            if ki == -s and s < n - oi:  # an agent frees, too many idle: outbound starts
+                add(i, oi + 1, ki, inbound_busy * mu)
+            else:
+                add(i, oi, ki - 1, inbound_busy * mu)
+        if ki > 0:
+            add(i, oi, ki - 1, ki * theta)
+        if oi > 0 and ki > -s:  # at k = -s the freed agent restarts outbound (no change)
+            add(i, oi - 1, ki - 1, oi * mu_out)
+    size = o.size
+    q = sparse.coo_matrix((vals, (rows, cols)), shape=(size, size)).tocsr()
+    q = q - sparse.diags(np.asarray(q.sum(axis=1)).ravel())
+    return q, o, k
+
+
+def _stationary(q) -> np.ndarray:
+    a = q.T.tolil()
+    a[0, :] = 1.0
+    b = np.zeros(q.shape[0])
+    b[0] = 1.0
+    pi = sparse_linalg.spsolve(a.tocsc(), b)
+    pi = np.maximum(pi, 0.0)
+    return pi / pi.sum()
+
+
+def _tagged_chain(mu, mu_out, theta, n, top):
+    """Transient generator of a waiting call with ``j`` ahead and ``o`` outbound calls:
+    states ``(o, j)`` indexed ``o (top + 1) + j``; returns (T, rate to answered, rate to
+    abandoned)."""
+    width = top + 1
+    size = (n + 1) * width
+    o = np.repeat(np.arange(n + 1), width)
+    j = np.tile(np.arange(width), n + 1)
+    inbound = (n - o) * mu
+    outbound = o * mu_out
+    rows, cols, vals = [], [], []
+    ahead = j > 0
+    idx = np.arange(size)
+    # an inbound agent frees (or one ahead abandons): one fewer ahead
+    rows.append(idx[ahead])
+    cols.append(idx[ahead] - 1)
+    vals.append((inbound + j * theta)[ahead])
+    # an outbound agent frees and takes the head of the queue
+    move = ahead & (o > 0)
+    rows.append(idx[move])
+    cols.append(idx[move] - width - 1)
+    vals.append(outbound[move])
+    rows, cols, vals = (np.concatenate(v) for v in (rows, cols, vals))
+    answered = np.where(j == 0, inbound + outbound, 0.0)
+    total = inbound + outbound + j * theta + theta
+    t_matrix = sparse.coo_matrix((vals, (rows, cols)), shape=(size, size)).tocsr()
+    t_matrix = t_matrix - sparse.diags(total)
+    return t_matrix, answered, np.full(size, theta)
+
+
+def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
+    mu, mu_out = 1.0 / h, 1.0 / h_out
+    theta = 0.0 if np.isinf(patience) else 1.0 / patience
+    if lam == 0.0:
+        out_busy = n - s
+        return {
+            "p_wait": 0.0,
+            "p_abandon": 0.0,
+            "service_level": 1.0,
+            "service_level_answered": 1.0,
+            "asa_s": 0.0,
+            "outbound_per_s": out_busy * mu_out,
+            "occupancy": out_busy / n if n else 0.0,
+            "p_idle_reserved": 1.0 if s > 0 else 0.0,
+        }
+    # while calls wait, agents finishing outbound take them: the queue empties at the rate of
+    # all agents on inbound, so that queue's tail (with slack, checked below) bounds it
+    top = _queue_top(lam, mu, theta, n) if n > 0 else _queue_top(lam, 0.0, theta, 1)
+    if top < 0:
+        raise ParameterError(
+            f"no steady state: {lam * h:g} Erlangs of inbound work on {n} agents without "
+            "abandonment",
+            field="agents",
+        )
+    top = int(top * 1.5) + 10
+    while True:
+        q, o, k = _generator(lam, mu, mu_out, theta, n, s, top)
+        pi = _stationary(q)
+        if pi[k == top].sum() <= _TAIL:
+            break
+        if top > 100_000:
+            raise ParameterError("the inbound queue did not fit the truncation", field="agents")
+        top *= 2
+    waits = k >= 0
+    p_wait = float(pi[waits].sum())
+    # the waiting call's law, mixed over the states it finds (PASTA)
+    t_matrix, to_answer, _ = _tagged_chain(mu, mu_out, theta, n, top)
+    width = top + 1
+    start = np.zeros((n + 1) * width)
+    np.add.at(start, o[waits] * width + k[waits], pi[waits])
+    solve = sparse_linalg.factorized((-t_matrix).T.tocsc())
+    reach = solve(start)  # expected time spent in each transient state
+    answered_wait_mass = float(reach @ to_answer)  # P(wait and answered)
+    time_to_answer = solve(reach)  # second moment piece: E[tau; answered] = start (-T)^-2 a
+    answered_wait_time = float(time_to_answer @ to_answer)
+    if np.isfinite(t) and t > 0:
+        at_t = sparse_linalg.expm_multiply(t_matrix.T.tocsr() * t, start)
+        # P(answered by t) = P(answered) - P(still waiting at t, answered later)
+        eventually = sparse_linalg.spsolve((-t_matrix).tocsc(), to_answer)
+        within = answered_wait_mass - float(at_t @ eventually)
+    elif np.isinf(t):
+        within = answered_wait_mass
+    else:
+        within = 0.0
+    p_answered = (1.0 - p_wait) + answered_wait_mass
+    sl = (1.0 - p_wait) + within
+    busy_in = lam * p_answered * h
+    out_mean = float(np.dot(pi, o))
+    return {
+        "p_wait": p_wait,
+        "p_abandon": 1.0 - p_answered,
+        "service_level": min(sl, 1.0),
+        "service_level_answered": min(sl / p_answered, 1.0) if p_answered > 0 else 0.0,
+        "asa_s": answered_wait_time / p_answered if p_answered > 0 else np.inf,
+        "outbound_per_s": out_mean * mu_out,
+        "occupancy": min((busy_in + out_mean) / n, 1.0) if n else 0.0,
+        "p_idle_reserved": float(pi[k < 0].sum()),
+    }
+
+
+def blend_staffing(
+    arrival_rate_per_s,
+    aht_s,
+    outbound_aht_s,
+    target_s,
+    service_level,
+    outbound_per_s,
+    *,
+    patience_s=np.inf,
+    max_agents: int = 2_000,
+):
+    """Least agents, and for them the smallest threshold (the most outbound), such that the
+    inbound service level reaches ``service_level`` and at least ``outbound_per_s`` outbound
+    calls complete per second. Returns ``(agents, threshold)`` as int64 arrays.
+
+    For given agents the service level rises and the outbound rate falls with the threshold,
+    so the smallest threshold meeting the service level is the best one; more agents never
+    hurt either target at their best thresholds, so the first agents that pass are least."""
+    from openwfm.queueing.inversion import required_agents
+
+    lam = as_param("arrival_rate_per_s", arrival_rate_per_s)
+    h = as_param("aht_s", aht_s, positive=True)
+    h_out = as_param("outbound_aht_s", outbound_aht_s, positive=True)
+    t = as_param("target_s", target_s, allow_inf=True)
+    sl = as_param("service_level", service_level, upper=1.0)
+    volume = as_param("outbound_per_s", outbound_per_s)
+    pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
+    arrays = np.broadcast_arrays(lam, h, h_out, t, sl, volume, pat)
+    shape = arrays[0].shape
+    lam, h, h_out, t, sl, volume, pat = (np.ravel(v) for v in arrays)
+    agents = np.empty(lam.size, dtype=np.int64)
+    thresholds = np.empty(lam.size, dtype=np.int64)
+    for i in range(lam.size):
+        patience = None if np.isinf(pat[i]) else pat[i]
+        inbound_only = int(required_agents(lam[i], h[i], t[i], sl[i], patience_s=patience))
+        n = max(inbound_only, 1)  # outbound only takes from inbound: a lower bound
+        while True:
+            if n > max_agents:
+                raise ParameterError(
+                    f"no staffing up to {max_agents} agents meets both targets at element {i}",
+                    field="outbound_per_s",
+                )
+            threshold = _least_threshold(lam[i], h[i], h_out[i], n, t[i], sl[i], pat[i])
+            if threshold is not None:
+                got = _blend_one(lam[i], h[i], h_out[i], n, threshold, t[i], pat[i])
+                if got["outbound_per_s"] >= volume[i] - 1e-12:
+                    break
+            n += 1
+        agents[i], thresholds[i] = n, threshold
+    agents, thresholds = agents.reshape(shape), thresholds.reshape(shape)
+    if not shape:
+        return agents[()], thresholds[()]
+    return agents, thresholds
+
+
+def _least_threshold(lam, h, h_out, n, t, sl, pat):
+    """Smallest threshold in ``0..n`` whose inbound service level reaches ``sl`` (bisection:
+    the service level rises with the threshold); None if even ``n`` does not."""
+
+    def passes(s):
+        try:
+            return _blend_one(lam, h, h_out, n, s, t, pat)["service_level"] >= sl - 1e-12
+        except ParameterError:
+            return False
+
+    if not passes(n):
+        return None
+    lo, hi = -1, n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
