@@ -264,3 +264,37 @@ def test_simulated_outlook_for_a_multi_skill_center():
     mean = lambda t, q: t.loc[t["queue"] == q, "simulated_service_level"].mean()  # noqa: E731
     assert mean(short, "voice") < mean(full, "voice")
     assert mean(short, "chat") < 0.2 < mean(full, "chat")
+
+
+def test_outlook_with_a_fitted_forecaster_uses_its_update():
+    from openwfm.forecast import Forecaster
+
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2024-01-01", "2024-03-03", freq="D")
+    starts = [d + pd.Timedelta(minutes=15 * k) for d in days for k in range(36, 68)]
+    history = pd.DataFrame(
+        {
+            "interval_start": starts,
+            "queue": "voice",
+            "offered": rng.poisson(100, len(starts)).astype(float),
+        }
+    )
+    forecaster = Forecaster(method="classic").fit(history)
+    forecast = forecaster.predict(1)
+    day = update_forecast(
+        forecast,
+        busy_morning(130),
+        at("10:00"),
+        interval_minutes=15,
+        method="ratio",
+        forecaster=forecaster,
+    )
+    rows = day.set_index("interval_start")
+    assert (day["update_method"] == "ratio").all()
+    so_far = forecast[
+        (forecast["interval_start"] >= at("09:00")) & (forecast["interval_start"] < at("10:00"))
+    ]["forecast"].sum()
+    ratio = 4 * 130 / so_far
+    assert rows.loc[at("12:00"), "forecast_updated"] == pytest.approx(
+        rows.loc[at("12:00"), "forecast"] * ratio
+    )
