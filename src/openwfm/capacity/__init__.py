@@ -27,6 +27,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "band": ["productive_band", "simulate_productive"],
         "scenarios": ["apply_adjustments", "stacked_adjustments"],
         "planner": ["CapacityResult", "capacity_plan"],
-        "roster": ["roster_from_interactions"],
+        "roster": ["roster_from_interactions", "weekly_attrition_rate"],
+        "history": ["autoets_weekly_forecast", "weekly_agents", "weekly_totals"],
+        "case": ["case_summary", "plan_from_records"],
     },
 )
