@@ -15,11 +15,13 @@ from pydantic import ValidationError
 from openwfm.errors import ScenarioError
 from openwfm.model import Scenario
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+# the example scenarios ship inside the package (``openwfm demo`` works from an installed wheel);
+# the repository's top-level ``examples/*.yaml`` are links to these files
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
 def example_path(name: str = "center.yaml") -> Path:
-    """Path of a scenario shipped in ``examples/``."""
+    """Path of a scenario shipped with openwfm (``openwfm/examples/``)."""
     return EXAMPLES_DIR / name
 
 
