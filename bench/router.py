@@ -71,9 +71,9 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def setup(folder: Path, n_agents: int, waiting: int, rng: random.Random) -> Router:
+def setup(folder: Path, n_agents: int, waiting: int, rng: random.Random, synchronous: str):
     scenario = big_center(n_agents)
-    store = S.Store(f"sqlite:///{folder / 'bench.db'}", synchronous="FULL")
+    store = S.Store(f"sqlite:///{folder / 'bench.db'}", synchronous=synchronous)
     settings = RouterSettings(offer_timeout_s=1e9, callback_threshold_s=None)
     router = Router(store, {"bench": Center("bench", scenario)}, settings, virtual_clock=True)
     router.setup()
@@ -110,7 +110,7 @@ def measure(router: Router, rounds: int, rng: random.Random):
     policy = router.centers["bench"].policy
     names = [a.name for a in router.centers["bench"].scenario.all_agents()]
     ordinal = {name: i for i, name in enumerate(names)}
-    service, bare, sizes = [], [], []
+    service, bare, bare_free, sizes = [], [], [], []
     made_before = router.decisions
     for _ in range(rounds):
         name = rng.choice(names)
@@ -122,11 +122,15 @@ def measure(router: Router, rounds: int, rng: random.Random):
         began = time.perf_counter()
         policy.decide(contacts, agents_back, router.now())
         bare.append(time.perf_counter() - began)
+        free = [s for s in agents_back if s.load == 0 or s.load < s.capacity.get(s.channel, 0)]
+        began = time.perf_counter()
+        policy.decide(contacts, free, router.now())
+        bare_free.append(time.perf_counter() - began)
         began = time.perf_counter()
         O.set_presence(router, "bench", name, "available")  # commit -> offers committed
         service.append(time.perf_counter() - began)
         sizes.append((len(contacts), len(agents_back)))
-    return service, bare, sizes, router.decisions - made_before
+    return service, bare, bare_free, sizes, router.decisions - made_before
 
 
 def _agent(router: Router, name: str):
@@ -143,6 +147,12 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL", "OFF"],
+        help="SQLite commit durability (FULL: fsync at every commit)",
+    )
     parser.add_argument("--twin", action="store_true", help="also play a simulated day")
     args = parser.parse_args()
     if args.quick:
@@ -150,22 +160,23 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as folder:
         began = time.perf_counter()
-        router = setup(Path(folder), args.agents, args.waiting, rng)
+        router = setup(Path(folder), args.agents, args.waiting, rng, args.synchronous)
         print(
             f"set-up: {args.agents} agents, every slot offered, {args.waiting} waiting, "
             f"{time.perf_counter() - began:.1f} s"
         )
         measure(router, 3, rng)  # warm-up (numba, SQLAlchemy statement caches)
-        service, bare, sizes, made = measure(router, args.rounds, rng)
+        service, bare, bare_free, sizes, made = measure(router, args.rounds, rng)
         router.store.dispose()
     waiting = statistics.mean(s[0] for s in sizes)
     print(
         f"decisions: {args.rounds} rounds, {made} offers, ~{waiting:.0f} waiting x "
-        f"{sizes[0][1]} available agents, durable SQLite commits"
+        f"{sizes[0][1]} available agents, SQLite synchronous={args.synchronous}"
     )
     rows = [
         ("service: cause commit -> offer committed", service),
         ("RoutingPolicy.decide alone, same state", bare),
+        ("decide on the agents with a free slot only", bare_free),
     ]
     for label, values in rows:
         p50, p99 = percentile(values, 0.5) * 1e3, percentile(values, 0.99) * 1e3

@@ -43,6 +43,7 @@ class Router:
         self._virtual_now = 0.0
         self._route_lock = threading.Lock()
         self.decisions = 0  # offers made by this process (for benchmarks and metrics)
+        self._static: dict = {}  # (center, agent) -> (version, skills, capacity)
 
     # --- set-up and time --------------------------------------------------------------------
     def setup(self) -> None:
@@ -83,6 +84,7 @@ class Router:
                             channel=None,
                             idle_since_s=0.0,
                             missed_offers=0,
+                            version=1,
                         )
                     )
 
@@ -94,6 +96,52 @@ class Router:
             return self.centers[name]
         except KeyError:
             raise NotFound(f"no center {name!r}", field="center") from None
+
+    WAITING_COLUMNS = tuple(
+        S.contacts.c[name]
+        for name in (
+            "contact_id",
+            "number",
+            "queue",
+            "segment",
+            "priority",
+            "arrival_s",
+            "customer_id",
+            "offer_count",
+            "skill_hold_s",
+        )
+    )
+    AGENT_COLUMNS = tuple(
+        S.agents.c[name]
+        for name in (
+            "agent_id",
+            "ordinal",
+            "status",
+            "load",
+            "load_limit",
+            "channel",
+            "idle_since_s",
+            "version",
+        )
+    )
+
+    def agent_static(self, connection, center: str, rows) -> dict:
+        """agent id -> (skills, capacity) of ``rows``, from a cache checked by ``version``
+        (skills and capacity change only through ``PUT /v1/agents``, which bumps it)."""
+        cache = self._static
+        missing = [
+            r.agent_id for r in rows if cache.get((center, r.agent_id), (0,))[0] != r.version
+        ]
+        if missing:
+            a = S.agents.c
+            for chunk in range(0, len(missing), 500):
+                for row in connection.execute(
+                    select(a.agent_id, a.version, a.skills, a.capacity).where(
+                        a.center == center, a.agent_id.in_(missing[chunk : chunk + 500])
+                    )
+                ):
+                    cache[(center, row.agent_id)] = (row.version, row.skills, row.capacity)
+        return {r.agent_id: cache[(center, r.agent_id)][1:] for r in rows}
 
     def crm_profile(self, center: str, customer_id: str) -> dict | None:
         """The CRM's profile of a customer (``{segment?, attributes?}``), or None on any
@@ -149,31 +197,38 @@ class Router:
     def _route_in(self, tx: T.Tx) -> int:
         c, a = S.contacts.c, S.agents.c
         waiting = tx.connection.execute(
-            select(S.contacts).where(c.center == tx.center, c.state == "queued").order_by(c.number)
+            select(*self.WAITING_COLUMNS)
+            .where(c.center == tx.center, c.state == "queued")
+            .order_by(c.number)
         ).all()
         if not waiting:
             return 0
+        # only agents with a free slot can take work (the policy's order is kept: by ordinal)
         agents = tx.connection.execute(
-            select(S.agents)
-            .where(a.center == tx.center, a.status == "available")
+            select(*self.AGENT_COLUMNS)
+            .where(
+                a.center == tx.center,
+                a.status == "available",
+                (a.load == 0) | (a.load < a.load_limit),
+            )
             .order_by(a.ordinal)
         ).all()
         if not agents:
             return 0
         center = self.centers[tx.center]
-        states = {row.agent_id: agent_state(row) for row in agents}
+        static = self.agent_static(tx.connection, tx.center, agents)
+        states = {row.agent_id: agent_state(row, *static[row.agent_id]) for row in agents}
         by_contact = {row.contact_id: row for row in waiting}
         plan, held = self._affinity(tx, center, waiting, states)
         if held or plan:
             taken = held | {contact_id for contact_id, _, _ in plan}
             waiting = [row for row in waiting if row.contact_id not in taken]
         plan += decide_offers(center, waiting, states, tx.now, self._declined(tx, waiting))
-        by_agent = {row.agent_id: row for row in agents}
         for contact_id, agent_id, proficiency in plan:
             contact = by_contact[contact_id]
             agent = T.agent_row(tx, agent_id)
             channel = center.queue_channel[contact.queue]
-            limit = by_agent[agent_id].capacity.get(channel, 0)
+            limit = static[agent_id][1].get(channel, 0)
             T.make_offer(
                 tx, contact, agent, proficiency, channel, limit, self.settings.offer_timeout_s
             )
@@ -195,24 +250,34 @@ class Router:
                 )
             ).all()
         )
+        a = S.agents.c
+        logged_in = set(
+            tx.connection.execute(
+                select(a.agent_id).where(
+                    a.center == tx.center,
+                    a.status == "available",
+                    a.agent_id.in_({v for v in last.values() if v}),
+                )
+            ).scalars()
+        )
         plan, held = [], set()
         for row in recent:
             agent_id = last.get(row.customer_id)
-            if agent_id not in states:
+            if agent_id not in logged_in:
                 continue  # never served, or the agent is away/offline: route as usual
+            if agent_id not in states:  # busy: hold the contact for them
+                held.add(row.contact_id)
+                if row.skill_hold_s is None:
+                    tx.connection.execute(
+                        update(S.contacts)
+                        .where(S.contacts.c.contact_id == row.contact_id)
+                        .values(skill_hold_s=row.arrival_s + limit)
+                    )
+                continue
             result = center.policy.decide([waiting_contact(row)], [states[agent_id]], tx.now)
             if result:
                 plan.append((row.contact_id, agent_id, float(result[0].proficiency)))
                 _load(states, agent_id, center.queue_channel, row.queue)
-            elif agent_id in states and row.skill_hold_s is None:
-                held.add(row.contact_id)
-                tx.connection.execute(
-                    update(S.contacts)
-                    .where(S.contacts.c.contact_id == row.contact_id)
-                    .values(skill_hold_s=row.arrival_s + limit)
-                )
-            else:
-                held.add(row.contact_id)
         return plan, held
 
     def _declined(self, tx: T.Tx, waiting) -> set[tuple[str, str]]:
@@ -392,11 +457,12 @@ def _load(states: dict, agent_id: str, queue_channel: dict, queue: str) -> None:
     )
 
 
-def agent_state(row) -> AgentState:
+def agent_state(row, skills=None, capacity=None) -> AgentState:
+    """The policy's view of an agent row (``skills``/``capacity`` given when not in ``row``)."""
     return AgentState(
         agent_id=row.agent_id,
-        skills=row.skills,
-        capacity=row.capacity,
+        skills=row.skills if skills is None else skills,
+        capacity=row.capacity if capacity is None else capacity,
         load=row.load,
         channel=row.channel,
         idle_since_s=row.idle_since_s,

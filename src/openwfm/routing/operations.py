@@ -232,14 +232,16 @@ def estimated_wait_s(router: Router, tx: T.Tx, queue: str) -> float | None:
     channel = spec.queue_channel[queue]
     a, c = S.agents.c, S.contacts.c
     rows = tx.connection.execute(
-        select(S.agents).where(a.center == tx.center, a.status != "offline")
+        select(*router.AGENT_COLUMNS).where(a.center == tx.center, a.status != "offline")
     ).all()
+    static = router.agent_static(tx.connection, tx.center, rows)
     slots = 0
     free = False
     for row in rows:
-        if queue not in row.skills:
+        skills, capacities = static[row.agent_id]
+        if queue not in skills:
             continue
-        capacity = row.capacity.get(channel, 0)
+        capacity = capacities.get(channel, 0)
         slots += capacity
         if row.status == "available" and (
             row.load == 0 or (row.channel == channel and row.load < capacity)
@@ -348,7 +350,12 @@ def put_agent(router: Router, center: str, agent_id: str, body: dict) -> dict:
                     "cannot go below that now",
                     field=f"capacity.{row.channel}",
                 )
-            values = {"skills": skills, "capacity": capacity, "team": body.get("team", row.team)}
+            values = {
+                "skills": skills,
+                "capacity": capacity,
+                "team": body.get("team", row.team),
+                "version": row.version + 1,
+            }
             if row.load:
                 values["load_limit"] = capacity[row.channel]
             tx.connection.execute(

@@ -114,6 +114,7 @@ agents = Table(
     Column("channel", String(20), nullable=True),
     Column("idle_since_s", Float, nullable=False, default=0.0),
     Column("missed_offers", Integer, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=1),  # of skills/capacity (caches)
     CheckConstraint("load >= 0 AND load <= load_limit", name="ck_agent_load_within_capacity"),
     CheckConstraint(_in("status", PRESENCE), name="ck_agent_status"),
 )
