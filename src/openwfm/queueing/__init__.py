@@ -37,6 +37,11 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "retrial": [
             "erlang_x",
         ],
+        "solve": [
+            "erlang_x_required_agents",
+            "max_arrival_rate",
+            "service_level_reached",
+        ],
         "uncertain": [
             "expected_service_level",
             "rate_quantile",

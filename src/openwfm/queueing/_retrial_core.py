@@ -346,7 +346,7 @@ def _level_rates(x, y, top, orbit_top, blocking, lam, mu, theta, n, retrial, gam
     return down_x, up_y, down_y, total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol, max_sweeps):
     """Stationary distribution ``pi[y, x]`` of the Erlang X chain (``x`` in system, ``y``
     waiting to redial), by iterative aggregation-disaggregation (Koury-McAllister-Stewart):
@@ -453,6 +453,8 @@ def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol
                     pi[y, x] = 0.0
                 change += abs(pi[y, x] - old[x])
         mass = pi.sum()
+        if not mass > 0.0:
+            return pi, -1
         pi /= mass
         change /= mass
         # linear convergence: the error left is about change * rate / (1 - rate)

@@ -60,6 +60,7 @@ _ORBIT_TAIL = 1e-14
 _MAX_ORBIT = 200_000
 _MAX_STATES_2D = 3_000_000
 _SWEEP_TOL = 1e-14
+_BANDED_WORK = 2e7  # flops of a banded LU below which it replaces the iteration
 _MAX_SWEEPS = 5_000
 
 
@@ -250,6 +251,10 @@ def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) ->
     limit_rate = float(core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out.copy()))
     if not np.isfinite(limit_rate):
         return np.nan
+    if limit_rate - lam <= 1e-13 * lam:
+        # redials below 1e-13 of the traffic: the orbit is empty to that accuracy
+        core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out)
+        return limit_rate
     orbit_mean = (limit_rate - lam) / gamma
     orbit_top = int(orbit_mean + 10.0 * np.sqrt(orbit_mean + 1.0) + 10)
     spread = orbit_mean + 6.0 * np.sqrt(orbit_mean + 1.0) + 6
@@ -273,9 +278,31 @@ def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) ->
                 f"{_MAX_STATES_2D:,}); use retry_mean_s=inf (the long-retry limit)",
                 field="retry_mean_s",
             )
-        pi, sweeps = core.orbit_chain(
-            lam, mu, theta, n, top, lines >= 0, retrial, gamma, orbit_top, _SWEEP_TOL, _MAX_SWEEPS
-        )
+        if (top + 1) * (orbit_top + 3) ** 2 <= _BANDED_WORK:
+            # few orbit levels (the nearly uncoupled case, where block iterations are
+            # ill-conditioned): one banded LU solve with pivoting
+            source, target, rate, xs, ys = orbit_transitions(
+                lam, mu, theta, n, top, lines >= 0, retrial, gamma, orbit_top
+            )
+            anchor_x = min(top, int(limit_rate / mu))
+            anchor = anchor_x * (orbit_top + 1) + min(int(orbit_mean), orbit_top)
+            flat = stationary_banded(source, target, rate, xs.size, orbit_top + 2, anchor)
+            pi = flat.reshape(top + 1, orbit_top + 1).T.copy()
+            sweeps = 0
+        else:
+            pi, sweeps = core.orbit_chain(
+                lam,
+                mu,
+                theta,
+                n,
+                top,
+                lines >= 0,
+                retrial,
+                gamma,
+                orbit_top,
+                _SWEEP_TOL,
+                _MAX_SWEEPS,
+            )
         if sweeps < 0:
             raise ParameterError(
                 f"the redial chain did not converge in {_MAX_SWEEPS} sweeps", field="retry_mean_s"
