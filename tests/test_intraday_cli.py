@@ -64,7 +64,7 @@ def test_adherence_command_writes_tables_and_page(tmp_path):
     by_day = pd.read_csv(out / "by_day.csv").set_index("agent_id")
     assert round(by_day.loc["a", "adherence"], 3) == 0.714  # Genesys worked example
     assert by_day.loc["b", "adherence"] == 1.0
-    assert (out / "page.html").read_text().count("plotly") > 0
+    assert '"type":"heatmap"' in (out / "page.html").read_text().replace(" ", "")
     assert pd.read_csv(out / "rejected.csv")["agent_id"].tolist() == ["ghost"]
 
 
@@ -158,6 +158,7 @@ def test_outlook_command(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "1 scheduled agent(s) absent" in done.stdout
+    assert "voice projected SL" in (out / "page.html").read_text()
     queues = pd.read_csv(out / "queues.csv")
     # 24 arrivals in the first hour vs 16 forecast (r = 1.5): the rest of the day is scaled
     # by the shrunk ratio 1 + 16 / (16 + 150) x 0.5
@@ -233,6 +234,11 @@ def test_replan_command_writes_a_new_version(tmp_path):
     assert done.returncode == 0, done.stderr
     proposals = pd.read_csv(out / "proposals.csv")
     assert len(proposals) > 0 and "overtime" in set(proposals["kind"])
+    intervals = pd.read_csv(out / "intervals.csv")
+    weights = intervals["forecast"]
+    after = (weights * intervals["projected_sl_after"]).sum()
+    assert after > (weights * intervals["projected_sl_before"]).sum()  # over the rest of day
+    assert "voice with proposals" in (out / "page.html").read_text()  # the chart is drawn
     new = pd.read_csv(out / "shifts_v2.csv")
     assert (new["version"] == 2).all()
     assert shift_file.read_bytes() == version_1  # the old version is kept as it was

@@ -116,6 +116,12 @@ def test_accepted_proposals_raise_the_simulated_service_level():
     pd.testing.assert_frame_equal(
         clip(before).reset_index(drop=True), clip(after).reset_index(drop=True)
     )
+    table = result.intervals
+    assert table["agents_after"].sum() > table["agents_before"].sum()
+    weights = table["forecast"]
+    assert (weights * table["projected_sl_after"]).sum() / weights.sum() == pytest.approx(
+        result.sl_all_accepted
+    )
     # projected SL is reported per proposal and rises along the list
     assert (
         result.proposals["projected_sl_after"] >= result.proposals["projected_sl_before"] - 1e-12

@@ -27,7 +27,7 @@ def adherence_page(result, title: str) -> str:
             )
         )
         figure.update_layout(height=max(300, 22 * len(grid) + 120), margin={"l": 120})
-        report.add_section("Adherence per agent and interval", figure)
+        report.add_section("Adherence per agent and interval", [figure])
     report.add_section("Per agent and day", result.by_day)
     report.add_section(
         "Exceptions",
@@ -83,7 +83,54 @@ def outlook_page(result, alerts: pd.DataFrame, title: str) -> str:
     figure.add_vline(x=result.as_of, line_dash="dash")
     figure.update_layout(height=280 * len(queues) + 80)
     report = Report(title)
-    report.add_section("Rest of the day", figure)
+    report.add_section("Rest of the day", [figure])
     report.add_section("Queues now", result.queues)
     report.add_section("Alerts", alerts if len(alerts) else pd.DataFrame({"alerts": ["none"]}))
+    return report.to_html()
+
+
+def replan_page(result, title: str) -> str:
+    """Agents on line and projected service level per interval, now and with every proposal;
+    the proposals table."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from openwfm.report.html import Report
+
+    report = Report(title)
+    table = result.intervals
+    if table is not None and len(table):
+        queues = sorted(table["queue"].unique())
+        figure = make_subplots(
+            rows=2 * len(queues),
+            cols=1,
+            shared_xaxes=True,
+            subplot_titles=[
+                f"{q} {what}" for q in queues for what in ("agents on line", "projected SL")
+            ],
+        )
+        for k, queue in enumerate(queues):
+            part = table[table["queue"] == queue]
+            for column, name, row in (
+                ("agents_before", "now", 2 * k + 1),
+                ("agents_after", "with proposals", 2 * k + 1),
+                ("projected_sl_before", "now", 2 * k + 2),
+                ("projected_sl_after", "with proposals", 2 * k + 2),
+            ):
+                figure.add_trace(
+                    go.Scatter(
+                        x=part["interval_start"],
+                        y=part[column],
+                        name=f"{queue} {name}",
+                        line={"shape": "hv"},
+                    ),
+                    row=row,
+                    col=1,
+                )
+        figure.update_layout(height=260 * 2 * len(queues) + 80)
+        report.add_section("Rest of the day", [figure])
+    report.add_section(
+        "Proposals",
+        result.proposals if len(result.proposals) else pd.DataFrame({"proposals": ["none"]}),
+    )
     return report.to_html()

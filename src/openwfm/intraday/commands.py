@@ -546,10 +546,10 @@ def replan_command(
             ].to_string(index=False)
         )
     if out is not None:
-        from openwfm.report.html import Report
+        from openwfm.intraday.charts import replan_page
 
-        page = Report(f"Re-plan as of {now}").add_section("Proposals", result.proposals)
-        write_outputs(out, tables, fmt, page.to_html())
+        tables["intervals"] = result.intervals
+        write_outputs(out, tables, fmt, replan_page(result, f"Re-plan as of {now}"))
 
 
 def register(app: typer.Typer) -> None:

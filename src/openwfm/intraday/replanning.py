@@ -110,6 +110,28 @@ class ReplanResult:
     rejected: int
     sl_before: float
     sl_all_accepted: float
+    intervals: pd.DataFrame | None = None
+
+
+def _interval_table(day: _Day, before: np.ndarray, after: np.ndarray) -> pd.DataFrame:
+    """Per queue x remaining interval: agents on line and projected SL, now and with every
+    proposal."""
+    parts = []
+    for q, queue in enumerate(day.queues):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "interval_start": day.grid,
+                    "queue": queue,
+                    "forecast": day.volume[q],
+                    "agents_before": before[q],
+                    "agents_after": after[q],
+                    "projected_sl_before": day.score(before)[1][q],
+                    "projected_sl_after": day.score(after)[1][q],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
 
 
 def _build_day(forecast_day: pd.DataFrame, scenario: Scenario, as_of, step) -> _Day:
@@ -460,12 +482,19 @@ def replan(
     day = _build_day(forecast_day, scenario, as_of, step)
     search = _Search(today, table, scenario, day, as_of, start, days)
     sl_before = day.rest_sl(search.agents)
+    agents_before = search.agents.copy()
     search.break_moves()
     search.overtime(max_overtime)
-    if not (search.proposals and search.proposals[-1]["kind"] == "overtime"):
+    if not any(p["kind"] in ("overtime", "call_in") for p in search.proposals):
         search.vto(max_vto, vto_margin)
     proposals = pd.DataFrame(search.proposals, columns=PROPOSAL_COLUMNS)
-    return ReplanResult(proposals, search.rejected, sl_before, day.rest_sl(search.agents))
+    return ReplanResult(
+        proposals,
+        search.rejected,
+        sl_before,
+        day.rest_sl(search.agents),
+        _interval_table(day, agents_before, search.agents),
+    )
 
 
 def accept_proposals(
