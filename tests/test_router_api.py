@@ -263,3 +263,16 @@ def test_health_and_readiness(api):
     assert api.client.get("/healthz").json() == {"ok": True}
     assert api.client.get("/readyz").json() == {"ready": True}
     assert api.client.get("/openapi.json").status_code == 200
+
+
+def test_readiness_is_false_when_the_store_is_unreachable(api, tmp_path):
+    from openwfm.routing.store import Store
+
+    router = api.client.app.state.router
+    working = router.store
+    router.store = Store(f"sqlite:///{tmp_path / 'missing' / 'router.db'}")
+    try:
+        response = api.client.get("/readyz")
+        assert response.status_code == 503 and response.json() == {"ready": False}
+    finally:
+        router.store = working

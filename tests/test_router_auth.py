@@ -82,6 +82,12 @@ def test_revoked_agent_token_is_401(api):
 def test_integration_key_scopes(api):
     reader = key_for(api, ["events:read"])
     assert api.get("/v1/events", token=reader).status_code == 200
+    spare = key_for(api, ["events:read"])
+    revoked = api.client.delete(
+        f"/v1/keys/{spare}", params={"center": "north"}, headers=api.headers()
+    )
+    assert revoked.status_code == 200
+    assert api.get("/v1/events", token=spare).status_code == 401
     assert api.create(token=reader, queue="voice").status_code == 403
     assert (
         api.client.post(

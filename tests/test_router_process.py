@@ -92,7 +92,7 @@ def wait_for(check, timeout_s=15.0):
 
 
 def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path):
-    server = Server(tmp_path, "--offer-timeout-s", "2").start()
+    server = Server(tmp_path, "--offer-timeout-s", "6").start()
     try:
         http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
         http.post("/v1/agents/bob/presence", json={"status": "available"})
@@ -100,7 +100,7 @@ def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path):
             "/v1/contacts", json={"queue": "voice"}, headers={"Idempotency-Key": "one"}
         ).json()["id"]
         queued = http.post(
-            "/v1/contacts", json={"queue": "voice", "ttl_s": 2}, headers={"Idempotency-Key": "two"}
+            "/v1/contacts", json={"queue": "voice", "ttl_s": 6}, headers={"Idempotency-Key": "two"}
         ).json()["id"]
         http.post("/v1/agents/cat/presence", json={"status": "available"})
         email = http.post(
@@ -110,8 +110,8 @@ def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path):
         http.post(f"/v1/offers/{email_offer['id']}/accept")
         assert http.get(f"/v1/contacts/{offered}").json()["state"] == "offered"
         events_before = http.get("/v1/events").json()
-        server.kill()  # mid-day: an offer pending (expires in 2 s), a contact with a TTL
-        time.sleep(2.5)  # both timers fall due while the router is down
+        server.kill()  # mid-day: an offer pending (expires in 6 s), a contact with a TTL
+        time.sleep(6.5)  # both timers fall due while the router is down
         server.start()
         http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
         assert http.get("/v1/events").json()[: len(events_before)] == events_before
@@ -152,3 +152,17 @@ def test_refuses_to_start_without_an_admin_key(tmp_path):
 @pytest.fixture(autouse=True)
 def _no_leftover_admin_key(monkeypatch):
     monkeypatch.delenv("OPENWFM_ADMIN_KEY", raising=False)
+
+
+def test_serve_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from openwfm.cli import app
+
+    monkeypatch.setenv("OPENWFM_ADMIN_KEY", ADMIN)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["serve", str(tmp_path / "nope.yaml")])
+    assert isinstance(missing.exception, Exception) and "nope.yaml" in str(missing.exception)
+    scenario = write_tiny(tmp_path)
+    clock = runner.invoke(app, ["serve", str(scenario), "--clock", "sundial"])
+    assert "--clock" in str(clock.exception)

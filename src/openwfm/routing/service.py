@@ -260,6 +260,13 @@ def create_app(
             "scopes": body.scopes,
         }
 
+    @app.delete("/v1/keys/{key_id}")
+    def revoke_key(key_id: str, who: A.Principal = Depends(principal)):
+        who.require_admin()
+        if not A.revoke_key(router.store, who.center, key_id.partition(".")[0]):
+            raise NotFound(f"no key {key_id!r}", field="key_id")
+        return {"revoked": 1}
+
     @app.put("/v1/customers/{customer_id}")
     def put_customer(customer_id: str, body: M.CustomerPut, who: A.Principal = Depends(principal)):
         who.require_scope("customers:write")
