@@ -28,13 +28,13 @@ def adherence_page(result, title: str) -> str:
         )
         figure.update_layout(height=max(300, 22 * len(grid) + 120), margin={"l": 120})
         report.add_section("Adherence per agent and interval", [figure])
-    report.add_section("Per agent and day", result.by_day)
+    report.add_section("Per agent and day", [result.by_day.round(3)])
     report.add_section(
         "Exceptions",
         result.exceptions if len(result.exceptions) else pd.DataFrame({"exceptions": ["none"]}),
     )
     if len(result.now):
-        report.add_section("Out of adherence now", result.now)
+        report.add_section("Out of adherence now", [result.now.round(1)])
     return report.to_html()
 
 
@@ -84,7 +84,7 @@ def outlook_page(result, alerts: pd.DataFrame, title: str) -> str:
     figure.update_layout(height=280 * len(queues) + 80)
     report = Report(title)
     report.add_section("Rest of the day", [figure])
-    report.add_section("Queues now", result.queues)
+    report.add_section("Queues now", [result.queues.round(3)])
     report.add_section("Alerts", alerts if len(alerts) else pd.DataFrame({"alerts": ["none"]}))
     return report.to_html()
 
@@ -131,6 +131,8 @@ def replan_page(result, title: str) -> str:
         report.add_section("Rest of the day", [figure])
     report.add_section(
         "Proposals",
-        result.proposals if len(result.proposals) else pd.DataFrame({"proposals": ["none"]}),
+        result.proposals.round(4)
+        if len(result.proposals)
+        else pd.DataFrame({"proposals": ["none"]}),
     )
     return report.to_html()
