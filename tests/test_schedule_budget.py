@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import pytest
 
-from openwfm.schedule import plan_shift_counts, schedule_agents
+from openwfm.schedule import check_schedule, plan_shift_counts, schedule_agents
 from test_schedule import MONDAY, requirement, scenario
 
 PHASED = (
@@ -70,3 +70,14 @@ def test_slot_planning_is_deterministic_too(monkeypatch):
     again = plan_shift_counts(req, templates, **kwargs)
     assert _fingerprint(first) == _fingerprint(again)
     assert first.objective == pytest.approx(first.bound)  # a small day closes its gap
+
+
+def test_construction_gives_a_schedule_where_the_search_alone_finds_none():
+    # 9 agents, a tiny work budget: CP-SAT chasing coverage finds no schedule in it, the
+    # construction (hard rules alone) does, and the result keeps every hard rule
+    sc = scenario(PHASED.replace("count: 3,", "count: 6,").replace("count: 2,", "count: 3,"))
+    result = schedule_agents(
+        sc, _requirements(), weeks=1, time_limit_s=0.05, strategy="single", deterministic=True
+    )
+    assert len(result.shifts) > 0
+    assert check_schedule(result.shifts, sc, MONDAY, 7, result.activities).query("hard").empty

@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
         """Forecast, staff, schedule and simulate WEEKS weeks; write tables and a report.
 
         Writes forecast.csv, requirements.csv, schedule.csv, coverage.csv, simulation.csv,
-        summary.json and report.html (+ PNG charts) into OUT; prints the summary. Re-running
+        summary.json and report.html (+ PNG charts) into OUT; prints the summary. When no
+        schedule is found, the report is partial (forecast, requirement, why the schedule stage
+        failed), the verdict is "no schedule" and the exit code 1. Re-running
         with the same inputs reuses each stage's earlier result (OUT/.cache).
         """
         import time
@@ -71,3 +73,5 @@ def register(app: typer.Typer) -> None:
         console.print(summary_text(result.summary), highlight=False, markup=False)
         console.print(f"report: {result.report_path}", highlight=False)
         console.print(f"done in {time.perf_counter() - began:.1f} s", highlight=False)
+        if result.summary.get("verdict") == "no schedule":
+            raise typer.Exit(1)  # the partial report is written; scripts see the plan failed

@@ -415,6 +415,18 @@ def _schedule(
     return key, result, False
 
 
+def _schedule_or_failure(*args):
+    """:func:`_schedule`, or ``(None, None, "failed: why")`` when no schedule was found (the
+    hard rules contradict each other, or nothing was found in the time limit)."""
+    from openwfm.errors import InfeasibleError
+    from openwfm.schedule import ScheduleTimeoutError
+
+    try:
+        return _schedule(*args)
+    except (InfeasibleError, ScheduleTimeoutError) as error:
+        return None, None, f"failed: {error}"
+
+
 def _simulate(
     scenario,
     forecast,
@@ -621,7 +633,7 @@ def run_plan(
         schedule = None
         if requirements is not None:
             began = begin("schedule", f"schedule: HiGHS + CP-SAT, up to {time_limit_s:g} s")
-            schedule_key, schedule, hit = _schedule(
+            schedule_key, schedule, hit = _schedule_or_failure(
                 scenario,
                 requirements,
                 weeks,
@@ -635,14 +647,17 @@ def run_plan(
                 strategy,
                 deterministic,
             )
-            result.schedule = schedule
-            result.binding_rules = binding_rules(scenario, schedule)
-            end(
-                "schedule",
-                began,
-                "cached" if hit else "computed",
-                f"schedule: {schedule.status}, {len(schedule.shifts)} shifts",
-            )
+            if schedule is None:  # the failure is the state: the plan reports it, no traceback
+                end("schedule", began, hit, "schedule: none found")
+            else:
+                result.schedule = schedule
+                result.binding_rules = binding_rules(scenario, schedule)
+                end(
+                    "schedule",
+                    began,
+                    "cached" if hit else "computed",
+                    f"schedule: {schedule.status}, {len(schedule.shifts)} shifts",
+                )
         else:
             result.stages["schedule"] = "unavailable: no requirements (staffing unavailable)"
             bar.update(tasks["schedule"], completed=1, description="schedule (unavailable)")

@@ -253,11 +253,17 @@ def plan_summary(
             {"model": m, "sl_definition": d, "rows": int(n)} for (m, d), n in models.items()
         ]
     schedule = result.schedule
+    failure = result.stages.get("schedule", "")
+    if schedule is None and failure.startswith("failed"):
+        return _no_schedule(summary, scenario, result, failure.removeprefix("failed: "))
     if schedule is not None:
         cov = schedule.coverage
         summary["schedule"] = {
             "status": schedule.status,
+            "objective": float(schedule.objective),
+            "bound": float(schedule.bound),
             "gap": float(schedule.gap),
+            "solver_s": float(schedule.wall_time_s),
             "shifts": int(len(schedule.shifts)),
             "agents_scheduled": int(schedule.shifts["agent"].nunique()),
             "agents_available": len(scenario.all_agents()),
@@ -356,6 +362,33 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:.1%}"
 
 
+def _no_schedule(summary: dict, scenario: Scenario, result, why: str) -> dict:
+    """The partial summary of a plan whose schedule stage found no schedule: the forecast and
+    the requirement stand, the schedule stage says what it could not do and why."""
+    summary["verdict"] = "no schedule"
+    summary["headline"] = f"No schedule found, so no simulated proof: {why}"
+    reasons = [f"schedule stage: {why}"]
+    requirements = result.requirements
+    if requirements is not None and len(requirements):
+        from openwfm.plan.pipeline import queue_requirements
+
+        table = queue_requirements(requirements)
+        shrinkage = summary.get("shrinkage", {}).get("schedule", 0.0)
+        peak = table.groupby("interval_start")["required_agents"].sum().max() / (1 - shrinkage)
+        reasons.append(
+            f"the requirement peaks at {peak:.0f} agents at once (after shrinkage); the "
+            f"scenario has {len(scenario.all_agents())} agents"
+        )
+    if "time limit" in why:
+        reasons.append("what to do: raise --time-limit, or relax hard rules in the scenario")
+    else:
+        reasons.append("what to do: make the named hard rules soft, or change them")
+    summary["schedule"] = {"status": "none", "failure": why}
+    summary["targets"], summary["where"], summary["why"] = [], [], reasons
+    summary["missed_interval_blocks"] = 0
+    return summary
+
+
 def shrinkage_text(applied: dict) -> str:
     """One sentence: which shrinkage each stage applied."""
     return (
@@ -394,6 +427,14 @@ def summary_text(summary: dict) -> str:
     if summary.get("why"):
         lines.append("Why:")
         lines.extend(f"  - {reason}" for reason in summary["why"])
+    schedule = summary.get("schedule")
+    if schedule and "gap" in schedule:
+        lines.append(
+            f"Schedule: {schedule['status']}, objective {schedule['objective']:.1f}, bound "
+            f"{schedule['bound']:.1f}, gap {schedule['gap']:.1%} (solver {schedule['solver_s']:.0f}"
+            f" s); {schedule['shifts']} shifts for {schedule['agents_scheduled']} of "
+            f"{schedule['agents_available']} agents"
+        )
     if summary.get("shrinkage"):
         lines.append(shrinkage_text(summary["shrinkage"]))
     if "cost" in summary:

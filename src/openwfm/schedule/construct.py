@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from openwfm.schedule.budget import cp_sat_solver
 
-CONSTRUCT_SHARE = 0.3  # of the time limit, at most, for the construction
+CONSTRUCT_SHARE = 0.3  # of the time limit for the construction ...
+CONSTRUCT_MIN_S = 5.0  # ... but at least this (it stops at its first solution, usually sooner)
+
+
+def construct_budget(time_limit_s: float) -> float:
+    """Seconds (or deterministic seconds) the construction may take: it is the guarantee of a
+    schedule, so a short time limit does not starve it."""
+    return max(time_limit_s * CONSTRUCT_SHARE, CONSTRUCT_MIN_S)
 
 
 class Constructed:

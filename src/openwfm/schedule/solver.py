@@ -1186,9 +1186,9 @@ def solve(
     if construct:
         began = clock_now()
         found, hint = construction.construct(
-            builder.m, time_limit_s * construction.CONSTRUCT_SHARE, seed
+            builder.m, construction.construct_budget(time_limit_s), seed
         )
-        time_limit_s = max(time_limit_s - (clock_now() - began), 1.0)
+        time_limit_s = max(time_limit_s - (clock_now() - began), time_limit_s / 2)
     builder.m.minimize(sum(c * v for c, v in builder.objective))
     if hint is not None:
         construction.add_hint(builder.m, hint)
