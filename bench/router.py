@@ -154,7 +154,12 @@ def main() -> None:
         help="SQLite commit durability (FULL: fsync at every commit)",
     )
     parser.add_argument("--twin", action="store_true", help="also play a simulated day")
+    parser.add_argument("--twin-day", default="2024-01-06", help="the day (YYYY-MM-DD)")
+    parser.add_argument("--only-twin", action="store_true", help="skip the decision benchmark")
     args = parser.parse_args()
+    if args.only_twin:
+        twin_day(args.twin_day)
+        return
     if args.quick:
         args.agents, args.waiting, args.rounds = 100, 20, 20
     rng = random.Random(7)
@@ -188,10 +193,10 @@ def main() -> None:
     verdict = "meets" if ratio <= 5 else "misses"
     print(f"service / bare decision at p50: {ratio:.2f}x ({verdict} the 5x target)")
     if args.twin:
-        twin_day()
+        twin_day(args.twin_day)
 
 
-def twin_day() -> None:
+def twin_day(day_text: str) -> None:
     import datetime as dt
 
     import numpy as np
@@ -203,7 +208,8 @@ def twin_day() -> None:
     from openwfm.sim import engine as E
 
     scenario = load_scenario(ROOT / "examples" / "center.yaml")
-    day = twin.simulate_day(scenario, dt.date(2024, 1, 6), seed=3)
+    when = dt.date.fromisoformat(day_text)
+    day = twin.simulate_day(scenario, when, seed=3)
     with tempfile.TemporaryDirectory() as folder:
         store = S.Store(f"sqlite:///{folder}/twin.db", synchronous="OFF")
         router = Router(
@@ -225,7 +231,7 @@ def twin_day() -> None:
     _, ints = twin.router_tables(rows, day, day.plan.model.agent_names)
     mismatches = int((ints[:, E.AGENT] != day.ints[:, E.AGENT]).sum())
     print(
-        f"twin: Saturday of the example center, {len(day.floats)} contacts, "
+        f"twin: {when:%A %Y-%m-%d} of the example center, {len(day.floats)} contacts, "
         f"{driver.requests} HTTP requests in {elapsed:.0f} s; agent per contact differs "
         f"from the simulator for {mismatches}"
     )

@@ -129,6 +129,35 @@ def create_app(
     ) -> A.Principal:
         return A.authenticate(router.store, admin_key, router.centers, authorization, center)
 
+    _health_routes(app, router, principal)
+    _contact_routes(app, router, principal)
+    _contact_action_routes(app, router, principal)
+    _agent_routes(app, router, principal)
+    _admin_routes(app, router, principal)
+    _event_routes(app, router, principal)
+
+    from openwfm.web import mount_pages  # the live pages: /dashboard, /supervisor, /agent
+
+    mount_pages(app, router, admin_key)
+    return app
+
+
+def _health_routes(app: FastAPI, router: Router, principal) -> None:
+    """Liveness and readiness."""
+
+    @app.get("/healthz")
+    def healthz():
+        return {"ok": True}
+
+    @app.get("/readyz")
+    def readyz():
+        ready = router.store.ping()
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+
+def _contact_routes(app: FastAPI, router: Router, principal) -> None:
+    """Contacts: create (idempotent), read, cancel, abandon, callback, wrap-up, complete."""
+
     def contact_for(who: A.Principal, contact_id: str, scope: str) -> dict:
         """The contact, if ``who`` may see it: admin, scoped keys, or its assigned agent."""
         contact = O.get_contact(router, who.center, contact_id)
@@ -139,17 +168,6 @@ def create_app(
             who.require_scope(scope)
         return contact
 
-    # --- health -------------------------------------------------------------------------------
-    @app.get("/healthz")
-    def healthz():
-        return {"ok": True}
-
-    @app.get("/readyz")
-    def readyz():
-        ready = router.store.ping()
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
-
-    # --- contacts -----------------------------------------------------------------------------
     @app.post("/v1/contacts", status_code=201, response_model=M.ContactOut)
     def create_contact(
         body: M.ContactCreate,
@@ -185,6 +203,10 @@ def create_app(
         who.require_scope("contacts:write")
         return O.cancel_contact(router, who.center, contact_id, "abandoned")
 
+
+def _contact_action_routes(app: FastAPI, router: Router, principal) -> None:
+    """What happens to a contact after it is created: callback, wrap-up, completion."""
+
     @app.post("/v1/contacts/{contact_id}/callback", response_model=M.ContactOut)
     def accept_callback(contact_id: str, who: A.Principal = Depends(principal)):
         """The customer accepts the offered callback: same place in line, no line held."""
@@ -203,7 +225,10 @@ def create_app(
         _assigned_agent_or_admin(who, O.get_contact(router, who.center, contact_id))
         return O.complete_contact(router, who.center, contact_id)
 
-    # --- agents and offers --------------------------------------------------------------------
+
+def _agent_routes(app: FastAPI, router: Router, principal) -> None:
+    """Agents (profile, presence, offers, tokens) and offers (accept, reject)."""
+
     @app.put("/v1/agents/{agent_id}", response_model=M.AgentOut)
     def put_agent(agent_id: str, body: M.AgentPut, who: A.Principal = Depends(principal)):
         who.require_admin()
@@ -250,7 +275,10 @@ def create_app(
         who.require_agent(O.get_offer(router, who.center, offer_id)["agent_id"])
         return O.decide_offer(router, who.center, offer_id, accept=False)
 
-    # --- keys, customers, webhooks, clock -----------------------------------------------------
+
+def _admin_routes(app: FastAPI, router: Router, principal) -> None:
+    """Keys, customer profiles, webhooks and the virtual clock."""
+
     @app.post("/v1/keys", status_code=201)
     def create_key(body: M.KeyCreate, who: A.Principal = Depends(principal)):
         who.require_admin()
@@ -289,7 +317,10 @@ def create_app(
         target = body.to_s if body.to_s is not None else router.now() + body.by_s
         return {"now_s": router.advance_clock(target, body.stop_on_offer)}
 
-    # --- events and statistics ----------------------------------------------------------------
+
+def _event_routes(app: FastAPI, router: Router, principal) -> None:
+    """The event log, its server-sent stream and queue statistics."""
+
     @app.get("/v1/events")
     def list_events(
         after: int = Query(default=0, ge=0),
@@ -342,11 +373,6 @@ def create_app(
         if queue not in router.center(who.center).queue_channel:
             raise NotFound(f"no queue {queue!r}", field="queue")
         return queue_stats(router, who.center, queue)
-
-    from openwfm.web import mount_pages  # the live pages: /dashboard, /supervisor, /agent
-
-    mount_pages(app, router, admin_key)
-    return app
 
 
 def _events_reader(who: A.Principal) -> None:
