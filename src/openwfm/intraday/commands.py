@@ -426,16 +426,19 @@ def outlook_command(
     if model == "simulate":
         from openwfm.intraday.simulated import simulate_rest_of_day, use_simulation
 
-        simulated = simulate_rest_of_day(
-            sc,
-            result.intervals,
-            plan,
-            as_of=now,
-            absent=absent,
-            interval_minutes=minutes,
-            replications=replications,
-            seed=seed,
-        )
+        with Console(stderr=True).status(
+            f"simulating the rest of the day ({replications} replications)..."
+        ):
+            simulated = simulate_rest_of_day(
+                sc,
+                result.intervals,
+                plan,
+                as_of=now,
+                absent=absent,
+                interval_minutes=minutes,
+                replications=replications,
+                seed=seed,
+            )
         result = use_simulation(result, simulated)
     open_work = read_any_table(backlog, "backlog") if backlog is not None else None
     if open_work is not None:
@@ -510,15 +513,16 @@ def replan_command(
     shift_table = read_any_table(shifts, "shifts")
     minutes = table.attrs["interval_minutes"]
     view = outlook(table, contacts, agents, sc, as_of=now, interval_minutes=minutes)
-    result = replan(
-        shift_table,
-        sc,
-        view.intervals,
-        as_of=now,
-        interval_minutes=minutes,
-        max_overtime=max_overtime,
-        max_vto=max_vto,
-    )
+    with Console(stderr=True).status("searching break moves, overtime and time off..."):
+        result = replan(
+            shift_table,
+            sc,
+            view.intervals,
+            as_of=now,
+            interval_minutes=minutes,
+            max_overtime=max_overtime,
+            max_vto=max_vto,
+        )
     tables = {"proposals": result.proposals}
     if accept is not None:
         if out is None:
