@@ -7,6 +7,10 @@ day's actuals. Score: hourly WAPE of the rest of the day (intervals after the cu
 clock hour), per update method, beside the un-updated forecast, the plain cumulative ratio and
 the ratio shrunk halfway toward 1.
 
+``python bench/intraday.py choose`` runs the same table on the April-June days on which the
+default update and its prior scale were chosen (auto = mean of the factor update and the learned
+shrunk ratio: the best at 12:00 there among the updates never worse than none).
+
 Targets (issue 15): the default update (``auto``) at least 20% better than un-updated at 12:00,
 never worse at any cut-off, and better than both ratios at 12:00.
 
@@ -30,10 +34,15 @@ CUTOFFS = (9, 10, 12, 14)
 METHODS = ("none", "ratio", "ratio_half", "ratio_window", "ratio_shrunk", "factor", "auto")
 
 
-def test_days(history: pd.DataFrame) -> list[pd.Timestamp]:
+def test_days(history: pd.DataFrame, period: str = "score") -> list[pd.Timestamp]:
+    """Score days: every third non-Saturday from July; choose days: every other in April-June."""
     days = pd.DatetimeIndex(history["interval_start"].dt.normalize().unique())
-    days = days[(days >= pd.Timestamp("1999-07-01")) & (days.dayofweek != 5)]
-    return list(days[::3])
+    days = days[days.dayofweek != 5]
+    if period == "choose":
+        return list(
+            days[(days >= pd.Timestamp("1999-04-01")) & (days < pd.Timestamp("1999-07-01"))][::2]
+        )
+    return list(days[days >= pd.Timestamp("1999-07-01")][::3])
 
 
 def main() -> int:
@@ -41,7 +50,8 @@ def main() -> int:
 
     t0 = time.perf_counter()
     history = load_bank(30)
-    days = test_days(history)
+    period = sys.argv[1] if len(sys.argv) > 1 else "score"
+    days = test_days(history, period)
     print(f"Anonymous Bank 1999, 30-min intervals: {len(days)} test days from {days[0].date()}")
     err = {(m, c): 0.0 for m in METHODS for c in CUTOFFS}
     act = dict.fromkeys(CUTOFFS, 0.0)
