@@ -208,8 +208,9 @@ def test_cancel_abandon_and_ttl(api):
     assert api.post(f"/v1/contacts/{queued}/cancel").status_code == 409
     caller = api.create(queue="voice").json()["id"]
     assert api.post(f"/v1/contacts/{caller}/abandon").json()["state"] == "abandoned"
-    email = api.create(queue="email").json()["id"]
-    assert api.post(f"/v1/contacts/{email}/abandon").status_code == 409  # deferred work
+    email = api.create(queue="email").json()
+    assert email["due_s"] == email["arrival_s"] + 20.0  # deferred work carries its target
+    assert api.post(f"/v1/contacts/{email['id']}/abandon").status_code == 409  # never abandoned
     short = api.create(queue="voice", ttl_s=5).json()["id"]
     api.presence("bob")
     offered = api.create(queue="voice").json()["id"]

@@ -51,6 +51,7 @@ class ContactOut(BaseModel):
     callback: bool = False
     ttl_deadline_s: float | None = None
     escalation_step: int = 0
+    due_s: float | None = None  # deferred work: arrival + the target's within_s (clock seconds)
 
 
 class AgentPut(Body):

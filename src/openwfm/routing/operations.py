@@ -38,6 +38,7 @@ def contact_view(row) -> dict:
         "callback": row.callback,
         "ttl_deadline_s": row.ttl_deadline_s,
         "escalation_step": row.step,
+        "due_s": row.due_s,
     }
 
 
@@ -176,6 +177,9 @@ def _insert_contact(router: Router, tx: T.Tx, body: dict, segment: str, attribut
     ttl = body.get("ttl_s")
     estimate = estimated_wait_s(router, tx, queue)
     channel = spec.queue_channel[queue]
+    due = None
+    if not spec.is_live(queue):  # deferred work carries its deadline target
+        due = tx.now + spec.scenario.target_for(queue, segment).within_s
     threshold = router.settings.callback_threshold_s
     callback_offered = bool(
         channel == Channel.VOICE.value
@@ -204,6 +208,7 @@ def _insert_contact(router: Router, tx: T.Tx, body: dict, segment: str, attribut
             estimated_wait_s=estimate,
             callback_offered=callback_offered,
             callback=False,
+            due_s=due,
             exported=False,
         )
     )

@@ -345,7 +345,7 @@ def _event_routes(app: FastAPI, router: Router, principal) -> None:
         async def generate():
             nonlocal cursor
             sent = 0
-            waited = 0.0
+            waited = quiet = 0.0
             while True:
                 batch = await asyncio.to_thread(E.list_events, router.store, who.center, cursor)
                 for event in batch:
@@ -358,10 +358,14 @@ def _event_routes(app: FastAPI, router: Router, principal) -> None:
                     return
                 if await request.is_disconnected():
                     return
-                if not batch:
-                    yield ": keep-alive\n\n" if waited and waited % 15 < 0.2 else ""
+                if batch:
+                    quiet = 0.0
+                elif quiet >= 15.0:  # a comment line keeps proxies from closing the stream
+                    yield ": keep-alive\n\n"
+                    quiet = 0.0
                 await asyncio.sleep(0.2)
                 waited += 0.2
+                quiet += 0.2
 
         return StreamingResponse(generate(), media_type="text/event-stream")
 

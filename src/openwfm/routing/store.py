@@ -144,7 +144,10 @@ contacts = Table(
     Column("step", Integer, nullable=False, default=0),  # escalation steps passed
     Column("step_deadline_s", Float, nullable=True),
     Column("wrapup_deadline_s", Float, nullable=True),
-    Column("skill_hold_s", Float, nullable=True),  # end of a last-agent affinity hold
+    Column("skill_hold_s", Float, nullable=True),
+    Column(
+        "due_s", Float, nullable=True
+    ),  # deferred work: arrival + the target's within_s  # end of a last-agent affinity hold
     Column("estimated_wait_s", Float, nullable=True),
     Column("callback_offered", Boolean, nullable=False, default=False),
     Column("callback", Boolean, nullable=False, default=False),  # accepted callback
