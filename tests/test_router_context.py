@@ -228,3 +228,13 @@ def test_ended_contacts_land_in_the_interactions_store(tmp_path):
     assert frame.loc[served, "outcome"] == "answered" and frame.loc[served, "wait_s"] == 7.0
     assert frame.loc[served, "handle_s"] == 93.0 and frame.loc[served, "agent"] == "bob"
     assert frame.loc[lost, "outcome"] == "abandoned" and frame.loc[lost, "wait_s"] == 30.0
+    # the analytic stages read live traffic like any other history
+    from typer.testing import CliRunner
+
+    from openwfm.cli import app
+
+    out = tmp_path / "kpis.csv"
+    result = CliRunner().invoke(app, ["kpi", "--store", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    kpis = pd.read_csv(out)
+    assert kpis["offered"].sum() == 2 and kpis["answered"].sum() == 1

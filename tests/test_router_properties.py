@@ -28,6 +28,12 @@ from openwfm.routing import store as S
 from router_support import Api, client_for, make_router
 
 AGENTS = ["ann", "bob", "cat", "dan"]
+SKILLS = {
+    "ann": {"voice": 1.0, "chat": 0.5},
+    "bob": {"voice": 0.6},
+    "cat": {"chat": 0.9, "email": 0.8},
+    "dan": {"voice": 0.3},
+}
 TERMINAL_EVENTS = {f"contact.{s}" for s in S.TERMINAL_STATES}
 
 
@@ -86,6 +92,12 @@ class RouterMachine(RuleBasedStateMachine):
         if self.contacts:
             contact_id = self.contacts[pick % len(self.contacts)]
             self.check(self.api.post(f"/v1/contacts/{contact_id}/{action}"))
+
+    @rule(agent=st.sampled_from(AGENTS), chat=st.integers(0, 3))
+    def change_capacity(self, agent, chat):
+        body = {"skills": SKILLS[agent], "capacity": {"chat": chat}}
+        response = self.client.put(f"/v1/agents/{agent}", json=body, headers=self.api.headers())
+        self.check(response)  # 409 when it would go below the chats the agent holds
 
     @rule(seconds=st.sampled_from([0.5, 5.0, 16.0, 31.0]))
     def advance(self, seconds):
