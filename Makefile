@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out/demo
 
-.PHONY: setup demo test lint bench bench-setup clean browser
+.PHONY: setup demo test lint bench bench-setup clean browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ lint: setup
 browser:
 	scripts/ensure-chromium
 
-test: lint browser
+# Debian's postgresql for the router's production store (the tests start their own cluster).
+postgres:
+	scripts/ensure-postgres
+
+test: lint browser postgres
 	$(PY) -m pytest -q -n 2
 
 # Peers for the benchmarks. pyworkforce 0.5.4 declares an upper Python bound that 3.11 fails,
@@ -38,7 +42,7 @@ $(BENCH_STAMP): $(STAMP)
 
 bench-setup: $(BENCH_STAMP)
 
-bench: bench-setup
+bench: bench-setup postgres
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 clean:

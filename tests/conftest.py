@@ -30,3 +30,42 @@ def anonymous_bank_dir() -> Path:
 @pytest.fixture
 def example_scenario_path() -> Path:
     return PROJECT_ROOT / "examples" / "center.yaml"
+
+
+def _fail_or_skip(message: str):
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throw-away PostgreSQL cluster for this test session (worker), stopped afterwards;
+    tests that need it fail under CI (``CI`` set) when it cannot start, else skip."""
+    from openwfm.routing.pgcluster import PostgresCluster, PostgresUnavailable
+
+    try:
+        cluster = PostgresCluster(durable=False).start()
+    except PostgresUnavailable as error:
+        _fail_or_skip(str(error))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster, request) -> str:
+    """The URL of a fresh, empty database in the session's cluster."""
+    import re
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    return postgres_cluster.create_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def router_db_url(request, tmp_path) -> str:
+    """The router's store for a test run on both backends: SQLite (embedded) and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'router.db'}"
+    return request.getfixturevalue("postgres_url")

@@ -46,9 +46,12 @@ def write_tiny(folder: Path, name: str = "tiny") -> Path:
     return path
 
 
-def make_router(folder: Path, names=("tiny",), virtual=True, **settings) -> Router:
+def make_router(
+    folder: Path, names=("tiny",), virtual=True, url: str | None = None, **settings
+) -> Router:
+    """``url``: the store (default: a SQLite file in ``folder``)."""
     paths = [write_tiny(folder, name) for name in names]
-    store = Store(f"sqlite:///{folder / 'router.db'}")
+    store = Store(url or f"sqlite:///{folder / 'router.db'}")
     return Router(store, load_centers(paths), RouterSettings(**settings), virtual_clock=virtual)
 
 

@@ -8,8 +8,8 @@ from router_support import Api, client_for, make_router
 
 
 @pytest.fixture
-def api(tmp_path):
-    router = make_router(tmp_path, offer_timeout_s=10.0, max_missed_offers=2)
+def api(tmp_path, router_db_url):
+    router = make_router(tmp_path, url=router_db_url, offer_timeout_s=10.0, max_missed_offers=2)
     with client_for(router) as client:
         yield Api(client)
 

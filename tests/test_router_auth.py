@@ -9,8 +9,8 @@ from router_support import ADMIN, Api, client_for, make_router
 
 
 @pytest.fixture
-def api(tmp_path):
-    router = make_router(tmp_path, names=("north", "south"))
+def api(tmp_path, router_db_url):
+    router = make_router(tmp_path, names=("north", "south"), url=router_db_url)
     with client_for(router) as client:
         yield Api(client)
 

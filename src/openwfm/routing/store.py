@@ -293,7 +293,7 @@ def make_engine(url: str, synchronous: str = "FULL", begin: str = "BEGIN IMMEDIA
     if synchronous not in ("FULL", "NORMAL", "OFF"):
         raise ValueError(f"synchronous must be FULL, NORMAL or OFF, got {synchronous!r}")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(postgres_driver_url(url), pool_pre_ping=True, pool_size=10)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -310,6 +310,14 @@ def make_engine(url: str, synchronous: str = "FULL", begin: str = "BEGIN IMMEDIA
         connection.exec_driver_sql(begin)
 
     return engine
+
+
+def postgres_driver_url(url: str) -> str:
+    """``postgresql://...`` (no driver named) runs on psycopg 3, the driver we install."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def next_event_numbers(connection: Connection, center: str, count: int) -> int:
