@@ -166,3 +166,16 @@ def test_serve_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch):
     scenario = write_tiny(tmp_path)
     clock = runner.invoke(app, ["serve", str(scenario), "--clock", "sundial"])
     assert "--clock" in str(clock.exception)
+
+
+def test_a_store_from_an_older_schema_is_refused_by_name(tmp_path):
+    import sqlite3
+
+    from openwfm.errors import StoreError
+    from openwfm.routing.store import Store
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE router_contacts (contact_id TEXT PRIMARY KEY)")
+    with pytest.raises(StoreError, match="router_contacts lacks column center"):
+        Store(f"sqlite:///{path}").create_schema()

@@ -262,7 +262,23 @@ class Store:
         self._write_lock = threading.Lock()
 
     def create_schema(self) -> None:
+        """Create missing tables; a table missing columns (a store written by an older
+        openwfm) is an error naming the column, never silently half-used."""
+        from sqlalchemy import inspect
+
+        from openwfm.errors import StoreError
+
         metadata.create_all(self.engine)
+        inspector = inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    raise StoreError(
+                        f"table {table.name} lacks column {column.name} (written by an older "
+                        "openwfm; start with a new --db)",
+                        file=self.url,
+                    )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
