@@ -262,13 +262,19 @@ class Store:
         self._write_lock = threading.Lock()
 
     def create_schema(self) -> None:
-        """Create missing tables; a table missing columns (a store written by an older
-        openwfm) is an error naming the column, never silently half-used."""
+        """SQLite: create missing tables; PostgreSQL: Alembic migrations to the newest
+        revision. A table missing columns (a store written by an older openwfm, or a
+        migration missing) is an error naming the column, never silently half-used."""
         from sqlalchemy import inspect
 
         from openwfm.errors import StoreError
 
-        metadata.create_all(self.engine)
+        if self.is_sqlite:
+            metadata.create_all(self.engine)
+        else:
+            from openwfm.routing.migrate import upgrade
+
+            upgrade(self.engine)
         inspector = inspect(self.engine)
         for table in metadata.sorted_tables:
             present = {column["name"] for column in inspector.get_columns(table.name)}
