@@ -1,4 +1,5 @@
-"""openwfm.queueing vs pyworkforce 0.5.4 on the same inputs, one run, ratios printed.
+"""openwfm.queueing vs pyworkforce 0.5.4 on the same inputs, one run, ratios printed;
+Erlang X (redials) beside Erlang A in the same run.
 
 Run: ``.venv/bin/python bench/queueing.py`` (pyworkforce: ``make bench-setup``).
 pyworkforce works in minutes (AHT, answer time, interval); openwfm in seconds.
@@ -10,7 +11,7 @@ import time
 
 import numpy as np
 
-from openwfm.queueing import erlang_a, erlang_c, required_agents, service_level
+from openwfm.queueing import erlang_a, erlang_c, erlang_x, required_agents, service_level
 
 try:
     from pyworkforce.queuing import ErlangA, ErlangC
@@ -163,8 +164,82 @@ def overstaffing_case() -> None:
     )
 
 
+def erlang_c_staffing_table() -> None:
+    """A staffing table's size: 320 (traffic, agents) points in one call (per-call overhead)."""
+    rng = np.random.default_rng(11)
+    traffic = rng.uniform(1.0, 200.0, 320)
+    agents = np.floor(traffic) + rng.integers(1, 20, 320)
+    aht_min = 4.0
+    calls = traffic / aht_min * INTERVAL_MIN
+
+    def peer():
+        return [
+            ErlangC(transactions=c, aht=aht_min, asa=20 / 60, interval=INTERVAL_MIN).service_level(
+                int(n), scale_positions=False
+            )
+            for c, n in zip(calls, agents, strict=True)
+        ]
+
+    t_peer, sl_peer = timed(peer, repeat=5)
+    t_ours, sl_ours = timed(lambda: service_level(traffic, agents, aht_min * 60, 20.0), repeat=200)
+    diff = np.max(np.abs(np.asarray(sl_peer) - sl_ours))
+    print(
+        f"Erlang C service level, 320 points in one call: pyworkforce {t_peer * 1e3:.2f} ms, "
+        f"openwfm {t_ours * 1e6:.1f} us -> {t_peer / t_ours:,.0f}x (target >= 300x; "
+        f"max |diff| {diff:.1e})"
+    )
+
+
+def erlang_x_beside_erlang_a() -> None:
+    """Erlang X (redials: probability 0.5, patience 120 s) and Erlang A at 100 Erlangs, the
+    same agents, same run: evaluations per second and the cost ratio (target <= 20x)."""
+    lam, aht, patience, target = 100.0 / 240.0, 240.0, 120.0, 20.0
+    positions = [95, 100, 105, 110]
+    erlang_x(lam, aht, patience, 100, np.inf, target, retrial_probability=0.5)  # compile
+    erlang_x(lam, aht, patience, 100, np.inf, target, retrial_probability=0.5, retry_mean_s=600.0)
+
+    def one_at_a_time(function, repeat):
+        return timed(lambda: [function(n) for n in positions], repeat=repeat)[0] / len(positions)
+
+    per_a = one_at_a_time(
+        lambda n: float(erlang_a(lam, aht, patience, n, target).service_level), 20
+    )
+    per_x = one_at_a_time(
+        lambda n: float(
+            erlang_x(lam, aht, patience, n, np.inf, target, retrial_probability=0.5)[
+                "service_level"
+            ]
+        ),
+        5,
+    )
+    per_exact = one_at_a_time(
+        lambda n: float(
+            erlang_x(
+                lam, aht, patience, n, np.inf, target, retrial_probability=0.5, retry_mean_s=600.0
+            )["service_level"]
+        ),
+        1,
+    )
+    batch = np.resize(np.arange(85, 126), 2_000)
+    t_a, _ = timed(lambda: erlang_a(lam, aht, patience, batch, target), repeat=3)
+    t_x, _ = timed(
+        lambda: erlang_x(lam, aht, patience, batch, np.inf, target, retrial_probability=0.5),
+        repeat=2,
+    )
+    print(
+        f"Erlang X vs Erlang A at 100 Erlangs (redial probability 0.5): one at a time Erlang A "
+        f"{1 / per_a:,.0f} evals/s, Erlang X long-retry limit {1 / per_x:,.0f} evals/s "
+        f"({per_x / per_a:.1f}x the cost; target <= 20x), Erlang X exact with a 600 s retry "
+        f"{1 / per_exact:,.1f} evals/s ({per_exact / per_a:,.0f}x); vectorised Erlang A "
+        f"{batch.size / t_a:,.0f} evals/s, Erlang X limit {batch.size / t_x:,.0f} evals/s "
+        f"({t_x / t_a:.1f}x)"
+    )
+
+
 if __name__ == "__main__":
     erlang_c_throughput()
+    erlang_c_staffing_table()
     staffing_week()
     erlang_a_at_100()
     overstaffing_case()
+    erlang_x_beside_erlang_a()

@@ -448,3 +448,17 @@ def test_bad_input_names_the_argument(kwargs, field):
             retrial_probability=args["retrial_probability"],
             retry_mean_s=args["retry_mean_s"],
         )
+
+
+@pytest.mark.parametrize("lines", [np.inf, 110, 95])
+@pytest.mark.parametrize("retrial", [0.0, 0.5])
+@pytest.mark.parametrize("patience", [120.0, np.inf])
+def test_one_number_calls_match_the_array_path(lines, retrial, patience):
+    args = (0.4, 240.0, patience, 105 if patience == np.inf else 95, lines, 20.0)
+    if args[3] > lines:
+        args = (*args[:4], float(args[3]), 20.0)
+    one = erlang_x(*args, retrial_probability=retrial)
+    many = erlang_x(*(np.array([v]) for v in args), retrial_probability=np.array([retrial]))
+    assert set(one) == set(many)
+    for key in one:
+        assert float(one[key]) == pytest.approx(float(many[key][0]), rel=1e-14, abs=0), key

@@ -251,26 +251,57 @@ def one_dimensional(lam, mu, theta, n, lines, t, out):
 
 
 @njit(cache=True, nogil=True)
+def loss_probability(lam, mu, theta, n, lines):
+    """P(an arriving call is blocked or abandons) of the 1-d chain (NaN: no steady state);
+    the cheap part of :func:`call_metrics` that the fixed point iterates on."""
+    need = needed_states(lam, mu, theta, n, lines)
+    if need < 0:
+        return np.nan
+    work = np.empty(max(need, n + 1) + 1)
+    size = birth_death_view(lam, mu, theta, n, lines, work)
+    if size < 0:
+        return np.nan
+    loss = work[lines] if (lines >= 0 and lines < size) else 0.0
+    if theta > 0.0:
+        c = n * mu / theta
+        last = size - 1 if (lines >= 0 and lines < size) else size
+        for x in range(n, last):
+            j = x - n
+            loss += work[x] * (j + 1.0) / (c + j + 1.0)
+    return loss
+
+
+@njit(cache=True, nogil=True)
 def loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out):
     """Long-retry-time limit of Erlang X: the redials form a Poisson stream, so the attempt
     rate ``r`` solves ``r = lam + retrial r L(r)`` (``L``: P(blocked or abandons) at attempt
     rate ``r``). ``r (1 - retrial L(r))`` is increasing (each extra attempt adds at most one
     loss), so the root is bracketed and found by bisection-secant steps to 1e-15 relative.
     Returns the attempt rate (NaN when no steady state); ``out`` gets the metrics there."""
-    row = np.empty(N_METRICS)
 
     def excess(rate):
-        if not one_dimensional(rate, mu, theta, n, lines, t, row):
+        loss = loss_probability(rate, mu, theta, n, lines)
+        if loss != loss:
             return np.nan
-        return rate * (1.0 - retrial * (row[0] + row[2])) - lam
+        return rate * (1.0 - retrial * loss) - lam
 
-    lo = lam
+    if retrial == 0.0:
+        one_dimensional(lam, mu, theta, n, lines, t, out)
+        return lam
+    loss_0 = loss_probability(lam, mu, theta, n, lines)
+    if loss_0 != loss_0:
+        return np.nan
+    if loss_0 == 0.0:
+        one_dimensional(lam, mu, theta, n, lines, t, out)
+        return lam
+    # the loss rises with the rate, so lam / (1 - p L(lam)) is still below the root
+    lo = lam / (1.0 - retrial * loss_0)
     f_lo = excess(lo)
     if f_lo != f_lo:
         return np.nan
-    if retrial == 0.0 or f_lo >= 0.0:
-        one_dimensional(lam, mu, theta, n, lines, t, out)
-        return lam
+    if f_lo >= 0.0:
+        one_dimensional(lo, mu, theta, n, lines, t, out)
+        return lo
     hi = lam / (1.0 - retrial) if retrial < 1.0 else 2.0 * lam
     f_hi = excess(hi)
     grow = 0
@@ -302,7 +333,7 @@ def loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out):
             if side == -1:
                 f_hi *= 0.5
             side = -1
-        if hi - lo <= 1e-15 * hi or f_mid == 0.0:
+        if hi - lo <= 1e-15 * hi or abs(f_mid) <= 1e-16 * lam:
             break
     rate = best
     one_dimensional(rate, mu, theta, n, lines, t, out)

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import special
 
 from openwfm.errors import ParameterError
-from openwfm.queueing import _core
+from openwfm.queueing import _core, _small_calls
 
 __all__ = [
     "ErlangAResult",
@@ -179,6 +179,9 @@ def service_level(traffic, agents, aht_s, target_s):
     ``1 - C exp(-(n - a) t / AHT)``, computed as ``(1 - C) + C (1 - exp(...))`` so small and
     large values both keep their relative accuracy. 0 when ``agents <= traffic``.
     """
+    fast = _small_calls.service_level(traffic, agents, aht_s, target_s, _erlang_c_sl)
+    if fast is not None:
+        return fast
     a = as_param("traffic", traffic)
     n = as_param("agents", agents)
     h = as_param("aht_s", aht_s, positive=True)

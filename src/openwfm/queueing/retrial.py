@@ -13,7 +13,7 @@ The state is two-dimensional: ``x`` calls in the system and ``y`` callers waitin
 - ``retry_mean_s`` finite: the chain on ``0 <= x <= lines`` (or up to where the queue's mass
   is below 1e-17 for infinite lines) and ``0 <= y <= Y`` is solved as one sparse linear system;
   ``Y`` starts from the orbit's mean and is doubled until the mass of the top orbit level is
-  below ``1e-14`` (the stated truncation bound: every probability is then within ~1e-13 of the
+  below ``1e-12`` (the stated truncation bound: every probability is then within ~1e-12 of the
   untruncated chain's);
 - ``retry_mean_s = inf`` (the default) is the long-retry-time limit: the orbit holds so many
   callers, each redialling so rarely, that the redials form a Poisson stream of constant rate
@@ -56,12 +56,13 @@ ERLANG_X_KEYS = (
     "retrial_rate_per_s",
     "p_customer_lost",
 )
-_ORBIT_TAIL = 1e-14
+_ORBIT_TAIL = 1e-12
 _MAX_ORBIT = 200_000
 _MAX_STATES_2D = 3_000_000
 _SWEEP_TOL = 1e-14
 _BANDED_WORK = 2e7  # flops of a banded LU below which it replaces the iteration
-_MAX_SWEEPS = 5_000
+_MAX_SWEEPS = 2_000
+_BANDED_BYTES = 1.5e9
 
 
 def _check_retrial(retrial_probability, retry_mean_s) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +89,18 @@ def erlang_x(
     and ``retry_mean_s`` in seconds; ``agents`` >= 0 (may be fractional); ``lines``: places in
     all, an integer >= ``ceil(agents)`` or ``inf``; ``retrial_probability`` in [0, 1].
     """
+    fast = _one_number(
+        arrival_rate_per_s,
+        aht_s,
+        patience_s,
+        agents,
+        lines,
+        target_s,
+        retrial_probability,
+        retry_mean_s,
+    )
+    if fast is not None:
+        return fast
     lam = as_param("arrival_rate_per_s", arrival_rate_per_s)
     h = as_param("aht_s", aht_s, positive=True)
     pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
@@ -121,6 +134,51 @@ def erlang_x(
                 mixed = (1.0 - f) * a + f * b
             values[key][idx] = np.where(np.isinf(a) | np.isinf(b), np.maximum(a, b), mixed)
     return {k: (v.reshape(shape)[()] if not shape else v.reshape(shape)) for k, v in values.items()}
+
+
+_PLAIN = (float, int)
+
+
+def _one_number(lam, h, pat, n, lines, t, p, retry):
+    """The common one-number call (a what-if, a search step) without the array machinery:
+    plain numbers, integer agents, the 1-d chain or the long-retry limit; else None (the
+    array path validates and handles the rest)."""
+    values = (lam, h, pat, n, lines, t, p, retry)
+    if not all(type(v) in _PLAIN for v in values):
+        return None
+    lam, h, pat, n, lines, t, p, retry = (float(v) for v in values)
+    if not (lam > 0.0 and 0.0 < h < np.inf and pat > 0.0 and t >= 0.0 and 0.0 <= p <= 1.0):
+        return None
+    if not (retry == np.inf or p == 0.0) or not (0.0 <= n < 1e9 and n == int(n)):
+        return None
+    if not (lines == np.inf or (n <= lines < 1e9 and lines == int(lines))):
+        return None
+    out = np.empty((core.N_METRICS, 1))
+    rate = np.empty(1)
+    theta = 0.0 if pat == np.inf else 1.0 / pat
+    lines_int = -1 if lines == np.inf else int(lines)
+    core.fixed_point_many(
+        np.array([lam]),
+        np.array([1.0 / h]),
+        np.array([theta]),
+        np.array([int(n)]),
+        np.array([lines_int]),
+        np.array([t]),
+        np.array([p]),
+        out,
+        rate,
+    )
+    r = float(rate[0])
+    if not np.isfinite(r):
+        return None
+    values = {key: np.float64(out[k, 0]) for k, key in enumerate(core.METRIC_KEYS)}
+    loss = values["p_block"] + values["p_abandon"]
+    values["mean_wait_s"] = np.float64(values["queue_length"] / r)
+    values["occupancy"] = np.float64(min(r * (1.0 - loss) * h / n, 1.0) if n > 0 else 0.0)
+    values["attempt_rate_per_s"] = np.float64(r)
+    values["retrial_rate_per_s"] = np.float64(r - lam)
+    values["p_customer_lost"] = np.float64(r * loss * (1.0 - p) / lam)
+    return values
 
 
 def _integer_agents(lam, h, pat, n, lines, t, p, retry) -> dict[str, np.ndarray]:
@@ -278,18 +336,10 @@ def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) ->
                 f"{_MAX_STATES_2D:,}); use retry_mean_s=inf (the long-retry limit)",
                 field="retry_mean_s",
             )
-        if (top + 1) * (orbit_top + 3) ** 2 <= _BANDED_WORK:
-            # few orbit levels (the nearly uncoupled case, where block iterations are
-            # ill-conditioned): one banded LU solve with pivoting
-            source, target, rate, xs, ys = orbit_transitions(
-                lam, mu, theta, n, top, lines >= 0, retrial, gamma, orbit_top
-            )
-            anchor_x = min(top, int(limit_rate / mu))
-            anchor = anchor_x * (orbit_top + 1) + min(int(orbit_mean), orbit_top)
-            flat = stationary_banded(source, target, rate, xs.size, orbit_top + 2, anchor)
-            pi = flat.reshape(top + 1, orbit_top + 1).T.copy()
-            sweeps = 0
-        else:
+        states = (top + 1) * (orbit_top + 1)
+        sweeps = -1
+        if states * (orbit_top + 3) ** 2 > _BANDED_WORK:
+            # many orbit levels: aggregation-disaggregation (cheap per sweep)
             pi, sweeps = core.orbit_chain(
                 lam,
                 mu,
@@ -304,9 +354,21 @@ def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) ->
                 _MAX_SWEEPS,
             )
         if sweeps < 0:
-            raise ParameterError(
-                f"the redial chain did not converge in {_MAX_SWEEPS} sweeps", field="retry_mean_s"
+            # few orbit levels (nearly uncoupled: block iterations are ill-conditioned), or
+            # the iteration did not settle: one banded LU solve with pivoting
+            if states * (2 * orbit_top + 8) * 8 > _BANDED_BYTES:
+                raise ParameterError(
+                    f"the redial chain ({states:,} states) did not converge in {_MAX_SWEEPS} "
+                    "sweeps and is too large for a direct solve; use retry_mean_s=inf",
+                    field="retry_mean_s",
+                )
+            source, target, rate, xs, ys = orbit_transitions(
+                lam, mu, theta, n, top, lines >= 0, retrial, gamma, orbit_top
             )
+            anchor_x = min(top, int(limit_rate / mu))
+            anchor = anchor_x * (orbit_top + 1) + min(int(orbit_mean), orbit_top)
+            flat = stationary_banded(source, target, rate, xs.size, orbit_top + 2, anchor)
+            pi = flat.reshape(top + 1, orbit_top + 1).T.copy()
         if pi[-1].sum() <= _ORBIT_TAIL or orbit_top >= _MAX_ORBIT:
             break
         orbit_top *= 2
