@@ -3,12 +3,17 @@ timer; without an admin key it refuses to start."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -91,8 +96,25 @@ def wait_for(check, timeout_s=15.0):
     return False
 
 
-def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path):
-    server = Server(tmp_path, "--offer-timeout-s", "6").start()
+class Hook(BaseHTTPRequestHandler):
+    posts: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.posts.append((self.headers["X-OpenWFM-Signature"], body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path, monkeypatch):
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Hook,), {"posts": []}))
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENWFM_WEBHOOK_SECRET", "hook-secret")
+    url = f"http://127.0.0.1:{hook.server_address[1]}/events"
+    server = Server(tmp_path, "--offer-timeout-s", "6", "--webhook", url).start()
     try:
         http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
         http.post("/v1/agents/bob/presence", json={"status": "available"})
@@ -129,8 +151,20 @@ def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path):
         assert http.post(f"/v1/contacts/{email}/complete").json()["state"] == "completed"
         events = http.get("/v1/events").json()
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        # the configured webhook got every event, signed, at least once across the restart
+        posts = hook.RequestHandlerClass.posts
+
+        def delivered():
+            return {e["seq"] for _, b in posts for e in json.loads(b)["events"]}
+
+        assert wait_for(lambda: delivered() >= {e["seq"] for e in events})
+        for signature, body in posts:
+            digest = hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
+            assert signature == f"sha256={digest}"
     finally:
         server.stop()
+        hook.shutdown()
+        hook.server_close()
 
 
 def test_refuses_to_start_without_an_admin_key(tmp_path):

@@ -31,6 +31,22 @@ def load_customers(router, center: str, path: Path) -> int:
     return put_customers(router, center, frame, source=str(path))
 
 
+def ensure_webhook(router, center: str, url: str, secret: str) -> None:
+    """Register ``url`` for ``center`` unless it is already (a restart keeps its cursor)."""
+    from sqlalchemy import select
+
+    from openwfm.routing import store as S
+    from openwfm.routing.events import add_webhook
+
+    w = S.webhooks.c
+    with router.store.read() as connection:
+        known = connection.execute(
+            select(w.webhook_id).where(w.center == center, w.url == url)
+        ).first()
+    if known is None:
+        add_webhook(router.store, center, url, secret, from_seq=0)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
@@ -42,6 +58,9 @@ def register(app: typer.Typer) -> None:
         clock_origin: str = typer.Option("2024-01-01", help="virtual clock: date of second 0"),
         store: str = typer.Option("openwfm.duckdb", help="DuckDB interactions store ('' off)"),
         customers: list[str] = typer.Option([], help="profiles CSV/Parquet ([CENTER=]PATH)"),
+        webhook: list[str] = typer.Option(
+            [], help="event webhook URL, every center (secret: OPENWFM_WEBHOOK_SECRET)"
+        ),
         offer_timeout_s: float = typer.Option(30.0, help="seconds to accept an offer"),
         max_missed_offers: int = typer.Option(3, help="expired offers before 'away'"),
         wrap_up_limit_s: float = typer.Option(300.0, help="longest wrap-up (s)"),
@@ -89,6 +108,16 @@ def register(app: typer.Typer) -> None:
             if name not in centers:
                 raise ParameterError(f"unknown center {name!r}", field="--customers")
             load_customers(router, name, Path(path))
+        if webhook:
+            secret = os.environ.get("OPENWFM_WEBHOOK_SECRET", "")
+            if len(secret) < 8:
+                raise ParameterError(
+                    "set it (8 characters or more) to sign the --webhook deliveries",
+                    field="OPENWFM_WEBHOOK_SECRET",
+                )
+            for name in centers:
+                for url in webhook:
+                    ensure_webhook(router, name, url, secret)
         app = create_app(
             router,
             admin_key,
