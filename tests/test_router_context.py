@@ -110,14 +110,14 @@ def test_customers_load_from_csv_and_parquet_in_one_transaction(tmp_path):
 def test_crm_lookup_feeds_the_segment_and_a_slow_crm_never_blocks(tmp_path, peer):
     handler, url = peer
     handler.profiles["c-5"] = {"segment": "gold", "attributes": {"products": ["mortgage"]}}
-    router = make_router(tmp_path, crm_url=url + "/crm/{customer_id}", crm_timeout_s=0.3)
+    router = make_router(tmp_path, crm_url=url + "/crm/{customer_id}", crm_timeout_s=1.5)
     with client_for(router) as client:
         api = Api(client)
         known = api.create(queue="voice", customer_id="c-5").json()
         assert known["segment"] == "gold"
         assert known["attributes"] == {"products": ["mortgage"]}
         assert api.create(queue="voice", customer_id="c-6").json()["segment"] == "default"
-        handler.delay_s = 1.0  # slower than the time-out
+        handler.delay_s = 3.0  # slower than the time-out
         slow = api.create(queue="voice", customer_id="c-5")
         assert slow.status_code == 201 and slow.json()["segment"] == "default"
 
