@@ -277,3 +277,12 @@ def test_readiness_is_false_when_the_store_is_unreachable(api, tmp_path):
         assert response.status_code == 503 and response.json() == {"ready": False}
     finally:
         router.store = working
+
+
+def test_a_contact_priority_overrides_its_segment(api):
+    first = api.create(queue="voice", segment="gold").json()["id"]
+    urgent = api.create(queue="voice", segment="standard", priority=5).json()["id"]
+    api.advance(3.0)
+    api.presence("bob")  # one free slot: the higher priority goes first, though it came later
+    assert [o["contact_id"] for o in api.offers("bob")] == [urgent]
+    assert api.contact(first)["state"] == "queued"
