@@ -76,6 +76,11 @@ const OW = (() => {
             headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" },
             cache: "no-store",
           });
+          if (response.status === 401 || response.status === 403) {
+            connection(true);
+            notice("this key cannot read the event stream (events:read): refreshing every few seconds", true);
+            return;
+          }
           if (!response.ok) throw new ApiError(response.status, response.statusText);
           connection(true);
           delay = 500;

@@ -108,6 +108,7 @@
     await go();
     stream(board ? board.seq : 0, () => go());
     setInterval(tick, 1000);
+    setInterval(go, 5000);   // also without events:read
   }
 
   start();
