@@ -122,7 +122,7 @@ def test_bad_input_is_a_named_error(hand_made):
     with pytest.raises(ParameterError, match="target"):
         estimate_hours(hand_made, target_s={"B": 20})
     with pytest.raises(ParameterError, match="models"):
-        predict_hours(estimate_hours(hand_made), models=["erlang_x"])
+        predict_hours(estimate_hours(hand_made), models=["erlang_z"])
 
 
 def test_erlang_c_is_compared_without_abandonment(hand_made):

@@ -14,6 +14,9 @@ Models:
   (``unstable_hours``) for ASA, which is compared on the hours where every model is finite.
 - ``erlang_a``: M/M/n+M (Palm/Erlang A) with the hour's estimated exponential patience; it
   predicts all three metrics.
+- ``erlang_x``: Erlang X (M/M/n+M with redials) with the redial probability and retry time
+  estimated from the records (:mod:`openwfm.validate.redials`); see
+  :func:`erlang_x_predictions`.
 - ``simulation``: :mod:`openwfm.sim` replaying the recorded arrivals (trace replay: real arrival
   times, recorded handle times of answered calls) with the estimated agents per hour, one team
   per queue, and the queue's pooled exponential patience; mean over replications.
@@ -36,13 +39,14 @@ import pandas as pd
 from openwfm.errors import ParameterError
 from openwfm.validate.estimation import estimate_hours
 
-MODELS = ("erlang_c", "erlang_a", "simulation", "queue_mean")
+MODELS = ("erlang_c", "erlang_a", "erlang_x", "simulation", "queue_mean")
 DEFAULT_MODELS = ("erlang_c", "erlang_a", "queue_mean")
 METRICS = ("service_level", "asa_s", "abandon_rate")
 # which metrics each model predicts (Erlang C has no abandonment)
 MODEL_METRICS = {
     "erlang_c": ("service_level", "asa_s"),
     "erlang_a": METRICS,
+    "erlang_x": METRICS,
     "simulation": METRICS,
     "queue_mean": METRICS,
 }
@@ -81,6 +85,49 @@ def erlang_predictions(estimates: pd.DataFrame) -> dict[str, dict[str, np.ndarra
         "abandon_rate": np.asarray(result.p_abandon, float),
     }
     return {"erlang_c": erlang_c, "erlang_a": erlang_a}
+
+
+def erlang_x_predictions(
+    estimates: pd.DataFrame, redials: Mapping[str, float]
+) -> dict[str, np.ndarray]:
+    """Erlang X (redials: ``retrial_probability`` and ``retry_mean_s``, estimated from the
+    records by :func:`openwfm.validate.redials.estimate_redials`) for every row.
+
+    The hour's recorded arrivals already include redials, so the fresh rate given to Erlang X
+    is the recorded rate less the redials Erlang A predicts at it (``lam (1 - p L_A)``, from
+    the model alone, no hour's outcome); Erlang X then adds its own redials, which arrive in
+    bursts after busy spells rather than as Poisson traffic."""
+    from openwfm import queueing
+
+    p = float(redials["retrial_probability"])
+    retry = float(redials["retry_mean_s"])
+    rate = estimates["arrival_rate_per_s"].to_numpy(dtype=float)
+    aht = estimates["aht_s"].to_numpy(dtype=float)
+    agents = estimates["agents"].to_numpy(dtype=float)
+    target = estimates["target_s"].to_numpy(dtype=float)
+    patience = estimates["patience_s"].to_numpy(dtype=float)
+    out = {m: np.full(rate.size, np.nan) for m in METRICS}
+    ok = (rate > 0) & np.isfinite(aht) & (aht > 0) & np.isfinite(agents)
+    if not np.any(ok):
+        return out
+    loss = np.asarray(
+        queueing.erlang_a(rate[ok], aht[ok], patience[ok], agents[ok], target[ok]).p_abandon
+    )
+    fresh = rate[ok] * (1.0 - p * np.nan_to_num(loss))
+    result = queueing.erlang_x(
+        fresh,
+        aht[ok],
+        patience[ok],
+        agents[ok],
+        np.inf,
+        target[ok],
+        retrial_probability=p,
+        retry_mean_s=retry,
+    )
+    out["service_level"][ok] = result["service_level"]
+    out["asa_s"][ok] = result["asa_s"]
+    out["abandon_rate"][ok] = result["p_abandon"]
+    return out
 
 
 def queue_mean_predictions(estimates: pd.DataFrame, by: Sequence[str]) -> dict[str, np.ndarray]:
@@ -204,6 +251,7 @@ def predict_hours(
     replications: int = 5,
     seed: int = 0,
     progress: bool = False,
+    redials: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Long table: one row per estimate row x model x metric it predicts.
 
@@ -216,6 +264,13 @@ def predict_hours(
     predictions: dict[str, dict[str, np.ndarray]] = {}
     if {"erlang_c", "erlang_a"} & set(models):
         predictions.update(erlang_predictions(estimates))
+    if "erlang_x" in models:
+        if redials is None:
+            raise ParameterError(
+                "the erlang_x model needs the redial estimates (estimate_redials)",
+                field="redials",
+            )
+        predictions["erlang_x"] = erlang_x_predictions(estimates, redials)
     if "queue_mean" in models:
         predictions["queue_mean"] = queue_mean_predictions(estimates, by)
     if "simulation" in models:
@@ -329,6 +384,7 @@ def validate_history(
     replications: int = 5,
     seed: int = 0,
     progress: bool = False,
+    redials: Mapping[str, float] | None = None,
     **estimate_options,
 ) -> FidelityResult:
     """Estimate every hour of ``interactions``, predict with ``models``, score against actuals.
@@ -371,6 +427,7 @@ def validate_history(
         replications=replications,
         seed=seed,
         progress=progress,
+        redials=redials,
     )
     return FidelityResult(
         estimates=estimates,
