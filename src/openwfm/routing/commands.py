@@ -68,8 +68,10 @@ def register(app: typer.Typer) -> None:
         affinity_s: float = typer.Option(0.0, help="wait for the customer's last agent (s)"),
         crm_url: str = typer.Option(None, help="CRM URL template with {customer_id}"),
         crm_timeout_s: float = typer.Option(0.5, help="CRM time-out (s)"),
+        workers: int = typer.Option(1, help="router processes (PostgreSQL --db when above 1)"),
     ) -> None:
         """Run the live router (HTTP API) for the centers of the scenario files."""
+        import dataclasses
         import os
 
         from openwfm.errors import ParameterError
@@ -80,6 +82,11 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(
                 "not set: the router refuses to run without an admin key",
                 field="OPENWFM_ADMIN_KEY",
+            )
+        if workers < 1 or (workers > 1 and not database_url(db).startswith("postgres")):
+            raise ParameterError(
+                f"expected 1, or more with a PostgreSQL --db (SQLite: one writer), got {workers}",
+                field="--workers",
             )
         if clock not in ("wall", "virtual"):
             raise ParameterError(f"expected wall or virtual, got {clock!r}", field="--clock")
@@ -118,10 +125,24 @@ def register(app: typer.Typer) -> None:
             for name in centers:
                 for url in webhook:
                     ensure_webhook(router, name, url, secret)
+        if workers > 1:
+            from openwfm.routing.serving import serve_workers
+
+            options = {
+                "scenarios": [str(path.resolve()) for path in scenarios],
+                "db_url": database_url(db),
+                "admin_key": admin_key,
+                "clock": clock,
+                "clock_origin": clock_origin,
+                "store": store,
+                "settings": dataclasses.asdict(settings),
+            }
+            serve_workers(router, options, host, port, workers)
+            return
         app = create_app(
             router,
             admin_key,
             export_path=store or None,
             export_origin=parse_date(clock_origin, field="--clock-origin"),
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=20)

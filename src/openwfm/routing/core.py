@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, update
 from openwfm.routing import store as S
 from openwfm.routing import transitions as T
 from openwfm.routing.center import Center, RouterSettings
+from openwfm.routing.lease import lock_center
 from openwfm.routing.policy import AgentState, WaitingContact
 from openwfm.routing.problems import BadRequest, NotFound
 
@@ -44,12 +45,14 @@ class Router:
         self._route_lock = threading.Lock()
         self.decisions = 0  # offers made by this process (for benchmarks and metrics)
         self._static: dict = {}  # (center, agent) -> (version, skills, capacity)
+        self.lease = None  # PostgreSQL: the routing-loop leases (set when the service starts)
 
     # --- set-up and time --------------------------------------------------------------------
     def setup(self) -> None:
         """Create the schema, the centers' rows and every scenario agent (``offline``)."""
         self.store.create_schema()
         with self.store.write() as connection:
+            lock_center(connection, "")  # PostgreSQL: processes starting together, one at a time
             for name, center in self.centers.items():
                 row = connection.execute(
                     select(S.centers).where(S.centers.c.center == name)

@@ -406,7 +406,10 @@ class Sweeper:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
+            lease = getattr(self.router, "lease", None)
             for center in self.router.centers:
+                if lease is not None and not lease.holds(center):
+                    continue  # another process runs this center's timer loop
                 try:
                     deadline = self.router.next_deadline(center)
                     if deadline is not None and deadline <= self.router.now():
@@ -421,10 +424,17 @@ class Sweeper:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        lease = getattr(self.router, "lease", None)
+        if lease is not None:
+            lease.release()
 
 
 def start_background(router: Router, export_path: str | None, export_origin) -> list:
     workers: list = []
+    if not router.store.is_sqlite:
+        from openwfm.routing.lease import RoutingLease
+
+        router.lease = RoutingLease(router.store.engine)  # one timer loop per center
     if not router.virtual_clock:
         workers.append(Sweeper(router, router.settings.sweep_interval_s).start())
     dispatcher = E.WebhookDispatcher(router.store)

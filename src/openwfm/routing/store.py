@@ -315,7 +315,14 @@ def make_engine(url: str, synchronous: str = "FULL", begin: str = "BEGIN IMMEDIA
     if synchronous not in ("FULL", "NORMAL", "OFF"):
         raise ValueError(f"synchronous must be FULL, NORMAL or OFF, got {synchronous!r}")
     if not url.startswith("sqlite"):
-        return create_engine(postgres_driver_url(url), pool_pre_ping=True, pool_size=10)
+        import os
+
+        return create_engine(
+            postgres_driver_url(url),
+            pool_pre_ping=True,
+            pool_size=10,
+            connect_args={"application_name": f"openwfm-router:{os.getpid()}"},
+        )
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

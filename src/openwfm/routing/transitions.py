@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from openwfm.routing import store as S
+from openwfm.routing.lease import lock_center
 from openwfm.routing.problems import Conflict, NotFound
 
 
@@ -30,6 +31,10 @@ class Tx:
     now: float
     pending_events: list[dict] = field(default_factory=list)
     reroute: bool = False  # something changed that may allow new offers
+
+    def __post_init__(self) -> None:
+        # PostgreSQL: a center's write transactions run one at a time across processes
+        lock_center(self.connection, self.center)
 
     def emit(self, type_: str, *, contact_id=None, agent_id=None, offer_id=None, **data) -> None:
         self.pending_events.append(
