@@ -224,6 +224,8 @@ def _queue_requirements(rows, queue: Queue, scenario: Scenario, aht, interval_s)
     n = np.atleast_1d(n)
     n, binding = _segments(n, lam, aht, queue, scenario)
     out["binding_segment"] = binding
+    if _with_redials(queue):
+        return _scheduled(_redials(out, n, lam, aht, queue), scenario)
     metrics = erlang_a(lam, aht, np.inf if pat is None else pat, n, target.within_s)
     attr = {
         "offered": "service_level",
@@ -237,6 +239,49 @@ def _queue_requirements(rows, queue: Queue, scenario: Scenario, aht, interval_s)
     out["expected_abandon"] = np.atleast_1d(metrics.p_abandon)
     out["expected_occupancy"] = np.atleast_1d(metrics.occupancy)
     return _scheduled(out, scenario)
+
+
+def _with_redials(queue: Queue) -> bool:
+    """Erlang X staffs the queue: callers abandon (``patience_s``) and redial
+    (``redial_probability``), under a definition Erlang X computes (offered or answered)."""
+    return (
+        queue.redial_probability > 0
+        and queue.patience_s is not None
+        and queue.target.definition.value in ("offered", "answered")
+    )
+
+
+def _redials(out, n, lam, aht, queue: Queue):
+    """Raise ``n`` (the Erlang A answer for every other target) to what Erlang X with the
+    queue's redials needs (redials after ``redial_delay_s`` on average add load in bursts),
+    and report Erlang X's metrics."""
+    from openwfm.queueing import erlang_x, erlang_x_required_agents
+
+    target = queue.target
+    options = {
+        "retrial_probability": queue.redial_probability,
+        "retry_mean_s": queue.redial_delay_s,
+    }
+    need = erlang_x_required_agents(
+        lam,
+        aht,
+        queue.patience_s,
+        target.within_s,
+        target.service_level,
+        definition=target.definition.value,
+        max_abandon=target.max_abandon,
+        **options,
+    )
+    n = np.maximum(n, np.atleast_1d(need))
+    metrics = erlang_x(lam, aht, queue.patience_s, n, np.inf, target.within_s, **options)
+    key = "service_level" if target.definition.value == "offered" else "service_level_answered"
+    out["required_agents"] = n
+    out["model"] = "erlang_x"
+    out["expected_service_level"] = np.atleast_1d(metrics[key])
+    out["expected_asa_s"] = np.atleast_1d(metrics["asa_s"])
+    out["expected_abandon"] = np.atleast_1d(metrics["p_abandon"])
+    out["expected_occupancy"] = np.atleast_1d(metrics["occupancy"])
+    return out
 
 
 def _segments(n, lam, aht, queue: Queue, scenario: Scenario):
