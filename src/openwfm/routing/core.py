@@ -229,7 +229,7 @@ class Router:
         plan += decide_offers(center, waiting, states, tx.now, self._declined(tx, waiting))
         for contact_id, agent_id, proficiency in plan:
             contact = by_contact[contact_id]
-            agent = T.agent_row(tx, agent_id)
+            agent = T.agent_row(tx, agent_id, full=False)
             channel = center.queue_channel[contact.queue]
             limit = static[agent_id][1].get(channel, 0)
             T.make_offer(

@@ -84,9 +84,17 @@ def contact_row(tx: Tx, contact_id: str):
     return row
 
 
-def agent_row(tx: Tx, agent_id: str):
+AGENT_STATE_COLUMNS = tuple(
+    S.agents.c[name]
+    for name in ("agent_id", "status", "load", "load_limit", "channel", "missed_offers")
+)
+
+
+def agent_row(tx: Tx, agent_id: str, full: bool = True):
+    """The agent's row (``full=False``: its state columns only, no skills or capacity)."""
+    columns = (S.agents,) if full else AGENT_STATE_COLUMNS
     row = tx.connection.execute(
-        select(S.agents).where(S.agents.c.center == tx.center, S.agents.c.agent_id == agent_id)
+        select(*columns).where(S.agents.c.center == tx.center, S.agents.c.agent_id == agent_id)
     ).first()
     if row is None:
         raise NotFound(f"no agent {agent_id!r}", field="id")
@@ -124,7 +132,7 @@ def release_slot(tx: Tx, agent_id: str, *, finished: bool) -> None:
     """One contact (or offer) less; ``finished``: a contact ended, so the agent's idle clock
     restarts (the simulator does the same at the end of every contact, chats included)."""
     a = S.agents.c
-    agent = agent_row(tx, agent_id)
+    agent = agent_row(tx, agent_id, full=False)
     values = {"load": agent.load - 1}
     if agent.load - 1 == 0:
         values.update(channel=None, load_limit=0)
@@ -232,7 +240,7 @@ def accept_offer(tx: Tx, offer) -> None:
 def expire_offer(tx: Tx, offer, max_missed: int) -> None:
     end_offer(tx, offer, "expired")
     a = S.agents.c
-    agent = agent_row(tx, offer.agent_id)
+    agent = agent_row(tx, offer.agent_id, full=False)
     missed = agent.missed_offers + 1
     tx.connection.execute(
         update(S.agents)
@@ -257,7 +265,7 @@ def pending_offers_of(tx: Tx, agent_id: str):
 
 def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) -> None:
     """Change an agent's presence; away or offline rescinds its pending offers."""
-    agent = agent_row(tx, agent_id)
+    agent = agent_row(tx, agent_id, full=False)
     values: dict = {"status": status}
     if status == "available":
         values["missed_offers"] = 0
