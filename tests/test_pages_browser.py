@@ -105,7 +105,7 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
     expect = playwright_api.expect
     server = Serve(tmp_path).start()
     errors: list[str] = []
-    outage = {"on": False}
+    outage = {"on": False, "revoked": False}
 
     def watch(page, name):
         def console(message):
@@ -113,6 +113,8 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                 return
             if outage["on"] and OUTAGE_NOISE.search(message.text):
                 return
+            if outage["revoked"] and "status of 401" in message.text:
+                return  # the revoked token's last request, logged by chromium
             errors.append(f"{name}: {message.text}")
 
         page.on("console", console)
@@ -258,6 +260,10 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
                 create(http, "fifth", queue="voice")
                 expect(voice.locator('[data-field="waiting"] .value')).to_have_text("2")
                 assert wall.evaluate("window.__noReload") == "still here"
+                # a revoked agent token sends the agent back to the sign-in form
+                outage["revoked"] = True
+                assert http.delete("/v1/agents/ann/token").json()["revoked"] >= 1
+                expect(agent.locator("#login")).to_be_visible(timeout=15000)
             finally:
                 browser.close()
     finally:

@@ -125,6 +125,11 @@ const OW = (() => {
       try {
         do { again = false; await refresh(); } while (again);
       } catch (failure) {
+        if (failure.status === 401) {   // the key was revoked: sign in again
+          sessionStorage.removeItem(storeName);
+          location.reload();
+          return;
+        }
         if (failure.status) notice(failure.message, true);
       } finally {
         running = false;
