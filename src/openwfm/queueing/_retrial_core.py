@@ -396,6 +396,18 @@ def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol
             size = 0
         for x in range(min(size, width)):
             pi[y, x] = work[x]
+    # every state's rates, once (the sweeps only read them)
+    rate_up = np.empty((height, width))
+    rate_down = np.empty((height, width))
+    rate_out = np.empty((height, width))
+    for y in range(height):
+        for x in range(width):
+            _, u_y, d_y, total_out = _level_rates(
+                x, y, top, orbit_top, blocking, lam, mu, theta, n, retrial, gamma
+            )
+            rate_up[y, x] = u_y
+            rate_down[y, x] = d_y
+            rate_out[y, x] = total_out
     weight = np.empty(height)
     up = np.empty(height)
     down = np.empty(height)
@@ -414,14 +426,9 @@ def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol
             a_down = 0.0
             for x in range(width):
                 p = pi[y, x]
-                if p == 0.0:
-                    continue
-                _, u_y, d_y, _ = _level_rates(
-                    x, y, top, orbit_top, blocking, lam, mu, theta, n, retrial, gamma
-                )
                 mass += p
-                a_up += p * u_y
-                a_down += p * d_y
+                a_up += p * rate_up[y, x]
+                a_down += p * rate_down[y, x]
             if mass > 0.0:
                 for x in range(width):
                     pi[y, x] /= mass
@@ -447,10 +454,7 @@ def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol
         change = 0.0
         for y in range(height):
             for x in range(width):
-                d_x, u_y, d_y, out = _level_rates(
-                    x, y, top, orbit_top, blocking, lam, mu, theta, n, retrial, gamma
-                )
-                diag[x] = out
+                diag[x] = rate_out[y, x]
                 # inflow from the levels around
                 inflow = 0.0
                 if y + 1 < height:
@@ -491,7 +495,8 @@ def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol
         # linear convergence: the error left is about change * rate / (1 - rate)
         rate = min(change / previous, 0.9999) if previous > 0.0 else 0.9999
         previous = change
-        if change * rate / (1.0 - rate) < tol or change == 0.0:
+        # (an L1 change below 1e-13 is rounding noise: the iteration has settled)
+        if change * rate / (1.0 - rate) < tol or change < 1e-13:
             sweeps = sweep + 1
             break
     return pi, sweeps

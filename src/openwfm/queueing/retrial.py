@@ -302,6 +302,18 @@ def stationary_banded(source, target, rate, size, bandwidth, anchor) -> np.ndarr
     return pi / pi.sum()
 
 
+def _next_orbit_top(levels: np.ndarray, orbit_top: int) -> int:
+    """A taller orbit truncation: extrapolate the top levels' geometric decay to where the
+    top level holds ``_ORBIT_TAIL`` (plus margin), at least 10 more levels, at most double."""
+    top, below = levels[-1], levels[-4] if levels.size > 4 else 0.0
+    if top > 0.0 and 0.0 < top < below:
+        ratio = (top / below) ** (1.0 / 3.0)
+        extra = np.log(_ORBIT_TAIL / top) / np.log(ratio) + 10.0
+        if np.isfinite(extra):
+            return int(min(max(orbit_top + extra, orbit_top + 10), 2 * orbit_top))
+    return 2 * orbit_top
+
+
 def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) -> float:
     """Exact Erlang X for one element with a finite retry time; fills ``out`` (the start
     values, from the long-retry limit, are overwritten) and returns the attempt rate."""
@@ -314,7 +326,7 @@ def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) ->
         core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out)
         return limit_rate
     orbit_mean = (limit_rate - lam) / gamma
-    orbit_top = int(orbit_mean + 10.0 * np.sqrt(orbit_mean + 1.0) + 10)
+    orbit_top = int(orbit_mean + 12.0 * np.sqrt(orbit_mean + 1.0) + 10)
     spread = orbit_mean + 6.0 * np.sqrt(orbit_mean + 1.0) + 6
     while True:
         if lines >= 0:
@@ -371,7 +383,7 @@ def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) ->
             pi = flat.reshape(top + 1, orbit_top + 1).T.copy()
         if pi[-1].sum() <= _ORBIT_TAIL or orbit_top >= _MAX_ORBIT:
             break
-        orbit_top *= 2
+        orbit_top = _next_orbit_top(pi.sum(axis=1), orbit_top)
     y = np.arange(orbit_top + 1)[:, None]
     x = np.arange(top + 1)[None, :]
     arrivals = pi * (lam + y * gamma)
