@@ -11,10 +11,10 @@ improvement finds nothing better in time. It exists whenever the hard rules allo
 
 from __future__ import annotations
 
-from openwfm.schedule.budget import cp_sat_solver
+from openwfm.schedule.budget import clock_now, cp_sat_solver
 
-CONSTRUCT_SHARE = 0.3  # of the time limit for the construction ...
-CONSTRUCT_MIN_S = 5.0  # ... but at least this (it stops at its first solution, usually sooner)
+CONSTRUCT_SHARE = 0.5  # of the time limit for the construction ...
+CONSTRUCT_MIN_S = 30.0  # ... but at least this (it stops at its first solution, usually sooner)
 
 
 def construct_budget(time_limit_s: float) -> float:
@@ -67,3 +67,37 @@ def objective_of(model, values: list[int]) -> float:
     for v, c in zip(objective.vars, objective.coeffs, strict=True):
         total += c * (values[v] if v >= 0 else 1 - values[-v - 1])
     return float((objective.scaling_factor or 1.0) * (total + objective.offset))
+
+
+def construct_by_agent(make_builder, builder_args: dict, full, time_limit_s: float, seed: int):
+    """Agent by agent: each agent's shifts for their own hard rules (a model of one agent,
+    solved in a blink), then breaks and skills on the full model (``full``, built, without
+    objective) with every shift fixed. Returns values by the full model's variable index, or
+    None (a rule across agents the one-agent models cannot see, or no time)."""
+    started = clock_now()
+    agents = list(range(len(builder_args["agents"])))
+    fixed: dict[tuple[int, int], int] = {}
+    settled: set[int] = set()  # agents whose shifts the one-agent models found
+    for position, a in enumerate(agents):
+        sub = make_builder({**builder_args, "subset": {a}})
+        sub.build()
+        left = time_limit_s - (clock_now() - started)
+        status, values = construct(sub.m, max(left / (len(agents) - position + 1), 2.0), seed)
+        if status != "found":
+            continue  # left free in the full model below
+        settled.add(a)
+        for (who, day, option), var in sub.x.items():
+            if who == a and values[var.index]:
+                fixed[who, day] = option
+    model = full.m.clone()
+    variables = model.proto.variables
+    for (a, day, option), var in full.x.items():
+        if a not in settled:
+            continue
+        value = int(fixed.get((a, day)) == option)
+        domain = variables[var.index].domain
+        domain[0] = value
+        domain[1] = value
+    left = time_limit_s - (clock_now() - started)
+    status, values = construct(model, max(left, 5.0), seed)
+    return values if status == "found" else None

@@ -1185,9 +1185,15 @@ def solve(
     hint, found = None, "skipped"
     if construct:
         began = clock_now()
-        found, hint = construction.construct(
-            builder.m, construction.construct_budget(time_limit_s), seed
+        budget = construction.construct_budget(time_limit_s)
+        hint = construction.construct_by_agent(
+            lambda args: _Builder(**args), builder_args, builder, budget, seed
         )
+        found = "found"
+        if hint is None:
+            found, hint = construction.construct(
+                builder.m, max(budget - (clock_now() - began), 1.0), seed
+            )
         time_limit_s = max(time_limit_s - (clock_now() - began), time_limit_s / 2)
     builder.m.minimize(sum(c * v for c, v in builder.objective))
     if hint is not None:
@@ -1746,9 +1752,15 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
     def left(share: float) -> float:
         return max((time_limit_s - (clock_now() - started)) * share, 1.0)
 
-    agg, values, best, bound, agg_status = _phase_one(
-        builder_args, started, time_limit_s, num_workers, seed
-    )
+    try:
+        agg, values, best, bound, agg_status = _phase_one(
+            builder_args, started, time_limit_s, num_workers, seed
+        )
+    except ScheduleTimeoutError:
+        # phase 1 found nothing in its share: construct agent by agent, then improve
+        return _construct_and_polish(
+            builder_args, started, wall_started, time_limit_s, num_workers, seed, progress, method
+        )
     first_cost = best / SCALE + agg.offset
     # the rest of the time: days off, then named agents per group, then the polish
     phase_one_s = clock_now() - started
@@ -1898,6 +1910,47 @@ def _two_phase(builder_args, time_limit_s, num_workers, seed, progress, method) 
         f"days off per group: {', '.join(day_plans)}; "
         f"phase 2 assigned {len(targets)} group-day-option counts to named agents "
         f"(cost/bound per group: {'; '.join(phase2)})" + (f"; {polish_note}" if polish_note else "")
+    )
+    return result
+
+
+def _construct_and_polish(
+    builder_args, started, wall_started, time_limit_s, num_workers, seed, progress, method
+) -> ScheduleResult:
+    """A schedule agent by agent (:func:`openwfm.schedule.construct.construct_by_agent`),
+    improved by the large-neighbourhood search until the deadline. No proven bound: the
+    result's bound is 0 (the gap is then an upper estimate)."""
+    full = _Builder(**builder_args)
+    full.build()
+    remaining = time_limit_s - (clock_now() - started)
+    values = construction.construct_by_agent(
+        lambda args: _Builder(**args),
+        builder_args,
+        full,
+        construction.construct_budget(remaining),
+        seed,
+    )
+    if values is None:
+        raise ScheduleTimeoutError(
+            f"no schedule found within the time limit of {time_limit_s:g} s; raise --time-limit",
+            field="time_limit",
+        )
+    fixed = {(a, d): o for (a, d, o), var in full.x.items() if values[var.index]}
+    deadline = max(started + time_limit_s, clock_now() + 5.0)
+    polished = _polish(builder_args, fixed, deadline, num_workers, seed, progress, started, 0.0)
+    if polished is None:
+        raise ScheduleTimeoutError(
+            f"no schedule found within the time limit of {time_limit_s:g} s; raise --time-limit",
+            field="time_limit",
+        )
+    builder, solver = polished
+    result = _extract(builder, solver, "feasible", time.perf_counter() - wall_started, method)
+    result.bound = max(result.bound, 0.0) if math.isfinite(result.bound) else 0.0
+    result.bound = min(result.bound, 0.0)  # the polish's own value is not a bound
+    result.gap = 0.0 if result.objective <= 1e-9 else 1.0
+    result.notes.append(
+        "phase 1 found nothing in its time: constructed agent by agent (hard rules alone), "
+        f"then improved; {solver.note}; no proven bound"
     )
     return result
 
