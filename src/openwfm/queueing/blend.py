@@ -109,44 +109,61 @@ def _states(n, s, top):
 
 def _generator(lam, mu, mu_out, theta, n, s, top):
     o, k = _states(n, s, top)
-    lookup = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(o, k, strict=True))}
+    k_min = np.maximum(-s, np.arange(n + 1) - n)
+    start = np.concatenate([[0], np.cumsum(top + 1 - k_min)])
+
+    def index(o2, k2):
+        """State index of (o2, k2), or -1 when it is not a state."""
+        inside = (o2 >= 0) & (o2 <= n)
+        o_safe = np.clip(o2, 0, n)
+        inside &= (k2 >= k_min[o_safe]) & (k2 <= top)
+        return np.where(inside, start[o_safe] + k2 - k_min[o_safe], -1)
+
+    source = np.arange(o.size)
     rows, cols, vals = [], [], []
 
-    def add(i, o2, k2, rate):
-        if rate > 0.0:
-            j = lookup.get((o2, k2))
-            if j is not None and j != i:
-                rows.append(i)
-                cols.append(j)
-                vals.append(rate)
+    def add(mask, o2, k2, rate):
+        target = index(o2, k2)
+        rate = np.broadcast_to(rate, o.shape)
+        keep = mask & (target >= 0) & (rate > 0) & (target != source)
+        rows.append(source[keep])
+        cols.append(target[keep])
+        vals.append(rate[keep])
 
-    for i, (oi, ki) in enumerate(zip(o.tolist(), k.tolist(), strict=True)):
-        if ki < top:
-            add(i, oi, ki + 1, lam)
-        inbound_busy = n - oi + min(ki, 0)
-        if inbound_busy > 0:
-            if ki == -s and s < n - oi:  # an agent frees, too many idle: outbound starts
-                add(i, oi + 1, ki, inbound_busy * mu)
-            else:
-                add(i, oi, ki - 1, inbound_busy * mu)
-        if ki > 0:
-            add(i, oi, ki - 1, ki * theta)
-        if oi > 0 and ki > -s:  # at k = -s the freed agent restarts outbound (no change)
-            add(i, oi - 1, ki - 1, oi * mu_out)
+    add(k < top, o, k + 1, lam)  # inbound arrival
+    inbound_busy = n - o + np.minimum(k, 0)
+    starts_outbound = (k == -s) & (s < n - o)  # an agent frees with too many idle
+    add((inbound_busy > 0) & starts_outbound, o + 1, k, inbound_busy * mu)
+    add((inbound_busy > 0) & ~starts_outbound, o, k - 1, inbound_busy * mu)
+    add(k > 0, o, k - 1, np.maximum(k, 0) * theta)  # abandonment
+    # an outbound call ends; at k = -s the freed agent restarts outbound (no change)
+    add((o > 0) & (k > -s), o - 1, k - 1, o * mu_out)
+    rows, cols, vals = (np.concatenate(v) for v in (rows, cols, vals))
     size = o.size
     q = sparse.coo_matrix((vals, (rows, cols)), shape=(size, size)).tocsr()
     q = q - sparse.diags(np.asarray(q.sum(axis=1)).ravel())
     return q, o, k
 
 
-def _stationary(q) -> np.ndarray:
-    a = q.T.tolil()
-    a[0, :] = 1.0
-    b = np.zeros(q.shape[0])
-    b[0] = 1.0
-    pi = sparse_linalg.spsolve(a.tocsc(), b)
+def _stationary(q, anchor: int) -> np.ndarray:
+    """pi Q = 0, sum pi = 1: the balance equations without the ``anchor`` state's, with
+    ``pi[anchor] = 1`` (keeps the system sparse, unlike a row of ones), then normalised."""
+    a = q.T.tocsc()
+    keep = np.ones(q.shape[0], dtype=bool)
+    keep[anchor] = False
+    rhs = -np.asarray(a[:, anchor].todense()).ravel()[keep]
+    reduced = a[keep][:, keep]
+    solution = sparse_linalg.spsolve(reduced.tocsc(), rhs)
+    pi = np.insert(solution, anchor, 1.0)
     pi = np.maximum(pi, 0.0)
     return pi / pi.sum()
+
+
+def _anchor(o: np.ndarray, k: np.ndarray, busy_out: int) -> int:
+    """Index of the state with ``busy_out`` outbound calls and the fewest idle agents
+    allowed (k closest to 0 from below, or 0)."""
+    rows = np.flatnonzero(o == busy_out)
+    return int(rows[np.argmin(np.abs(k[rows]))])
 
 
 def _tagged_chain(mu, mu_out, theta, n, top):
@@ -206,7 +223,10 @@ def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
     top = int(top * 1.5) + 10
     while True:
         q, o, k = _generator(lam, mu, mu_out, theta, n, s, top)
-        pi = _stationary(q)
+        # anchor: inbound agents near the load, no queue (a state with much of the mass)
+        busy_out = int(np.clip(n - s - round(lam * h), 0, n))
+        anchor = _anchor(o, k, busy_out)
+        pi = _stationary(q, anchor)
         if pi[k == top].sum() <= _TAIL:
             break
         if top > 100_000:
