@@ -21,6 +21,7 @@ from openwfm.routing import events as E
 from openwfm.routing import models as M
 from openwfm.routing import operations as O
 from openwfm.routing.core import Router
+from openwfm.routing.metrics import install_operations
 from openwfm.routing.problems import BadRequest, Forbidden, NotFound, Problem, TooLarge
 from openwfm.routing.stats import queue_stats
 
@@ -99,6 +100,7 @@ def create_app(
 
     app = FastAPI(title="openwfm router", version="1", lifespan=lifespan)
     app.state.router = router
+    install_operations(app, router)  # /metrics, OpenAPI links (production issue)
     app.add_middleware(BodyLimit)
 
     @app.exception_handler(Problem)
@@ -323,7 +325,7 @@ def _event_routes(app: FastAPI, router: Router, principal) -> None:
 
     @app.get("/v1/events")
     def list_events(
-        after: int = Query(default=0, ge=0),
+        after: int = Query(default=0, ge=0, le=2**31 - 1),
         limit: int = Query(default=1000, ge=1, le=10000),
         who: A.Principal = Depends(principal),
     ):
@@ -333,7 +335,7 @@ def _event_routes(app: FastAPI, router: Router, principal) -> None:
     @app.get("/v1/events/stream")
     async def stream(
         request: Request,
-        after: int = Query(default=0, ge=0),
+        after: int = Query(default=0, ge=0, le=2**31 - 1),
         max_events: int | None = Query(default=None, ge=1),
         timeout_s: float | None = Query(default=None, gt=0),
         last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
