@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/router.py`` (``--quick`` for a smoke run; ``--twin`` also plays a
 whole simulated day of the example center through the HTTP router and checks it against the
-simulator).
+simulator; ``--db postgresql``: several router processes on PostgreSQL beside a bare
+``SKIP LOCKED`` loop, see ``bench/router_postgres.py``).
 
 Set-up: 1,000 agents (voice, chat with 3 at once, email; the A-team policy with an escalation
 step), every slot held by a pending offer, and 200 more contacts waiting, on the embedded SQLite
@@ -77,7 +78,12 @@ def setup(folder: Path, n_agents: int, waiting: int, rng: random.Random, synchro
     settings = RouterSettings(offer_timeout_s=1e9, callback_threshold_s=None)
     router = Router(store, {"bench": Center("bench", scenario)}, settings, virtual_clock=True)
     router.setup()
-    names = [a.name for a in scenario.all_agents()]
+    return fill(router, waiting, rng)
+
+
+def fill(router: Router, waiting: int, rng: random.Random) -> Router:
+    """Every agent available with every slot held by a pending offer, ``waiting`` more queued."""
+    names = [a.name for a in router.centers["bench"].scenario.all_agents()]
     slots = {"v": 1, "c": 3, "e": 1}
     queues = {"v": ["voice"], "c": ["chat", "chat", "chat"], "e": ["email"]}
     key = 0
@@ -156,7 +162,17 @@ def main() -> None:
     parser.add_argument("--twin", action="store_true", help="also play a simulated day")
     parser.add_argument("--twin-day", default="2024-01-06", help="the day (YYYY-MM-DD)")
     parser.add_argument("--only-twin", action="store_true", help="skip the decision benchmark")
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--processes", type=int, default=2, help="postgresql: router processes")
+    parser.add_argument("--seconds", type=float, default=20.0, help="postgresql: measured time")
     args = parser.parse_args()
+    if args.db == "postgresql":
+        from router_postgres import run
+
+        if args.quick:
+            args.agents, args.waiting, args.seconds = 100, 20, 5.0
+        run(args.agents, args.waiting, args.seconds, args.processes)
+        return
     if args.only_twin:
         twin_day(args.twin_day)
         return

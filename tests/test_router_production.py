@@ -216,8 +216,10 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
         for thread in threads:
             thread.start()
         rng = random.Random(17)
-        for round_ in ("holder", "random", "postgres", "holder"):
-            time.sleep(2.0)
+        for number, round_ in enumerate(("holder", "random", "postgres", "holder")):
+            # under load: wait for more acknowledged contacts (work, not time: a slow machine
+            # makes the same run, only slower)
+            assert wait_for(lambda n=number: load.created >= 6 * (n + 1), 120)
             if round_ == "postgres":
                 postgres_cluster.restart(immediate=True)  # like a crash: no checkpoint
                 continue
@@ -234,7 +236,7 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
                     lease_moves += 1
                     lease_move_s.append(time.monotonic() - started)
             victim.start()
-        time.sleep(2.0)
+        assert wait_for(lambda: load.created >= 30 and load.completed >= 10, 120)
     finally:
         load.stop.set()
         for thread in threads:
@@ -267,7 +269,7 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
             f"{load.errors}"
         )
         assert doubles == 0 and violations == 0
-        assert load.created > 20 and load.completed > 5 and kills == 3
+        assert kills == 3
         assert lease_moves >= 1
     finally:
         for server in servers:
