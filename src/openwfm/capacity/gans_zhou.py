@@ -14,10 +14,19 @@ each experienced agent leaves with probability ``turnover`` (independently; the 
 experienced agents is capped at ``max_experienced``, an absorbing bound kept far from use).
 
 :func:`optimal_cost` is the exact DP. :func:`openwfm_policy_cost` evaluates, exactly over the
-same chain, the policy that re-plans every period with :func:`openwfm.capacity.hiring.
-optimise_starts` on the expected (average) behaviour of the remaining horizon and hires what
-the plan starts now (Gans & Zhou's LP heuristic, re-solved as a planner would each week), with
-the shortage priced on the staff's spread (see :func:`openwfm_hires`).
+same chain, openwfm's hiring policy, solved in every state it reaches (see
+:func:`openwfm_hires`): a rolling two-stage stochastic program. The class optimiser
+(:func:`openwfm.capacity.hiring.optimise_starts`, the LP on average behaviour of Gans & Zhou
+with the shortage priced on the exact spread of the current staff) prices the rest of the
+horizon from any staff state (:func:`replan_cost`); each class size the planner may start now
+is scored by this period's exact cost plus that price averaged over the exact distribution of
+the state the period ends in, so the plan for later classes is re-made after the attrition
+and learning actually seen rather than fixed now (which over-hires now to buy a margin the
+planner can buy later). The optimiser's own first class without this look-ahead (``replan``)
+and the plain average-behaviour LP (``plain_lp``) are kept for comparison.
+
+On a planner's real model (tenure bands, multi-week training) the same look-ahead would draw
+the next states from the attrition simulation (:mod:`.band`) instead of enumerating them.
 """
 
 from __future__ import annotations
@@ -139,6 +148,7 @@ def optimal_cost(instance: Instance) -> tuple[float, np.ndarray]:
     return float(value[instance.start]), policy
 
 
+@lru_cache(maxsize=256)
 def _average_response(instance: Instance, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Expected (trainees, experienced) k periods after one hire, k = 0..horizon-1."""
     q1, p, q2 = instance.trainee_turnover, instance.learning, instance.turnover
@@ -153,37 +163,63 @@ def _average_response(instance: Instance, horizon: int) -> tuple[np.ndarray, np.
     return np.array(trainees), np.array(experienced)
 
 
-def _head_moments(instance: Instance, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of one hire's capacity k periods later, k = 0..horizon-1."""
+@dataclass(frozen=True)
+class _AverageModel:
+    """The planner's average-behaviour model of the remaining ``horizon`` periods: per head
+    hired ``k`` periods ago, expected capacity ``mean_hire[k]`` and paid heads ``paid_hire[k]``;
+    an experienced agent is still there with probability ``stay[k]``; the class starting at
+    period ``s`` as a :class:`Response` (``productive[w, s]``, ``paid[w, s]``)."""
+
+    mean_hire: np.ndarray
+    paid_hire: np.ndarray
+    stay: np.ndarray
+    response: Response
+
+
+@lru_cache(maxsize=256)
+def _average_model(instance: Instance, horizon: int) -> _AverageModel:
     t1, t2 = _average_response(instance, horizon)
-    mu1 = instance.trainee_productivity
-    mean = mu1 * t1 + t2
-    return mean, mu1**2 * t1 + t2 - mean**2
+    mean_hire = instance.trainee_productivity * t1 + t2
+    productive = np.zeros((horizon, horizon))
+    paid = np.zeros((horizon, horizon))
+    for start in range(horizon):
+        productive[start:, start] = mean_hire[: horizon - start]
+        paid[start:, start] = (t1 + t2)[: horizon - start]
+    return _AverageModel(
+        mean_hire,
+        t1 + t2,
+        (1 - instance.turnover) ** np.arange(horizon),
+        Response(np.arange(horizon), productive, paid),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _trainee_capacity(instance: Instance, n1: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity of ``n1`` trainees ``k`` periods on (each stays a trainee, has learnt or has
+    left), as values and probabilities."""
+    q1, p = instance.trainee_turnover, instance.learning
+    stay = ((1 - q1) * (1 - p)) ** k
+    learnt = _average_response(instance, k + 1)[1][k]
+    trainees, experienced = np.meshgrid(np.arange(n1 + 1), np.arange(n1 + 1), indexing="ij")
+    feasible = trainees + experienced <= n1
+    a, b = trainees[feasible], experienced[feasible]
+    probabilities = multinomial.pmf(
+        np.stack([a, b, n1 - a - b], axis=1), n1, [stay, learnt, max(1 - stay - learnt, 0.0)]
+    )
+    return instance.trainee_productivity * a + b, np.nan_to_num(probabilities)
 
 
 def _staff_spread(instance: Instance, n1: int, n2: int, horizon: int, grid: float = 0.05):
     """Per period k, the exact distribution of the current staff's capacity around its mean
     (atoms merged on a ``grid`` FTE lattice): trainees stay (capacity mu1), learn (1) or
     leave; experienced agents stay or leave."""
-    q1, p, q2 = instance.trainee_turnover, instance.learning, instance.turnover
-    mu1 = instance.trainee_productivity
     spread = []
     for k in range(horizon):
-        stay1 = ((1 - q1) * (1 - p)) ** k
-        t2 = _average_response(instance, k + 1)[1][k]
-        trainee_probs = [stay1, t2, 1 - stay1 - t2]
-        values, probs = [0.0], [1.0]
-        if n1:
-            values, probs = [], []
-            for a in range(n1 + 1):
-                for b in range(n1 + 1 - a):
-                    values.append(mu1 * a + b)
-                    probs.append(multinomial.pmf([a, b, n1 - a - b], n1, trainee_probs))
-        keep = (1 - q2) ** k
+        values, probs = _trainee_capacity(instance, n1, k)
         kept = np.arange(n2 + 1)
-        kept_p = binom.pmf(kept, n2, keep)
-        total = (np.asarray(values)[:, None] + kept[None, :]).ravel()
-        weight = (np.asarray(probs)[:, None] * kept_p[None, :]).ravel()
+        kept_p = binom.pmf(kept, n2, (1 - instance.turnover) ** k)
+        total = (values[:, None] + kept[None, :]).ravel()
+        weight = (probs[:, None] * kept_p[None, :]).ravel()
         lattice = np.round(total / grid).astype(int)
         merged = np.bincount(lattice - lattice.min(), weights=weight)
         atoms = (np.flatnonzero(merged > 1e-12) + lattice.min()) * grid
@@ -198,67 +234,90 @@ def _expected_shortage(spread, shortfall: np.ndarray) -> float:
     )
 
 
-def openwfm_hires(instance: Instance, period: int, n1: int, n2: int, spread: bool = True) -> int:
-    """Hires now: openwfm's class optimiser (:func:`optimise_starts`) re-plans the rest of the
-    horizon on average behaviour. With ``spread`` (openwfm's policy) the shortage is priced on
-    the exact distribution of the staff's capacity, and the class starting now is sized by
-    comparing the optimiser's size and its neighbours (+-1) exactly: for each, the staff
-    including those hires is known in distribution, later classes are re-optimised. Without
-    ``spread`` it is Gans & Zhou's plain LP heuristic on average behaviour."""
+def _plan_from(instance: Instance, period: int, n1: int, n2: int, spread: bool):
+    """openwfm's class optimiser (:func:`optimise_starts`) from the state ``(n1, n2)`` at the
+    start of ``period``: the class sizes of the remaining periods on average behaviour (with
+    ``spread``, the shortage priced on the exact distribution of the current staff's capacity)
+    and that distribution."""
     horizon = instance.periods - period
-    t1, t2 = _average_response(instance, horizon)
-    mean_hire, _ = _head_moments(instance, horizon)
-    stay = (1 - instance.turnover) ** np.arange(horizon)
-    productive = np.zeros((horizon, horizon))
-    paid = np.zeros((horizon, horizon))
-    for start in range(horizon):
-        k = horizon - start
-        productive[start:, start] = mean_hire[:k]
-        paid[start:, start] = t1[:k] + t2[:k]
-    demand = np.full(horizon, instance.demand)
-    room = instance.max_trainees - n1
-    options = {"max_class_size": instance.max_trainees, "time_limit_s": 10.0}
-    first = optimise_starts(
-        demand,
-        n1 * mean_hire + n2 * stay,
-        Response(np.arange(horizon), productive, paid),
+    model = _average_model(instance, horizon)
+    staff = _staff_spread(instance, n1, n2, horizon) if spread else None
+    starts = optimise_starts(
+        np.full(horizon, instance.demand),
+        n1 * model.mean_hire + n2 * model.stay,
+        model.response,
         instance.costs,
-        capacity_spread=_staff_spread(instance, n1, n2, horizon) if spread else None,
-        **options,
+        capacity_spread=staff,
+        max_class_size=instance.max_trainees,
+        time_limit_s=10.0,
     )
-    proposal = int(min(first[0], room))
-    if not spread:
-        return proposal
-    later = Response(np.arange(1, horizon), productive[:, 1:], paid[:, 1:])
+    return starts, staff
 
-    def cost_of(hires: int) -> float:
-        staff = _staff_spread(instance, n1 + hires, n2, horizon)
-        base = (n1 + hires) * mean_hire + n2 * stay
-        starts = np.zeros(horizon - 1)
-        if horizon > 1:
-            starts = optimise_starts(
-                demand, base, later, instance.costs, capacity_spread=staff, **options
-            )
-        shortfall = demand - base - later.productive @ starts
-        return (
-            hires * (instance.hire_cost + instance.wage * paid[:, 0].sum())
-            + starts.sum() * instance.hire_cost
-            + instance.wage * float((later.paid @ starts).sum())
-            + (instance.shortage_cost + instance.over_cost) * _expected_shortage(staff, shortfall)
-            - instance.over_cost * float(shortfall.sum())  # expected surplus = short - shortfall
-        )
 
-    # local search from the optimiser's size: step while the exact comparison improves
-    costs = {proposal: cost_of(proposal)}
-    best = proposal
-    for step in (-1, 1):
-        candidate = best + step
-        while 0 <= candidate <= room:
-            costs[candidate] = cost_of(candidate)
-            if costs[candidate] >= costs[best] - 1e-9:
-                break
-            best, candidate = candidate, candidate + step
-    return best
+@lru_cache(maxsize=8192)
+def replan_cost(instance: Instance, period: int, n1: int, n2: int) -> float:
+    """Expected cost of the remaining periods from the state ``(n1, n2)`` at the start of
+    ``period`` as openwfm's plan prices it: the class optimiser's sizes (shortage priced on the
+    staff's exact spread), the wages of current staff and classes on average behaviour, the
+    expected shortage (and over-staffing) on the staff's spread."""
+    if period >= instance.periods:
+        return 0.0
+    model = _average_model(instance, instance.periods - period)
+    starts, staff = _plan_from(instance, period, n1, n2, spread=True)
+    base = n1 * model.mean_hire + n2 * model.stay
+    shortfall = instance.demand - base - model.response.productive @ starts
+    paid = n1 * model.paid_hire + n2 * model.stay + model.response.paid @ starts
+    return (
+        instance.hire_cost * float(starts.sum())
+        + instance.wage * float(paid.sum())
+        + (instance.shortage_cost + instance.over_cost) * _expected_shortage(staff, shortfall)
+        - instance.over_cost * float(shortfall.sum())  # expected surplus = short - shortfall
+    )
+
+
+def _expected_replan_cost(instance: Instance, period: int, trainees: int, n2: int) -> float:
+    """``E[replan_cost(period + 1, next state)]`` after a period with ``trainees`` trainees
+    (hires included) and ``n2`` experienced agents, over the exact transition (outcomes with
+    probability below 1e-9 left out)."""
+    outcomes = _trainee_outcomes(instance, trainees)
+    kept = np.arange(n2 + 1)
+    kept_p = binom.pmf(kept, n2, 1 - instance.turnover)
+    kept, kept_p = kept[kept_p > 1e-9], kept_p[kept_p > 1e-9]
+    total = 0.0
+    for stay, learn in zip(*np.nonzero(outcomes > 1e-9), strict=True):
+        experienced = np.minimum(learn + kept, instance.max_experienced)
+        values = [replan_cost(instance, period + 1, int(stay), int(b)) for b in experienced]
+        total += outcomes[stay, learn] * float(np.dot(kept_p, values))
+    return total
+
+
+def openwfm_hires(
+    instance: Instance, period: int, n1: int, n2: int, method: str = "lookahead"
+) -> int:
+    """Hires now in the state ``(n1, n2)`` at the start of ``period``.
+
+    ``lookahead`` (openwfm's policy): a rolling two-stage stochastic program on the scenario
+    tree of the next period. Each class size ``h`` the planner may start now is scored by the
+    exact expected cost of this period (hiring, wages, shortage with that staff) plus the
+    expected cost of re-planning with openwfm's class optimiser (:func:`replan_cost`) from
+    every staff state the period can end in (trainees staying, learning or leaving, experienced
+    agents leaving: the exact distribution), so later classes adapt to the attrition actually
+    seen instead of being fixed now. The least costly size is hired.
+    ``replan``: the class the optimiser starts now when it plans the rest of the horizon on
+    average behaviour with the shortage priced on the staff's exact spread (no look-ahead).
+    ``plain_lp``: the same on average behaviour only (Gans & Zhou's LP heuristic).
+    """
+    room = instance.max_trainees - n1
+    if method in ("replan", "plain_lp"):
+        starts, _ = _plan_from(instance, period, n1, n2, spread=method == "replan")
+        return int(min(starts[0], room))
+    if method != "lookahead":
+        raise ValueError(f"unknown method {method!r}")
+    candidates = np.arange(room + 1)
+    trainees = n1 + candidates
+    now = _period_cost(instance, trainees, np.full(len(trainees), n2))
+    later = [_expected_replan_cost(instance, period, int(m), n2) for m in trainees]
+    return int(np.argmin(instance.hire_cost * candidates + now + np.asarray(later)))
 
 
 def _reachable(instance: Instance, decide) -> list[set[tuple[int, int]]]:
@@ -276,9 +335,9 @@ def _reachable(instance: Instance, decide) -> list[set[tuple[int, int]]]:
     return reach
 
 
-def openwfm_policy_cost(instance: Instance, spread: bool = True) -> float:
+def openwfm_policy_cost(instance: Instance, method: str = "lookahead") -> float:
     """Exact expected cost of the re-planning policy from ``instance.start`` (the policy is
-    solved only in the states it can reach); ``spread`` as in :func:`openwfm_hires`."""
+    solved only in the states it can reach); ``method`` as in :func:`openwfm_hires`."""
     n1_max, n2_max = instance.max_trainees, instance.max_experienced
     trainees = np.arange(n1_max + 1)[:, None]
     experienced = np.arange(n2_max + 1)[None, :]
@@ -288,7 +347,7 @@ def openwfm_policy_cost(instance: Instance, spread: bool = True) -> float:
     def decide(period: int, n1: int, n2: int) -> int:
         key = (period, n1, n2)
         if key not in decisions:
-            decisions[key] = openwfm_hires(instance, period, n1, n2, spread)
+            decisions[key] = openwfm_hires(instance, period, n1, n2, method)
         return decisions[key]
 
     reach = _reachable(instance, decide)
