@@ -54,12 +54,16 @@ def postgres_cluster():
         cluster.stop()
 
 
+_DATABASES: list[str] = []  # one fresh database per test, numbered in this worker
+
+
 @pytest.fixture
 def postgres_url(postgres_cluster, request) -> str:
     """The URL of a fresh, empty database in the session's cluster."""
     import re
 
-    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    _DATABASES.append(request.node.name)
+    name = f"t{len(_DATABASES)}_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
     return postgres_cluster.create_database(name)
 
 
