@@ -251,7 +251,9 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
             events += more
         # every acknowledged contact exists; a retry with its key returns the same contact
         for key, contact_id in load.acknowledged.items():
-            state = http.get(f"/v1/contacts/{contact_id}").json()["state"]
+            response = http.get(f"/v1/contacts/{contact_id}")
+            assert response.status_code == 200, (contact_id, response.text)
+            state = response.json()["state"]
             assert state in ("queued", "offered", "assigned", "wrapping", "completed")
             retry = http.post(
                 "/v1/contacts", json=load.bodies[key], headers={"Idempotency-Key": key}
