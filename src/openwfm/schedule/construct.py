@@ -69,26 +69,59 @@ def objective_of(model, values: list[int]) -> float:
     return float((objective.scaling_factor or 1.0) * (total + objective.offset))
 
 
+def _solve_one(builder, time_limit_s: float, seed: int, model=None):
+    """Best solution of ``model`` (default ``builder.m``, objective not set yet) within the
+    limit: first any solution of its hard constraints, then the objective from there (one
+    CP-SAT worker chasing the objective alone often finds nothing). (found, values)."""
+    from ortools.sat.python import cp_model
+
+    model = builder.m if model is None else model
+    status, first = construct(model, max(time_limit_s * 0.3, min(time_limit_s, 10.0)), seed)
+    if status != "found":
+        return False, None
+    with_objective = model.clone()
+    with_objective.minimize(sum(c * v for c, v in builder.objective))
+    add_hint(with_objective, first)
+    solver = cp_sat_solver(max(time_limit_s * 0.7, 0.5), 2, seed)  # one when deterministic
+    status = solver.solve(with_objective)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return True, [int(v) for v in solver.response_proto.solution]
+    return True, first
+
+
 def construct_by_agent(make_builder, builder_args: dict, full, time_limit_s: float, seed: int):
-    """Agent by agent: each agent's shifts for their own hard rules (a model of one agent,
-    solved in a blink), then breaks and skills on the full model (``full``, built, without
-    objective) with every shift fixed. Returns values by the full model's variable index, or
-    None (a rule across agents the one-agent models cannot see, or no time)."""
+    """Greedy, agent by agent: each agent's shifts minimise that agent's own rule penalties
+    and the coverage cost of what the agents before left uncovered (the residual
+    requirement, with the same marginal costs: the k-th missing agent of the residual is the
+    k-th missing agent of the whole); specialists first, so the multi-skilled fill the rest.
+    Then breaks and skills on the full model (``full``, built, without objective) with every
+    found shift fixed, minimising its objective. Returns values by the full model's variable
+    index, or None (a rule across agents the one-agent models cannot see, or no time)."""
+    import numpy as np
+
     started = clock_now()
-    agents = list(range(len(builder_args["agents"])))
+    agents = builder_args["agents"]
+    queues = set(builder_args["required"])
+    order = sorted(
+        range(len(agents)), key=lambda a: (len([q for q in agents[a].skills if q in queues]), a)
+    )
+    residual = {q: np.array(r, dtype=np.int64) for q, r in builder_args["required"].items()}
     fixed: dict[tuple[int, int], int] = {}
     settled: set[int] = set()  # agents whose shifts the one-agent models found
-    for position, a in enumerate(agents):
-        sub = make_builder({**builder_args, "subset": {a}})
+    for position, a in enumerate(order):
+        sub = make_builder({**builder_args, "subset": {a}, "required": residual})
         sub.build()
         left = time_limit_s - (clock_now() - started)
-        status, values = construct(sub.m, max(left / (len(agents) - position + 1), 2.0), seed)
-        if status != "found":
+        found, values = _solve_one(sub, max(left / (len(order) - position + 1), 2.0), seed)
+        if not found:
             continue  # left free in the full model below
         settled.add(a)
         for (who, day, option), var in sub.x.items():
             if who == a and values[var.index]:
                 fixed[who, day] = option
+        for (q, t), under in sub.under.items():
+            covered = residual[q][t] - values[under.index] + values[sub.over[q, t].index]
+            residual[q][t] = max(residual[q][t] - covered, 0)
     model = full.m.clone()
     variables = model.proto.variables
     for (a, day, option), var in full.x.items():
@@ -99,5 +132,5 @@ def construct_by_agent(make_builder, builder_args: dict, full, time_limit_s: flo
         domain[0] = value
         domain[1] = value
     left = time_limit_s - (clock_now() - started)
-    status, values = construct(model, max(left, 5.0), seed)
-    return values if status == "found" else None
+    found, values = _solve_one(full, max(left, 20.0), seed, model)
+    return values if found else None
