@@ -1919,7 +1919,7 @@ def _construct_and_polish(
 ) -> ScheduleResult:
     """A schedule agent by agent (:func:`openwfm.schedule.construct.construct_by_agent`),
     improved by the large-neighbourhood search until the deadline. No proven bound: the
-    result's bound is 0 (the gap is then an upper estimate)."""
+    result's bound is the linear relaxation of phase 1's group model (0 when that fails)."""
     full = _Builder(**builder_args)
     full.build()
     remaining = time_limit_s - (clock_now() - started)
@@ -1944,15 +1944,31 @@ def _construct_and_polish(
         polished = full, _Values(values, cost, cost, "polish found nothing in time")
     builder, solver = polished
     result = _extract(builder, solver, "feasible", time.perf_counter() - wall_started, method)
-    result.bound = max(result.bound, 0.0) if math.isfinite(result.bound) else 0.0
-    result.bound = min(result.bound, 0.0)  # the polish's own value is not a bound
-    result.gap = 0.0 if result.objective <= 1e-9 else 1.0
+    result.bound = _relaxation_bound(builder_args)  # the polish's own value is not a bound
+    result.gap = (
+        0.0
+        if result.objective <= 1e-9
+        else max(result.objective - result.bound, 0.0) / result.objective
+    )
     result.notes.append(
         "phase 1 found nothing in its time: constructed agent by agent (greedy, against the "
         "requirement the agents before left), "
-        f"then improved; {solver.note}; no proven bound"
+        f"then improved; {solver.note}; bound from the linear relaxation"
     )
     return result
+
+
+def _relaxation_bound(builder_args, time_limit_s: float = 60.0) -> float:
+    """A proven lower bound (cost units) from the linear relaxation of phase 1's group model
+    (HiGHS), or 0 when it cannot be had."""
+    agg = _Builder(**{**builder_args, "aggregate": True, "day_patterns": True})
+    agg.build()
+    agg.m.minimize(sum(c * v for c, v in agg.objective))
+    ones = {lit.index for lit in agg.pattern_links.values()}
+    found = _mip(agg.m.proto, ones, time_limit_s, relax=True)
+    if found is None:
+        return 0.0
+    return max(found[2] / SCALE + agg.offset, 0.0)
 
 
 def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
@@ -2050,7 +2066,7 @@ def _phase_one(builder_args, started, time_limit_s, num_workers, seed):
 _MIP_SHARE = 0.65  # of the time limit at most: HiGHS on phase 1 (its first solution comes late)
 
 
-def _mip(proto, ones: set[int], time_limit_s: float):
+def _mip(proto, ones: set[int], time_limit_s: float, relax: bool = False):
     """Solve a CP-SAT model that holds only linear constraints as a MIP with HiGHS (scipy).
 
     ``ones``: Boolean variables fixed to 1 (their enforced constraints become plain ones).
@@ -2112,7 +2128,7 @@ def _mip(proto, ones: set[int], time_limit_s: float):
         warnings.simplefilter("ignore")
         result = milp(
             cost,
-            integrality=np.ones(n),
+            integrality=np.zeros(n) if relax else np.ones(n),
             bounds=Bounds(lower, upper),
             constraints=LinearConstraint(
                 matrix,
@@ -2126,6 +2142,10 @@ def _mip(proto, ones: set[int], time_limit_s: float):
     record_highs(time_limit_s, getattr(result, "mip_node_count", None))
     if result.x is None:
         return None
+    if relax:  # the linear relaxation: only its optimum, a lower bound (floored, as below)
+        if result.status != 0 or not np.isfinite(result.fun):
+            return None
+        return None, None, math.floor(float(result.fun) - 1e-6) + objective.offset
     values = np.round(result.x).astype(np.int64)
     activity = matrix @ values
     if (
