@@ -4,28 +4,15 @@ store is unchanged; the real Anonymous Bank files ingest completely and match ra
 from __future__ import annotations
 
 import csv
-import sys
 from collections import Counter
 
 import pandas as pd
 import pytest
 
+from _cli import run
 from conftest import require_shared_data
-from openwfm import cli
 from openwfm.data.store import InteractionStore
 from test_data_readers import HEADER, ROWS, bank_file
-
-
-def run(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run the console entry point in-process; return (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["openwfm", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

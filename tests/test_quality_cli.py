@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 import pytest
 import yaml
 
-from openwfm import cli
+from _cli import run
 from openwfm.data.store import InteractionStore
 from openwfm.quality.forms import load_form
 from openwfm.quality.scoring import score_evaluation
@@ -17,17 +15,6 @@ from openwfm.scenario import EXAMPLES_DIR, load_scenario
 
 ZENDESK = EXAMPLES_DIR / "quality" / "zendesk-scorecard.yaml"
 AGENTS = ["Ava", "Ben", "Chloe", "voice-team-1"]
-
-
-def run(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["openwfm", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def interactions() -> pd.DataFrame:

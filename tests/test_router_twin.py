@@ -62,10 +62,18 @@ def test_a_simulated_day_through_the_router_equals_the_simulator(example_scenari
     np.testing.assert_allclose(floats[:, E.ANSWER], day.floats[:, E.ANSWER], rtol=0, atol=1e-9)
     # the KPIs, through the simulator's own counting
     plan = day.plan
-    args = (plan.model, plan.availability, plan.origin, plan.interval_s, plan.n_intervals)
+    args = (plan.model, day.availability, plan.origin, plan.interval_s, plan.n_intervals)
     ours = replication_counts(floats, ints, *args)
     theirs = replication_counts(day.floats, day.ints, *args)
     assert set(ours) == set(theirs)
     for name in theirs:
         np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-9, atol=1e-6, err_msg=name)
     assert theirs["answered"].sum() > 0 and theirs["sl_denominator"].sum() > 0
+    # and they are the counts `openwfm simulate` itself makes of that replication
+    from openwfm.sim.run import run_one
+
+    (replication_seed,) = np.random.SeedSequence(11).spawn(1)
+    simulated, _, contacts = run_one(plan, replication_seed)
+    assert contacts == len(day.floats)
+    for name in simulated:
+        np.testing.assert_allclose(ours[name], simulated[name], rtol=1e-9, atol=1e-6, err_msg=name)

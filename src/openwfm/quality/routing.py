@@ -34,41 +34,10 @@ METRICS = ("service_level", "asa_s", "abandon_rate", "aht_s", "resolution")
 
 def _replicate(plan, seed: np.random.SeedSequence):
     """One replication as :func:`openwfm.sim.run.run_one` runs it, keeping per-contact rows."""
-    from openwfm.sim.arrivals import sample_arrivals
-    from openwfm.sim.engine import run_replication
-    from openwfm.sim.metrics import replication_counts
+    from openwfm.sim.run import replication_table, simulate_replication
 
-    arrival_seed, engine_seed = seed.spawn(2)
-    arrivals = sample_arrivals(plan.rates, np.random.default_rng(arrival_seed))
-    shift_s, shift_agent, shift_on = plan.availability.events()
-    m = plan.model
-    floats, ints, _, _ = run_replication(
-        int(engine_seed.generate_state(1)[0] % (2**31 - 1)),
-        m.tables,
-        m.queues,
-        m.proficiency,
-        m.capacity,
-        m.n_segments,
-        arrivals.time_s,
-        arrivals.queue,
-        arrivals.segment,
-        arrivals.handle_s,
-        arrivals.patience_s,
-        shift_s,
-        shift_agent,
-        shift_on,
-    )
-    counts = replication_counts(
-        floats,
-        ints,
-        m,
-        plan.availability,
-        plan.origin,
-        plan.interval_s,
-        plan.n_intervals,
-        plan.warmup_s,
-    )
-    return counts, floats, ints
+    run = simulate_replication(plan, seed)
+    return replication_table(plan, run), run.floats, run.ints
 
 
 def _resolution(model, ints, queue: int, resolution: np.ndarray) -> dict[str, float]:

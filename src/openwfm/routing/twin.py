@@ -27,42 +27,28 @@ ARRIVE, SHIFT, WRAPUP, COMPLETE, PATIENCE_END = 0, 1, 2, 3, 4
 
 @dataclass
 class TwinDay:
-    """The simulator's day: plan (model, availability, grid), arrivals and its results."""
+    """The simulator's day: plan (model, grid), availability (shifts after shrinkage),
+    arrivals and the engine's per-contact rows."""
 
     plan: object
+    availability: object
     arrivals: object
     floats: np.ndarray
     ints: np.ndarray
 
 
 def simulate_day(scenario, start, seed: int) -> TwinDay:
-    """One replication of ``scenario`` on ``start`` (a date), as ``openwfm simulate`` draws it."""
-    from openwfm.sim.arrivals import sample_arrivals
-    from openwfm.sim.run import prepare
+    """One replication of ``scenario`` on ``start`` (a date), as ``openwfm simulate`` draws it
+    (:func:`openwfm.sim.run.simulate_replication` with the replication's seed)."""
+    from openwfm.sim.run import prepare, simulate_replication
 
     plan = prepare(scenario, start=start, days=1)
-    (replication,) = np.random.SeedSequence(seed).spawn(1)
-    arrival_seed, engine_seed = replication.spawn(2)
-    arrivals = sample_arrivals(plan.rates, np.random.default_rng(arrival_seed))
-    shift_s, shift_agent, shift_on = plan.availability.events()
-    m = plan.model
-    floats, ints, n, _ = E.run_replication(
-        int(engine_seed.generate_state(1)[0] % (2**31 - 1)),
-        m.tables,
-        m.queues,
-        m.proficiency,
-        m.capacity,
-        m.n_segments,
-        arrivals.time_s,
-        arrivals.queue,
-        arrivals.segment,
-        arrivals.handle_s,
-        arrivals.patience_s,
-        shift_s,
-        shift_agent,
-        shift_on,
+    (replication_seed,) = np.random.SeedSequence(seed).spawn(1)
+    run = simulate_replication(plan, replication_seed)
+    n = run.n_contacts
+    return TwinDay(
+        plan, run.availability, run.arrivals, run.floats[:n].copy(), run.ints[:n].copy()
     )
-    return TwinDay(plan, arrivals, floats[:n].copy(), ints[:n].copy())
 
 
 class Driver:
@@ -95,7 +81,7 @@ class Driver:
 
     def run(self) -> None:
         m = self.day.plan.model
-        shift_s, shift_agent, shift_on = self.day.plan.availability.events()
+        shift_s, shift_agent, shift_on = self.day.availability.events()
         for t, agent, on in zip(shift_s, shift_agent, shift_on, strict=True):
             self.push(float(t), SHIFT, (m.agent_names[agent], bool(on)))
         for i, t in enumerate(self.day.arrivals.time_s):

@@ -81,16 +81,33 @@ class Plan:
     shrinkage: float = 0.0  # share of available time lost at random (openwfm.sim.shrinkage)
 
 
-def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
-    """One replication: (counts, events, contacts)."""
+@dataclass
+class Replication:
+    """One replication's draws and the event engine's rows (columns: :mod:`openwfm.sim.engine`).
+
+    ``availability`` is the plan's after shrinkage took its random share away; the first
+    ``n_contacts`` rows of ``floats`` / ``ints`` are the contacts in arrival order."""
+
+    arrivals: Arrivals
+    availability: agent_sources.Availability
+    floats: np.ndarray
+    ints: np.ndarray
+    n_contacts: int
+    n_events: int
+
+
+def simulate_replication(plan: Plan, seed: np.random.SeedSequence) -> Replication:
+    """Draw one replication (arrivals, absences, the engine's seed) from ``seed`` and run it.
+
+    The one place that turns a seed into a simulated day: ``run_one``, the digital twin and
+    the quality routing comparison all call it, so they draw exactly the same day."""
     # the first two children are the same whether two or three are spawned: a run without
     # shrinkage draws exactly what it drew before shrinkage was modelled
     arrival_seed, engine_seed, absence_seed = seed.spawn(3)
-    rng = np.random.default_rng(arrival_seed)
     if plan.trace is not None:
         arrivals = plan.trace
     else:
-        arrivals = sample_arrivals(plan.rates, rng)
+        arrivals = sample_arrivals(plan.rates, np.random.default_rng(arrival_seed))
     availability = apply_shrinkage(
         plan.availability, plan.shrinkage, plan.interval_s, np.random.default_rng(absence_seed)
     )
@@ -112,17 +129,28 @@ def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
         shift_agent,
         shift_on,
     )
-    counts = replication_counts(
-        floats,
-        ints,
-        m,
-        availability,
+    return Replication(arrivals, availability, floats, ints, int(n_contacts), int(n_events))
+
+
+def replication_table(plan: Plan, replication: Replication) -> dict:
+    """Interval counts of one replication (:func:`openwfm.sim.metrics.replication_counts`)."""
+    return replication_counts(
+        replication.floats,
+        replication.ints,
+        plan.model,
+        replication.availability,
         plan.origin,
         plan.interval_s,
         plan.n_intervals,
         plan.warmup_s,
     )
-    return counts, int(n_events), int(n_contacts)
+
+
+def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
+    """One replication: (counts, events, contacts)."""
+    replication = simulate_replication(plan, seed)
+    counts = replication_table(plan, replication)
+    return counts, replication.n_events, replication.n_contacts
 
 
 def _execute(plan: Plan, seeds, scheduler: str, progress: bool):
