@@ -15,15 +15,16 @@ experienced agents is capped at ``max_experienced``, an absorbing bound kept far
 
 :func:`optimal_cost` is the exact DP. :func:`openwfm_policy_cost` evaluates, exactly over the
 same chain, openwfm's hiring policy, solved in every state it reaches (see
-:func:`openwfm_hires`): a rolling two-stage stochastic program. The class optimiser
+:func:`openwfm_hires`): a rolling multi-stage stochastic program. The class optimiser
 (:func:`openwfm.capacity.hiring.optimise_starts`, the LP on average behaviour of Gans & Zhou
 with the shortage priced on the exact spread of the current staff) prices the rest of the
-horizon from any staff state (:func:`replan_cost`); each class size the planner may start now
-is scored by this period's exact cost plus that price averaged over the exact distribution of
-the state the period ends in, so the plan for later classes is re-made after the attrition
-and learning actually seen rather than fixed now (which over-hires now to buy a margin the
-planner can buy later). The optimiser's own first class without this look-ahead (``replan``)
-and the plain average-behaviour LP (``plain_lp``) are kept for comparison.
+horizon from any staff state (:func:`replan_cost`) at the leaves of the scenario tree of the
+next two periods (every staff state a period can end in, with its exact probability); in each
+node of the tree the class size of least expected cost is chosen. So the plan for later
+classes is re-made after the attrition and learning actually seen rather than fixed now (the
+optimiser alone buys now a margin the planner can buy later, or waits when a class now is
+cheaper). The optimiser's own first class without this look-ahead (``replan``) and the plain
+average-behaviour LP (``plain_lp``) are kept for comparison.
 
 On a planner's real model (tenure bands, multi-week training) the same look-ahead would draw
 the next states from the attrition simulation (:mod:`.band`) instead of enumerating them.
@@ -275,20 +276,40 @@ def replan_cost(instance: Instance, period: int, n1: int, n2: int) -> float:
     )
 
 
-def _expected_replan_cost(instance: Instance, period: int, trainees: int, n2: int) -> float:
-    """``E[replan_cost(period + 1, next state)]`` after a period with ``trainees`` trainees
-    (hires included) and ``n2`` experienced agents, over the exact transition (outcomes with
-    probability below 1e-9 left out)."""
-    outcomes = _trainee_outcomes(instance, trainees)
-    kept = np.arange(n2 + 1)
-    kept_p = binom.pmf(kept, n2, 1 - instance.turnover)
-    kept, kept_p = kept[kept_p > 1e-9], kept_p[kept_p > 1e-9]
-    total = 0.0
-    for stay, learn in zip(*np.nonzero(outcomes > 1e-9), strict=True):
-        experienced = np.minimum(learn + kept, instance.max_experienced)
-        values = [replan_cost(instance, period + 1, int(stay), int(b)) for b in experienced]
-        total += outcomes[stay, learn] * float(np.dot(kept_p, values))
-    return total
+LOOKAHEAD_PERIODS = 2  # stages of the scenario tree before the optimiser prices the rest
+
+
+@lru_cache(maxsize=64)
+def _lookahead_values(instance: Instance, period: int, depth: int) -> np.ndarray:
+    """Cost-to-go from every state ``(n1, n2)`` at the start of ``period`` on the scenario tree
+    of the next ``depth`` periods: exact costs and transitions and the best class size in each
+    node, then :func:`replan_cost` at the leaves."""
+    n1_max, n2_max = instance.max_trainees, instance.max_experienced
+    if period >= instance.periods:
+        return np.zeros((n1_max + 1, n2_max + 1))
+    if depth == 0:
+        return np.array(
+            [
+                [replan_cost(instance, period, n1, n2) for n2 in range(n2_max + 1)]
+                for n1 in range(n1_max + 1)
+            ]
+        )
+    q_after = _after_hiring(instance, period, depth)
+    value = np.empty_like(q_after)
+    for n1 in range(n1_max + 1):
+        hires = np.arange(n1_max - n1 + 1)
+        value[n1] = (q_after[n1 + hires] + instance.hire_cost * hires[:, None]).min(axis=0)
+    return value
+
+
+@lru_cache(maxsize=64)
+def _after_hiring(instance: Instance, period: int, depth: int) -> np.ndarray:
+    """Expected cost of ``period`` and the tree after it, per (trainees after hiring, n2)."""
+    trainees = np.arange(instance.max_trainees + 1)[:, None]
+    experienced = np.arange(instance.max_experienced + 1)[None, :]
+    return _period_cost(instance, trainees, experienced) + _expected_next(
+        instance, _lookahead_values(instance, period + 1, depth - 1)
+    )
 
 
 def openwfm_hires(
@@ -296,13 +317,13 @@ def openwfm_hires(
 ) -> int:
     """Hires now in the state ``(n1, n2)`` at the start of ``period``.
 
-    ``lookahead`` (openwfm's policy): a rolling two-stage stochastic program on the scenario
-    tree of the next period. Each class size ``h`` the planner may start now is scored by the
-    exact expected cost of this period (hiring, wages, shortage with that staff) plus the
-    expected cost of re-planning with openwfm's class optimiser (:func:`replan_cost`) from
-    every staff state the period can end in (trainees staying, learning or leaving, experienced
-    agents leaving: the exact distribution), so later classes adapt to the attrition actually
-    seen instead of being fixed now. The least costly size is hired.
+    ``lookahead`` (openwfm's policy): a rolling multi-stage stochastic program on the scenario
+    tree of the next :data:`LOOKAHEAD_PERIODS` periods. In each node of the tree (every staff
+    state a period can end in: trainees staying, learning or leaving, experienced agents
+    leaving, with exact probabilities) the planner chooses the class size with the least
+    expected cost; at the leaves the rest of the horizon is priced by re-planning with
+    openwfm's class optimiser (:func:`replan_cost`). So later classes adapt to the attrition
+    actually seen instead of being fixed now; the class size now is the root's choice.
     ``replan``: the class the optimiser starts now when it plans the rest of the horizon on
     average behaviour with the shortage priced on the staff's exact spread (no look-ahead).
     ``plain_lp``: the same on average behaviour only (Gans & Zhou's LP heuristic).
@@ -313,11 +334,9 @@ def openwfm_hires(
         return int(min(starts[0], room))
     if method != "lookahead":
         raise ValueError(f"unknown method {method!r}")
-    candidates = np.arange(room + 1)
-    trainees = n1 + candidates
-    now = _period_cost(instance, trainees, np.full(len(trainees), n2))
-    later = [_expected_replan_cost(instance, period, int(m), n2) for m in trainees]
-    return int(np.argmin(instance.hire_cost * candidates + now + np.asarray(later)))
+    q_after = _after_hiring(instance, period, LOOKAHEAD_PERIODS)
+    hires = np.arange(room + 1)
+    return int(np.argmin(q_after[n1 + hires, n2] + instance.hire_cost * hires))
 
 
 def _reachable(instance: Instance, decide) -> list[set[tuple[int, int]]]:
