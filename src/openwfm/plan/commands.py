@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out/plan"), "--out", help="Folder for the plan's files."),
         time_limit: float = typer.Option(120.0, "--time-limit", help="Schedule solver limit, s."),
         replications: int = typer.Option(10, "--replications", help="Simulated replications."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Random seed."),
         shrinkage: float | None = typer.Option(
             None,
             "--shrinkage",

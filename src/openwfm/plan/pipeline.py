@@ -27,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError, ParameterError
-from openwfm.io import write_tables
+from openwfm.io import check_output_folder, write_tables
 from openwfm.model import BreakTemplate, Scenario, ScheduleSettings, ShiftTemplate
 from openwfm.plan.cache import StageCache, _hash, code_fingerprint, file_digest
 
@@ -295,17 +297,30 @@ def _history(scenario, history, fmt, out_dir, seed, cache):
         from openwfm.data.store import InteractionStore
 
         if len(paths) == 1 and paths[0].suffix.lower() == ".duckdb":
-            with InteractionStore(paths[0]) as store:
+            with InteractionStore(paths[0], read_only=True) as store:
                 interactions = store.interactions(queues=queues)
             source = f"store {paths[0]}"
         else:
-            from openwfm.data.readers import read_interactions
+            from openwfm.data.readers import read_interactions, row_locations
+            from openwfm.data.store import replace_store
 
-            with InteractionStore(out_dir / "openwfm.duckdb") as store:
-                for path in paths:
-                    store.ingest(read_interactions(path, format=fmt), where=str(path))
+            # every file is read first; the store then holds exactly this history (a previous
+            # run's history in the same folder is replaced, never mixed in)
+            frames, locations = [], []
+            for path in paths:
+                frame = read_interactions(path, format=fmt, timezone=scenario.grid.timezone)
+                frames.append(frame)
+                locations.append(row_locations(path, len(frame)))
+            store_path = out_dir / "openwfm.duckdb"
+            replace_store(
+                pd.concat(frames, ignore_index=True),
+                store_path,
+                where=", ".join(str(p) for p in paths[:3]),
+                locations=pd.concat(locations, ignore_index=True),
+            )
+            with InteractionStore(store_path, read_only=True) as store:
                 interactions = store.interactions(queues=queues)
-            source = f"{len(paths)} file(s) ingested into {out_dir / 'openwfm.duckdb'}"
+            source = f"{len(paths)} file(s) ingested into {store_path}"
     interactions = interactions[interactions["queue"].astype(str).isin(queues)]
     if interactions.empty:
         raise DataError(
@@ -549,10 +564,12 @@ def run_plan(
             f"expected >= 2 replications (a confidence interval needs two), got {replications}",
             field="--replications",
         )
-    if time_limit_s <= 0:
+    if not (np.isfinite(time_limit_s) and time_limit_s > 0):
         raise ParameterError(
             f"expected a positive time limit, got {time_limit_s}", field="--time-limit"
         )
+    if isinstance(seed, bool) or int(seed) < 0:
+        raise ParameterError(f"expected a seed >= 0, got {seed}", field="--seed")
     if shrinkage is not None and not 0.0 <= shrinkage < 1.0:
         raise ParameterError(f"expected 0 <= shrinkage < 1, got {shrinkage}", field="--shrinkage")
     if not isinstance(scenario, Scenario):
@@ -561,24 +578,27 @@ def run_plan(
     shrinkage = applied["schedule"]
     if scenario.schedule is None:
         scenario = scenario.model_copy(update={"schedule": default_schedule_settings(scenario)})
+    from openwfm.data.readers import FORMATS
+
+    if format not in FORMATS:  # also without --history: an option is never ignored silently
+        raise ParameterError(
+            f"unknown format {format!r} (expected one of: {', '.join(FORMATS)})",
+            field="--format",
+        )
     if history is not None and not isinstance(history, pd.DataFrame):
         # bad input fails before any stage runs (and before the progress display starts)
-        from openwfm.data.readers import FORMATS
-
-        if format not in FORMATS:
-            raise ParameterError(
-                f"unknown format {format!r} (expected one of: {', '.join(FORMATS)})",
-                field="--format",
-            )
         paths = _as_paths(history)
+        stores = [p for p in paths if p.suffix.lower() == ".duckdb"]
+        if stores and len(paths) > 1:
+            raise ParameterError(
+                f"give one store ({stores[0]}) or log files, not both", field="--history"
+            )
         if not paths:
             raise ParameterError("expected a store or at least one file", field="--history")
         for path in paths:
             if not path.is_file():
                 raise DataError("file not found", file=str(path), field="--history")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError("expected a folder, found a file", field="--out", file=str(out_dir))
+    out_dir = check_output_folder(Path(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = StageCache(out_dir / ".cache")
     console = console or Console(stderr=True)
@@ -589,7 +609,9 @@ def run_plan(
         BarColumn(bar_width=20),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, disable=not progress) as bar:
+    with Progress(
+        *columns, console=console, disable=not progress or not console.is_terminal
+    ) as bar:
         tasks = {s: bar.add_task(f"[dim]{s}", total=1, start=False) for s in STAGES}
 
         def begin(stage: str, text: str | None = None) -> float:
@@ -689,7 +711,7 @@ def run_plan(
 
         # 6. summary and report
         began = begin("report", "report: summary, HTML and PNG charts")
-        from openwfm.plan.report import write_plan_report
+        from openwfm.plan.report import plan_report_files
 
         result.summary = plan_summary(
             scenario, result, weeks=weeks, replications=replications, history_source=source
@@ -705,16 +727,28 @@ def run_plan(
         if result.simulation is not None:
             tables[out_dir / "simulation.csv"] = result.simulation
             tables[out_dir / "simulation_summary.csv"] = result.simulation_summary
-        result.report_path = write_plan_report(scenario, result, out_dir / "report.html")
-        result.timings_s["report"] = time.perf_counter() - began
-        result.stages["report"] = "computed"
-        result.summary["stages"] = dict(result.stages)
-        result.summary["timings_s"] = {k: round(v, 2) for k, v in result.timings_s.items()}
-        result.summary["report"] = str(result.report_path)
-        tables[out_dir / "summary.json"] = json.dumps(
-            _json_ready(result.summary), indent=2, allow_nan=False
-        )
-        tables[out_dir / "summary.txt"] = summary_text(result.summary)
-        write_tables(tables)
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out_dir))
+        try:
+            report_html, charts = plan_report_files(scenario, result, staging)
+            result.report_path = out_dir / "report.html"
+            result.timings_s["report"] = time.perf_counter() - began
+            result.stages["report"] = "computed"
+            result.summary["stages"] = dict(result.stages)
+            result.summary["timings_s"] = {k: round(v, 2) for k, v in result.timings_s.items()}
+            result.summary["report"] = str(result.report_path)
+            tables[out_dir / "summary.json"] = json.dumps(
+                _json_ready(result.summary), indent=2, allow_nan=False
+            )
+            tables[out_dir / "summary.txt"] = summary_text(result.summary)
+            # one set: every table, the PNGs and report.html land together, summary.json last
+            summary_files = {
+                k: tables.pop(k) for k in (out_dir / "summary.json", out_dir / "summary.txt")
+            }
+            tables.update({out_dir / chart.name: chart.read_bytes() for chart in charts})
+            tables[result.report_path] = report_html
+            tables.update(summary_files)
+            write_tables(tables)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         end("report", began, "computed", "report")
     return result

@@ -405,6 +405,22 @@ def write_pngs(scenario: Scenario, result, out_dir: Path) -> list[Path]:
 
 def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
     """Write ``report.html`` and the PNG charts beside it; returns the HTML path."""
+    page = plan_report(scenario, result)
+    path = page.write(path)
+    write_pngs(scenario, result, path.parent)
+    return path
+
+
+def plan_report_files(scenario: Scenario, result, folder: Path) -> tuple[str, list[Path]]:
+    """The report's HTML text and its PNG charts written into ``folder`` (a staging folder),
+    for a writer that puts the plan's files in place as one set."""
+    html = plan_report(scenario, result).to_html()
+    written = write_pngs(scenario, result, folder)
+    return html, sorted(Path(p) for p in written)
+
+
+def plan_report(scenario: Scenario, result):
+    """The plan report as a :class:`openwfm.report.html.Report`."""
     from openwfm.report.html import Report
 
     summary = result.summary
@@ -472,6 +488,4 @@ def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
         ]
     )
     report.add_section("Stages", stages)
-    path = report.write(path)
-    write_pngs(scenario, result, path.parent)
-    return path
+    return report

@@ -16,12 +16,65 @@ def _read_requirements(path: Path):
 
     if not path.exists():
         raise DataError("file not found", file=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, expected a file", file=str(path))
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read: {error}", file=str(path)) from None
+
+
+def check_requirements(table, scenario, column: str, path: Path, start, weeks: int):
+    """The requirement table with parsed times; DataError naming file:line:field for a bad
+    time, a count that is not a finite number >= 0 or a queue the scenario does not have;
+    ParameterError when no requirement falls in the planned days."""
+    import numpy as np
+    import pandas as pd
+
+    from openwfm.data.timestamps import wall_clock_text
+    from openwfm.errors import DataError, ParameterError
+
+    for name in ("interval_start", "queue", column):
+        if name not in table.columns:
+            raise DataError(f"missing column {name!r}", file=str(path), line=1, field=name)
+    table = table.reset_index(drop=True)
+    times = pd.to_datetime(
+        wall_clock_text(table["interval_start"]), errors="coerce", format="ISO8601"
+    )
+
+    def fail(mask, field: str, expected: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            row = int(np.flatnonzero(mask)[0])
+            raise DataError(
+                f"expected {expected}, got {table[field].iloc[row]!r}",
+                file=str(path),
+                line=row + 2,
+                field=field,
+            )
+
+    fail(times.isna(), "interval_start", "an ISO 8601 time such as 2026-11-02T08:00:00")
+    counts = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    fail(~np.isfinite(counts) | (counts < 0), column, "a finite number of agents >= 0")
+    known = set(scenario.queue_names)
+    fail(
+        ~table["queue"].astype(str).isin(known),
+        "queue",
+        f"a scenario queue ({', '.join(sorted(known))})",
+    )
+    table["interval_start"] = times
+    if start is not None:
+        end = pd.Timestamp(start) + pd.Timedelta(days=7 * weeks)
+        inside = (times >= pd.Timestamp(start)) & (times < end)
+        if not inside.any():
+            raise ParameterError(
+                f"no requirement falls in the planned days ({start} + {weeks} week(s)); "
+                f"{path} covers {times.min():%Y-%m-%d} to {times.max():%Y-%m-%d}",
+                field="--start",
+            )
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -63,21 +116,29 @@ def register(app: typer.Typer) -> None:
         OUT.coverage.csv (scheduled vs required per queue and interval) and OUT.rules.csv
         (per-rule instances, violations and penalties).
         """
+        import math
+
         from rich.console import Console
         from rich.table import Table
 
         from openwfm.errors import ParameterError
+        from openwfm.io import check_output_path
         from openwfm.scenario import load_scenario
         from openwfm.schedule import schedule_agents
 
         console = Console(stderr=True)
         first_day = parse_date(start, "--start")
-        if time_limit <= 0:
+        if not (math.isfinite(time_limit) and time_limit > 0):
             raise ParameterError(
                 f"expected a positive time limit, got {time_limit}", field="--time-limit"
             )
+        check_output_path(out)
+        if html is not None:
+            check_output_path(html, "--html")
         loaded = load_scenario(scenario)
-        table = _read_requirements(requirements)
+        table = check_requirements(
+            _read_requirements(requirements), loaded, column, requirements, first_day, weeks
+        )
         with console.status("scheduling...") as status:
 
             def progress(objective: float, bound: float, seconds: float) -> None:

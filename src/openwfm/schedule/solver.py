@@ -347,8 +347,10 @@ class _Builder:
             lengths = self._allowed_lengths(agent.contract)
             key = tuple(q for q in agent.skills if q in queues)
             for day in range(h.days):
-                if (self.subset is not None and a not in self.subset) or (
-                    self.pattern is not None and (a, day) not in self.pattern
+                if (
+                    (self.subset is not None and a not in self.subset)
+                    or (self.pattern is not None and (a, day) not in self.pattern)
+                    or h.closed(day)  # the center is closed: no shift that day
                 ):
                     self.day_options[a, day] = []
                     continue
@@ -1494,7 +1496,10 @@ def schedule_agents(
             "the scenario has no 'schedule' section with shift_templates", field="schedule"
         )
     start = start or settings.start_date or _start_date(requirements, None)
-    horizon = Horizon(start, weeks * 7, scenario.grid.interval_minutes)
+    closed = frozenset(
+        i for i, day in enumerate(WEEKDAYS) if scenario.grid.opening_hours.get(day) is None
+    )
+    horizon = Horizon(start, weeks * 7, scenario.grid.interval_minutes, closed)
     options = expand_templates(settings.shift_templates, horizon.interval_minutes)
     contracts = {c.name: c for c in scenario.contracts}
     agents = [
@@ -1506,26 +1511,33 @@ def schedule_agents(
         )
         for a in scenario.all_agents()
     ]
-    with use_budget(deterministic):
-        return _run(
-            requirements,
-            horizon,
-            options,
-            agents,
-            [],
-            settings,
-            cover_column,
-            extra_shrinkage,
-            weighting,
-            under_weight,
-            over_weight,
-            time_limit_s,
-            num_workers,
-            seed,
-            progress,
-            source,
-            _two_phase_wanted(strategy, agents, options, horizon),
-        )
+    try:
+        with use_budget(deterministic):
+            return _run(
+                requirements,
+                horizon,
+                options,
+                agents,
+                [],
+                settings,
+                cover_column,
+                extra_shrinkage,
+                weighting,
+                under_weight,
+                over_weight,
+                time_limit_s,
+                num_workers,
+                seed,
+                progress,
+                source,
+                _two_phase_wanted(strategy, agents, options, horizon),
+            )
+    except ScheduleTimeoutError:
+        # a step ran out of its share of the limit: the message states the user's limit
+        raise ScheduleTimeoutError(
+            f"no schedule found within the time limit of {time_limit_s:g} s; raise --time-limit",
+            field="time_limit",
+        ) from None
 
 
 def _two_phase_wanted(strategy: str, agents, options, horizon: Horizon) -> bool:

@@ -44,11 +44,16 @@ class ShiftOption:
 
 @dataclass(frozen=True)
 class Horizon:
-    """``days`` days from ``start`` on a grid of ``interval_minutes``."""
+    """``days`` days from ``start`` on a grid of ``interval_minutes``; ``closed_weekdays``
+    (0 = Monday) are days the center is closed: nobody is scheduled on them."""
 
     start: dt.date
     days: int
     interval_minutes: int
+    closed_weekdays: frozenset[int] = frozenset()
+
+    def closed(self, day: int) -> bool:
+        return self.weekday(day) in self.closed_weekdays
 
     @property
     def slots_per_day(self) -> int:

@@ -81,8 +81,16 @@ def always(model: SimulationModel, end_s: float) -> Availability:
     return Availability(np.arange(n, dtype=np.int64), np.zeros(n), np.full(n, float(end_s)))
 
 
-def _seconds(values: pd.Series, origin: pd.Timestamp, source: str, field: str) -> np.ndarray:
-    stamps = pd.to_datetime(values, errors="coerce")
+def _seconds(
+    values: pd.Series, origin: pd.Timestamp, source: str, field: str, timezone: str | None = None
+) -> np.ndarray:
+    from openwfm.data.timestamps import to_local_times
+
+    # times with a UTC offset are converted to the center's time zone (the scenario's)
+    stamps = to_local_times(
+        values.reset_index(drop=True), timezone=timezone, file=source, field=field,
+        line_of=lambda row: row + 2,
+    )  # fmt: skip
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
         raise DataError(
@@ -117,8 +125,9 @@ def from_schedule(
             line=row + 2,
             field="agent",
         )
-    start = _seconds(frame["start"], origin, source, "start")
-    end = _seconds(frame["end"], origin, source, "end")
+    zone = model.scenario.grid.timezone
+    start = _seconds(frame["start"], origin, source, "start", zone)
+    end = _seconds(frame["end"], origin, source, "end", zone)
     backwards = end < start
     if backwards.any():
         row = int(np.flatnonzero(backwards)[0])
@@ -177,7 +186,9 @@ def from_counts(
             line=row + 2,
             field="agents",
         )
-    start = _seconds(frame["interval_start"], origin, source, "interval_start")
+    start = _seconds(
+        frame["interval_start"], origin, source, "interval_start", model.scenario.grid.timezone
+    )
     # the table's own interval length: the smallest step between its interval starts
     steps = np.diff(np.unique(start))
     if (steps > 0).any():
@@ -215,7 +226,9 @@ def from_activities(
     agent available for the whole interval; breaks, lunches and the rest do not.
     """
     frame = frame.reset_index(drop=True)
-    start = _seconds(frame["interval_start"], origin, source, "interval_start")
+    start = _seconds(
+        frame["interval_start"], origin, source, "interval_start", model.scenario.grid.timezone
+    )
     steps = np.diff(np.unique(start))
     if (steps > 0).any():
         interval_s = float(steps[steps > 0].min())

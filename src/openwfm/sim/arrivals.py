@@ -111,7 +111,13 @@ def check_rates(frame: pd.DataFrame, scenario: Scenario, source: str = "rates") 
             line=row + 2,
             field="queue",
         )
-    starts = pd.to_datetime(frame["interval_start"], errors="coerce")
+    from openwfm.data.timestamps import to_local_times
+
+    # offsets are converted to the center's time zone, the one place that does it
+    starts = to_local_times(
+        frame["interval_start"], timezone=scenario.grid.timezone, file=source,
+        field="interval_start", line_of=lambda row: row + 2,
+    )  # fmt: skip
     if starts.isna().any():
         row = int(np.flatnonzero(starts.isna().to_numpy())[0])
         raise DataError(

@@ -15,6 +15,8 @@ def read_table_file(path: Path, what: str):
 
     if not path.exists():
         raise DataError("file not found", file=str(path), field=what)
+    if path.is_dir():
+        raise DataError("is a folder, expected a file", file=str(path), field=what)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
@@ -26,7 +28,10 @@ def read_table_file(path: Path, what: str):
 def read_arrivals(path: Path):
     """(rates, trace): a rates table, or an interaction log to replay (any openwfm format)."""
     from openwfm.data.readers import read_interactions
+    from openwfm.errors import DataError
 
+    if path.is_dir():
+        raise DataError("is a folder, expected a file", file=str(path), field="--arrivals")
     is_parquet = path.suffix.lower() in (".parquet", ".pq")
     if not is_parquet and path.exists():
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -87,7 +92,7 @@ def register(app: typer.Typer) -> None:
             "interaction log to replay. Default: the scenario's queue demand.",
         ),
         replications: int = typer.Option(10, "--replications", "-r", min=1),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", min=0),
         start: str | None = typer.Option(
             None, "--start", help="First day (YYYY-MM-DD) when the demand comes from the scenario."
         ),
@@ -118,13 +123,17 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from openwfm.io import parse_date
+        from openwfm.io import check_date_span, check_output_folder, parse_date
         from openwfm.scenario import load_scenario
-        from openwfm.sim.run import check_scheduler, prepare, run_plan
+        from openwfm.sim.run import DEFAULT_START, check_scheduler, prepare, run_plan
 
         check_scheduler(scheduler)
         loaded = load_scenario(scenario)
         first_day = parse_date(start, "--start")
+        if days is not None:
+            check_date_span(first_day or DEFAULT_START, days, "--days")
+        if out is not None:
+            check_output_folder(out)
         rates = trace = schedule_frame = None
         if arrivals is not None:
             rates, trace = read_arrivals(arrivals)

@@ -53,6 +53,10 @@ METRICS = (
     "past_deadline_rate",
 )
 ALL = "all"
+# Metrics that are fractions: their confidence intervals are clipped to [0, 1]; every metric's
+# interval is clipped at 0 (counts, rates and seconds are never negative). Occupancy is not
+# among them: it counts each concurrent chat, so a chat agent's can pass 1.
+FRACTION_METRICS = ("abandon_rate", "p_wait", "service_level", "past_deadline_rate")
 
 
 def _overlap_by_interval(start, end, weight, edges):
@@ -281,6 +285,10 @@ def _level_rows(stacked: dict[str, np.ndarray], queue_axis_names, segment_names,
     columns: dict[str, np.ndarray] = {}
     for name in METRICS:
         mean, low, high = mean_ci(ratios[name])
+        # the Student-t interval is symmetric; a KPI's domain is not: clip it (NaN stays NaN)
+        low = np.where(np.isnan(low), low, np.maximum(low, 0.0))
+        if name in FRACTION_METRICS:
+            high = np.where(np.isnan(high), high, np.minimum(high, 1.0))
         columns[name] = mean
         columns[f"{name}_ci_low"] = low
         columns[f"{name}_ci_high"] = high

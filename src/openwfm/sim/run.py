@@ -182,7 +182,13 @@ def _execute(plan: Plan, seeds, scheduler: str, progress: bool):
             cluster = LocalCluster(n_workers=None, threads_per_worker=1, processes=True)
             client = Client(cluster)
         else:
-            cluster, client = None, Client(scheduler)
+            try:
+                cluster, client = None, Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as error:
+                raise ParameterError(
+                    f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__})",
+                    field="--scheduler",
+                ) from None
         try:
             futures = client.map(run_one, [plan] * n, seeds, pure=False)
             for _ in as_completed(futures):
@@ -236,6 +242,7 @@ def prepare(
         }
     model = build_model(scenario, routing, empirical_handle_s, patience_mean_s)
     interval_s = float(interval_s or scenario.grid.interval_s)
+    user_rates = rates is not None
     if rates is not None:
         rates = check_rates(rates, scenario, sources.get("arrivals", "arrivals"))
     if trace is not None and start is None:
@@ -283,6 +290,16 @@ def prepare(
             drop_unknown_queues,
         )
     n_intervals = int(math.ceil(days * 86400 / interval_s))
+    if rates is not None and len(rates) and user_rates:
+        end = origin + pd.Timedelta(days=days)
+        inside = (rates["interval_start"] >= origin) & (rates["interval_start"] < end)
+        if not inside.any():
+            raise ParameterError(
+                f"the arrivals ({rates['interval_start'].min():%Y-%m-%d} to "
+                f"{rates['interval_start'].max():%Y-%m-%d}) lie outside the simulated days "
+                f"({origin:%Y-%m-%d} + {days} days): nothing would arrive",
+                field="--start",
+            )
     if rates is not None:
         rates = compile_rates(rates, model, origin, interval_s)
     return Plan(
@@ -309,6 +326,16 @@ def run_plan(
     check_scheduler(scheduler)
     if replications < 1:
         raise ParameterError(f"expected >= 1 replication, got {replications}", field="replications")
+    if isinstance(seed, bool) or int(seed) < 0:
+        raise ParameterError(f"expected a seed >= 0, got {seed}", field="seed")
+    from openwfm.limits import check_simulated_contacts
+
+    per_replication = 0.0
+    if plan.rates is not None:
+        per_replication += float(np.sum(plan.rates.expected))
+    if plan.trace is not None:
+        per_replication += float(len(plan.trace))
+    check_simulated_contacts(per_replication, replications)
     seeds = np.random.SeedSequence(seed).spawn(replications)
     began = time.perf_counter()
     results = _execute(plan, seeds, scheduler, progress)
