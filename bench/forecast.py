@@ -16,6 +16,12 @@
 4. Long term: weekly totals to year end from the bank's history up to 1999-06-30, openwfm vs
    statsforecast AutoETS and AutoARIMA.
 
+Last nested run (2026-11-30, origins every 8 / 6 / 2 days): the protocol chose ``profile`` (mean
+choose ratio 0.830; auto 0.844, factor 0.855). Score origins, day-ahead, auto | profile: bank
+30-min 0.887 | 0.876, bank 15-min 0.854 | 0.839, IT desk 0.990 | 0.986 (target 0.85: missed but
+bank 15-min profile); week-ahead: bank 0.912 | 0.909, IT desk 0.947 | 0.944 (target 0.95: met).
+Long term: 0.744x the best of AutoETS / AutoARIMA.
+
 Run: .venv/bin/python bench/forecast.py [classic] [nested] [longterm]   (all by default;
 about 3 minutes for the classic part, 20-30 for the nested one on 2 busy cores)
 """
