@@ -12,7 +12,8 @@ in week ``w`` (training, yields, nesting ramp and tenure attrition of the class 
   LP on average behaviour that Gans & Zhou (2002) found within 1% of optimal, with the
   shortage priced on the spread of simulated attrition (:func:`staff_spread`), which keeps a
   margin where losses are uncertain. ``tests/test_capacity_dp.py`` and ``bench/capacity.py``
-  check it against an exact DP (:mod:`.gans_zhou`).
+  check it, alone and as the price at the leaves of a two-week look-ahead policy
+  (:mod:`.gans_zhou`), against an exact DP.
 """
 
 from __future__ import annotations
