@@ -53,7 +53,7 @@ def test_serve_workers_on_postgresql_and_graceful_shutdown(tmp_path, postgres_ur
     try:
         url = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: _ready(url), 60), process.stderr.read1().decode()
-        http = httpx.Client(base_url=url, headers=HEADERS, timeout=10)
+        http = httpx.Client(base_url=url, headers=HEADERS, timeout=60)
         assert http.post("/v1/agents/cat/presence", json={"status": "available"}).is_success
         ids = [
             http.post(
@@ -205,7 +205,7 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
     kills = lease_moves = 0
     lease_move_s: list[float] = []
     try:
-        admin = httpx.Client(base_url=servers[0].url, headers=HEADERS, timeout=10)
+        admin = httpx.Client(base_url=servers[0].url, headers=HEADERS, timeout=60)
         for agent in ("ann", "bob", "cat", "dan"):
             assert admin.post(f"/v1/agents/{agent}/presence", json={"status": "available"})
         capacity = {
@@ -242,7 +242,7 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
         for thread in threads:
             thread.join(timeout=30)
     try:
-        http = httpx.Client(base_url=servers[0].url, headers=HEADERS, timeout=10)
+        http = httpx.Client(base_url=servers[0].url, headers=HEADERS, timeout=60)
         events = http.get("/v1/events", params={"limit": 10000}).json()
         while True:
             more = http.get("/v1/events", params={"after": events[-1]["seq"]}).json()
