@@ -69,13 +69,25 @@ def objective_of(model, values: list[int]) -> float:
     return float((objective.scaling_factor or 1.0) * (total + objective.offset))
 
 
-def _solve_one(builder, time_limit_s: float, seed: int, model=None):
+AGENT_WORK_S = 0.5  # deterministic seconds for each agent's objective (load-independent)
+
+
+def _solve_one(builder, time_limit_s: float, seed: int, model=None, work_s: float | None = None):
     """Best solution of ``model`` (default ``builder.m``, objective not set yet) within the
     limit: first any solution of its hard constraints, then the objective from there (one
     CP-SAT worker chasing the objective alone often finds nothing). (found, values)."""
     from ortools.sat.python import cp_model
 
     model = builder.m if model is None else model
+    if work_s is not None:  # a small model: its optimum, without presolve, in fixed work
+        with_objective = model.clone()
+        with_objective.minimize(sum(c * v for c, v in builder.objective))
+        solver = cp_sat_solver(max(time_limit_s * 10, 60.0), 1, seed)
+        solver.parameters.max_deterministic_time = work_s
+        solver.parameters.num_workers = 1
+        solver.parameters.cp_model_presolve = False
+        if solver.solve(with_objective) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return True, [int(v) for v in solver.response_proto.solution]
     status, first = construct(model, max(time_limit_s * 0.3, min(time_limit_s, 10.0)), seed)
     if status != "found":
         return False, None
@@ -112,7 +124,9 @@ def construct_by_agent(make_builder, builder_args: dict, full, time_limit_s: flo
         sub = make_builder({**builder_args, "subset": {a}, "required": residual})
         sub.build()
         left = time_limit_s - (clock_now() - started)
-        found, values = _solve_one(sub, max(left / (len(order) - position + 1), 2.0), seed)
+        found, values = _solve_one(
+            sub, max(left / (len(order) - position + 1), 2.0), seed, work_s=AGENT_WORK_S
+        )
         if not found:
             continue  # left free in the full model below
         settled.add(a)
