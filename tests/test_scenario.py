@@ -23,7 +23,7 @@ def test_example_scenario_loads(example_scenario_path):
     assert scenario.target_for("voice", "gold").within_s == 10
     assert scenario.target_for("voice", "standard").within_s == 20
     assert scenario.segment_shares("voice") == {"gold": 0.25, "standard": 0.75}
-    assert len(scenario.all_agents()) == 4 + 36 + 12 + 14
+    assert len(scenario.all_agents()) == 4 + 44 + 16 + 16
 
 
 def test_minimal_scenario_defaults():
