@@ -9,11 +9,7 @@ and recovers by itself; no console errors. The run writes the screenshots of the
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +17,8 @@ import httpx
 import pytest
 
 from router_support import ADMIN, TINY
-from test_pages_api import free_port_number
 from test_report_browser import ARGS, browser_or_skip
+from test_router_process import Server
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -36,61 +32,13 @@ SCENARIO = TINY.replace(
 ).replace("{name: dan, skills: {voice: 0.3}}", "{name: dan, skills: {voice: 0.3, callback: 0.5}}")
 
 
-class Serve:
-    """``openwfm serve`` (wall clock) on a fixed free port; restartable on the same store."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port_number()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
+class Serve(Server):
+    """``openwfm serve`` (wall clock) of the two-voice-queue center; restartable on its store."""
 
     def scenario(self) -> Path:
         path = self.folder / "tiny.yaml"
         path.write_text(SCENARIO, encoding="utf-8")
         return path
-
-    def start(self) -> Serve:
-        command = [
-            sys.executable,
-            "-m",
-            "openwfm",
-            "serve",
-            str(self.scenario()),
-            "--db",
-            str(self.folder / "router.db"),
-            "--port",
-            str(self.port),
-            "--store",
-            str(self.folder / "live.duckdb"),
-        ]
-        env = {**os.environ, "OPENWFM_ADMIN_KEY": ADMIN}
-        self.process = subprocess.Popen(
-            command, cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode())
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("the server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def create(http: httpx.Client, key: str, **body) -> dict:

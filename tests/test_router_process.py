@@ -42,8 +42,11 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def scenario(self):
+        return write_tiny(self.folder)
+
     def start(self) -> Server:
-        scenario = write_tiny(self.folder)
+        scenario = self.scenario()
         env = {**os.environ, "OPENWFM_ADMIN_KEY": ADMIN}
         command = [
             sys.executable,
