@@ -197,21 +197,31 @@ def _check_duplicate_keys(node: yaml.Node | None, source: str, path: str = "") -
             _check_duplicate_keys(item, source, f"{path}[{index}]")
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    """Validate scenario YAML text; raise :class:`ScenarioError` naming the first bad field."""
+def read_yaml_mapping(text: str, source: str, error: type, not_a_mapping: str):
+    """(node tree, data) of YAML text whose top level is a mapping; else ``error`` (an
+    :class:`openwfm.errors.OpenWFMError` class) naming ``source`` and the line. The node tree
+    gives the line of a field (:func:`_line_of`) when validation fails later."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        raise ScenarioError(
+    except yaml.YAMLError as problem_error:
+        mark = getattr(problem_error, "problem_mark", None)
+        problem = getattr(problem_error, "problem", None) or str(problem_error)
+        raise error(
             f"not valid YAML: {problem}",
             file=source,
             line=mark.line + 1 if mark is not None else None,
         ) from None
     if not isinstance(data, dict):
-        raise ScenarioError("expected a mapping of scenario fields at the top level", file=source)
+        raise error(not_a_mapping, file=source)
+    return root, data
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate scenario YAML text; raise :class:`ScenarioError` naming the first bad field."""
+    root, data = read_yaml_mapping(
+        text, source, ScenarioError, "expected a mapping of scenario fields at the top level"
+    )
     _check_duplicate_keys(root, source)
     try:
         scenario = Scenario.model_validate(data)

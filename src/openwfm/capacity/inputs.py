@@ -40,7 +40,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openwfm.errors import DataError, ScenarioError
@@ -259,20 +258,11 @@ def parse_plan(
     text: str, source: str = "<plan>", *, known_queues: set[str] | None = None
 ) -> CapacityPlan:
     """Validate plan YAML; raise :class:`ScenarioError` naming file, line and first bad field."""
-    from openwfm.scenario import _format_path, _line_of
+    from openwfm.scenario import _format_path, _line_of, read_yaml_mapping
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ScenarioError(
-            f"not valid YAML: {getattr(error, 'problem', None) or error}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise ScenarioError("expected a mapping of plan fields at the top level", file=source)
+    root, data = read_yaml_mapping(
+        text, source, ScenarioError, "expected a mapping of plan fields at the top level"
+    )
     base_dir = str(Path(source).parent) if source != "<plan>" else "."
     try:
         plan = CapacityPlan.model_validate({**data, "source": source, "base_dir": base_dir})

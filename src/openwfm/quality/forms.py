@@ -30,7 +30,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openwfm.errors import DataError
@@ -202,20 +201,11 @@ class EvaluationForm(_Strict):
 
 def parse_form(text: str, source: str = "<form>") -> EvaluationForm:
     """Validate form YAML; :class:`DataError` names the file, line and field of the problem."""
-    from openwfm.scenario import _format_path, _line_of
+    from openwfm.scenario import _format_path, _line_of, read_yaml_mapping
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise DataError(
-            f"not valid YAML: {getattr(error, 'problem', None) or error}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise DataError("expected a mapping with form, version, groups", file=source)
+    root, data = read_yaml_mapping(
+        text, source, DataError, "expected a mapping with form, version, groups"
+    )
     try:
         form = EvaluationForm.model_validate(data)
     except ValidationError as error:
