@@ -44,6 +44,7 @@ STAGE_COMMAND_MODULES = [
     "openwfm.validate.commands",
     "openwfm.plan.commands",
     "openwfm.queueing.commands",
+    "openwfm.staffing.commands",
     "openwfm.intraday.commands",
     "openwfm.routing.commands",
     "openwfm.capacity.commands",

@@ -1,0 +1,23 @@
+"""Staffing: forecast + service targets -> required agents per queue x interval.
+
+Public contract::
+
+    from openwfm.staffing import requirements, COLUMNS, INTERVAL_CHOICES
+
+``requirements`` (:mod:`openwfm.staffing.single_skill`) picks an analytic queueing model per
+queue (Erlang A / C / X, the chat birth-death model, deferred work). The CLI (``openwfm
+staff``) lives in :mod:`openwfm.staffing.commands`.
+"""
+
+from openwfm._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "single_skill": [
+            "COLUMNS",
+            "INTERVAL_CHOICES",
+            "requirements",
+        ],
+    },
+)
