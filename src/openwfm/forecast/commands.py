@@ -7,10 +7,14 @@ DuckDB interaction store (``--store``, aggregated to ``--interval-minutes``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from openwfm.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORECAST_COLUMNS = [
     "interval_start",
@@ -148,75 +152,10 @@ def register(app: typer.Typer) -> None:
         --granularity week|month: period_start,queue,days,forecast,lower_80,upper_80,lower_95,
         upper_95[,aht_s,aht_lower_80,aht_upper_80], totals per Monday-start week or month.
         """
-        if granularity != "interval":
-            run_longterm(
-                horizon_days, out, history, store, country, events, interval_minutes, queue,
-                versions, granularity,
-            )  # fmt: skip
-            return
-        from rich.console import Console
-        from rich.progress import Progress
-        from rich.table import Table
-
-        from openwfm.forecast.events import read_events_csv
-        from openwfm.forecast.forecaster import Forecaster
-        from openwfm.forecast.history import to_series
-        from openwfm.forecast.models import METHODS
-
-        _check_forecast_options(horizon_days, origins, out)
-        if method != "auto" and method not in METHODS:
-            raise ParameterError(
-                f"unknown method {method!r}; expected auto or one of {', '.join(METHODS)}",
-                field="--method",
-            )
-        user_events = read_events_csv(events) if events is not None else []
-        frame, source = _load_history(history, store, interval_minutes, _split(queue))
-        _check_event_queues(user_events, frame["queue"].unique(), events)
-        series = to_series(frame, source=source)
-        console = Console(stderr=True)
-        results = []
-        forecasters = []
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("forecasting", total=len(series))
-            for name, one in series.items():
-                model = Forecaster(
-                    method=method,
-                    horizon_days=horizon_days,
-                    country=country,
-                    events=user_events,
-                    backtest_origins=origins,
-                ).fit({name: one})
-                results.append(model.predict(horizon_days))
-                forecasters.append(model)
-                progress.advance(task)
-        import pandas as pd
-
-        table = pd.concat(results, ignore_index=True)
-        columns = FORECAST_COLUMNS + (["aht_s"] if "aht_s" in table.columns else [])
-        written = table[columns].copy()
-        written["interval_start"] = written["interval_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
-        for column in columns[2:]:
-            written[column] = written[column].round(3)
-        _write_csv_atomic(written, out)
-        version_path = versions if versions is not None else store
-        if version_path is not None:
-            chosen = sorted({c for m in forecasters for c in m.chosen_.values()})
-            vid = save_version(
-                version_path, written, f"{method}({','.join(chosen)})", f"{horizon_days}d"
-            )
-            Console(stderr=True).print(f"forecast version {vid} in {version_path}")
-
-        summary = Table(title=f"forecast: {horizon_days} days -> {out}")
-        for column in ("queue", "method", "backtest WAPE", "total forecast"):
-            summary.add_column(column)
-        for model in forecasters:
-            for q, chosen in model.chosen_.items():
-                score = model.scores_[q].get(chosen)
-                total = table.loc[table["queue"] == q, "forecast"].sum()
-                summary.add_row(
-                    q, chosen, "-" if score is None else f"{score:.3f}", f"{total:,.0f}"
-                )
-        Console().print(summary)
+        run_forecast(
+            horizon_days, out, history, store, method, country, events, interval_minutes, queue,
+            origins, versions, granularity,
+        )  # fmt: skip
 
     @app.command("backtest")
     def backtest(
@@ -238,106 +177,219 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Write the backtest rows to this CSV."),
     ) -> None:
         """Rolling-origin backtest: WAPE, MASE, RMSE and bias per method and lead day."""
-        import pandas as pd
-        from rich.console import Console
-        from rich.progress import Progress
-        from rich.table import Table
+        run_backtest(
+            history, store, horizon_days, origins, step_days, methods, country, events,
+            interval_minutes, queue, report, out,
+        )  # fmt: skip
 
-        from openwfm.forecast.backtest import (
-            accuracy,
-            backtest_series,
-            origin_indices,
-            seasonal_scale,
+
+def run_forecast(
+    horizon_days: int,
+    out: Path,
+    history: Path | None,
+    store: Path | None,
+    method: str,
+    country: str | None,
+    events: Path | None,
+    interval_minutes: int,
+    queue: str | None,
+    origins: int,
+    versions: Path | None,
+    granularity: str,
+) -> None:
+    """Body of ``openwfm forecast``."""
+    if granularity != "interval":
+        run_longterm(
+            horizon_days, out, history, store, country, events, interval_minutes, queue,
+            versions, granularity,
+        )  # fmt: skip
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from openwfm.forecast.events import read_events_csv
+    from openwfm.forecast.forecaster import Forecaster
+    from openwfm.forecast.history import to_series
+    from openwfm.forecast.models import METHODS
+
+    _check_forecast_options(horizon_days, origins, out)
+    if method != "auto" and method not in METHODS:
+        raise ParameterError(
+            f"unknown method {method!r}; expected auto or one of {', '.join(METHODS)}",
+            field="--method",
         )
-        from openwfm.forecast.events import EventCalendar, read_events_csv
-        from openwfm.forecast.forecaster import AutoPick
-        from openwfm.forecast.history import to_series
-        from openwfm.forecast.models import METHODS
+    user_events = read_events_csv(events) if events is not None else []
+    frame, source = _load_history(history, store, interval_minutes, _split(queue))
+    _check_event_queues(user_events, frame["queue"].unique(), events)
+    series = to_series(frame, source=source)
+    console = Console(stderr=True)
+    results = []
+    forecasters = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("forecasting", total=len(series))
+        for name, one in series.items():
+            model = Forecaster(
+                method=method,
+                horizon_days=horizon_days,
+                country=country,
+                events=user_events,
+                backtest_origins=origins,
+            ).fit({name: one})
+            results.append(model.predict(horizon_days))
+            forecasters.append(model)
+            progress.advance(task)
+    import pandas as pd
 
-        names = _split(methods)
-        factories = {}
-        for name in names:
-            if name == "auto":
-                factories[name] = lambda: AutoPick(horizon_days=horizon_days)
-            elif name in METHODS:
-                factories[name] = METHODS[name]
-            else:
-                raise ParameterError(
-                    f"unknown method {name!r}; expected auto or one of {', '.join(METHODS)}",
-                    field="--methods",
-                )
-        if horizon_days < 1 or origins < 1 or step_days < 1:
+    table = pd.concat(results, ignore_index=True)
+    columns = FORECAST_COLUMNS + (["aht_s"] if "aht_s" in table.columns else [])
+    written = table[columns].copy()
+    written["interval_start"] = written["interval_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    for column in columns[2:]:
+        written[column] = written[column].round(3)
+    _write_csv_atomic(written, out)
+    version_path = versions if versions is not None else store
+    if version_path is not None:
+        chosen = sorted({c for m in forecasters for c in m.chosen_.values()})
+        vid = save_version(
+            version_path, written, f"{method}({','.join(chosen)})", f"{horizon_days}d"
+        )
+        Console(stderr=True).print(f"forecast version {vid} in {version_path}")
+
+    summary = Table(title=f"forecast: {horizon_days} days -> {out}")
+    for column in ("queue", "method", "backtest WAPE", "total forecast"):
+        summary.add_column(column)
+    for model in forecasters:
+        for q, chosen in model.chosen_.items():
+            score = model.scores_[q].get(chosen)
+            total = table.loc[table["queue"] == q, "forecast"].sum()
+            summary.add_row(q, chosen, "-" if score is None else f"{score:.3f}", f"{total:,.0f}")
+    Console().print(summary)
+
+
+def run_backtest(
+    history: Path | None,
+    store: Path | None,
+    horizon_days: int,
+    origins: int,
+    step_days: int,
+    methods: str,
+    country: str | None,
+    events: Path | None,
+    interval_minutes: int,
+    queue: str | None,
+    report: Path | None,
+    out: Path | None,
+) -> None:
+    """Body of ``openwfm backtest``."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from openwfm.forecast.backtest import (
+        accuracy,
+        backtest_series,
+        origin_indices,
+        seasonal_scale,
+    )
+    from openwfm.forecast.events import EventCalendar, read_events_csv
+    from openwfm.forecast.forecaster import AutoPick
+    from openwfm.forecast.history import to_series
+    from openwfm.forecast.models import METHODS
+
+    names = _split(methods)
+    factories = {}
+    for name in names:
+        if name == "auto":
+            factories[name] = lambda: AutoPick(horizon_days=horizon_days)
+        elif name in METHODS:
+            factories[name] = METHODS[name]
+        else:
             raise ParameterError(
-                "horizon, origins and step must be >= 1", field="--horizon-days/--origins"
+                f"unknown method {name!r}; expected auto or one of {', '.join(METHODS)}",
+                field="--methods",
             )
-        _check_forecast_options(horizon_days, origins, out)
-        if report is not None:
-            from openwfm.io import check_output_path
-
-            check_output_path(report, "--report")
-        calendar = EventCalendar(country, read_events_csv(events) if events is not None else [])
-        frame, source = _load_history(history, store, interval_minutes, _split(queue))
-        series = to_series(frame, source=source)
-        console = Console(stderr=True)
-        frames, scales = [], {}
-        plan = {
-            q: origin_indices(s.n_days, horizon_days, origins, step_days) for q, s in series.items()
-        }
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("backtesting", total=sum(len(o) for o in plan.values()))
-            for q, s in series.items():
-                frames.append(
-                    backtest_series(
-                        s,
-                        factories,
-                        horizon_days,
-                        calendar=calendar,
-                        origins=plan[q],
-                        on_origin=lambda: progress.advance(task),
-                    )
-                    if plan[q]
-                    else backtest_series(s, factories, horizon_days, n_origins=origins)
-                )
-                scales[q] = seasonal_scale(s, plan[q][0] if plan[q] else None)
-        results = pd.concat(frames, ignore_index=True)
-        overall = accuracy(results, by=("method",), scale=scales)
-        by_lead = accuracy(results, by=("method", "lead_day"), scale=scales)
-        cons = Console()
-        used = max((len(o) for o in plan.values()), default=0)
-        told = f"{used} origins" + (
-            f" (the history allows {used} of {origins})" if used < origins else ""
+    if horizon_days < 1 or origins < 1 or step_days < 1:
+        raise ParameterError(
+            "horizon, origins and step must be >= 1", field="--horizon-days/--origins"
         )
-        table = Table(title=f"backtest: {len(series)} queue(s), {told}, {horizon_days}-day horizon")
-        for column in ("method", "lead day", "WAPE", "MASE", "RMSE", "bias"):
-            table.add_column(column, justify="right")
-        for frame_ in (by_lead, overall.assign(lead_day="all")):
-            for row in frame_.itertuples():
-                table.add_row(
-                    row.method,
-                    str(row.lead_day),
-                    f"{row.wape:.3f}",
-                    f"{row.mase:.3f}",
-                    f"{row.rmse:.2f}",
-                    f"{row.bias:+.3f}",
-                )
-        cons.print(table)
-        if "lower_80" in results.columns:
-            sub = results.dropna(subset=["lower_80"])
-            inside = (sub["actual"] >= sub["lower_80"]) & (sub["actual"] <= sub["upper_80"])
-            cons.print(f"80% interval coverage (auto): {inside.mean():.1%}")
-        if out is not None:
-            _write_csv_atomic(results, out)
-        if report is not None:
-            from openwfm.forecast.report import backtest_report
+    _check_forecast_options(horizon_days, origins, out)
+    if report is not None:
+        from openwfm.io import check_output_path
 
-            backtest_report(results, by_lead, report)
-            cons.print(f"charts: {report}")
+        check_output_path(report, "--report")
+    calendar = EventCalendar(country, read_events_csv(events) if events is not None else [])
+    frame, source = _load_history(history, store, interval_minutes, _split(queue))
+    series = to_series(frame, source=source)
+    console = Console(stderr=True)
+    frames, scales = [], {}
+    plan = {
+        q: origin_indices(s.n_days, horizon_days, origins, step_days) for q, s in series.items()
+    }
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("backtesting", total=sum(len(o) for o in plan.values()))
+        for q, s in series.items():
+            frames.append(
+                backtest_series(
+                    s,
+                    factories,
+                    horizon_days,
+                    calendar=calendar,
+                    origins=plan[q],
+                    on_origin=lambda: progress.advance(task),
+                )
+                if plan[q]
+                else backtest_series(s, factories, horizon_days, n_origins=origins)
+            )
+            scales[q] = seasonal_scale(s, plan[q][0] if plan[q] else None)
+    results = pd.concat(frames, ignore_index=True)
+    overall = accuracy(results, by=("method",), scale=scales)
+    by_lead = accuracy(results, by=("method", "lead_day"), scale=scales)
+    cons = Console()
+    used = max((len(o) for o in plan.values()), default=0)
+    told = f"{used} origins" + (
+        f" (the history allows {used} of {origins})" if used < origins else ""
+    )
+    table = Table(title=f"backtest: {len(series)} queue(s), {told}, {horizon_days}-day horizon")
+    for column in ("method", "lead day", "WAPE", "MASE", "RMSE", "bias"):
+        table.add_column(column, justify="right")
+    for frame_ in (by_lead, overall.assign(lead_day="all")):
+        for row in frame_.itertuples():
+            table.add_row(
+                row.method,
+                str(row.lead_day),
+                f"{row.wape:.3f}",
+                f"{row.mase:.3f}",
+                f"{row.rmse:.2f}",
+                f"{row.bias:+.3f}",
+            )
+    cons.print(table)
+    if "lower_80" in results.columns:
+        sub = results.dropna(subset=["lower_80"])
+        inside = (sub["actual"] >= sub["lower_80"]) & (sub["actual"] <= sub["upper_80"])
+        cons.print(f"80% interval coverage (auto): {inside.mean():.1%}")
+    if out is not None:
+        _write_csv_atomic(results, out)
+    if report is not None:
+        from openwfm.forecast.report import backtest_report
+
+        backtest_report(results, by_lead, report)
+        cons.print(f"charts: {report}")
 
 
 def run_longterm(
-    horizon_days, out, history, store, country, events, interval_minutes, queue, versions,
-    granularity,
-) -> None:  # fmt: skip
+    horizon_days: int,
+    out: Path,
+    history: Path | None,
+    store: Path | None,
+    country: str | None,
+    events: Path | None,
+    interval_minutes: int,
+    queue: str | None,
+    versions: Path | None,
+    granularity: str,
+) -> None:
     """Body of ``openwfm forecast --granularity week|month``."""
     from rich.console import Console
 
@@ -374,7 +426,9 @@ def run_longterm(
         )
 
 
-def save_version(path: Path, written, method: str, horizon: str, parent: str | None = None):
+def save_version(
+    path: Path, written: pd.DataFrame, method: str, horizon: str, parent: str | None = None
+) -> str:
     """Store a written forecast table as an immutable version; return its id."""
     from openwfm.forecast.versions import ForecastVersions
 
@@ -382,7 +436,9 @@ def save_version(path: Path, written, method: str, horizon: str, parent: str | N
         return versions.save(written, method, horizon, parent=parent)
 
 
-def save_reforecast_version(path: Path, original, written, method: str, as_of: str) -> str:
+def save_reforecast_version(
+    path: Path, original: pd.DataFrame, written: pd.DataFrame, method: str, as_of: str
+) -> str:
     """Store a re-forecast with the version of its forecast file as parent (stored if new)."""
     from openwfm.forecast.versions import ForecastVersions
 
@@ -395,7 +451,7 @@ def save_reforecast_version(path: Path, original, written, method: str, as_of: s
 
 def run_reforecast(
     forecast: Path, actuals: Path, as_of: str, out: Path, method: str, country: str | None
-) -> tuple:
+) -> tuple[pd.DataFrame, list[str]]:
     """Body of ``openwfm reforecast``: read, validate, update, write atomically."""
     import pandas as pd
 

@@ -256,7 +256,7 @@ class Forecaster:
     def update(
         self,
         actuals: pd.DataFrame,
-        as_of,
+        as_of: pd.Timestamp | str,
         forecast: pd.DataFrame | None = None,
         method: str = "auto",
     ) -> pd.DataFrame:

@@ -29,11 +29,17 @@ A multiplier never turns a forecast negative; prediction bounds are scaled with 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from openwfm.errors import ParameterError
+
+if TYPE_CHECKING:
+    from openwfm.forecast.factor import FactorModel
+    from openwfm.forecast.forecaster import Forecaster
 
 UPDATE_METHODS = ("auto", "none", "ratio", "ratio_window", "ratio_half", "ratio_shrunk", "factor")
 DEFAULT_SHRINK_K = 150.0  # contacts: phi ~ 1.5 over a 10% daily level error (tau^2 = 0.01)
@@ -154,7 +160,7 @@ def update_queue_day(
     interval_minutes: int,
     method: str = "auto",
     shrink_k: float = DEFAULT_SHRINK_K,
-    factor_model=None,
+    factor_model: FactorModel | None = None,
     window_minutes: int = 120,
 ) -> pd.DataFrame:
     """Re-forecast one queue's day: the rows of ``forecast_day`` after ``as_of``, rescaled.
@@ -208,7 +214,11 @@ def update_queue_day(
 
 
 def factor_multipliers(
-    model, actual_day: pd.DataFrame, forecast_day: pd.DataFrame, rest: np.ndarray, minutes: int
+    model: FactorModel,
+    actual_day: pd.DataFrame,
+    forecast_day: pd.DataFrame,
+    rest: np.ndarray,
+    minutes: int,
 ) -> np.ndarray:
     """Updated / original forecast of the factor-model update for the ``rest`` rows."""
     starts = pd.to_datetime(forecast_day["interval_start"])
@@ -367,10 +377,8 @@ def update_forecast(
     return pd.concat(frames, ignore_index=True)
 
 
-def read_forecast_csv(path) -> pd.DataFrame:
+def read_forecast_csv(path: str | Path) -> pd.DataFrame:
     """Read a forecast CSV (``interval_start, queue, forecast[, bounds][, aht_s]``), checked."""
-    from pathlib import Path
-
     from openwfm.errors import DataError
 
     path = Path(path)
@@ -413,7 +421,7 @@ def read_forecast_csv(path) -> pd.DataFrame:
 
 def fit_on_actuals_history(
     actuals: pd.DataFrame, as_of: pd.Timestamp, interval_minutes: int, country: str | None
-):
+) -> Forecaster | None:
     """A day-ahead ``profile`` forecaster fitted on the actuals' days before ``as_of``'s day.
 
     Gives the learned shrinkage and the factor models for the update; None when fewer than 14

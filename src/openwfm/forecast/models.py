@@ -226,6 +226,19 @@ def _clip_keeping_shift(values: np.ndarray, low: float, high: float) -> np.ndarr
     return clipped
 
 
+def _clean_daily(
+    daily: np.ndarray, clean: np.ndarray, wd: np.ndarray, level: np.ndarray
+) -> np.ndarray:
+    """Daily totals with event and missing days replaced by a local same-weekday mean."""
+    out = np.where(clean, daily, np.nan)
+    for w in range(7):
+        rows = np.flatnonzero(wd == w)
+        local = pd.Series(out[rows]).rolling(7, min_periods=1, center=True).mean().to_numpy()
+        local = np.where(np.isfinite(local), local, level[w])
+        out[rows] = np.where(np.isfinite(out[rows]), out[rows], local)
+    return out
+
+
 class DailyProfile(ForecastModel):
     """openwfm's own model: event-aware daily level x smoothed intraday profile per weekday.
 
@@ -295,106 +308,99 @@ class DailyProfile(ForecastModel):
             scaled = np.where(share > 0, total / np.maximum(share, 1e-9), np.nan)
         # for the daily totals, use observed totals corrected for missing slots
         daily = np.where(share >= 0.5, scaled, np.nan)
-
-        # weekday level: exponentially weighted mean of clean same weekdays
-        level = np.zeros(7)
-        for w in range(7):
-            rows = np.flatnonzero((wd == w) & clean)[-self.level_weeks :]
-            if len(rows) == 0:
-                rows = np.flatnonzero((wd == w) & np.isfinite(daily))[-self.level_weeks :]
-            if len(rows):
-                values = daily[rows]
-                if self.outlier_mad is not None and len(rows) >= 4:
-                    # untagged anomalies (outages, one-off surges): clip to median +- k MAD
-                    med = np.median(values)
-                    # floor at 5% of the median: counts are never that regular, and a zero MAD
-                    # (identical weeks) would otherwise switch the guard off
-                    mad = max(1.4826 * np.median(np.abs(values - med)), 0.05 * abs(med))
-                    if mad > 0:
-                        k = self.outlier_mad
-                        values = _clip_keeping_shift(values, med - k * mad, med + k * mad)
-                age = np.arange(len(rows))[::-1]
-                weight = 0.5 ** (age / self.level_half_life_weeks)
-                level[w] = weight @ values / weight.sum()
+        level = np.array([self._weekday_level(daily, (wd == w) & clean, wd == w) for w in range(7)])
         self.weekday_level_ = level
         top = level.max() if level.max() > 0 else 1.0
         self.short_weekday_ = level < 0.6 * top
+        self.clean_daily_ = _clean_daily(daily, clean, wd, level)
+        self.ets_ = self._fit_ets(self.clean_daily_) if self.ets_weight > 0 else None
+        self.profiles_ = self._fit_profiles(series, filled, clean)
+        self._fit_events(filled, daily, tags, wd, share)
 
-        # clean daily series: event and missing days replaced by a local same-weekday mean
-        frame = pd.Series(np.where(clean, daily, np.nan))
-        clean_daily = frame.to_numpy().copy()
-        for w in range(7):
-            rows = np.flatnonzero(wd == w)
-            local = (
-                pd.Series(clean_daily[rows]).rolling(7, min_periods=1, center=True).mean()
-            ).to_numpy()
-            local = np.where(np.isfinite(local), local, level[w])
-            clean_daily[rows] = np.where(np.isfinite(clean_daily[rows]), clean_daily[rows], local)
-        self.clean_daily_ = clean_daily
+    def _weekday_level(self, daily: np.ndarray, clean_w: np.ndarray, any_w: np.ndarray) -> float:
+        """Exponentially weighted mean of the last clean same weekdays (outliers clipped)."""
+        rows = np.flatnonzero(clean_w)[-self.level_weeks :]
+        if len(rows) == 0:
+            rows = np.flatnonzero(any_w & np.isfinite(daily))[-self.level_weeks :]
+        if len(rows) == 0:
+            return 0.0
+        values = daily[rows]
+        if self.outlier_mad is not None and len(rows) >= 4:
+            # untagged anomalies (outages, one-off surges): clip to median +- k MAD
+            med = np.median(values)
+            # floor at 5% of the median: counts are never that regular, and a zero MAD
+            # (identical weeks) would otherwise switch the guard off
+            mad = max(1.4826 * np.median(np.abs(values - med)), 0.05 * abs(med))
+            if mad > 0:
+                k = self.outlier_mad
+                values = _clip_keeping_shift(values, med - k * mad, med + k * mad)
+        age = np.arange(len(rows))[::-1]
+        weight = 0.5 ** (age / self.level_half_life_weeks)
+        return float(weight @ values / weight.sum())
 
-        self.ets_ = None
-        if self.ets_weight > 0:
-            from statsforecast.models import AutoETS
+    def _fit_ets(self, clean_daily: np.ndarray):
+        """statsforecast AutoETS (``ets_model``) on the cleaned daily totals; None if degenerate."""
+        from statsforecast.models import AutoETS
 
-            y = clean_daily[-7 * self.train_weeks :]
-            model = AutoETS(season_length=7, model=self.ets_model)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self.ets_ = model.fit(y=np.maximum(y, 0).astype(float))
-            except Exception:  # noqa: BLE001 - degenerate series (all zeros): EW level only
-                self.ets_ = None
+        y = clean_daily[-7 * self.train_weeks :]
+        model = AutoETS(season_length=7, model=self.ets_model)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return model.fit(y=np.maximum(y, 0).astype(float))
+        except Exception:  # noqa: BLE001 - degenerate series (all zeros): EW level only
+            return None
 
-        # intraday profiles
+    def _fit_profiles(self, series: QueueSeries, filled: np.ndarray, clean: np.ndarray):
+        """Intraday shares per weekday (7 x slots), shrunk toward similar weekdays' pool."""
         profiles = _weekday_profiles(
             filled, series.days, clean, self.profile_weeks, self.profile_half_life_weeks
         )
-        if self.shrink > 0:
-            pooled = np.zeros_like(profiles)
-            for w in range(7):
-                if profiles[w].sum() == 0:
-                    continue
-                with np.errstate(invalid="ignore"):
-                    corr = np.array(
-                        [
-                            np.corrcoef(profiles[w], profiles[v])[0, 1]
-                            if profiles[v].sum() > 0
-                            else -1
-                            for v in range(7)
-                        ]
-                    )
-                similar = np.nan_to_num(corr, nan=-1) >= 0.95
-                similar[w] = True
-                pooled[w] = profiles[similar].mean(axis=0)
-            profiles = (1 - self.shrink) * profiles + self.shrink * pooled
-            open_ = series.open_slots
-            profiles = np.where(open_, profiles, 0.0)
-            sums = profiles.sum(axis=1, keepdims=True)
-            profiles = np.divide(profiles, sums, out=np.zeros_like(profiles), where=sums > 0)
-        self.profiles_ = profiles
+        if self.shrink <= 0:
+            return profiles
+        pooled = np.zeros_like(profiles)
+        for w in range(7):
+            if profiles[w].sum() == 0:
+                continue
+            with np.errstate(invalid="ignore"):
+                corr = np.array(
+                    [
+                        np.corrcoef(profiles[w], profiles[v])[0, 1] if profiles[v].sum() > 0 else -1
+                        for v in range(7)
+                    ]
+                )
+            similar = np.nan_to_num(corr, nan=-1) >= 0.95
+            similar[w] = True
+            pooled[w] = profiles[similar].mean(axis=0)
+        profiles = (1 - self.shrink) * profiles + self.shrink * pooled
+        profiles = np.where(series.open_slots, profiles, 0.0)
+        sums = profiles.sum(axis=1, keepdims=True)
+        return np.divide(profiles, sums, out=np.zeros_like(profiles), where=sums > 0)
 
-        # events: learn ratio and shape per (tag, day class) and per tag
+    def _fit_events(self, filled, daily, tags, wd, share) -> None:
+        """Ratio to the clean level and intraday shape per (tag, day class) and per tag."""
         self.event_ratio_: dict[str, tuple[float, int]] = {}
         self.event_profile_: dict[str, tuple[np.ndarray, int]] = {}
         tagged = np.flatnonzero((tags != "") & (share >= 0.5))
-        if len(tagged):
-            classes = self._class_of(wd[tagged])
-            expected = clean_daily[tagged]
-            ratio = np.where(expected > 0, daily[tagged] / np.maximum(expected, 1e-9), np.nan)
-            totals = np.nansum(filled[tagged], axis=1)
-            shapes = np.nan_to_num(filled[tagged]) / np.maximum(totals, 1e-9)[:, None]
-            for key_of in (lambda t, c: t + "/" + c, lambda t, c: t):
-                keys = np.array([key_of(t, c) for t, c in zip(tags[tagged], classes, strict=True)])
-                for key in np.unique(keys):
-                    sel = (keys == key) & np.isfinite(ratio)
-                    if sel.any():
-                        self.event_ratio_[key] = (float(np.median(ratio[sel])), int(sel.sum()))
-                    sel_shape = (keys == key) & (totals > 0)
-                    if sel_shape.any():
-                        self.event_profile_[key] = (
-                            shapes[sel_shape].mean(axis=0),
-                            int(sel_shape.sum()),
-                        )
+        if len(tagged) == 0:
+            return
+        classes = self._class_of(wd[tagged])
+        expected = self.clean_daily_[tagged]
+        ratio = np.where(expected > 0, daily[tagged] / np.maximum(expected, 1e-9), np.nan)
+        totals = np.nansum(filled[tagged], axis=1)
+        shapes = np.nan_to_num(filled[tagged]) / np.maximum(totals, 1e-9)[:, None]
+        for key_of in (lambda t, c: t + "/" + c, lambda t, c: t):
+            keys = np.array([key_of(t, c) for t, c in zip(tags[tagged], classes, strict=True)])
+            for key in np.unique(keys):
+                sel = (keys == key) & np.isfinite(ratio)
+                if sel.any():
+                    self.event_ratio_[key] = (float(np.median(ratio[sel])), int(sel.sum()))
+                sel_shape = (keys == key) & (totals > 0)
+                if sel_shape.any():
+                    self.event_profile_[key] = (
+                        shapes[sel_shape].mean(axis=0),
+                        int(sel_shape.sum()),
+                    )
 
     def _daily_forecast(self, days: pd.DatetimeIndex) -> np.ndarray:
         wd = np.asarray(days.dayofweek)
