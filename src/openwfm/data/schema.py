@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from openwfm.tables import INTERACTIONS
+
 
 class Outcome(StrEnum):
     ANSWERED = "answered"  # reached an agent
@@ -22,19 +24,5 @@ class Outcome(StrEnum):
 
 OFFERED_OUTCOMES = (Outcome.ANSWERED.value, Outcome.ABANDONED.value)
 
-# column -> pandas dtype
-INTERACTION_COLUMNS: dict[str, str] = {
-    "interaction_id": "string",  # unique within the store
-    "queue": "string",
-    "channel": "string",  # openwfm.model.Channel value
-    "segment": "string",  # customer segment ("default" when the source has none)
-    "arrival_time": "datetime64[ns]",  # joined the agent queue (or entered, if never queued)
-    "answer_time": "datetime64[ns]",  # NaT unless answered
-    "end_time": "datetime64[ns]",  # end of handling; NaT unless answered
-    "abandon_time": "datetime64[ns]",  # NaT unless abandoned
-    "wait_s": "float64",  # time in the agent queue
-    "handle_s": "float64",  # handle time (0 when not answered)
-    "agent": "string",  # <NA> when unknown or not answered
-    "outcome": "string",  # Outcome value
-    "source": "string",  # file the row came from
-}
+# column -> pandas dtype; the table is declared in openwfm.tables (units, keys, allowed values)
+INTERACTION_COLUMNS: dict[str, str] = INTERACTIONS.dtypes()

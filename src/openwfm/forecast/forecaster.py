@@ -224,8 +224,10 @@ class Forecaster:
     def predict(self, horizon_days: int | None = None) -> pd.DataFrame:
         """Forecast table for the days after each queue's history, open intervals only.
 
-        Columns: ``interval_start, queue, forecast, lower_80, upper_80, lower_95, upper_95,
-        method`` and ``aht_s`` (seconds) when the history has handle times.
+        Columns (:data:`openwfm.tables.FORECAST`): ``interval_start, queue, forecast,
+        lower_80, upper_80, lower_95, upper_95, dispersion, method`` and ``aht_s`` (seconds)
+        when the history has handle times. ``dispersion`` is the negative-binomial ``phi`` of
+        the 80% interval: the count's variance is ``forecast + dispersion * forecast**2``.
         """
         if not hasattr(self, "models_"):
             raise ParameterError("call fit() before predict()", field="Forecaster")
@@ -245,6 +247,8 @@ class Forecaster:
             for level in (80, 95):
                 lo, hi = interval_bounds(f, self.phi_[queue][level], level)
                 frame[f"lower_{level}"], frame[f"upper_{level}"] = lo, hi
+            # what a simulation samples forecast uncertainty from (openwfm.tables.FORECAST)
+            frame["dispersion"] = self.phi_[queue][80]
             frame["method"] = self.chosen_[queue]
             if series.aht_s is not None:
                 frame["aht_s"] = forecast_aht(series, days)[mask]

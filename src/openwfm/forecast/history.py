@@ -48,91 +48,13 @@ def validate_history(history: pd.DataFrame, source: str | None = None) -> pd.Dat
     ``queue`` as str, ``offered`` as float (>= 0), sorted by queue and time. Row numbers in errors
     are CSV line numbers (header = line 1) when ``source`` is a file.
     """
+    from openwfm.tables import HISTORY, check_table
+
     where = source or "history"
-    missing = [c for c in REQUIRED_COLUMNS if c not in history.columns]
-    if missing:
-        raise DataError(
-            f"missing column(s) {', '.join(missing)}; expected columns "
-            "interval_start,queue,offered (aht_s optional)",
-            file=where,
-        )
-    if len(history) == 0:
-        raise DataError("no rows; expected at least two weeks of intervals", file=where)
-    out = history.copy().reset_index(drop=True)
-
-    from openwfm.data.timestamps import wall_clock_text
-
     # offsets may change within a file (DST): each label keeps its own wall-clock time
-    times = pd.to_datetime(
-        wall_clock_text(out["interval_start"]), errors="coerce", format="ISO8601"
-    )
-    bad = times.isna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"unparseable time {out['interval_start'].iloc[i]!r}; expected an ISO timestamp "
-            "such as 1999-03-01T08:30:00",
-            file=where,
-            line=i + 2,
-            field="interval_start",
-        )
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
-    out["interval_start"] = times
-
-    queue = out["queue"]
-    if queue.isna().any():
-        i = int(np.flatnonzero(queue.isna().to_numpy())[0])
-        raise DataError("empty queue name", file=where, line=i + 2, field="queue")
-    out["queue"] = queue.astype(str)
-
-    for column in ("offered", "aht_s"):
-        if column not in out.columns:
-            continue
-        values = pd.to_numeric(out[column], errors="coerce")
-        non_numeric = values.isna() & out[column].notna()
-        if column == "offered":
-            non_numeric |= out[column].isna()
-        if non_numeric.any():
-            i = int(np.flatnonzero(non_numeric.to_numpy())[0])
-            raise DataError(
-                f"not a number: {out[column].iloc[i]!r}", file=where, line=i + 2, field=column
-            )
-        infinite = np.isinf(values)
-        if infinite.any():
-            i = int(np.flatnonzero(infinite.to_numpy())[0])
-            raise DataError(
-                f"not a finite number: {out[column].iloc[i]!r}",
-                file=where,
-                line=i + 2,
-                field=column,
-            )
-        negative = values < 0
-        if negative.any():
-            i = int(np.flatnonzero(negative.to_numpy())[0])
-            raise DataError(
-                f"negative value {values.iloc[i]:g}; expected a count/duration >= 0",
-                file=where,
-                line=i + 2,
-                field=column,
-            )
-        out[column] = values.astype(float)
-
-    dup = out.duplicated(["queue", "interval_start"], keep="first")
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        first = out.index[
-            (out["queue"] == out["queue"].iloc[i])
-            & (out["interval_start"] == out["interval_start"].iloc[i])
-        ][0]
-        raise DataError(
-            f"duplicate interval {out['interval_start'].iloc[i].isoformat()} for queue "
-            f"{out['queue'].iloc[i]!r} (first at line {first + 2}); expected one row per "
-            "queue and interval",
-            file=where,
-            line=i + 2,
-            field="interval_start",
-        )
+    out = check_table(history, HISTORY, source=where)
+    if len(out) == 0:
+        raise DataError("no rows; expected at least two weeks of intervals", file=where)
     return out.sort_values(["queue", "interval_start"], kind="stable").reset_index(drop=True)
 
 

@@ -1,0 +1,68 @@
+"""The tables passed between stages, declared once: columns, dtypes, units, keys.
+
+Every stage takes and returns pandas DataFrames. This module says what each of those tables
+holds (one :class:`Table` per table, one :class:`Column` per column, with its kind, unit and
+the values it allows) and checks a table against its declaration with one function,
+:func:`check_table`, used at every public entry that receives such a table from a file or a
+caller. A bad table raises a one-line :class:`~openwfm.errors.DataError` naming the file, the
+line (CSV line: header = line 1, so row ``i`` is line ``i + 2``) and the field.
+
+Conventions (see ``DESIGN.md``): times are local-naive wall-clock times of the center,
+intervals are labelled by their start, durations are seconds, counts are contacts per
+interval, rates are contacts per second.
+
+Column kinds and their pandas dtype after :func:`check_table`:
+
+- ``string`` -> ``object`` (``str``); blank cells are an error unless ``nullable``;
+- ``time`` -> ``datetime64[ns]``, local naive. ``clock="wall"`` (interval labels) keeps each
+  value's own wall-clock time and drops a UTC offset; ``clock="local"`` (instants) converts
+  values with an offset to the ``timezone`` given to :func:`check_table`
+  (:func:`openwfm.data.timestamps.to_local_times`);
+- ``date`` -> ``datetime64[ns]`` at midnight;
+- ``number`` -> ``float64``, finite, within ``min`` / ``max``; ``whole`` numbers must be
+  integers.
+"""
+
+from openwfm.tables.declared import (
+    ACTIVITIES,
+    AGENT_COUNTS,
+    ALL_TABLES,
+    COVERAGE,
+    FORECAST,
+    HISTORY,
+    INTERACTIONS,
+    INTERVAL_KPIS,
+    OUTCOMES,
+    RATES,
+    REQUIREMENTS,
+    ROSTER,
+    SHIFTS,
+    SIMULATION_INTERVALS,
+    STATE_EVENTS,
+    TIMELINE,
+    WEEKLY_FORECAST,
+)
+from openwfm.tables.schema import Column, Table, check_table
+
+__all__ = [
+    "ACTIVITIES",
+    "AGENT_COUNTS",
+    "ALL_TABLES",
+    "COVERAGE",
+    "FORECAST",
+    "HISTORY",
+    "INTERACTIONS",
+    "INTERVAL_KPIS",
+    "OUTCOMES",
+    "RATES",
+    "REQUIREMENTS",
+    "ROSTER",
+    "SHIFTS",
+    "SIMULATION_INTERVALS",
+    "STATE_EVENTS",
+    "TIMELINE",
+    "WEEKLY_FORECAST",
+    "Column",
+    "Table",
+    "check_table",
+]

@@ -1,0 +1,265 @@
+"""Declared tables and the one check: :class:`Column`, :class:`Table`, :func:`check_table`.
+
+See :mod:`openwfm.tables` for the conventions and the declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError
+
+Kind = Literal["string", "time", "date", "number"]
+_DTYPES = {"string": "string", "time": "datetime64[ns]", "date": "datetime64[ns]"}
+ISO_EXAMPLE = "2026-11-02T08:00:00"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a declared table.
+
+    ``unit`` is the unit of a number (``s``, ``contacts``, ``contacts/s``, ``agents``,
+    ``fraction``, ``minutes``) or empty. ``expected`` is how errors describe a good value
+    (``"a rate >= 0 contacts per second"``); ``messages`` replaces the whole message for one
+    kind of problem (keys: ``missing`` empty cell, ``type`` unparseable, ``infinite``,
+    ``below`` under ``min``, ``above`` over ``max``, ``whole`` not an integer, ``unknown`` not
+    among the allowed values), formatted with ``value`` (the cell as given), ``number``,
+    ``expected``, ``column`` and ``choices``.
+    """
+
+    name: str
+    kind: Kind = "string"
+    unit: str = ""
+    doc: str = ""
+    required: bool = True
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    whole: bool = False
+    choices: tuple[str, ...] = ()
+    clock: Literal["wall", "local"] = "wall"
+    expected: str | None = None
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dtype(self) -> str:
+        """The pandas dtype of the column in a checked table."""
+        if self.kind == "number":
+            return "int64" if self.whole and not self.nullable else "float64"
+        return _DTYPES[self.kind]
+
+    def describe(self) -> str:
+        """How an error message describes a good value of this column."""
+        if self.expected:
+            return self.expected
+        if self.kind in ("time", "date"):
+            return f"an ISO 8601 {'date' if self.kind == 'date' else 'time'} such as " + (
+                ISO_EXAMPLE[:10] if self.kind == "date" else ISO_EXAMPLE
+            )
+        if self.kind == "string":
+            return f"a {self.name}"
+        noun = "a whole number" if self.whole else "a finite number"
+        if self.min is not None:
+            noun += f" {'>' if self.min_exclusive else '>='} {self.min:g}"
+        if self.max is not None:
+            noun += f" {'and ' if self.min is not None else ''}<= {self.max:g}"
+        return noun + (f" ({self.unit})" if self.unit else "")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A declared table: its columns in order and the columns that identify a row (``keys``)."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    keys: tuple[str, ...] = ()
+    duplicate_message: str | None = None  # formatted with the keys' values and first_line
+
+    def __getitem__(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def dtypes(self) -> dict[str, str]:
+        """column -> pandas dtype (strings as pandas ``string``)."""
+        return {c.name: c.dtype for c in self.columns}
+
+    def empty(self) -> pd.DataFrame:
+        """A table with no rows and every declared column."""
+        return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in self.columns})
+
+
+def _problem(column: Column, kind: str, value: object, number: float = np.nan, **extra) -> str:
+    template = column.messages.get(kind)
+    if template is None:
+        template = (
+            "unknown {column} {value!r} (known: {choices})"
+            if kind == "unknown"
+            else "expected {expected}, got {value!r}"
+        )
+    if kind == "missing" and "missing" not in column.messages:
+        template = "expected {expected}, got an empty cell"
+    return template.format(
+        value=value, number=number, expected=column.describe(), column=column.name, **extra
+    )
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip()
+    return (values.isna() | text.isna() | (text == "")).to_numpy(dtype=bool)
+
+
+def _parse_times(values: pd.Series, column: Column, timezone, where, line_of) -> pd.Series:
+    from openwfm.data.timestamps import to_local_times, wall_clock_text
+
+    if column.kind == "date":
+        return pd.to_datetime(values, errors="coerce").dt.normalize()
+    if column.clock == "local":
+        return to_local_times(
+            values, timezone=timezone, file=where, field=column.name, line_of=line_of
+        )
+    parsed = pd.to_datetime(wall_clock_text(values), errors="coerce", format="ISO8601")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def _check_column(
+    values: pd.Series,
+    column: Column,
+    choices: Iterable[str] | None,
+    timezone: str | None,
+    where: str | None,
+    line_of: Callable[[int], int],
+) -> tuple[pd.Series, int | None, str]:
+    """(parsed values, position of the first bad row or None, what is wrong there)."""
+    blank = _blank(values)
+    problems: list[tuple[np.ndarray, str]] = []
+    if column.kind == "number":
+        parsed = pd.to_numeric(values, errors="coerce").astype(float)
+        number = parsed.to_numpy()
+        problems.append((np.isnan(number) & ~blank, "type"))
+        problems.append((np.isinf(number), "infinite"))
+        if column.min is not None:
+            low = number <= column.min if column.min_exclusive else number < column.min
+            problems.append((low, "below"))
+        if column.max is not None:
+            problems.append((number > column.max, "above"))
+        if column.whole:
+            problems.append((np.isfinite(number) & (number != np.round(number)), "whole"))
+    elif column.kind in ("time", "date"):
+        parsed = _parse_times(values, column, timezone, where, line_of)
+        problems.append((parsed.isna().to_numpy() & ~blank, "type"))
+    else:
+        text = values.astype(str)
+        parsed = values.where(blank, text).astype(object) if column.nullable else text
+        allowed = tuple(choices) if choices is not None else column.choices
+        if allowed:
+            problems.append((~blank & ~text.isin(allowed).to_numpy(), "unknown"))
+    if not column.nullable:
+        problems.insert(0, (blank, "missing"))
+    first, kind = None, ""
+    for mask, what in problems:
+        if mask.any():
+            position = int(np.flatnonzero(mask)[0])
+            if first is None or position < first:
+                first, kind = position, what
+    return parsed, first, kind
+
+
+def _check_keys(out: pd.DataFrame, table: Table, where, line_of) -> None:
+    keys = [k for k in table.keys if k in out.columns]
+    if not keys or any(table[k].required and k not in keys for k in table.keys):
+        return
+    repeated = out.duplicated(keys, keep="first").to_numpy()
+    if not repeated.any():
+        return
+    position = int(np.flatnonzero(repeated)[0])
+    same = (out[keys] == out[keys].iloc[position]).all(axis=1).to_numpy()
+    first = int(np.flatnonzero(same)[0])
+    values = {
+        k: v.isoformat() if isinstance(v, pd.Timestamp) else v
+        for k, v in out[keys].iloc[position].items()
+    }
+    shown = ", ".join(f"{k} {v!r}" for k, v in values.items())
+    template = table.duplicate_message or (
+        "duplicate row for {shown} (first at line {first_line}); expected one row per {keys}"
+    )
+    raise DataError(
+        template.format(
+            shown=shown, first_line=line_of(first), keys=" and ".join(keys), **values
+        ),
+        file=where,
+        line=line_of(position),
+        field=keys[-1],
+    )
+
+
+def check_table(
+    frame: pd.DataFrame,
+    table: Table,
+    *,
+    source: str | None = None,
+    columns: Iterable[str] | None = None,
+    choices: Mapping[str, Iterable[str]] | None = None,
+    timezone: str | None = None,
+    line_of: Callable[[int], int] | None = None,
+    keys: bool = True,
+) -> pd.DataFrame:
+    """``frame`` checked against ``table``: a copy with its declared columns parsed.
+
+    Raises a one-line :class:`DataError` naming ``source`` (a file name or the table's name),
+    the line of the first bad row (``line_of(position)``, default ``position + 2``: the CSV
+    line with the header on line 1) and the field. Columns are checked in declaration order:
+    a missing required column first, then each column's first bad cell, then duplicate
+    ``keys``. ``columns`` limits the check to those columns (required ones among them must be
+    present); ``choices`` gives the allowed values of a column known only at run time (the
+    scenario's queues). Columns the table does not declare pass through unchanged.
+    """
+    where = source or table.name
+    line_of = line_of or (lambda position: position + 2)
+    wanted = table.names if columns is None else [c for c in table.names if c in set(columns)]
+    choices = choices or {}
+    for name in wanted:
+        if table[name].required and name not in frame.columns:
+            raise DataError(
+                f"missing column {name!r} (a {table.name} table has {', '.join(table.required)})",
+                file=where,
+                field=name,
+            )
+    out = frame.reset_index(drop=True).copy()
+    for name in wanted:
+        if name not in out.columns:
+            continue
+        column = table[name]
+        parsed, position, kind = _check_column(
+            out[name], column, choices.get(name), timezone, where, line_of
+        )
+        if position is not None:
+            value = out[name].iloc[position]
+            number = parsed.iloc[position] if column.kind == "number" else np.nan
+            allowed = choices.get(name, column.choices)
+            message = _problem(
+                column, kind, value, number, choices=", ".join(sorted(map(str, allowed)))
+            )
+            raise DataError(message, file=where, line=line_of(position), field=name)
+        out[name] = parsed.astype("int64") if column.dtype == "int64" else parsed
+    if keys:
+        _check_keys(out, table, where, line_of)
+    return out

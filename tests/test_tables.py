@@ -1,0 +1,157 @@
+"""The declared tables (openwfm.tables) and the one check every stage's entry uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openwfm.errors import DataError
+from openwfm.tables import ALL_TABLES, FORECAST, HISTORY, RATES, Column, Table, check_table
+
+RATE_TABLE = Table(
+    "rates",
+    "a small table for the properties",
+    (
+        Column("interval_start", "time"),
+        Column("queue"),
+        Column("arrival_rate_per_s", "number", "contacts/s", min=0.0),
+        Column("agents", "number", "agents", min=0.0, max=50.0, whole=True),
+    ),
+    keys=("queue", "interval_start"),
+)
+BAD_CELLS = {
+    "interval_start": ["yesterday", "2026-13-01T08:00:00", ""],
+    "queue": [None, "  "],
+    "arrival_rate_per_s": ["fast", -0.5, float("inf"), None],
+    "agents": [2.5, -1, 51, "many", None],
+}
+
+
+def _good(rows: int) -> pd.DataFrame:
+    starts = pd.date_range("2026-11-02 08:00", periods=rows, freq="15min")
+    return pd.DataFrame(
+        {
+            "interval_start": starts.strftime("%Y-%m-%dT%H:%M:%S"),
+            "queue": "voice",
+            "arrival_rate_per_s": np.linspace(0.0, 2.0, rows),
+            "agents": np.arange(rows) % 40,
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 30),
+    data=st.data(),
+)
+def test_check_table_names_the_line_and_field_of_the_one_bad_cell(rows, data):
+    """One bad cell anywhere: the error names CSV line (row + 2), the field and the value."""
+    frame = _good(rows).astype(object)
+    row = data.draw(st.integers(0, rows - 1), label="row")
+    field = data.draw(st.sampled_from(sorted(BAD_CELLS)), label="field")
+    value = data.draw(st.sampled_from(BAD_CELLS[field]), label="value")
+    frame.loc[row, field] = value
+    with pytest.raises(DataError) as caught:
+        check_table(frame, RATE_TABLE, source="r.csv")
+    error = caught.value
+    assert (error.file, error.line, error.field) == ("r.csv", row + 2, field)
+    text = str(error)
+    assert "\n" not in text and text.startswith(f"r.csv:{row + 2}: {field}: ")
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 30), bad=st.lists(st.integers(0, 29), min_size=2, max_size=4))
+def test_check_table_reports_the_first_bad_row(rows, bad):
+    frame = _good(rows).astype(object)
+    inside = sorted({b for b in bad if b < rows})
+    for row in inside:
+        frame.loc[row, "arrival_rate_per_s"] = -1.0
+    if not inside:
+        checked = check_table(frame, RATE_TABLE)
+        assert checked["arrival_rate_per_s"].dtype == "float64"
+        return
+    with pytest.raises(DataError) as caught:
+        check_table(frame, RATE_TABLE)
+    assert caught.value.line == inside[0] + 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 30))
+def test_a_good_table_passes_with_the_declared_dtypes(rows):
+    frame = _good(rows)
+    checked = check_table(frame, RATE_TABLE)
+    assert {c: str(checked[c].dtype) for c in RATE_TABLE.names} == {
+        "interval_start": "datetime64[ns]",
+        "queue": "object",
+        "arrival_rate_per_s": "float64",
+        "agents": "int64",
+    }
+    assert checked["arrival_rate_per_s"].tolist() == frame["arrival_rate_per_s"].tolist()
+    assert len(checked) == rows
+
+
+def test_duplicate_keys_name_both_lines():
+    frame = pd.concat([_good(4), _good(4).iloc[[2]]], ignore_index=True)
+    with pytest.raises(DataError, match=r"first at line 4") as caught:
+        check_table(frame, RATE_TABLE, source="r.csv")
+    assert caught.value.line == 6
+
+
+def test_missing_column_and_runtime_choices():
+    with pytest.raises(DataError, match="missing column 'queue'"):
+        check_table(_good(3).drop(columns="queue"), RATE_TABLE)
+    with pytest.raises(DataError, match=r"unknown queue 'voice' \(known: chat, email\)") as caught:
+        check_table(_good(3), RATE_TABLE, choices={"queue": ["email", "chat"]})
+    assert caught.value.line == 2 and caught.value.field == "queue"
+
+
+def test_time_offsets_wall_clock_and_local():
+    """Interval labels keep their wall-clock time; instants are converted to the center's zone."""
+    labels = pd.DataFrame(
+        {"interval_start": ["2026-10-25T01:00:00+02:00", "2026-10-25T02:00:00+01:00"],
+         "queue": "q", "offered": [1, 2]}
+    )  # fmt: skip
+    checked = check_table(labels, HISTORY)
+    assert checked["interval_start"].dt.hour.tolist() == [1, 2]
+    rates = pd.DataFrame(
+        {"interval_start": ["2026-11-02T07:00:00Z"], "queue": "q", "arrival_rate_per_s": [1.0]}
+    )
+    local = check_table(rates, RATES, timezone="Europe/Berlin")
+    assert local["interval_start"].iloc[0] == pd.Timestamp("2026-11-02 08:00")
+    with pytest.raises(DataError, match="time zone") as caught:
+        check_table(rates, RATES, source="rates.csv")
+    assert caught.value.line == 2 and caught.value.field == "interval_start"
+
+
+def test_every_declaration_is_consistent():
+    for table in ALL_TABLES:
+        names = table.names
+        assert len(names) == len(set(names)), table.name
+        assert set(table.keys) <= set(names), table.name
+        empty = table.empty()
+        assert list(empty.columns) == names
+        # an empty table of the declared columns passes its own check
+        check_table(empty, table)
+
+
+def test_the_forecast_carries_its_dispersion():
+    """The forecast's ``dispersion`` is the phi its 80% bounds were built from, so a simulation
+    samples uncertainty from it without reverse-engineering the bounds."""
+    from openwfm.forecast import Forecaster
+    from openwfm.forecast.forecaster import Z
+
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2026-01-05", periods=42, freq="D")
+    starts = [d + pd.Timedelta(hours=h) for d in days for h in range(8, 18)]
+    level = np.array([40.0 + 20 * np.sin((s.hour - 8) / 3) for s in starts])
+    offered = rng.negative_binomial(8, 8 / (8 + level))
+    history = pd.DataFrame({"interval_start": starts, "queue": "voice", "offered": offered})
+    forecast = Forecaster(horizon_days=7, backtest_origins=4).fit(history).predict()
+    checked = check_table(forecast, FORECAST)
+    assert (checked["dispersion"] >= 0).all()
+    f = checked["forecast"].to_numpy()
+    sd = np.sqrt(f + checked["dispersion"].to_numpy() * f**2)
+    np.testing.assert_allclose(checked["upper_80"], f + Z[80] * sd, rtol=1e-9)
