@@ -217,3 +217,65 @@ def test_agent_wallboard_and_supervisor_in_the_browser(tmp_path):
     finally:
         server.stop()
     assert errors == [], errors
+
+
+class ReplanServe(Server):
+    """``openwfm serve`` of the re-plan tests' center (shift templates and contracts)."""
+
+    def scenario(self) -> Path:
+        from test_intraday_replan import SCENARIO as REPLAN
+
+        path = self.folder / "replan.yaml"
+        path.write_text("name: Replan\n" + REPLAN, encoding="utf-8")
+        return path
+
+
+def test_the_supervisor_accepts_a_replan_proposal_in_the_browser(tmp_path):
+    """No published schedule: the desk says so (no adherence figure); a re-plan is published
+    and the supervisor accepts a proposal with its button: the API answers with schedule
+    version 2, the row shows it accepted and adherence turns live against version 2."""
+    executable = browser_or_skip()
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    from test_pages_intraday import proposals_body
+
+    body = proposals_body()
+    server = ReplanServe(tmp_path).start()
+    errors: list[str] = []
+    try:
+        http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(executable), args=ARGS)
+            try:
+                page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+                page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.goto(f"{server.url}/supervisor#key={ADMIN}")
+                row = page.locator('#agents tr[data-agent="early-1"]')
+                expect(row.locator('[data-field="adherence"]')).to_have_text(
+                    "no published schedule"
+                )
+                expect(page.locator("#adherence-source")).to_contain_text("no published schedule")
+                expect(page.locator("#replan-version")).to_contain_text("No re-plan published")
+                assert http.put("/v1/intraday/replan", json=body).status_code == 200
+                first = body["proposals"][0]["proposal_id"]
+                proposal = page.locator(f'#proposals tr[data-proposal="{first}"]')
+                expect(proposal).to_have_attribute("data-status", "open")  # via the event stream
+                expect(page.locator("#proposals tbody tr")).to_have_count(len(body["proposals"]))
+                proposal.get_by_role("button", name="Accept").click()
+                expect(proposal).to_have_attribute("data-status", "accepted")
+                expect(page.locator("#notice")).to_contain_text("schedule version 2")
+                expect(page.locator("#replan-version")).to_contain_text("Schedule version 2")
+                expect(page.locator("#adherence-source")).to_contain_text(
+                    "live, against schedule version 2"
+                )
+                expect(row.locator('[data-field="adherence"]')).to_have_text(
+                    re.compile("^(in|out)")
+                )
+                accepted = http.get("/v1/intraday/replan").json()
+                assert accepted["accepted"] == [first] and accepted["version"] == 2
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert errors == [], errors

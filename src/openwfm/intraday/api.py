@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openwfm.errors import OpenWFMError
 
@@ -28,6 +28,14 @@ Row = dict[str, Any]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _local_naive(cls, value):
+        """Times are local-naive (the schedule's clock): an offset is refused, not guessed."""
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            raise ValueError("expected a local time without a UTC offset (e.g. 2024-03-04T09:00)")
+        return value
 
 
 class StateEvent(_Body):

@@ -6,7 +6,7 @@ Every request carries ``Authorization: Bearer <secret>``:
   several centers it names one with the ``center`` query parameter;
 - an **integration key** (``POST /v1/keys {scopes}``) belongs to one center and may do what its
   scopes allow (``contacts:create``, ``contacts:read``, ``contacts:write``, ``customers:write``,
-  ``events:read``, ``stats:read``, ``agents:read``);
+  ``events:read``, ``stats:read``, ``agents:read``, ``intraday:read``, ``intraday:write``);
 - an **agent token** (``POST /v1/agents/{id}/token``) belongs to one agent of one center: its
   presence, its offers and the contacts assigned to it, nothing else (403).
 
@@ -34,6 +34,8 @@ SCOPES = (
     "events:read",
     "stats:read",
     "agents:read",
+    "intraday:read",
+    "intraday:write",
 )
 
 

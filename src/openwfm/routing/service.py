@@ -140,7 +140,7 @@ def create_app(
 
     from openwfm.web import mount_pages  # the live pages: /dashboard, /supervisor, /agent
 
-    mount_pages(app, router, admin_key)
+    mount_pages(app, router, admin_key, export_origin)
     return app
 
 

@@ -247,6 +247,18 @@ webhooks = Table(
     Column("last_error", String(500), nullable=True),
 )
 
+# what the intraday stage publishes to the live pages (per center: "outlook", "replan"), so
+# every router process serves the same document and a restart keeps it
+documents = Table(
+    "router_documents",
+    metadata,
+    Column("center", String(100), primary_key=True),
+    Column("name", String(40), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("updated_s", Float, nullable=False),
+)
+
 
 class Store:
     """Engines over one database URL: ``write()`` for one serialised write transaction,

@@ -11,12 +11,12 @@ desktop polls its own desk every second (agent tokens do not read the event log)
 from __future__ import annotations
 
 
-def mount_pages(app, router, admin_key: str) -> None:
-    """Add the pages and their API endpoints to the router's FastAPI ``app``."""
-    from openwfm.web.api import api_routes
+def mount_pages(app, router, admin_key: str, clock_origin=None) -> None:
+    """Add the pages, their API endpoints and the intraday stage's endpoints to the router's
+    FastAPI ``app`` (``clock_origin``: a virtual clock's time 0, for adherence now)."""
+    from openwfm.web.api import api_routes, intraday_stage_routes
     from openwfm.web.pages import page_routes
 
-    published: dict = {}
-    app.state.published_outlook = published
-    app.include_router(api_routes(router, admin_key, published))
+    app.include_router(api_routes(router, admin_key, clock_origin))
+    app.include_router(intraday_stage_routes(router, admin_key))
     app.include_router(page_routes())

@@ -3,8 +3,14 @@
 ``GET /v1/me`` (who this key is), ``GET /v1/wallboard`` (``stats:read``), ``GET /v1/agents``
 (``agents:read``), ``GET /v1/contacts`` (the waiting contacts, ``contacts:read``),
 ``GET /v1/agents/{id}/desk`` (the agent's own token, or ``agents:read``),
-``POST /v1/contacts/{id}/move`` (``contacts:write``) and ``PUT /v1/intraday/outlook`` (admin:
-publish the intraday outlook and alerts the wallboard shows).
+``POST /v1/contacts/{id}/move`` (``contacts:write``), ``PUT /v1/intraday/outlook`` (admin:
+publish the intraday outlook and alerts the wallboard shows), and the re-plan the supervisor's
+desk works on: ``PUT /v1/intraday/replan`` (``intraday:write``: a schedule version and its
+proposals), ``GET /v1/intraday/replan`` (``intraday:read``) and
+``POST /v1/intraday/proposals/{id}/accept`` (``intraday:write``); see
+:mod:`openwfm.web.intraday_desk`. The intraday stage's own computations
+(``POST /v1/intraday/adherence``, ``POST /v1/intraday/outlook``, :mod:`openwfm.intraday.api`)
+are mounted beside them with the scope ``intraday:read``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from openwfm.routing import auth as A
 from openwfm.routing import models as M
 from openwfm.routing.core import Router
 from openwfm.routing.problems import BadRequest, Forbidden
+from openwfm.web import intraday_desk as D
 from openwfm.web import views as V
 
 
@@ -50,6 +57,16 @@ class AgentAdherence(M.Body):
     out_since: Annotated[str, Field(max_length=40)] | None = None
 
 
+class ReplanPublish(M.Body):
+    """A schedule version (the scheduler's shifts rows: agent, date, shift_start, shift_end,
+    shift_type, paid_minutes, breaks[, version]) and the proposals ``openwfm intraday replan``
+    made for it (its proposals table as rows)."""
+
+    shifts: list[dict[str, Any]] = Field(min_length=1, max_length=20000)
+    proposals: list[dict[str, Any]] = Field(default_factory=list, max_length=2000)
+    as_of: Annotated[str, Field(max_length=40)] | None = None
+
+
 class OutlookPublish(M.Body):
     """The intraday stage's outlook (per queue, per interval), its active alerts and the
     agents' adherence now (the supervisor's desk shows it)."""
@@ -65,15 +82,22 @@ def _not_agent(who: A.Principal, what: str) -> None:
         raise Forbidden(f"agent tokens do not read {what}", field="Authorization")
 
 
-def api_routes(router: Router, admin_key: str, published: dict[str, Any]) -> APIRouter:
-    """The pages' endpoints over ``router``; ``published`` holds each center's outlook."""
-    api = APIRouter(prefix="/v1")
+def principal_of(router: Router, admin_key: str):
+    """The dependency that authenticates a request (the router's keys and tokens)."""
 
     def principal(
         authorization: str | None = Header(default=None),
         center: str | None = Query(default=None, description="the center (admin, several)"),
     ) -> A.Principal:
         return A.authenticate(router.store, admin_key, router.centers, authorization, center)
+
+    return principal
+
+
+def api_routes(router: Router, admin_key: str, clock_origin=None) -> APIRouter:
+    """The pages' endpoints over ``router`` (``clock_origin``: a virtual clock's time 0)."""
+    api = APIRouter(prefix="/v1")
+    principal = principal_of(router, admin_key)
 
     @api.get("/me")
     def me(who: A.Principal = Depends(principal)):
@@ -89,13 +113,14 @@ def api_routes(router: Router, admin_key: str, published: dict[str, Any]) -> API
     def wallboard(who: A.Principal = Depends(principal)):
         _not_agent(who, "the wallboard")
         who.require_scope("stats:read")
-        return V.wallboard(router, who.center, published.get(who.center))
+        return V.wallboard(router, who.center, D.read_document(router, who.center, D.OUTLOOK))
 
     @api.get("/agents")
     def agents(who: A.Principal = Depends(principal)):
         _not_agent(who, "other agents")
         who.require_scope("agents:read")
-        return V.agent_board(router, who.center, published.get(who.center))
+        adherence, source = D.agent_adherence(router, who.center, clock_origin)
+        return V.agent_board(router, who.center, adherence, source)
 
     @api.get("/contacts")
     def waiting(who: A.Principal = Depends(principal)):
@@ -125,10 +150,45 @@ def api_routes(router: Router, admin_key: str, published: dict[str, Any]) -> API
         for queue in list(body.outlook) + [a.queue for a in body.alerts]:
             if queue not in spec.queue_channel:
                 raise BadRequest(f"unknown queue {queue!r}", field="queue")
-        data = body.model_dump()
-        published[who.center] = data
-        with router.tx(who.center) as tx:
-            tx.emit("intraday.outlook", alerts=len(body.alerts), as_of=body.as_of)
-        return data
+        return D.publish_outlook(router, who.center, body.model_dump())
 
+    _replan_routes(api, router, principal)
     return api
+
+
+def _replan_routes(api: APIRouter, router: Router, principal) -> None:
+    """The published re-plan and the supervisor's "accept a proposal"."""
+
+    @api.put("/intraday/replan")
+    def publish_replan(body: ReplanPublish, who: A.Principal = Depends(principal)):
+        _not_agent(who, "the re-plan")
+        who.require_scope("intraday:write")
+        return D.publish_replan(router, who.center, body.model_dump())
+
+    @api.get("/intraday/replan")
+    def replan(who: A.Principal = Depends(principal)):
+        _not_agent(who, "the re-plan")
+        who.require_scope("intraday:read")
+        return D.replan_view(router, who.center)
+
+    @api.post("/intraday/proposals/{proposal_id}/accept")
+    def accept(proposal_id: str, who: A.Principal = Depends(principal)):
+        _not_agent(who, "the re-plan")
+        who.require_scope("intraday:write")
+        return D.accept_proposal(router, who.center, proposal_id)
+
+
+def intraday_stage_routes(router: Router, admin_key: str) -> APIRouter:
+    """The intraday stage's computations (:func:`openwfm.intraday.api.intraday_router`) behind
+    the router's auth: any key of the center with ``intraday:read`` (agent tokens: 403)."""
+    from openwfm.intraday.api import intraday_router
+
+    principal = principal_of(router, admin_key)
+
+    def reader(who: A.Principal = Depends(principal)) -> None:
+        _not_agent(who, "the intraday stage")
+        who.require_scope("intraday:read")
+
+    stage = APIRouter(dependencies=[Depends(reader)])
+    stage.include_router(intraday_router())
+    return stage

@@ -78,3 +78,24 @@ def outlook_payload(
         "adherence": adherence or {},
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
     }
+
+
+def replan_payload(shifts: pd.DataFrame, proposals: pd.DataFrame, as_of=None) -> dict:
+    """The JSON body for ``PUT /v1/intraday/replan``: the schedule version ``shifts`` (the
+    scheduler's shifts table) and the ``proposals`` table of
+    :func:`openwfm.intraday.replan` made for it (times ISO 8601, local-naive)."""
+    from openwfm.intraday.api import records
+
+    def rows(frame: pd.DataFrame) -> list[dict]:
+        out = records(frame)
+        for row in out:
+            for key, value in row.items():
+                if hasattr(value, "isoformat"):
+                    row[key] = value.isoformat()
+        return out
+
+    return {
+        "shifts": rows(shifts),
+        "proposals": rows(proposals),
+        "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
+    }

@@ -172,13 +172,20 @@ def _agent_state(agent, contacts: list) -> str:
     return "reserved" if agent.load else "available"
 
 
-def agent_board(router: Router, center: str, published: dict | None = None) -> dict:
+def agent_board(
+    router: Router,
+    center: str,
+    adherence: dict | None = None,
+    adherence_source: dict | None = None,
+) -> dict:
     """Every agent of ``center``: state, seconds in it, current contacts, load and skills.
 
-    ``adherence`` is the agent's adherence now as the intraday stage last published it
-    (``PUT /v1/intraday/outlook``), else None: the router itself holds no schedule.
+    ``adherence``: agent -> adherence now (:func:`openwfm.web.intraday_desk.agent_adherence`),
+    None for an agent it does not cover; ``adherence_source`` says where it comes from
+    (``kind`` "live" from a published schedule, "published" by the intraday stage, or None:
+    no schedule published, so no adherence).
     """
-    adherence = (published or {}).get("adherence", {})
+    adherence = adherence or {}
     router.center(center)
     now = router.now()
     c, a = S.contacts.c, S.agents.c
@@ -216,7 +223,8 @@ def agent_board(router: Router, center: str, published: dict | None = None) -> d
                 "adherence": adherence.get(agent.agent_id),
             }
         )
-    return {"center": center, "now_s": now, "seq": seq, "agents": result}
+    source = adherence_source or {"kind": None, "version": None, "as_of": None}
+    return {"center": center, "now_s": now, "seq": seq, "agents": result, "adherence": source}
 
 
 def waiting_contacts(router: Router, center: str) -> dict:

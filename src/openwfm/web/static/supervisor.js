@@ -6,6 +6,7 @@
   let queues = {};     // queue -> channel
   let board = null;
   let loadedAt = 0;
+  let mayReplan = false;  // the key may read the re-plan (admin, or intraday:read)
 
   function presenceCell(agent) {
     const select = el("select", { "aria-label": `presence of ${agent.id}`, dataset: { agent: agent.id } },
@@ -21,11 +22,21 @@
     return el("td", { class: "actions" }, select, button);
   }
 
-  function adherenceCell(adherence) {
-    if (!adherence) return el("td", { class: "hint", text: "no schedule" });
-    if (adherence.in_adherence) return el("td", { class: "in", dataset: { field: "adherence" }, text: `in${adherence.activity ? ` (${adherence.activity})` : ""}` });
+  /* Adherence now: live against a published schedule, or as the intraday stage published it;
+     without a published schedule there is no adherence to show (never a guess). */
+  function adherenceCell(adherence, source) {
+    if (!source || !source.kind) return el("td", { class: "hint", dataset: { field: "adherence" }, text: "no published schedule" });
+    if (!adherence) return el("td", { class: "hint", dataset: { field: "adherence" }, text: "not scheduled" });
+    const activity = adherence.activity ? ` (${adherence.activity})` : "";
+    if (adherence.in_adherence) return el("td", { class: "in", dataset: { field: "adherence" }, text: `in${activity}` });
     const since = adherence.out_since ? ` since ${adherence.out_since.slice(11, 16)}` : "";
-    return el("td", { class: "out", dataset: { field: "adherence" }, text: `out${since}${adherence.activity ? ` (${adherence.activity})` : ""}` });
+    return el("td", { class: "out", dataset: { field: "adherence" }, text: `out${since}${activity}` });
+  }
+
+  function adherenceSource(source) {
+    if (!source || !source.kind) return "Adherence now: no published schedule (the intraday stage publishes one with PUT /v1/intraday/replan).";
+    if (source.kind === "live") return `Adherence now: live, against schedule version ${source.version}.`;
+    return `Adherence now: as the intraday stage published it${source.as_of ? ` at ${source.as_of.slice(11, 16)}` : ""} (not live).`;
   }
 
   function agentRow(agent) {
@@ -36,7 +47,7 @@
       el("td", { class: "since", dataset: { since: agent.time_in_state_s === null ? "" : agent.time_in_state_s },
         text: duration(agent.time_in_state_s) }),
       el("td", { text: agent.contacts.map((c) => `${c.queue} ${c.state}${c.segment ? ` (${c.segment})` : ""}`).join(", ") || "–" }),
-      adherenceCell(agent.adherence),
+      adherenceCell(agent.adherence, board.adherence),
       presenceCell(agent));
   }
 
@@ -75,6 +86,36 @@
         alerts.map((a) => el("li", { class: a.severity, text: `${a.queue}: ${a.message || a.rule}` }))));
   }
 
+  function proposalRow(proposal) {
+    const accepted = proposal.status === "accepted";
+    const action = accepted ? el("td", { class: "in", dataset: { field: "status" }, text: "accepted" })
+      : el("td", { class: "actions", dataset: { field: "status" } }, el("button", { type: "button", text: "Accept",
+        "aria-label": `accept proposal ${proposal.proposal_id}`, onclick: async () => {
+          try {
+            const answer = await api("POST", `/v1/intraday/proposals/${encodeURIComponent(proposal.proposal_id)}/accept`);
+            notice(`${proposal.proposal_id} accepted: schedule version ${answer.version}`);
+            go();
+          } catch (failure) { notice(failure.message, true); }
+        } }));
+    return el("tr", { dataset: { proposal: proposal.proposal_id, status: proposal.status } },
+      el("th", { scope: "row", text: proposal.proposal_id }),
+      el("td", { text: proposal.kind }),
+      el("td", { text: proposal.agent }),
+      el("td", { text: proposal.detail || "" }),
+      el("td", { text: percent(proposal.projected_sl_after) }),
+      action);
+  }
+
+  async function proposals() {
+    if (!mayReplan) return;
+    const replan = await api("GET", "/v1/intraday/replan");
+    $("#replan-version").textContent = replan.published
+      ? `Schedule version ${replan.version}${replan.as_of ? `, re-planned as of ${replan.as_of.slice(11, 16)}` : ""}.`
+      : "No re-plan published (PUT /v1/intraday/replan).";
+    $("#proposals tbody").replaceChildren(...(replan.proposals.length ? replan.proposals.map(proposalRow)
+      : [el("tr", {}, el("td", { colspan: "6", class: "hint", text: "No proposals." }))]));
+  }
+
   async function refresh() {
     const [agents, waiting] = await Promise.all([api("GET", "/v1/agents"), api("GET", "/v1/contacts")]);
     board = agents;
@@ -84,9 +125,11 @@
     const keep = focused ? focused.dataset.agent || focused.dataset.contact : null;
     if (keep && focused.querySelector("select") === document.activeElement) return;  // do not steal the user's choice
     $("#agents tbody").replaceChildren(...agents.agents.map(agentRow));
+    $("#adherence-source").textContent = adherenceSource(agents.adherence);
     $("#waiting tbody").replaceChildren(...(waiting.contacts.length ? waiting.contacts.map(contactRow)
       : [el("tr", {}, el("td", { colspan: "6", class: "hint", text: "Nobody is waiting." }))]));
     try { intraday(await api("GET", "/v1/wallboard")); } catch (failure) { /* stats:read missing */ }
+    await proposals();
   }
 
   function tick() {
@@ -104,6 +147,8 @@
     const wall = await api("GET", "/v1/wallboard").catch(() => null);
     if (wall) wall.queues.forEach((q) => { queues[q.queue] = q.channel; });
     $("#title").textContent = `Supervisor · ${me.center}`;
+    mayReplan = me.kind === "admin" || me.scopes.includes("intraday:read");
+    if (!mayReplan) $("#replan-version").textContent = "Re-plan proposals need a key with intraday:read.";
     go = refresher(refresh);
     await go();
     stream(board ? board.seq : 0, () => go());
