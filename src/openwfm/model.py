@@ -197,6 +197,10 @@ class Contract(Strict):
     max_shifts_per_week_by_type: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict
     )
+    # slot rosters (openwfm.schedule.schedule_slots): at most n shifts of a type in the horizon
+    max_shifts_per_horizon_by_type: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Contract:
@@ -452,6 +456,10 @@ class ScheduleSettings(Strict):
     weekend_spread: Annotated[int, Field(ge=0)] = 1
     unpopular_spread: Annotated[int, Field(ge=0)] = 1
     start_date: dt.date | None = None
+    # slot rosters: minimum-stretch rules (min_consecutive_days, min_consecutive_days_off) skip
+    # stretches touching the first or last day of the horizon (the days outside are unknown);
+    # false applies them there too. The interval scheduler always skips them.
+    ignore_edge_stretches: bool = True
 
 
 class Scenario(Strict):

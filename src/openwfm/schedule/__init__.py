@@ -4,7 +4,8 @@
 ``schedule_agents(scenario, requirements, weeks=...)`` returns a :class:`ScheduleResult`
 (shifts, activities per interval, coverage vs requirement, per-rule penalties, bound and gap);
 ``check_schedule`` verifies every hard rule on a returned schedule independently of the model;
-``plan_shift_counts`` is slot-based planning with anonymous agents.
+``plan_shift_counts`` is slot-based planning with anonymous agents; ``schedule_slots`` rosters
+named agents on shift types per date against a cover per slot (``check_slot_roster`` checks it).
 """
 
 from openwfm._lazy import lazy_exports
@@ -14,6 +15,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "check": ["check_schedule"],
         "rules": ["RULES"],
+        "slot_check": ["check_slot_roster", "slot_cover_cost"],
+        "slots": ["SlotRosterResult", "schedule_slots"],
         "solver": [
             "ScheduleResult",
             "ScheduleTimeoutError",

@@ -82,9 +82,17 @@ def register(app: typer.Typer) -> None:
     def schedule(
         scenario: Path = typer.Argument(..., help="Scenario YAML with a 'schedule' section."),
         requirements: Path = typer.Option(
-            ..., "--requirements", "-r", help="Requirements CSV/Parquet (openwfm staff output)."
+            None, "--requirements", "-r", help="Requirements CSV/Parquet (openwfm staff output)."
         ),
-        weeks: int = typer.Option(1, "--weeks", help="Planning horizon in weeks (1-6)."),
+        slots: Path = typer.Option(
+            None,
+            "--slots",
+            help="Slot roster instead: CSV with date,shift,required,under_weight,over_weight "
+            "(shift types with a fixed start and length; see schedule_slots).",
+        ),
+        weeks: int = typer.Option(
+            None, "--weeks", help="Planning horizon in weeks (1-6; default 1, slots: the file's)."
+        ),
         time_limit: float = typer.Option(60.0, "--time-limit", help="Solver time limit, s."),
         out: Path = typer.Option(Path("schedule.csv"), "--out", help="Shift table CSV."),
         start: str = typer.Option(None, "--start", help="First day YYYY-MM-DD (default: data)."),
@@ -132,6 +140,21 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(
                 f"expected a positive time limit, got {time_limit}", field="--time-limit"
             )
+        if (requirements is None) == (slots is None):
+            raise ParameterError("give one of --requirements or --slots", field="--requirements")
+        if slots is not None:
+            from openwfm.schedule.slot_commands import run_slots
+
+            return run_slots(
+                scenario,
+                slots,
+                out=out,
+                start=first_day,
+                weeks=weeks,
+                time_limit_s=time_limit,
+                deterministic=deterministic,
+            )
+        weeks = 1 if weeks is None else weeks
         check_output_path(out)
         if html is not None:
             check_output_path(html, "--html")
