@@ -18,7 +18,13 @@ import pandas as pd
 from openwfm.errors import DataError, ScenarioError
 from openwfm.model import WEEKDAYS, DayRule, Scenario, ScheduleSettings, clock_seconds
 
-SLOT_COLUMNS = ("date", "shift", "required", "under_weight", "over_weight")
+SLOT_COLUMNS = (  # as declared in openwfm.tables.SLOT_REQUIREMENTS
+    "date",
+    "shift",
+    "required",
+    "under_weight",
+    "over_weight",
+)
 
 
 @dataclass(frozen=True)
@@ -140,38 +146,16 @@ def matches(rule: DayRule, agent: str, team: str | None, date: dt.date) -> bool:
 # --------------------------------------------------------------------------- the slot table
 
 
-def _fail(table: pd.DataFrame, mask, field: str, expected: str, source: str) -> None:
-    mask = np.asarray(mask, dtype=bool)
-    if mask.any():
-        row = int(np.flatnonzero(mask)[0])
-        raise DataError(
-            f"row {row + 1}: expected {expected}, got {table[field].iloc[row]!r}",
-            file=source,
-            line=row + 2,
-            field=field,
-        )
-
-
-def _parse_dates(table: pd.DataFrame, source: str) -> pd.Series:
-    text = table["date"].astype(str).str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    bad = parsed.isna() | (parsed != parsed.dt.normalize())
-    _fail(table, bad, "date", "a date YYYY-MM-DD", source)
-    return parsed.dt.date
-
-
-def _numbers(table: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
-    values = {}
-    for field in SLOT_COLUMNS[2:]:
-        numbers = pd.to_numeric(table[field], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(numbers) | (numbers < 0)
-        if field == "required":
-            bad |= np.isfinite(numbers) & (numbers != np.round(numbers))
-            _fail(table, bad, field, "a whole number of agents >= 0", source)
-        else:
-            _fail(table, bad, field, "a finite weight >= 0", source)
-        values[field] = numbers
-    return values
+def _with_row(error: DataError) -> DataError:
+    """The error with the data row (line - 1: the header is line 1) in its message."""
+    if error.line is None or error.line < 2:
+        return error
+    return DataError(
+        f"row {error.line - 1}: {error.message}",
+        file=error.file,
+        line=error.line,
+        field=error.field,
+    )
 
 
 def horizon_of(
@@ -196,48 +180,31 @@ def check_slot_requirements(
     ``source``, the line, the row and the field for a missing column, a bad date, a date outside
     the horizon, an unknown shift type, a count that is not a whole number >= 0, a negative or
     non-finite weight, or a slot given twice."""
+    from openwfm.tables import SLOT_REQUIREMENTS, check_table
+
     settings = schedule_settings(scenario)
-    for field in SLOT_COLUMNS:
-        if field not in table.columns:
-            have = ", ".join(map(str, table.columns))
-            raise DataError(
-                f"missing column {field!r} (have: {have})", file=source, line=1, field=field
-            )
-    if table.empty:
-        raise DataError("no slots (the table has no rows)", file=source, field="date")
-    table = table.reset_index(drop=True)
-    dates = _parse_dates(table, source)
     known = {t.name for t in settings.shift_templates}
-    shifts = table["shift"].astype(str).str.strip()
-    _fail(
-        table,
-        ~shifts.isin(known),
-        "shift",
-        f"a shift type of the scenario ({', '.join(sorted(known))})",
-        source,
-    )
-    numbers = _numbers(table, source)
+    try:
+        clean = check_table(table, SLOT_REQUIREMENTS, source=source, choices={"shift": known})
+    except DataError as error:
+        raise _with_row(error) from None
+    if clean.empty:
+        raise DataError("no slots (the table has no rows)", file=source, field="date")
+    dates = clean["date"].dt.date
     horizon = horizon_of(dates, settings, start, days)
     offsets = np.array([(d - horizon.start).days for d in dates])
-    _fail(
-        table,
-        (offsets < 0) | (offsets >= horizon.days),
-        "date",
-        f"a date in the horizon {horizon.start} .. {horizon.date(horizon.days - 1)}",
-        source,
-    )
-    clean = pd.DataFrame(
-        {
-            "date": dates,
-            "shift": shifts,
-            "day": offsets.astype(int),
-            "required": numbers["required"].astype(int),
-            "under_weight": numbers["under_weight"],
-            "over_weight": numbers["over_weight"],
-        }
-    )
-    again = clean.duplicated(["date", "shift"]).to_numpy()
-    _fail(table, again, "shift", "one row per date and shift (this slot is given twice)", source)
+    outside = (offsets < 0) | (offsets >= horizon.days)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        last = horizon.date(horizon.days - 1)
+        raise DataError(
+            f"row {row + 1}: expected a date in the horizon {horizon.start} .. {last}, got "
+            f"{table['date'].iloc[row]!r}",
+            file=source,
+            line=row + 2,
+            field="date",
+        )
+    clean = clean[list(SLOT_COLUMNS)].assign(date=dates, day=offsets.astype(int))
     return clean, horizon
 
 

@@ -348,6 +348,35 @@ ROSTER = Table(
     ),
 )
 
+
+def _weight(name: str, doc: str) -> Column:
+    return Column(name, "number", "cost", doc, min=0.0, expected="a finite weight >= 0")
+
+
+SLOT_REQUIREMENTS = Table(
+    "slot_requirements",
+    "Cover per shift type and date for a slot roster (openwfm.schedule.schedule_slots; "
+    "`openwfm schedule --slots`): agents work only the listed slots.",
+    (
+        Column("date", "date", doc="day the shift starts", expected="a date YYYY-MM-DD"),
+        Column("shift", doc="shift type (a scenario shift template with a fixed start)"),
+        Column(
+            "required",
+            "number",
+            "agents",
+            "agents needed",
+            min=0.0,
+            whole=True,
+            expected="a whole number of agents >= 0",
+        ),
+        _weight("under_weight", "cost of each agent missing"),
+        _weight("over_weight", "cost of each agent beyond required"),
+    ),
+    keys=("date", "shift"),
+    duplicate_message="this slot is given twice (first at line {first_line}); expected one row "
+    "per date and shift",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     INTERACTIONS,
     INTERVAL_KPIS,
@@ -364,4 +393,5 @@ ALL_TABLES: tuple[Table, ...] = (
     STATE_EVENTS,
     WEEKLY_FORECAST,
     ROSTER,
+    SLOT_REQUIREMENTS,
 )
