@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openwfm.errors import ParameterError
-from openwfm.queueing import erlang_a, erlang_x
-from openwfm.queueing._retrial_core import orbit_chain
-from openwfm.queueing.retrial import orbit_transitions, stationary_banded
+from openwfm.queueing import _orbit_core, erlang_a, erlang_x
+from openwfm.queueing.redial_chain import orbit_transitions, stationary_banded
 
 mp.mp.dps = 50
 REL = 1e-9
@@ -286,19 +285,11 @@ def test_iterative_and_banded_solves_agree_and_match_the_reference_metrics(lam, 
         lam, 1 / aht, 1 / patience, n, top, lines is not None, retrial, 1 / retry, orbit_top
     )
     pi = stationary_banded(source, target, rate, x.size, orbit_top + 2, n * (orbit_top + 1))
-    iterated, sweeps = orbit_chain(
-        lam,
-        1 / aht,
-        1 / patience,
-        n,
-        top,
-        lines is not None,
-        retrial,
-        1 / retry,
-        orbit_top,
-        1e-14,
-        5_000,
+    table = _orbit_core.move_table(
+        lam, 1 / aht, 1 / patience, n, 0, top, lines is not None, retrial, 1 / retry, 0, orbit_top
     )
+    start = np.ones((orbit_top + 1, top + 1))
+    iterated, sweeps = _orbit_core.orbit_chain(start, *table, 1e-14, 5_000)
     assert sweeps > 0
     assert np.abs(iterated.T.ravel() - pi).sum() <= 1e-10
     got = erlang_x(
@@ -462,3 +453,15 @@ def test_one_number_calls_match_the_array_path(lines, retrial, patience):
     assert set(one) == set(many)
     for key in one:
         assert float(one[key]) == pytest.approx(float(many[key][0]), rel=1e-14, abs=0), key
+
+
+@pytest.mark.parametrize("retrial", [0.0, 0.5])
+def test_no_steady_state_is_reported_not_computed(retrial):
+    """50 agents, 100 Erlangs, nobody abandons, no line limit: every caller waits forever
+    (without redials the kernel once returned the stale numbers of an unfinished solve)."""
+    for arrival in (1.0, np.array([1.0, 1.0])):
+        got = erlang_x(arrival, 100.0, np.inf, 50, np.inf, 20.0, retrial_probability=retrial)
+        assert np.all(got["p_wait"] == 1.0)
+        assert np.all(got["service_level"] == 0.0)
+        assert np.all(np.isinf(got["asa_s"]))
+        assert np.all(np.isnan(got["attempt_rate_per_s"]))

@@ -49,24 +49,9 @@ MAX_STATES = 5_000_000
 
 
 @njit(cache=True, nogil=True)
-def birth_death_view(lam, mu, theta, n, lines, out):
-    """Stationary distribution of the 1-d chain into ``out[: size]``; returns ``size`` (the
-    number of states kept), or ``-1`` when there is no steady state (no abandonment, infinite
-    lines and ``lam >= n mu``), or ``-2`` when ``out`` is too short. ``lines < 0``: infinite.
-    """
-    capacity = out.size
-    if n == 0 and theta == 0.0:  # nobody leaves: every line fills and stays full
-        if lines < 0 or lines + 1 > capacity:
-            return -1 if lines < 0 else -2
-        for k in range(lines + 1):
-            out[k] = 0.0
-        out[lines] = 1.0
-        return lines + 1
-    if lines >= 0 and lines + 1 > capacity:
-        return -2
-    if n + 1 > capacity:
-        return -2
-    # below n, downwards from w_n = 1 (rescaled when the weights grow)
+def _weights_below_agents(lam, mu, n, out):
+    """Relative weights of ``x = 0..n`` into ``out`` (``w_n = 1`` before rescaling),
+    downwards, rescaled when they grow; returns the scale of ``w_n`` in the result."""
     out[n] = 1.0
     scale = 1.0
     for x in range(n, 0, -1):
@@ -77,17 +62,18 @@ def birth_death_view(lam, mu, theta, n, lines, out):
             scale /= _RESCALE
             w /= _RESCALE
         out[x - 1] = w
-    top = n if lines < 0 else lines
-    if lines < 0 and theta == 0.0 and lam >= n * mu:
-        return -1
-    total = 0.0
-    for x in range(n + 1):
-        total += out[x]
-    w = scale  # w_n in the current scale
+    return scale
+
+
+@njit(cache=True, nogil=True)
+def _weights_in_queue(lam, mu, theta, n, lines, out, w, total):
+    """Weights of the queue states ``x > n`` appended to ``out`` (``w``: the weight of ``x =
+    n``, ``total``: the sum so far); returns the number of states kept, or ``-2`` when ``out``
+    is too short. Stops at ``lines``, or for infinite lines (``lines < 0``) where the weight
+    is below ``_NEGLIGIBLE`` of the total."""
+    capacity = out.size
     x = n
-    while True:
-        if lines >= 0 and x >= top:
-            break
+    while not (lines >= 0 and x >= lines):
         if x + 1 >= capacity:
             return -2
         ratio = lam / (n * mu + (x + 1 - n) * theta)
@@ -106,6 +92,30 @@ def birth_death_view(lam, mu, theta, n, lines, out):
     for k in range(size):
         out[k] /= total
     return size
+
+
+@njit(cache=True, nogil=True)
+def birth_death_view(lam, mu, theta, n, lines, out):
+    """Stationary distribution of the 1-d chain into ``out[: size]``; returns ``size`` (the
+    number of states kept), or ``-1`` when there is no steady state (no abandonment, infinite
+    lines and ``lam >= n mu``), or ``-2`` when ``out`` is too short. ``lines < 0``: infinite.
+    """
+    capacity = out.size
+    if n == 0 and theta == 0.0:  # nobody leaves: every line fills and stays full
+        if lines < 0 or lines + 1 > capacity:
+            return -1 if lines < 0 else -2
+        out[: lines + 1] = 0.0
+        out[lines] = 1.0
+        return lines + 1
+    if (lines >= 0 and lines + 1 > capacity) or n + 1 > capacity:
+        return -2
+    scale = _weights_below_agents(lam, mu, n, out)
+    if lines < 0 and theta == 0.0 and lam >= n * mu:
+        return -1
+    total = 0.0
+    for x in range(n + 1):
+        total += out[x]
+    return _weights_in_queue(lam, mu, theta, n, lines, out, scale, total)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -272,53 +282,25 @@ def loss_probability(lam, mu, theta, n, lines):
 
 
 @njit(cache=True, nogil=True)
-def loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out):
-    """Long-retry-time limit of Erlang X: the redials form a Poisson stream, so the attempt
-    rate ``r`` solves ``r = lam + retrial r L(r)`` (``L``: P(blocked or abandons) at attempt
-    rate ``r``). ``r (1 - retrial L(r))`` is increasing (each extra attempt adds at most one
-    loss), so the root is bracketed and found by bisection-secant steps to 1e-15 relative.
-    Returns the attempt rate (NaN when no steady state); ``out`` gets the metrics there."""
-
-    def excess(rate):
-        loss = loss_probability(rate, mu, theta, n, lines)
-        if loss != loss:
-            return np.nan
-        return rate * (1.0 - retrial * loss) - lam
-
-    if retrial == 0.0:
-        one_dimensional(lam, mu, theta, n, lines, t, out)
-        return lam
-    loss_0 = loss_probability(lam, mu, theta, n, lines)
-    if loss_0 != loss_0:
+def _excess(rate, lam, mu, theta, n, lines, retrial):
+    """``rate (1 - retrial L(rate)) - lam`` (NaN: no steady state at ``rate``)."""
+    loss = loss_probability(rate, mu, theta, n, lines)
+    if loss != loss:
         return np.nan
-    if loss_0 == 0.0:
-        one_dimensional(lam, mu, theta, n, lines, t, out)
-        return lam
-    # the loss rises with the rate, so lam / (1 - p L(lam)) is still below the root
-    lo = lam / (1.0 - retrial * loss_0)
-    f_lo = excess(lo)
-    if f_lo != f_lo:
-        return np.nan
-    if f_lo >= 0.0:
-        one_dimensional(lo, mu, theta, n, lines, t, out)
-        return lo
-    hi = lam / (1.0 - retrial) if retrial < 1.0 else 2.0 * lam
-    f_hi = excess(hi)
-    grow = 0
-    while not (f_hi >= 0.0):  # NaN (unstable) or below: only possible with retrial == 1
-        if grow > 60:
-            return np.nan
-        hi *= 2.0
-        f_hi = excess(hi)
-        grow += 1
+    return rate * (1.0 - retrial * loss) - lam
+
+
+@njit(cache=True, nogil=True)
+def _root_in_bracket(lo, f_lo, hi, f_hi, lam, mu, theta, n, lines, retrial):
+    """Regula falsi with the Illinois modification, kept inside ``[lo, hi]`` (``f_lo < 0 <=
+    f_hi``), to 1e-15 relative; returns the root (NaN: no steady state on the way)."""
     side = 0
     best, best_f = hi, f_hi
     for _ in range(200):
-        # regula falsi with the Illinois modification, kept inside the bracket
         mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
         if not (lo < mid < hi):
             mid = 0.5 * (lo + hi)
-        f_mid = excess(mid)
+        f_mid = _excess(mid, lam, mu, theta, n, lines, retrial)
         if f_mid != f_mid:
             return np.nan
         if abs(f_mid) < abs(best_f):
@@ -335,8 +317,44 @@ def loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out):
             side = -1
         if hi - lo <= 1e-15 * hi or abs(f_mid) <= 1e-16 * lam:
             break
-    rate = best
-    one_dimensional(rate, mu, theta, n, lines, t, out)
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _attempt_rate(lam, mu, theta, n, lines, retrial):
+    """The root of ``r (1 - retrial L(r)) = lam`` (NaN: no steady state)."""
+    loss_0 = loss_probability(lam, mu, theta, n, lines)
+    if loss_0 != loss_0:
+        return np.nan
+    if loss_0 == 0.0:
+        return lam
+    # the loss rises with the rate, so lam / (1 - p L(lam)) is still below the root
+    lo = lam / (1.0 - retrial * loss_0)
+    f_lo = _excess(lo, lam, mu, theta, n, lines, retrial)
+    if not f_lo < 0.0:
+        return lo if f_lo == f_lo else np.nan
+    hi = lam / (1.0 - retrial) if retrial < 1.0 else 2.0 * lam
+    f_hi = _excess(hi, lam, mu, theta, n, lines, retrial)
+    grow = 0
+    while not (f_hi >= 0.0):  # NaN (unstable) or below: only possible with retrial == 1
+        if grow > 60:
+            return np.nan
+        hi *= 2.0
+        f_hi = _excess(hi, lam, mu, theta, n, lines, retrial)
+        grow += 1
+    return _root_in_bracket(lo, f_lo, hi, f_hi, lam, mu, theta, n, lines, retrial)
+
+
+@njit(cache=True, nogil=True)
+def loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out):
+    """Long-retry-time limit of Erlang X: the redials form a Poisson stream, so the attempt
+    rate ``r`` solves ``r = lam + retrial r L(r)`` (``L``: P(blocked or abandons) at attempt
+    rate ``r``). ``r (1 - retrial L(r))`` is increasing (each extra attempt adds at most one
+    loss), so the root is bracketed and found by bisection-secant steps to 1e-15 relative.
+    Returns the attempt rate (NaN when no steady state); ``out`` gets the metrics there."""
+    rate = lam if retrial == 0.0 else _attempt_rate(lam, mu, theta, n, lines, retrial)
+    if rate != rate or not one_dimensional(rate, mu, theta, n, lines, t, out):
+        return np.nan
     return rate
 
 
@@ -355,148 +373,3 @@ def fixed_point_many(lam, mu, theta, n, lines, t, retrial, out, rate):
             )
         for k in range(N_METRICS):
             out[k, i] = row[k] if rate[i] == rate[i] else np.nan
-
-
-@njit(cache=True, nogil=True)
-def _level_rates(x, y, top, orbit_top, blocking, lam, mu, theta, n, retrial, gamma):
-    """(within-level outflow to x-1, to orbit level y+1, to y-1, total outflow) of (x, y)."""
-    waiting = max(x - n, 0) * theta
-    down_x = min(x, n) * mu + waiting * (1.0 - retrial)
-    up_y = waiting * retrial if y < orbit_top else 0.0
-    down_y = 0.0
-    total = down_x + up_y
-    if x < top:
-        total += lam + y * gamma  # fresh (same level) and redials (to y-1) enter
-        down_y += y * gamma
-    elif blocking:
-        if y < orbit_top:
-            up_y += lam * retrial
-            total += lam * retrial
-        down_y += y * gamma * (1.0 - retrial)
-        total += y * gamma * (1.0 - retrial)
-    return down_x, up_y, down_y, total
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def orbit_chain(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top, tol, max_sweeps):
-    """Stationary distribution ``pi[y, x]`` of the Erlang X chain (``x`` in system, ``y``
-    waiting to redial), by iterative aggregation-disaggregation (Koury-McAllister-Stewart):
-    start from the quasi-static guess (given ``y``, the 1-d chain at rate ``lam + y gamma``),
-    then repeat (1) the orbit's aggregated birth-death chain solved exactly, (2) one block
-    Gauss-Seidel sweep over the orbit levels, each level a tridiagonal solve (column
-    diagonally dominant, so no pivoting is needed), until the L1 change is below ``tol``.
-    Returns ``(pi, sweeps)``; ``sweeps = -1``: not converged within ``max_sweeps``."""
-    height = orbit_top + 1
-    width = top + 1
-    pi = np.zeros((height, width))
-    work = np.empty(width + 1)
-    for y in range(height):
-        size = birth_death_view(lam + y * gamma, mu, theta, n, top, work)
-        if size < 0:
-            size = 0
-        for x in range(min(size, width)):
-            pi[y, x] = work[x]
-    # every state's rates, once (the sweeps only read them)
-    rate_up = np.empty((height, width))
-    rate_down = np.empty((height, width))
-    rate_out = np.empty((height, width))
-    for y in range(height):
-        for x in range(width):
-            _, u_y, d_y, total_out = _level_rates(
-                x, y, top, orbit_top, blocking, lam, mu, theta, n, retrial, gamma
-            )
-            rate_up[y, x] = u_y
-            rate_down[y, x] = d_y
-            rate_out[y, x] = total_out
-    weight = np.empty(height)
-    up = np.empty(height)
-    down = np.empty(height)
-    sub = np.empty(width)
-    diag = np.empty(width)
-    sup = np.empty(width)
-    rhs = np.empty(width)
-    old = np.empty(width)
-    sweeps = -1
-    previous = 0.0
-    for sweep in range(max_sweeps):
-        # (1) aggregation: the orbit level's birth-death chain under the current shapes
-        for y in range(height):
-            mass = 0.0
-            a_up = 0.0
-            a_down = 0.0
-            for x in range(width):
-                p = pi[y, x]
-                mass += p
-                a_up += p * rate_up[y, x]
-                a_down += p * rate_down[y, x]
-            if mass > 0.0:
-                for x in range(width):
-                    pi[y, x] /= mass
-                up[y] = a_up / mass
-                down[y] = a_down / mass
-            else:
-                up[y] = 0.0
-                down[y] = 1.0
-        weight[0] = 1.0
-        total = 1.0
-        for y in range(1, height):
-            weight[y] = weight[y - 1] * up[y - 1] / down[y] if down[y] > 0.0 else 0.0
-            if weight[y] > 1e250:
-                for k in range(y + 1):
-                    weight[k] *= 1e-250
-                total *= 1e-250
-            total += weight[y]
-        for y in range(height):
-            w = weight[y] / total
-            for x in range(width):
-                pi[y, x] *= w
-        # (2) one Gauss-Seidel sweep by levels
-        change = 0.0
-        for y in range(height):
-            for x in range(width):
-                diag[x] = rate_out[y, x]
-                # inflow from the levels around
-                inflow = 0.0
-                if y + 1 < height:
-                    g = (y + 1) * gamma
-                    if x >= 1:
-                        inflow += pi[y + 1, x - 1] * g  # redial enters: (x-1, y+1) -> (x, y)
-                    if x == top and blocking:
-                        inflow += pi[y + 1, x] * g * (1.0 - retrial)  # blocked redial quits
-                if y >= 1:
-                    if x + 1 <= top and x + 1 > n:
-                        inflow += pi[y - 1, x + 1] * (x + 1 - n) * theta * retrial
-                    if x == top and blocking:
-                        inflow += pi[y - 1, x] * lam * retrial
-                rhs[x] = inflow
-                sub[x] = -lam if x >= 1 else 0.0  # from (x-1, y) at lam
-                if x + 1 <= top:
-                    sup[x] = -(min(x + 1, n) * mu + max(x + 1 - n, 0) * theta * (1.0 - retrial))
-                else:
-                    sup[x] = 0.0
-                old[x] = pi[y, x]
-            # Thomas algorithm on the column diagonally dominant tridiagonal system
-            for x in range(1, width):
-                factor = sub[x] / diag[x - 1]
-                diag[x] -= factor * sup[x - 1]
-                rhs[x] -= factor * rhs[x - 1]
-            pi[y, width - 1] = rhs[width - 1] / diag[width - 1]
-            for x in range(width - 2, -1, -1):
-                pi[y, x] = (rhs[x] - sup[x] * pi[y, x + 1]) / diag[x]
-            for x in range(width):
-                if pi[y, x] < 0.0:
-                    pi[y, x] = 0.0
-                change += abs(pi[y, x] - old[x])
-        mass = pi.sum()
-        if not mass > 0.0:
-            return pi, -1
-        pi /= mass
-        change /= mass
-        # linear convergence: the error left is about change * rate / (1 - rate)
-        rate = min(change / previous, 0.9999) if previous > 0.0 else 0.9999
-        previous = change
-        # (an L1 change below 1e-13 is rounding noise: the iteration has settled)
-        if change * rate / (1.0 - rate) < tol or change < 1e-13:
-            sweeps = sweep + 1
-            break
-    return pi, sweeps

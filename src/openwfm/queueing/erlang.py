@@ -30,7 +30,7 @@ import numpy as np
 from scipy import special
 
 from openwfm.errors import ParameterError
-from openwfm.queueing import _core, _small_calls
+from openwfm.queueing import _core, _erlang_a_core, _small_calls
 
 __all__ = [
     "ErlangAResult",
@@ -388,7 +388,7 @@ def _erlang_a_one_number(lam, h, pat, n, t, short, with_asa) -> ErlangAResult | 
         return None
     if not (t >= 0.0 and short >= 0.0 and short < np.inf):
         return None
-    handled, *metrics = _core.erlang_a_scalar(lam, h, pat, n, t, short, bool(with_asa))
+    handled, *metrics = _erlang_a_core.erlang_a_scalar(lam, h, pat, n, t, short, bool(with_asa))
     if not handled:
         return None
     p_wait, p_ab, asa_s, sl, sl_ans, sl_short, ab_short, occ, lq = map(np.float64, metrics)
@@ -411,7 +411,7 @@ def _erlang_a_regular(lam, h, pat, n, t, short, with_asa) -> dict:
     where they apply (integer agents, moderate loads), the general path elsewhere."""
     out = np.empty((len(_ERLANG_A_KEYS), lam.size))
     general = np.zeros(lam.size, dtype=np.bool_)
-    _core.erlang_a_kernel(lam, h, pat, n, t, short, with_asa, out, general)
+    _erlang_a_core.erlang_a_kernel(lam, h, pat, n, t, short, with_asa, out, general)
     values = dict(zip(_ERLANG_A_KEYS, out, strict=True))
     if np.any(general):
         rest = _erlang_a_general(*(v[general] for v in (lam, h, pat, n, t, short)), with_asa)

@@ -10,11 +10,10 @@ probability ``retrial_probability`` after an exponential time with mean ``retry_
 The state is two-dimensional: ``x`` calls in the system and ``y`` callers waiting to redial
 (the orbit). :func:`erlang_x` solves it exactly:
 
-- ``retry_mean_s`` finite: the chain on ``0 <= x <= lines`` (or up to where the queue's mass
-  is below 1e-17 for infinite lines) and ``0 <= y <= Y`` is solved as one sparse linear system;
-  ``Y`` starts from the orbit's mean and is doubled until the mass of the top orbit level is
-  below ``1e-12`` (the stated truncation bound: every probability is then within ~1e-12 of the
-  untruncated chain's);
+- ``retry_mean_s`` finite: the chain on a window of ``(x, y)`` that holds all but ~1e-12 of
+  the probability on each cut edge (checked after the solve, widened otherwise: the stated
+  truncation bound) is solved by aggregation-disaggregation to an L1 error of ~1e-13 (see
+  :mod:`openwfm.queueing.redial_chain`);
 - ``retry_mean_s = inf`` (the default) is the long-retry-time limit: the orbit holds so many
   callers, each redialling so rarely, that the redials form a Poisson stream of constant rate
   (the law of large numbers), so the attempt rate ``R`` solves ``R = lam + p R L(R)`` with
@@ -44,6 +43,7 @@ import numpy as np
 
 from openwfm.errors import ParameterError
 from openwfm.queueing import _retrial_core as core
+from openwfm.queueing import redial_chain
 from openwfm.queueing.erlang import as_param
 
 __all__ = ["ERLANG_X_KEYS", "erlang_x"]
@@ -56,13 +56,6 @@ ERLANG_X_KEYS = (
     "retrial_rate_per_s",
     "p_customer_lost",
 )
-_ORBIT_TAIL = 1e-12
-_MAX_ORBIT = 200_000
-_MAX_STATES_2D = 3_000_000
-_SWEEP_TOL = 1e-14
-_BANDED_WORK = 2e7  # flops of a banded LU below which it replaces the iteration
-_MAX_SWEEPS = 2_000
-_BANDED_BYTES = 1.5e9
 
 
 def _check_retrial(retrial_probability, retry_mean_s) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +188,7 @@ def _integer_agents(lam, h, pat, n, lines, t, p, retry) -> dict[str, np.ndarray]
     core.fixed_point_many(lam, mu, theta, n_int, lines_int, t, limit_p, out, rate)
     exact = np.flatnonzero(np.isfinite(retry) & (p > 0) & (lam > 0))
     for i in exact:
-        rate[i] = _two_dimensional(
+        rate[i] = redial_chain.two_dimensional(
             lam[i],
             mu[i],
             theta[i],
@@ -237,158 +230,3 @@ def _integer_agents(lam, h, pat, n, lines, t, p, retry) -> dict[str, np.ndarray]
         for key, value in fill.items():
             values[key][unstable] = value
     return values
-
-
-def orbit_transitions(lam, mu, theta, n, top, blocking, retrial, gamma, orbit_top):
-    """Transitions of the (x, y) chain: ``x`` in ``0..top`` in system, ``y`` in
-    ``0..orbit_top`` waiting to redial; state index ``x (orbit_top + 1) + y``. ``blocking``:
-    arrivals at ``x = top`` are blocked (finite lines) rather than lost to the truncation of an
-    infinite queue (mass below 1e-17). Redials that would leave the top orbit level stay on
-    it (the truncation). Returns ``(source, target, rate, x, y)``."""
-    height = orbit_top + 1
-    x = np.repeat(np.arange(top + 1), height)
-    y = np.tile(np.arange(height), top + 1)
-    index = np.arange(x.size)
-    sources, targets, rates = [], [], []
-
-    def add(mask, dx, dy, rate):
-        rate = np.broadcast_to(rate, mask.shape)[mask]
-        keep = rate > 0
-        sources.append(index[mask][keep])
-        targets.append((x[mask][keep] + dx) * height + np.minimum(y[mask][keep] + dy, orbit_top))
-        rates.append(rate[keep])
-
-    below_top = x < top
-    add(below_top, 1, 0, lam)  # fresh arrival enters
-    add(below_top & (y > 0), 1, -1, y * gamma)  # redial enters
-    if blocking:
-        at_top = x == top
-        add(at_top & (y < orbit_top), 0, 1, lam * retrial)  # blocked, joins the orbit
-        add(at_top & (y > 0), 0, -1, y * gamma * (1.0 - retrial))  # blocked redial gives up
-    add(x > 0, -1, 0, np.minimum(x, n) * mu)  # service
-    waiting = np.maximum(x - n, 0) * theta
-    add(x > n, -1, 0, waiting * (1.0 - retrial))  # abandons for good
-    add((x > n) & (y < orbit_top), -1, 1, waiting * retrial)  # abandons, will redial
-    source, target, rate = (np.concatenate(v) for v in (sources, targets, rates))
-    return source, target, rate, x, y
-
-
-def stationary_banded(source, target, rate, size, bandwidth, anchor) -> np.ndarray:
-    """pi Q = 0, sum pi = 1 for a generator whose transitions stay within ``bandwidth`` of
-    the diagonal: the balance equations without the ``anchor`` state's, with ``pi[anchor] =
-    1``, are a banded system (LAPACK gbsv, partial pivoting), then normalised."""
-    from scipy.linalg import solve_banded
-
-    outflow = np.bincount(source, weights=rate, minlength=size)
-    # equations: for every state j != anchor, sum_i pi_i q_ij - pi_j out_j = 0
-    rows = np.concatenate([target, np.arange(size)])
-    cols = np.concatenate([source, np.arange(size)])
-    vals = np.concatenate([rate, -outflow])
-    keep_row = rows != anchor
-    rows, cols, vals = rows[keep_row], cols[keep_row], vals[keep_row]
-    rhs = np.zeros(size)
-    at_anchor = cols == anchor
-    np.add.at(rhs, rows[at_anchor], -vals[at_anchor])
-    rows, cols, vals = rows[~at_anchor], cols[~at_anchor], vals[~at_anchor]
-    shift = lambda v: v - (v > anchor)  # noqa: E731 - indices without the anchor
-    rows, cols = shift(rows), shift(cols)
-    width = bandwidth + 1
-    band = np.zeros((2 * width + 1, size - 1))
-    np.add.at(band, (width + rows - cols, cols), vals)
-    rhs = np.delete(rhs, anchor)
-    solution = solve_banded((width, width), band, rhs, check_finite=False)
-    pi = np.insert(solution, anchor, 1.0)
-    pi = np.maximum(pi, 0.0)
-    return pi / pi.sum()
-
-
-def _next_orbit_top(levels: np.ndarray, orbit_top: int) -> int:
-    """A taller orbit truncation: extrapolate the top levels' geometric decay to where the
-    top level holds ``_ORBIT_TAIL`` (plus margin), at least 10 more levels, at most double."""
-    top, below = levels[-1], levels[-4] if levels.size > 4 else 0.0
-    if top > 0.0 and 0.0 < top < below:
-        ratio = (top / below) ** (1.0 / 3.0)
-        extra = np.log(_ORBIT_TAIL / top) / np.log(ratio) + 10.0
-        if np.isfinite(extra):
-            return int(min(max(orbit_top + extra, orbit_top + 10), 2 * orbit_top))
-    return 2 * orbit_top
-
-
-def _two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) -> float:
-    """Exact Erlang X for one element with a finite retry time; fills ``out`` (the start
-    values, from the long-retry limit, are overwritten) and returns the attempt rate."""
-    gamma = 1.0 / retry_mean_s
-    limit_rate = float(core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out.copy()))
-    if not np.isfinite(limit_rate):
-        return np.nan
-    if limit_rate - lam <= 1e-13 * lam:
-        # redials below 1e-13 of the traffic: the orbit is empty to that accuracy
-        core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out)
-        return limit_rate
-    orbit_mean = (limit_rate - lam) / gamma
-    orbit_top = int(orbit_mean + 12.0 * np.sqrt(orbit_mean + 1.0) + 10)
-    spread = orbit_mean + 6.0 * np.sqrt(orbit_mean + 1.0) + 6
-    while True:
-        if lines >= 0:
-            top = lines
-        else:
-            # the queue's truncation at the largest attempt rate the orbit allows
-            work = np.empty(max(1024, n + 2))
-            while True:
-                size = core.birth_death_view(lam + gamma * spread, mu, theta, n, -1, work)
-                if size != -2:
-                    break
-                work = np.empty(2 * work.size)
-            if size < 0:
-                return np.nan
-            top = size - 1
-        if (top + 1) * (orbit_top + 1) > _MAX_STATES_2D:
-            raise ParameterError(
-                f"the redial chain needs {(top + 1) * (orbit_top + 1):,} states (more than "
-                f"{_MAX_STATES_2D:,}); use retry_mean_s=inf (the long-retry limit)",
-                field="retry_mean_s",
-            )
-        states = (top + 1) * (orbit_top + 1)
-        sweeps = -1
-        if states * (orbit_top + 3) ** 2 > _BANDED_WORK:
-            # many orbit levels: aggregation-disaggregation (cheap per sweep)
-            pi, sweeps = core.orbit_chain(
-                lam,
-                mu,
-                theta,
-                n,
-                top,
-                lines >= 0,
-                retrial,
-                gamma,
-                orbit_top,
-                _SWEEP_TOL,
-                _MAX_SWEEPS,
-            )
-        if sweeps < 0:
-            # few orbit levels (nearly uncoupled: block iterations are ill-conditioned), or
-            # the iteration did not settle: one banded LU solve with pivoting
-            if states * (2 * orbit_top + 8) * 8 > _BANDED_BYTES:
-                raise ParameterError(
-                    f"the redial chain ({states:,} states) did not converge in {_MAX_SWEEPS} "
-                    "sweeps and is too large for a direct solve; use retry_mean_s=inf",
-                    field="retry_mean_s",
-                )
-            source, target, rate, xs, ys = orbit_transitions(
-                lam, mu, theta, n, top, lines >= 0, retrial, gamma, orbit_top
-            )
-            anchor_x = min(top, int(limit_rate / mu))
-            anchor = anchor_x * (orbit_top + 1) + min(int(orbit_mean), orbit_top)
-            flat = stationary_banded(source, target, rate, xs.size, orbit_top + 2, anchor)
-            pi = flat.reshape(top + 1, orbit_top + 1).T.copy()
-        if pi[-1].sum() <= _ORBIT_TAIL or orbit_top >= _MAX_ORBIT:
-            break
-        orbit_top = _next_orbit_top(pi.sum(axis=1), orbit_top)
-    y = np.arange(orbit_top + 1)[:, None]
-    x = np.arange(top + 1)[None, :]
-    arrivals = pi * (lam + y * gamma)
-    attempt_rate = float(arrivals.sum())
-    view = arrivals.sum(axis=0) / attempt_rate
-    core.call_metrics(view, top + 1, n, mu, theta, lines, t, out)
-    out[7] = float(np.sum(pi * np.maximum(x - n, 0)))  # time-average queue length
-    return attempt_rate
