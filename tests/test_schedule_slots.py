@@ -89,6 +89,7 @@ def assert_checked(result, center: Scenario, table: pd.DataFrame, **options) -> 
     """The independent checker finds no hard violation and prices the roster as the solver."""
     found = check_slot_roster(result.shifts, center, table, **options)
     assert not found["hard"].any(), found[found["hard"]]
+    assert result.checked is not None and len(result.checked) == len(found)
     cost = slot_cover_cost(result.shifts, table) + found["penalty"].sum()
     assert cost <= result.objective + 1e-6
     if result.status == "OPTIMAL":
@@ -253,6 +254,44 @@ def test_shift_type_needs_a_fixed_start():
     )
     with pytest.raises(ScenarioError, match="latest_start"):
         schedule_slots(center, slots([(0, "day", 1, 10, 1)]), **BUDGET)
+
+
+def test_checker_finds_hand_made_violations():
+    types = [shift_type("early", "06:00"), shift_type("late", "14:00")]
+    contract = loose(
+        max_consecutive_days=2,
+        min_rest_between_shifts_min=660,
+        max_shifts_per_horizon_by_type={"late": 1},
+        min_consecutive_days_off=2,
+    )
+    center = scenario(contract, types=types, fixed_days_off=[DayRule(agent="a1", weekday="thu")])
+    table = slots([(d, t, 1, 10, 1) for d in range(5) for t in ("early", "late")])
+    roster = pd.DataFrame(
+        [
+            ("a1", str(START), "late"),
+            ("a1", str(START + dt.timedelta(1)), "early"),  # 8 h after the late: min_rest
+            ("a1", str(START + dt.timedelta(2)), "late"),  # 3rd day in a row, 2nd late
+            ("a1", str(START + dt.timedelta(3)), "early"),  # Thursday: fixed day off
+            ("a1", str(START + dt.timedelta(3)), "late"),  # two shifts on one day
+            ("ghost", str(START), "early"),
+        ],
+        columns=["agent", "date", "shift"],
+    )
+    found = check_slot_roster(roster, center, table)
+    rules = set(found["rule"])
+    assert {
+        "min_rest",
+        "max_consecutive_days",
+        "max_shifts_of_type_per_horizon",
+        "fixed_days_off",
+        "structure",
+    } <= rules
+    details = set(found.loc[found["rule"] == "structure", "detail"])
+    assert "two shifts on one day" in details and any("no such agent" in d for d in details)
+    # the single day off at the end touches the horizon edge: judged only when asked
+    assert "min_consecutive_days_off" not in rules
+    applied = check_slot_roster(roster, center, table, ignore_edge_stretches=False)
+    assert "min_consecutive_days_off" in set(applied["rule"])
 
 
 # --------------------------------------------------------------------------- properties

@@ -61,7 +61,9 @@ class SlotRosterResult:
 
     ``objective`` is the roster's cost (cover + soft rules, in the weights' unit), ``bound`` a
     proven lower bound on every roster's cost, ``gap = (objective - bound) / objective`` (0 when
-    ``status`` is ``OPTIMAL``).
+    ``status`` is ``OPTIMAL``). ``checked`` holds what the independent checker
+    (:func:`openwfm.schedule.slot_check.check_slot_roster`) found in the roster: soft
+    violations only (a broken hard rule raises).
     """
 
     shifts: pd.DataFrame
@@ -77,6 +79,7 @@ class SlotRosterResult:
     days: int
     ignore_edge_stretches: bool
     notes: list[str] = field(default_factory=list)
+    checked: pd.DataFrame | None = None  # the independent checker's findings (soft ones only)
 
 
 def _scale(weights: list[float]) -> int:
@@ -279,9 +282,33 @@ def schedule_slots(
                 "raise the time limit",
                 field="time_limit_s",
             )
-    return _result(
+    result = _result(
         m, cover, slots, solver, status, scale, horizon, ignore, time.perf_counter() - started
     )
+    return _checked(result, scenario, slot_requirements)
+
+
+def _checked(result: SlotRosterResult, scenario, slot_requirements) -> SlotRosterResult:
+    """The roster re-checked by the independent checker (``result.checked``); a hard rule
+    broken there is a bug of the model, raised rather than returned."""
+    from openwfm.schedule.slot_check import check_slot_roster
+
+    result.checked = check_slot_roster(
+        result.shifts,
+        scenario,
+        slot_requirements,
+        start=result.start,
+        days=result.days,
+        ignore_edge_stretches=result.ignore_edge_stretches,
+    )
+    broken = result.checked[result.checked["hard"]]
+    if not broken.empty:
+        first = broken.iloc[0]
+        raise RuntimeError(
+            f"internal error: the slot roster breaks hard rule {first['rule']} for "
+            f"{first['agent']} ({first['period']}: {first['detail']}); please report it"
+        )
+    return result
 
 
 def _result(m, cover, slots, solver, status, scale, horizon: SlotHorizon, ignore, wall):
