@@ -516,3 +516,21 @@ def test_cli_bad_slot_row_is_one_line_naming_file_row_field(
     assert not out.exists()
     code, _, err = run(monkeypatch, capsys, "schedule", center, "--out", out)
     one_error_line(code, err, "--requirements", "--slots")
+
+
+def test_scenario_check_names_an_unknown_type_in_the_horizon_limit():
+    from openwfm.scenario import parse_scenario
+
+    text = (
+        "queues: [{name: back, aht_s: 600}]\n"
+        "contracts:\n"
+        "  - name: c\n"
+        "    max_shifts_per_horizon_by_type: {nigth: 2}\n"
+        "schedule:\n"
+        '  shift_templates: [{name: night, earliest_start: "22:00", latest_start: "22:00"}]\n'
+    )
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, source="c.yaml")
+    assert str(caught.value).startswith(
+        "c.yaml:4: contracts[0].max_shifts_per_horizon_by_type.nigth: unknown shift type 'nigth'"
+    ), str(caught.value)

@@ -163,6 +163,15 @@ def _check_schedule_section(scenario: Scenario) -> list[tuple[tuple[Any, ...], s
                 )
             )
     types = {t.name for t in settings.shift_templates}
+    for index, contract in enumerate(scenario.contracts):
+        for name in contract.max_shifts_per_horizon_by_type:
+            if name not in types:
+                problems.append(
+                    (
+                        ("contracts", index, "max_shifts_per_horizon_by_type", name),
+                        f"unknown shift type {name!r} (known: {', '.join(sorted(types))})",
+                    )
+                )
     for index, pair in enumerate(settings.forbidden_successions):
         for position, name in enumerate(pair):
             if name not in types:
