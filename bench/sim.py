@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from openwfm.model import Scenario
-from openwfm.sim import prepare, run_plan
+from openwfm.sim import prepare, run_prepared
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "anonymous-bank"
@@ -37,7 +37,7 @@ RATE_PER_S = ERLANGS / AHT_S
 # --- 1. M/M/n+M -----------------------------------------------------------------------------
 
 
-def openwfm_plan(hours: float):
+def openwfm_prepared(hours: float):
     scenario = Scenario.model_validate(
         {
             "queues": [
@@ -58,9 +58,9 @@ def openwfm_plan(hours: float):
 
 
 def run_openwfm(replications: int, hours: float, scheduler: str):
-    plan = openwfm_plan(hours)
+    prepared = openwfm_prepared(hours)
     began = time.perf_counter()
-    result = run_plan(plan, replications, seed=1, scheduler=scheduler)
+    result = run_prepared(prepared, replications, seed=1, scheduler=scheduler)
     elapsed = time.perf_counter() - began
     reps = result.replications[result.replications["segment"] == "all"]
     events = float((reps["offered"] + reps["answered"] + reps["abandoned"]).sum())
@@ -270,8 +270,8 @@ def bench_week(replications: int, days: int) -> None:
           f"(best_skilled for gold), {days} days Mon-Fri 08:00-20:00, {replications} "
           "replications")  # fmt: skip
     began = time.perf_counter()
-    plan = prepare(scenario, days=days)
-    result = run_plan(plan, replications, seed=1, scheduler="threads")
+    prepared = prepare(scenario, days=days)
+    result = run_prepared(prepared, replications, seed=1, scheduler="threads")
     total = time.perf_counter() - began
     print(
         f"wall {total:.1f} s (target < 60 s; replications {result.elapsed_s:.1f} s), "

@@ -10,14 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from openwfm.plan import run_plan
 from openwfm.scenario import parse_scenario
-
-pytest.importorskip(
-    "openwfm.staffing", reason="openwfm.staffing has not landed: the plan cannot staff"
-)
-
-from openwfm.plan import run_plan  # noqa: E402
-from openwfm.plan.pipeline import sample_rate_factors  # noqa: E402
+from openwfm.sim.uncertainty import sample_rate_factors
 
 
 def small_center(agents: int) -> str:
@@ -177,13 +172,12 @@ def test_rerun_with_same_inputs_reuses_every_stage(staffed, tmp_path):
 def test_rate_factors_reproduce_the_forecast_dispersion():
     # var(Poisson(f * G)) = f + phi f^2 when G ~ Gamma(mean 1, variance phi)
     f, phi = 40.0, 0.05
-    sd = np.sqrt(f + phi * f**2)
     forecast = pd.DataFrame(
         {
             "interval_start": pd.date_range("2024-01-01 09:00", periods=5, freq="D"),
             "queue": "q",
             "forecast": f,
-            "upper_80": f + 1.2815515655446004 * sd,
+            "dispersion": phi,
         }
     )
     factors = sample_rate_factors(forecast, 20000, np.random.default_rng(1))

@@ -67,7 +67,7 @@ def test_new_code_or_library_versions_recompute_every_stage(history_file, tmp_pa
     _plan([history_file], out)
     # a changed openwfm source file (or an upgraded solver) changes the fingerprint
     monkeypatch.setattr(plan_cache, "code_fingerprint", lambda: "another build")
-    monkeypatch.setattr("openwfm.plan.pipeline.code_fingerprint", lambda: "another build")
+    monkeypatch.setattr("openwfm.plan.stages.code_fingerprint", lambda: "another build")
     upgraded = _plan([history_file], out)
     assert all(upgraded.stages[s] == "computed" for s in STAGES)
 

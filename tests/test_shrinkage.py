@@ -10,12 +10,12 @@ import pytest
 from openwfm.plan import run_plan
 from openwfm.scenario import parse_scenario
 from openwfm.sim import simulate
-from openwfm.sim.agents import Availability
+from openwfm.sim.agents import AvailableSpans
 from openwfm.sim.shrinkage import apply_shrinkage
 from test_plan import small_center
 
 
-def _seconds(availability: Availability) -> float:
+def _seconds(availability: AvailableSpans) -> float:
     return float((availability.end_s - availability.start_s).sum())
 
 
@@ -23,7 +23,7 @@ def _seconds(availability: Availability) -> float:
 def test_simulated_shrinkage_takes_that_share_of_the_time_away(shrinkage):
     agents = np.repeat(np.arange(40), 5)
     start = np.tile(np.arange(5) * 86400.0 + 8 * 3600.0 + 450.0, 40)  # off the grid on purpose
-    full = Availability(agents, start, start + 8 * 3600.0)
+    full = AvailableSpans(agents, start, start + 8 * 3600.0)
     rng = np.random.default_rng(1)
     thinned = apply_shrinkage(full, shrinkage, 900.0, rng)
     lost = 1.0 - _seconds(thinned) / _seconds(full)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from openwfm import queueing
 from openwfm.model import Scenario
-from openwfm.sim import prepare, run_plan
+from openwfm.sim import prepare, run_prepared
 
 TARGET_S = 20.0
 
@@ -51,7 +51,7 @@ def assert_within(result, name, exact):
 def test_mmn_reproduces_erlang_c():
     erlangs, agents, aht_s = 8.0, 10, 120.0
     plan = single_queue_plan(erlangs, agents, aht_s, None, hours=20, warmup_s=3600)
-    result = run_plan(plan, replications=10, seed=11)
+    result = run_prepared(plan, replications=10, seed=11)
     assert_within(result, "p_wait", float(queueing.erlang_c(erlangs, agents)))
     assert_within(
         result, "service_level", float(queueing.service_level(erlangs, agents, aht_s, TARGET_S))
@@ -63,7 +63,7 @@ def test_mmn_reproduces_erlang_c():
 def test_mmn_plus_m_reproduces_erlang_a():
     erlangs, agents, aht_s, patience_s = 10.0, 10, 120.0, 240.0
     plan = single_queue_plan(erlangs, agents, aht_s, patience_s, hours=20, warmup_s=3600)
-    result = run_plan(plan, replications=10, seed=12)
+    result = run_prepared(plan, replications=10, seed=12)
     exact = queueing.erlang_a(erlangs / aht_s, aht_s, patience_s, agents, TARGET_S)
     assert_within(result, "p_wait", float(exact.p_wait))
     assert_within(result, "abandon_rate", float(exact.p_abandon))
@@ -80,7 +80,7 @@ def test_confidence_intervals_cover_the_truth_about_95_percent_of_the_time():
     covered = 0
     runs = 40
     for seed in range(runs):
-        mean, low, high = run_plan(plan, replications=5, seed=1000 + seed).metric("p_wait", "q")
+        mean, low, high = run_prepared(plan, replications=5, seed=1000 + seed).metric("p_wait", "q")
         covered += low <= truth <= high
     # Binomial(40, 0.95): 34..40 holds with probability > 99%; too narrow intervals fail
     assert covered >= 34, f"covered {covered} of {runs}"

@@ -209,7 +209,7 @@ def run_demo(
         deterministic=deterministic,
         console=console,
     )
-    console.print(summary_text(plan.summary), highlight=False, markup=False)
+    console.print(summary_text(plan.plan_summary), highlight=False, markup=False)
     console.print(f"plan report: {plan.report_path}", highlight=False)
     console.print(f"demo done in {time.perf_counter() - began:.1f} s", highlight=False)
     return plan.report_path

@@ -3,40 +3,58 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
+
+# the readers' formats (openwfm.data.readers.FORMATS), spelled here so --help needs no pandas
+HistoryFormat = Literal["auto", "anonymous-bank", "csv", "parquet", "openwfm"]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-        history: list[Path] = typer.Option(
-            None,
-            "--history",
-            help="Interaction logs to ingest, or one .duckdb store (repeatable; a shell glob "
-            "after it also works). None: generate a history from the scenario's demand.",
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        history: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--history",
+                help="Interaction logs to ingest, or one .duckdb store (repeatable; a shell "
+                "glob after it also works). None: generate a history from the scenario's demand.",
+            ),
+        ] = None,
+        extra: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
+        format: Annotated[
+            HistoryFormat, typer.Option("--format", help="Format of the history's log files.")
+        ] = "auto",
+        weeks: Annotated[int, typer.Option("--weeks", help="Weeks to plan (1-6).")] = 1,
+        out: Annotated[Path, typer.Option("--out", help="Folder for the plan's files.")] = Path(
+            "out/plan"
         ),
-        extra: list[Path] = typer.Argument(None, hidden=True),
-        format: str = typer.Option("auto", "--format", help="auto, anonymous-bank, csv, ..."),
-        weeks: int = typer.Option(1, "--weeks", help="Weeks to plan (1-6)."),
-        out: Path = typer.Option(Path("out/plan"), "--out", help="Folder for the plan's files."),
-        time_limit: float = typer.Option(120.0, "--time-limit", help="Schedule solver limit, s."),
-        replications: int = typer.Option(10, "--replications", help="Simulated replications."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Random seed."),
-        shrinkage: float | None = typer.Option(
-            None,
-            "--shrinkage",
-            help="Shrinkage beyond the breaks the schedule places (meetings, absence), 0..1: "
-            "the schedule covers required / (1 - shrinkage). Default: the scenario's. The "
-            "simulation always takes the scenario's shrinkage away.",
-        ),
-        deterministic: bool = typer.Option(
-            False,
-            "--deterministic",
-            help="Count --time-limit as solver work (CP-SAT deterministic seconds, one worker; "
-            "HiGHS nodes), not wall seconds: the same plan on any machine.",
-        ),
+        time_limit: Annotated[
+            float, typer.Option("--time-limit", help="Schedule solver limit, s.")
+        ] = 120.0,
+        replications: Annotated[
+            int, typer.Option("--replications", help="Simulated replications.")
+        ] = 10,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+        shrinkage: Annotated[
+            float | None,
+            typer.Option(
+                "--shrinkage",
+                help="Shrinkage beyond the breaks the schedule places (meetings, absence), "
+                "0..1: the schedule covers required / (1 - shrinkage). Default: the "
+                "scenario's. The simulation always takes the scenario's shrinkage away.",
+            ),
+        ] = None,
+        deterministic: Annotated[
+            bool,
+            typer.Option(
+                "--deterministic",
+                help="Count --time-limit as solver work (CP-SAT deterministic seconds, one "
+                "worker; HiGHS nodes), not wall seconds: the same plan on any machine.",
+            ),
+        ] = False,
     ) -> None:
         """Forecast, staff, schedule and simulate WEEKS weeks; write tables and a report.
 
@@ -70,8 +88,8 @@ def register(app: typer.Typer) -> None:
             deterministic=deterministic,
         )
         console = Console()
-        console.print(summary_text(result.summary), highlight=False, markup=False)
+        console.print(summary_text(result.plan_summary), highlight=False, markup=False)
         console.print(f"report: {result.report_path}", highlight=False)
         console.print(f"done in {time.perf_counter() - began:.1f} s", highlight=False)
-        if result.summary.get("verdict") == "no schedule":
+        if result.plan_summary.verdict == "no schedule":
             raise typer.Exit(1)  # the partial report is written; scripts see the plan failed

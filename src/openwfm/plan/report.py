@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from openwfm.model import Scenario
+from openwfm.plan.summary import PlanSummary, fmt
 
 HISTORY_DAYS_SHOWN = 14
 METRICS = (
@@ -76,70 +77,62 @@ def _metric_series(part: pd.DataFrame, metric: str, step: pd.Timedelta) -> pd.Da
     return frame.rename_axis("interval_start").reset_index()
 
 
-def summary_html(summary: dict) -> str:
+def summary_html(summary: PlanSummary) -> str:
     """The manager's page: verdict, targets, where and why, cost."""
     e = html.escape
     colour = {"met": "#2ca02c", "met within CI": "#ff7f0e", "missed": "#d62728"}.get(
-        summary["verdict"], "#666"
+        summary.verdict, "#666"
     )
     parts = [
         f'<div id="verdict" style="border-left:8px solid {colour};padding:0.5rem 1rem;'
-        f'background:#fafafa"><p style="font-size:1.3rem;margin:0"><b>{e(summary["verdict"])}'
-        f"</b>: {e(summary['headline'])}</p>"
-        f'<p class="meta">Horizon {e(summary["horizon"]["start"])} to '
-        f"{e(summary['horizon']['end'])}; history: {e(summary['history'])}; "
-        f"{summary['replications']} simulated replications with forecast uncertainty.</p></div>"
+        f'background:#fafafa"><p style="font-size:1.3rem;margin:0"><b>{e(summary.verdict)}'
+        f"</b>: {e(summary.headline)}</p>"
+        f'<p class="meta">Horizon {e(summary.horizon.start)} to '
+        f"{e(summary.horizon.end)}; history: {e(summary.history)}; "
+        f"{summary.replications} simulated replications with forecast uncertainty.</p></div>"
     ]
-    if summary.get("targets"):
+    if summary.targets:
         rows = "".join(
-            f"<tr><td>{e(str(t['queue']))}</td><td>{e(str(t['segment']))}</td>"
-            f"<td>{e(t['metric'])}</td><td class=num>{_fmt(t['metric'], t['target'])}</td>"
-            f"<td class=num>{_fmt(t['metric'], t['simulated'])}</td>"
-            f"<td class=num>{_fmt(t['metric'], t['ci_low'])} - {_fmt(t['metric'], t['ci_high'])}"
-            f'</td><td style="color:{_COLOURS.get(t["status"], "#666")}"><b>{e(t["status"])}'
+            f"<tr><td>{e(str(t.queue))}</td><td>{e(str(t.segment))}</td>"
+            f"<td>{e(t.metric)}</td><td class=num>{fmt(t.metric, t.target)}</td>"
+            f"<td class=num>{fmt(t.metric, t.simulated)}</td>"
+            f"<td class=num>{fmt(t.metric, t.ci_low)} - {fmt(t.metric, t.ci_high)}"
+            f'</td><td style="color:{_COLOURS.get(t.status, "#666")}"><b>{e(t.status)}'
             "</b></td></tr>"
-            for t in summary["targets"]
+            for t in summary.targets
         )
         parts.append(
             "<h3>Targets</h3><table class=kpi><tr><th>queue</th><th>segment</th><th>metric</th>"
             "<th>target</th><th>simulated</th><th>95% CI</th><th>status</th></tr>"
             f"{rows}</table>"
         )
-    if summary.get("where"):
+    if summary.where:
         rows = "".join(
-            f"<tr><td>{e(str(w['queue']))}/{e(str(w['segment']))}</td><td>{e(w['weekday'])} "
-            f"{e(w['date'])}</td><td>{e(w['hours'])}</td><td class=num>"
-            f"{w['service_level']:.0%} vs {w['target']:.0%}</td><td>{e(w['reason'])}</td></tr>"
-            for w in summary["where"]
+            f"<tr><td>{e(str(w.queue))}/{e(str(w.segment))}</td><td>{e(w.weekday)} "
+            f"{e(w.date)}</td><td>{e(w.hours)}</td><td class=num>"
+            f"{w.service_level:.0%} vs {w.target:.0%}</td><td>{e(w.reason)}</td></tr>"
+            for w in summary.where
         )
         parts.append(
-            f"<h3>Where ({summary['missed_interval_blocks']} block(s) of intervals below target, "
+            f"<h3>Where ({summary.missed_interval_blocks} block(s) of intervals below target, "
             "worst first)</h3><table class=kpi><tr><th>queue</th><th>day</th><th>hours</th>"
             f"<th>SL</th><th>why</th></tr>{rows}</table>"
         )
-    if summary.get("why"):
-        items = "".join(f"<li>{e(reason)}</li>" for reason in summary["why"])
+    if summary.why:
+        items = "".join(f"<li>{e(reason)}</li>" for reason in summary.why)
         parts.append(f"<h3>Why</h3><ul>{items}</ul>")
-    if summary.get("shrinkage"):
-        from openwfm.plan.summary import shrinkage_text
-
-        parts.append(f"<p id=shrinkage>{e(shrinkage_text(summary['shrinkage']))}.</p>")
-    if "cost" in summary:
+    if summary.shrinkage:
+        parts.append(f"<p id=shrinkage>{e(summary.shrinkage.text())}.</p>")
+    if summary.cost is not None:
         parts.append(
-            f"<p><b>Cost</b>: {summary['cost']['paid_hours']:,.1f} paid hours, "
-            f"{summary['cost']['cost']:,.2f} (paid hours x contract hourly cost"
-            + ("; the contracts give no hourly_cost" if summary["cost"]["cost"] == 0 else "")
+            f"<p><b>Cost</b>: {summary.cost.paid_hours:,.1f} paid hours, "
+            f"{summary.cost.cost:,.2f} (paid hours x contract hourly cost"
+            + ("; the contracts give no hourly_cost" if summary.cost.cost == 0 else "")
             + ").</p>"
         )
-    for stage, state in summary.get("unavailable", {}).items():
+    for stage, state in summary.unavailable.items():
         parts.append(f"<p><b>{e(stage)}</b>: {e(state)}</p>")
     return "".join(parts)
-
-
-def _fmt(metric: str, value: float) -> str:
-    if value != value:  # NaN
-        return "-"
-    return f"{value:.0f} s" if metric == "asa_s" else f"{value:.1%}"
 
 
 def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame):
@@ -423,17 +416,17 @@ def plan_report(scenario: Scenario, result):
     """The plan report as a :class:`openwfm.report.html.Report`."""
     from openwfm.report.html import Report
 
-    summary = result.summary
+    summary = result.plan_summary
     report = Report(
         title=f"Plan: {scenario.name}",
-        subtitle=f"{summary['horizon']['start']} to {summary['horizon']['end']}",
+        subtitle=f"{summary.horizon.start} to {summary.horizon.end}",
     )
     report.add_section("Summary", summary_html(summary))
     report.add_section(
         "History and forecast",
         [forecast_figure(result.history, result.forecast)],
         note="Methods (auto pick per queue): "
-        + ", ".join(f"{q}: {m}" for q, m in summary["forecast_methods"].items()),
+        + ", ".join(f"{q}: {m}" for q, m in summary.forecast_methods.items()),
     )
     if result.requirements is not None:
         req = result.requirements
@@ -453,7 +446,7 @@ def plan_report(scenario: Scenario, result):
         )
     schedule = result.schedule
     if schedule is not None:
-        from openwfm.plan.summary import cost_table
+        from openwfm.plan.findings import cost_table
         from openwfm.schedule.charts import coverage_figure, gantt_figure
 
         report.add_section("Requirement vs scheduled coverage", [coverage_figure(schedule)])

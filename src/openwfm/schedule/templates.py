@@ -9,8 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from openwfm.errors import ScenarioError
-from openwfm.model import ShiftTemplate, clock_seconds
+from openwfm.errors import ParameterError, ScenarioError
+from openwfm.model import (
+    BreakTemplate,
+    Scenario,
+    ScheduleSettings,
+    ShiftTemplate,
+    clock_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -147,3 +153,49 @@ def expand_templates(
                     )
                 )
     return options
+
+
+def default_schedule_settings(scenario: Scenario) -> ScheduleSettings:
+    """Shift templates for a scenario without a ``schedule`` section.
+
+    One template ``day``: starts every hour from the earliest opening to the latest
+    closing minus the shortest contract shift, lengths = the contracts' ``shift_lengths_min``;
+    a paid 15-minute break 60-150 minutes into shifts of 4 hours or more and a paid 30-minute
+    lunch 180-300 minutes into shifts of 6 hours or more.
+    """
+    hours = [h for h in scenario.grid.opening_hours.values() if h is not None]
+    if not hours:
+        raise ParameterError("the scenario's center is never open", field="grid.opening_hours")
+    lengths = sorted({n for c in scenario.contracts for n in c.shift_lengths_min} or {480})
+    first = min(h.open_s for h in hours)
+    last_close = max(h.close_s for h in hours)
+    latest = max(first, last_close - lengths[0] * 60)
+    latest -= (latest - first) % 3600
+
+    def clock(seconds: int) -> str:
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+    template = ShiftTemplate(
+        name="day",
+        earliest_start=clock(first),
+        latest_start=clock(latest),
+        start_increment_min=60,
+        lengths_min=lengths,
+        breaks=[
+            BreakTemplate(
+                name="break",
+                length_min=15,
+                earliest_after_start_min=60,
+                latest_after_start_min=150,
+                min_shift_length_min=240,
+            ),
+            BreakTemplate(
+                name="lunch",
+                length_min=30,
+                earliest_after_start_min=180,
+                latest_after_start_min=300,
+                min_shift_length_min=360,
+            ),
+        ],
+    )
+    return ScheduleSettings(shift_templates=[template])

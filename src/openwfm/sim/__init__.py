@@ -17,8 +17,12 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "run": [
             "SimulationResult",
             "prepare",
-            "run_plan",
+            "PreparedSimulation",
+            "run_prepared",
             "simulate",
+        ],
+        "uncertainty": [
+            "sample_rate_factors",
         ],
     },
 )

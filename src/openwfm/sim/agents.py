@@ -1,6 +1,6 @@
 """When agents are available: opening hours, a schedule table, or fixed counts per interval.
 
-All three give :class:`Availability`: per agent, the non-overlapping spans (seconds after the
+All three give :class:`AvailableSpans`: per agent, the non-overlapping spans (seconds after the
 origin) in which the agent takes new contacts.
 
 - Schedule table: columns ``agent``, ``start``, ``end``, ``activity`` (timestamps). Rows whose
@@ -27,7 +27,11 @@ WORKING_ACTIVITIES = {"shift", "work", "available", "open", "working"}
 
 
 @dataclass
-class Availability:
+class AvailableSpans:
+    """When agents take new contacts: per span, the agent and its start and end (seconds after
+    the origin); an agent's spans do not overlap. (Not the scenario's availability rule,
+    :class:`openwfm.model.Availability`, which says when an agent may be scheduled.)"""
+
     agent: np.ndarray  # int64 agent index per span
     start_s: np.ndarray
     end_s: np.ndarray
@@ -40,8 +44,8 @@ class Availability:
         return time_s.astype(np.float64), agent, on
 
 
-def merge_spans(spans: dict[int, list[tuple[float, float]]]) -> Availability:
-    """Availability from spans per agent (overlapping or touching spans joined)."""
+def merge_spans(spans: dict[int, list[tuple[float, float]]]) -> AvailableSpans:
+    """Joined spans per agent (overlapping or touching spans become one)."""
     agents, starts, ends = [], [], []
     for agent, items in spans.items():
         items = sorted(s for s in items if s[1] > s[0])
@@ -55,12 +59,12 @@ def merge_spans(spans: dict[int, list[tuple[float, float]]]) -> Availability:
             agents.append(agent)
             starts.append(start)
             ends.append(end)
-    return Availability(
+    return AvailableSpans(
         np.asarray(agents, dtype=np.int64), np.asarray(starts, float), np.asarray(ends, float)
     )
 
 
-def opening_hours(model: SimulationModel, origin: pd.Timestamp, days: int) -> Availability:
+def opening_hours(model: SimulationModel, origin: pd.Timestamp, days: int) -> AvailableSpans:
     """Every agent available through the opening hours of every open day."""
     grid = model.scenario.grid
     spans: dict[int, list[tuple[float, float]]] = {a: [] for a in range(len(model.agent_names))}
@@ -75,10 +79,10 @@ def opening_hours(model: SimulationModel, origin: pd.Timestamp, days: int) -> Av
     return merge_spans(spans)
 
 
-def always(model: SimulationModel, end_s: float) -> Availability:
+def always(model: SimulationModel, end_s: float) -> AvailableSpans:
     """Every agent available from 0 to ``end_s`` (steady-state validation models)."""
     n = len(model.agent_names)
-    return Availability(np.arange(n, dtype=np.int64), np.zeros(n), np.full(n, float(end_s)))
+    return AvailableSpans(np.arange(n, dtype=np.int64), np.zeros(n), np.full(n, float(end_s)))
 
 
 def _seconds(
@@ -104,8 +108,8 @@ def _seconds(
 
 def from_schedule(
     frame: pd.DataFrame, model: SimulationModel, origin: pd.Timestamp, source: str = "schedule"
-) -> Availability:
-    """Availability from a schedule table (``agent, start, end, activity``)."""
+) -> AvailableSpans:
+    """Available spans from a schedule table (``agent, start, end, activity``)."""
     for column in ("agent", "start", "end"):
         if column not in frame.columns:
             raise DataError(
@@ -166,8 +170,8 @@ def from_counts(
     origin: pd.Timestamp,
     interval_s: float,
     source: str = "schedule",
-) -> Availability:
-    """Availability from agents per interval (``interval_start, agents[, team]``)."""
+) -> AvailableSpans:
+    """Available spans from agents per interval (``interval_start, agents[, team]``)."""
     for column in ("interval_start", "agents"):
         if column not in frame.columns:
             raise DataError(
@@ -219,8 +223,8 @@ def from_activities(
     origin: pd.Timestamp,
     interval_s: float,
     source: str = "schedule",
-) -> Availability:
-    """Availability from the scheduler's activity grid (``agent, interval_start, activity``).
+) -> AvailableSpans:
+    """Available spans from the scheduler's activity grid (``agent, interval_start, activity``).
 
     An interval whose activity is a queue name (or a working activity, or ``idle``) makes the
     agent available for the whole interval; breaks, lunches and the rest do not.

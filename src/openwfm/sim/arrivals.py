@@ -8,6 +8,7 @@ Simulation time is seconds after ``origin`` (a local-naive timestamp, midnight o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -80,7 +81,10 @@ def demand_rates(scenario: Scenario, start: dt.date, days: int) -> pd.DataFrame:
 
 
 def check_rates(frame: pd.DataFrame, scenario: Scenario, source: str = "rates") -> pd.DataFrame:
-    """Validate a rates table (one-line :class:`DataError` naming the row); add segments."""
+    """Validate a rates table (one-line :class:`DataError` naming the row); add segments.
+
+    The result's index is the row's position in ``frame`` (a row split into segments keeps
+    it), so per-row inputs such as rate factors follow their rows."""
     missing = [
         c for c in ("interval_start", "queue", "arrival_rate_per_s") if c not in frame.columns
     ]
@@ -139,24 +143,40 @@ def check_rates(frame: pd.DataFrame, scenario: Scenario, source: str = "rates") 
             part["segment"] = segment
             part["arrival_rate_per_s"] = part["arrival_rate_per_s"] * share
             parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts)
 
 
 @dataclass
 class CompiledRates:
     """A checked rates table as arrays: interval start (s after origin), queue and segment
-    index, expected contacts in the interval."""
+    index, expected contacts in the interval, and the row of the rates table as given
+    (``source_row``, of ``source_rows``) each one came from."""
 
     start_s: np.ndarray
     queue: np.ndarray
     segment: np.ndarray
     expected: np.ndarray
     interval_s: float
+    source_row: np.ndarray
+    source_rows: int
+
+    def scaled(self, factor: np.ndarray) -> CompiledRates:
+        """These rates with each given row's expected contacts multiplied by ``factor[row]``
+        (``source_rows`` factors)."""
+        return dataclasses.replace(self, expected=self.expected * factor[self.source_row])
 
 
 def compile_rates(
-    rates: pd.DataFrame, model: SimulationModel, origin: pd.Timestamp, interval_s: float
+    rates: pd.DataFrame,
+    model: SimulationModel,
+    origin: pd.Timestamp,
+    interval_s: float,
+    source_rows: int | None = None,
 ) -> CompiledRates:
+    """``rates`` as :func:`check_rates` returns it (index: the row as given, of
+    ``source_rows``, default ``len(rates)``) as arrays on the simulation clock."""
+    if source_rows is None:
+        source_rows = len(rates)
     queue_index = {name: i for i, name in enumerate(model.queue_names)}
     segment_index = {name: i for i, name in enumerate(model.segment_names)}
     unknown = set(rates["segment"]) - set(segment_index)
@@ -172,6 +192,8 @@ def compile_rates(
         segment=rates["segment"].map(segment_index).to_numpy(dtype=np.int64),
         expected=rates["arrival_rate_per_s"].to_numpy(dtype=float) * length_s,
         interval_s=length_s,
+        source_row=rates.index.to_numpy(dtype=np.int64),
+        source_rows=source_rows,
     )
 
 

@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
 
         from openwfm.io import check_date_span, check_output_folder, parse_date
         from openwfm.scenario import load_scenario
-        from openwfm.sim.run import DEFAULT_START, check_scheduler, prepare, run_plan
+        from openwfm.sim.run import DEFAULT_START, check_scheduler, prepare, run_prepared
 
         check_scheduler(scheduler)
         loaded = load_scenario(scenario)
@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
             rates, trace = read_arrivals(arrivals)
         if schedule is not None:
             schedule_frame = read_table_file(schedule, "schedule")
-        plan = prepare(
+        prepared = prepare(
             loaded,
             rates=rates,
             trace=trace,
@@ -150,7 +150,7 @@ def register(app: typer.Typer) -> None:
             sources={"arrivals": str(arrivals), "schedule": str(schedule)},
             shrinkage=_shrinkage(shrinkage, loaded, schedule is not None),
         )
-        result = run_plan(plan, replications, seed, scheduler, progress=not as_json)
+        result = run_prepared(prepared, replications, seed, scheduler, progress=not as_json)
         if out is not None:
             write_outputs(result, out)
         if as_json:

@@ -26,7 +26,7 @@ from scipy import stats
 
 from openwfm.model import Channel, ServiceLevelDefinition
 from openwfm.sim import engine as E
-from openwfm.sim.agents import Availability
+from openwfm.sim.agents import AvailableSpans
 from openwfm.sim.build import SimulationModel
 
 COUNTS = (
@@ -131,7 +131,7 @@ def target_arrays(model: SimulationModel) -> dict[str, np.ndarray]:
     return out
 
 
-def available_seconds(model: SimulationModel, availability: Availability, edges) -> np.ndarray:
+def available_seconds(model: SimulationModel, availability: AvailableSpans, edges) -> np.ndarray:
     """Available agent-seconds per queue and interval (an agent split over its skills)."""
     key = (len(edges), float(edges[-1]))
     cached = getattr(availability, "_available", None)
@@ -206,7 +206,7 @@ def replication_counts(
     floats: np.ndarray,
     ints: np.ndarray,
     model: SimulationModel,
-    availability: Availability,
+    availability: AvailableSpans,
     origin: pd.Timestamp,
     interval_s: float,
     n_intervals: int,

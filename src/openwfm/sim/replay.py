@@ -92,7 +92,7 @@ def replay_day(
     other days for the patience estimate. ``priority_segments``: segment -> priority (default:
     the Anonymous Bank's ``"2"`` = 2, others 1).
     """
-    from openwfm.sim.run import prepare, run_plan
+    from openwfm.sim.run import prepare, run_prepared
 
     date = pd.Timestamp(day).normalize()
     on_day = calls["arrival_time"].dt.normalize() == date
@@ -144,7 +144,7 @@ def replay_day(
         }
     )
     trace = today.assign(queue="calls", segment=today["segment"].astype(str))
-    plan = prepare(
+    prepared = prepare(
         scenario,
         trace=trace,
         schedule=counts,
@@ -153,7 +153,7 @@ def replay_day(
         interval_s=3600.0,
         empirical_handle_s={"calls": handle},
     )
-    result = run_plan(plan, replications, seed, scheduler)
+    result = run_prepared(prepared, replications, seed, scheduler)
     rows = result.intervals[(result.intervals["queue"] == "calls")]
     rows = rows[rows["segment"] == "all"]
     rows = rows.set_index(rows["interval_start"].dt.hour)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ import pandas as pd
 from openwfm.errors import ParameterError
 from openwfm.model import RoutingConfig, Scenario
 from openwfm.sim import agents as agent_sources
+from openwfm.sim.agents import AvailableSpans
 from openwfm.sim.arrivals import (
     Arrivals,
     CompiledRates,
@@ -67,14 +69,14 @@ class SimulationResult:
 
 
 @dataclass
-class Plan:
-    """What one replication needs (small, picklable)."""
+class PreparedSimulation:
+    """Checked and compiled inputs: what one replication needs (small, picklable)."""
 
     model: SimulationModel
     origin: pd.Timestamp
     interval_s: float
     n_intervals: int
-    availability: agent_sources.Availability
+    availability: AvailableSpans
     rates: CompiledRates | None
     trace: Arrivals | None
     warmup_s: float
@@ -85,34 +87,45 @@ class Plan:
 class Replication:
     """One replication's draws and the event engine's rows (columns: :mod:`openwfm.sim.engine`).
 
-    ``availability`` is the plan's after shrinkage took its random share away; the first
+    ``availability`` is the prepared spans after shrinkage took its random share away; the first
     ``n_contacts`` rows of ``floats`` / ``ints`` are the contacts in arrival order."""
 
     arrivals: Arrivals
-    availability: agent_sources.Availability
+    availability: AvailableSpans
     floats: np.ndarray
     ints: np.ndarray
     n_contacts: int
     n_events: int
 
 
-def simulate_replication(plan: Plan, seed: np.random.SeedSequence) -> Replication:
+def simulate_replication(
+    prepared: PreparedSimulation,
+    seed: np.random.SeedSequence,
+    rate_factor: np.ndarray | None = None,
+) -> Replication:
     """Draw one replication (arrivals, absences, the engine's seed) from ``seed`` and run it.
+
+    ``rate_factor``: this replication's multiplier of the expected arrivals, one per row of the
+    rates table given to :func:`prepare` (forecast uncertainty); None = the rates as given.
 
     The one place that turns a seed into a simulated day: ``run_one``, the digital twin and
     the quality routing comparison all call it, so they draw exactly the same day."""
     # the first two children are the same whether two or three are spawned: a run without
     # shrinkage draws exactly what it drew before shrinkage was modelled
     arrival_seed, engine_seed, absence_seed = seed.spawn(3)
-    if plan.trace is not None:
-        arrivals = plan.trace
+    if prepared.trace is not None:
+        arrivals = prepared.trace
     else:
-        arrivals = sample_arrivals(plan.rates, np.random.default_rng(arrival_seed))
+        rates = prepared.rates if rate_factor is None else prepared.rates.scaled(rate_factor)
+        arrivals = sample_arrivals(rates, np.random.default_rng(arrival_seed))
     availability = apply_shrinkage(
-        plan.availability, plan.shrinkage, plan.interval_s, np.random.default_rng(absence_seed)
+        prepared.availability,
+        prepared.shrinkage,
+        prepared.interval_s,
+        np.random.default_rng(absence_seed),
     )
     shift_s, shift_agent, shift_on = availability.events()
-    m = plan.model
+    m = prepared.model
     floats, ints, n_contacts, n_events = run_replication(
         int(engine_seed.generate_state(1)[0] % (2**31 - 1)),
         m.tables,
@@ -132,72 +145,159 @@ def simulate_replication(plan: Plan, seed: np.random.SeedSequence) -> Replicatio
     return Replication(arrivals, availability, floats, ints, int(n_contacts), int(n_events))
 
 
-def replication_table(plan: Plan, replication: Replication) -> dict:
+def replication_table(prepared: PreparedSimulation, replication: Replication) -> dict:
     """Interval counts of one replication (:func:`openwfm.sim.metrics.replication_counts`)."""
     return replication_counts(
         replication.floats,
         replication.ints,
-        plan.model,
+        prepared.model,
         replication.availability,
-        plan.origin,
-        plan.interval_s,
-        plan.n_intervals,
-        plan.warmup_s,
+        prepared.origin,
+        prepared.interval_s,
+        prepared.n_intervals,
+        prepared.warmup_s,
     )
 
 
-def run_one(plan: Plan, seed: np.random.SeedSequence) -> tuple[dict, int, int]:
+def run_one(
+    prepared: PreparedSimulation,
+    seed: np.random.SeedSequence,
+    rate_factor: np.ndarray | None = None,
+) -> tuple[dict, int, int]:
     """One replication: (counts, events, contacts)."""
-    replication = simulate_replication(plan, seed)
-    counts = replication_table(plan, replication)
+    replication = simulate_replication(prepared, seed, rate_factor)
+    counts = replication_table(prepared, replication)
     return counts, replication.n_events, replication.n_contacts
 
 
-def _execute(plan: Plan, seeds, scheduler: str, progress: bool):
-    """Run the replications through Dask; returns results in seed order."""
-    from rich.progress import Progress
+def _execute(
+    prepared: PreparedSimulation,
+    seeds: list[np.random.SeedSequence],
+    rate_factors: np.ndarray | None,
+    scheduler: str,
+    advance: Callable[[], None],
+) -> list[tuple[dict, int, int]]:
+    """Run the replications through Dask; returns results in seed order. ``advance`` is called
+    once per finished replication."""
+    factors = [None] * len(seeds) if rate_factors is None else list(rate_factors)
+    if scheduler in ("threads", "sync"):
+        import dask
+        from dask.callbacks import Callback
 
-    n = len(seeds)
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"simulating {n} replications", total=n)
-        if scheduler in ("threads", "sync"):
-            import dask
-            from dask.callbacks import Callback
+        class Advance(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                name = key[0] if isinstance(key, tuple) else key
+                if str(name).startswith("run_one"):
+                    advance()
 
-            class Advance(Callback):
-                def _posttask(self, key, result, dsk, state, worker_id):
-                    if isinstance(key, tuple) and str(key[0]).startswith("run_one"):
-                        bar.advance(task)
-                    elif str(key).startswith("run_one"):
-                        bar.advance(task)
+        # the inputs are shared, not traversed: Dask must not unpack their arrays and tables
+        shared = dask.delayed(prepared, traverse=False)
+        jobs = [
+            dask.delayed(run_one, pure=False)(shared, s, dask.delayed(f, traverse=False))
+            for s, f in zip(seeds, factors, strict=True)
+        ]
+        with Advance():
+            return list(dask.compute(*jobs, scheduler=scheduler))
+    from distributed import Client, LocalCluster, as_completed
 
-            # the plan is shared, not traversed: Dask must not unpack its arrays and tables
-            shared = dask.delayed(plan, traverse=False)
-            jobs = [dask.delayed(run_one, pure=False)(shared, s) for s in seeds]
-            with Advance():
-                return list(dask.compute(*jobs, scheduler=scheduler))
-        from distributed import Client, LocalCluster, as_completed
-
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=None, threads_per_worker=1, processes=True)
-            client = Client(cluster)
-        else:
-            try:
-                cluster, client = None, Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as error:
-                raise ParameterError(
-                    f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__})",
-                    field="--scheduler",
-                ) from None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=None, threads_per_worker=1, processes=True)
+        client = Client(cluster)
+    else:
         try:
-            futures = client.map(run_one, [plan] * n, seeds, pure=False)
-            for _ in as_completed(futures):
-                bar.advance(task)
-            return client.gather(futures)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            cluster, client = None, Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as error:
+            raise ParameterError(
+                f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__})",
+                field="--scheduler",
+            ) from None
+    try:
+        futures = client.map(run_one, [prepared] * len(seeds), seeds, factors, pure=False)
+        for _ in as_completed(futures):
+            advance()
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _empirical_handle_s(
+    trace: pd.DataFrame, scenario: Scenario, trace_queue_map: dict | None
+) -> dict[str, np.ndarray]:
+    """A replayed log's handle times per queue (s): contacts without a recorded handle time
+    (abandoned ones) draw from the log's own handle times of the same queue."""
+    answered = trace[(trace["outcome"] == "answered") & (trace["handle_s"] > 0)]
+    queues = answered["queue"].astype(str)
+    if trace_queue_map:
+        queues = queues.map(lambda name: trace_queue_map.get(name, name))
+    return {
+        name: group.to_numpy(dtype=float)
+        for name, group in answered["handle_s"].groupby(queues)
+        if name in scenario.queue_names
+    }
+
+
+def _first_day(
+    trace: pd.DataFrame | None, rates: pd.DataFrame | None, schedule: pd.DataFrame | None
+) -> dt.date:
+    """The first simulated day: the trace's, else the rates', else the schedule's first day."""
+    if trace is not None:
+        return pd.to_datetime(trace["arrival_time"]).min().date()
+    if rates is not None and len(rates):
+        return rates["interval_start"].min().date()
+    if schedule is not None:
+        first = "interval_start" if "interval_start" in schedule.columns else "start"
+        return pd.to_datetime(schedule[first]).min().date()
+    return DEFAULT_START
+
+
+def _days_covered(
+    origin: pd.Timestamp, trace: pd.DataFrame | None, rates: pd.DataFrame | None
+) -> int:
+    """Whole days from ``origin`` to the last arrival or rate row (a week without either)."""
+    if trace is not None:
+        last = pd.to_datetime(trace["arrival_time"]).max()
+    elif rates is not None and len(rates):
+        last = rates["interval_start"].max()
+    else:
+        return 7
+    return max(1, (last.normalize() - origin).days + 1)
+
+
+def _available_spans(
+    model: SimulationModel,
+    schedule: pd.DataFrame | None,
+    origin: pd.Timestamp,
+    days: int,
+    interval_s: float,
+    always_on_s: float | None,
+    source: str,
+) -> AvailableSpans:
+    """When the agents work: always (``always_on_s``), the opening hours, or the schedule in
+    one of its three shapes (activity grid, shifts, counts; :mod:`openwfm.sim.agents`)."""
+    if always_on_s is not None:
+        return agent_sources.always(model, always_on_s)
+    if schedule is None:
+        return agent_sources.opening_hours(model, origin, days)
+    if {"agent", "interval_start", "activity"} <= set(schedule.columns):
+        return agent_sources.from_activities(schedule, model, origin, interval_s, source)
+    if "agent" in schedule.columns:
+        return agent_sources.from_schedule(schedule, model, origin, source)
+    return agent_sources.from_counts(schedule, model, origin, interval_s, source)
+
+
+def _check_rates_inside(rates: pd.DataFrame, origin: pd.Timestamp, days: int) -> None:
+    """ParameterError when no given rate row lies in the simulated days."""
+    end = origin + pd.Timedelta(days=days)
+    inside = (rates["interval_start"] >= origin) & (rates["interval_start"] < end)
+    if not inside.any():
+        raise ParameterError(
+            f"the arrivals ({rates['interval_start'].min():%Y-%m-%d} to "
+            f"{rates['interval_start'].max():%Y-%m-%d}) lie outside the simulated days "
+            f"({origin:%Y-%m-%d} + {days} days): nothing would arrive",
+            field="--start",
+        )
 
 
 def prepare(
@@ -218,7 +318,7 @@ def prepare(
     drop_unknown_queues: bool = False,
     sources: dict | None = None,
     shrinkage: float = 0.0,
-) -> Plan:
+) -> PreparedSimulation:
     """Check and compile all inputs before anything runs (bad input fails here, in one line).
 
     ``shrinkage`` (0..1): the share of the agents' available time lost at random beyond the
@@ -229,56 +329,25 @@ def prepare(
         raise ParameterError(f"expected 0 <= shrinkage < 1, got {shrinkage}", field="shrinkage")
     sources = sources or {}
     if trace is not None and empirical_handle_s is None:
-        # a replayed log: contacts without a recorded handle time (abandoned ones) draw from
-        # the log's own handle times of the same queue (the empirical distribution)
-        answered = trace[(trace["outcome"] == "answered") & (trace["handle_s"] > 0)]
-        queues = answered["queue"].astype(str)
-        if trace_queue_map:
-            queues = queues.map(lambda name: trace_queue_map.get(name, name))
-        empirical_handle_s = {
-            name: group.to_numpy(dtype=float)
-            for name, group in answered["handle_s"].groupby(queues)
-            if name in scenario.queue_names
-        }
+        empirical_handle_s = _empirical_handle_s(trace, scenario, trace_queue_map)
     model = build_model(scenario, routing, empirical_handle_s, patience_mean_s)
     interval_s = float(interval_s or scenario.grid.interval_s)
-    user_rates = rates is not None
+    given_rows = None if rates is None else len(rates)
     if rates is not None:
         rates = check_rates(rates, scenario, sources.get("arrivals", "arrivals"))
-    if trace is not None and start is None:
-        start = pd.to_datetime(trace["arrival_time"]).min().date()
-    if rates is not None and start is None and len(rates):
-        start = rates["interval_start"].min().date()
-    if schedule is not None and start is None:
-        first = "interval_start" if "interval_start" in schedule.columns else "start"
-        start = pd.to_datetime(schedule[first]).min().date()
-    start = start or DEFAULT_START
+    start = start or _first_day(trace, rates, schedule)
     origin = pd.Timestamp(start)
     if days is None:
-        if trace is not None:
-            last = pd.to_datetime(trace["arrival_time"]).max()
-        elif rates is not None and len(rates):
-            last = rates["interval_start"].max()
-        else:
-            last = None
-        days = 7 if last is None else max(1, (last.normalize() - origin).days + 1)
+        days = _days_covered(origin, trace, rates)
     if always_on_s is not None:
         days = max(days, math.ceil(always_on_s / 86400))
     if rates is None and trace is None:
         rates = check_rates(demand_rates(scenario, start, days), scenario, "scenario demand")
         if rates.empty:
             raise ParameterError("no queue has demand and no arrivals given", field="arrivals")
-    source = sources.get("schedule", "schedule")
-    if always_on_s is not None:
-        availability = agent_sources.always(model, always_on_s)
-    elif schedule is None:
-        availability = agent_sources.opening_hours(model, origin, days)
-    elif {"agent", "interval_start", "activity"} <= set(schedule.columns):
-        availability = agent_sources.from_activities(schedule, model, origin, interval_s, source)
-    elif "agent" in schedule.columns:
-        availability = agent_sources.from_schedule(schedule, model, origin, source)
-    else:
-        availability = agent_sources.from_counts(schedule, model, origin, interval_s, source)
+    availability = _available_spans(
+        model, schedule, origin, days, interval_s, always_on_s, sources.get("schedule", "schedule")
+    )
     arrivals = None
     if trace is not None:
         arrivals = trace_arrivals(
@@ -290,20 +359,21 @@ def prepare(
             drop_unknown_queues,
         )
     n_intervals = int(math.ceil(days * 86400 / interval_s))
-    if rates is not None and len(rates) and user_rates:
-        end = origin + pd.Timedelta(days=days)
-        inside = (rates["interval_start"] >= origin) & (rates["interval_start"] < end)
-        if not inside.any():
-            raise ParameterError(
-                f"the arrivals ({rates['interval_start'].min():%Y-%m-%d} to "
-                f"{rates['interval_start'].max():%Y-%m-%d}) lie outside the simulated days "
-                f"({origin:%Y-%m-%d} + {days} days): nothing would arrive",
-                field="--start",
-            )
+    if rates is not None and len(rates) and given_rows is not None:
+        _check_rates_inside(rates, origin, days)
+    compiled = None
     if rates is not None:
-        rates = compile_rates(rates, model, origin, interval_s)
-    return Plan(
-        model, origin, interval_s, n_intervals, availability, rates, arrivals, warmup_s, shrinkage
+        compiled = compile_rates(rates, model, origin, interval_s, given_rows)
+    return PreparedSimulation(
+        model,
+        origin,
+        interval_s,
+        n_intervals,
+        availability,
+        compiled,
+        arrivals,
+        warmup_s,
+        shrinkage,
     )
 
 
@@ -316,13 +386,56 @@ def check_scheduler(scheduler: str) -> None:
         )
 
 
-def run_plan(
-    plan: Plan,
+def _check_rate_factors(
+    prepared: PreparedSimulation, rate_factors: np.ndarray | None, replications: int
+) -> np.ndarray | None:
+    """``rate_factors`` as a float array ``[replication, rates row]`` of finite values >= 0."""
+    if rate_factors is None:
+        return None
+    factors = np.asarray(rate_factors, dtype=float)
+    if prepared.rates is None:
+        raise ParameterError("rate factors need a rates table (not a trace)", field="rate_factors")
+    expected = (replications, prepared.rates.source_rows)
+    if factors.shape != expected:
+        raise ParameterError(
+            f"expected shape {expected} (replications x rates rows), got {factors.shape}",
+            field="rate_factors",
+        )
+    if not (np.isfinite(factors).all() and (factors >= 0).all()):
+        raise ParameterError("expected finite factors >= 0", field="rate_factors")
+    return factors
+
+
+def _contacts_per_replication(prepared: PreparedSimulation, factors: np.ndarray | None) -> float:
+    """Expected contacts of the busiest replication (for the memory guard)."""
+    contacts = 0.0
+    if prepared.rates is not None:
+        expected = prepared.rates.expected
+        if factors is None:
+            contacts += float(np.sum(expected))
+        else:
+            contacts += float(np.max(factors[:, prepared.rates.source_row] @ expected))
+    if prepared.trace is not None:
+        contacts += float(len(prepared.trace))
+    return contacts
+
+
+def run_prepared(
+    prepared: PreparedSimulation,
     replications: int = 10,
     seed: int = 0,
     scheduler: str = "threads",
     progress: bool = False,
+    *,
+    rate_factors: np.ndarray | None = None,
+    on_replication: Callable[[], None] | None = None,
 ) -> SimulationResult:
+    """Run ``replications`` seeded replications of ``prepared`` through Dask (``scheduler``).
+
+    ``rate_factors`` (``[replication, row of the rates table]``, >= 0): replication ``r``
+    draws its arrivals from the rates times ``rate_factors[r]`` (forecast uncertainty; see
+    :func:`openwfm.sim.uncertainty.sample_rate_factors`). ``progress`` shows a progress bar;
+    ``on_replication`` is called instead once per finished replication."""
     check_scheduler(scheduler)
     if replications < 1:
         raise ParameterError(f"expected >= 1 replication, got {replications}", field="replications")
@@ -330,18 +443,24 @@ def run_plan(
         raise ParameterError(f"expected a seed >= 0, got {seed}", field="seed")
     from openwfm.limits import check_simulated_contacts
 
-    per_replication = 0.0
-    if plan.rates is not None:
-        per_replication += float(np.sum(plan.rates.expected))
-    if plan.trace is not None:
-        per_replication += float(len(plan.trace))
-    check_simulated_contacts(per_replication, replications)
+    factors = _check_rate_factors(prepared, rate_factors, replications)
+    check_simulated_contacts(_contacts_per_replication(prepared, factors), replications)
     seeds = np.random.SeedSequence(seed).spawn(replications)
     began = time.perf_counter()
-    results = _execute(plan, seeds, scheduler, progress)
+    if on_replication is not None:
+        results = _execute(prepared, seeds, factors, scheduler, on_replication)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task(f"simulating {replications} replications", total=replications)
+            results = _execute(prepared, seeds, factors, scheduler, lambda: bar.advance(task))
     elapsed = time.perf_counter() - began
     counts = [r[0] for r in results]
-    intervals, summary, per_rep = summarize(counts, plan.model, plan.origin, plan.interval_s)
+    intervals, summary, per_rep = summarize(
+        counts, prepared.model, prepared.origin, prepared.interval_s
+    )
+    model = prepared.model
     return SimulationResult(
         intervals=intervals,
         summary=summary,
@@ -352,12 +471,12 @@ def run_plan(
         info={
             "replications": replications,
             "seed": seed,
-            "start": str(plan.origin.date()),
-            "interval_s": plan.interval_s,
-            "shrinkage": plan.shrinkage,
-            "policy": plan.model.scenario.routing.policy
-            if plan.model.tables is None
-            else list(plan.model.policy.config.model_dump().items())[0][1],
+            "start": str(prepared.origin.date()),
+            "interval_s": prepared.interval_s,
+            "shrinkage": prepared.shrinkage,
+            "policy": model.scenario.routing.policy
+            if model.tables is None
+            else list(model.policy.config.model_dump().items())[0][1],
         },
     )
 
@@ -369,6 +488,8 @@ def simulate(
     seed: int = 0,
     scheduler: str = "threads",
     progress: bool = False,
+    rate_factors: np.ndarray | None = None,
+    on_replication: Callable[[], None] | None = None,
     **inputs,
 ) -> SimulationResult:
     """Simulate ``scenario`` ``replications`` times; see :func:`prepare` for the inputs.
@@ -377,7 +498,18 @@ def simulate(
     scenario's queue demand from ``start`` over ``days`` (default: the week of 2024-01-01).
     Agents: ``schedule`` (shifts and breaks, or counts per interval), ``always_on_s`` (all
     agents from 0 to that time) or the opening hours. ``warmup_s``: contacts arriving earlier
-    are left out of the KPIs (steady-state studies).
+    are left out of the KPIs (steady-state studies). ``rate_factors``
+    (``[replication, rates row]``): per-replication multipliers of the ``rates`` (forecast
+    uncertainty, :func:`openwfm.sim.uncertainty.sample_rate_factors`). ``on_replication``:
+    called once per finished replication (a caller's own progress display).
     """
-    plan = prepare(scenario, **inputs)
-    return run_plan(plan, replications, seed, scheduler, progress)
+    prepared = prepare(scenario, **inputs)
+    return run_prepared(
+        prepared,
+        replications,
+        seed,
+        scheduler,
+        progress,
+        rate_factors=rate_factors,
+        on_replication=on_replication,
+    )

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from openwfm.sim.agents import Availability, merge_spans
+from openwfm.sim.agents import AvailableSpans, merge_spans
 
 
 def apply_shrinkage(
-    availability: Availability, shrinkage: float, interval_s: float, rng: np.random.Generator
-) -> Availability:
+    availability: AvailableSpans, shrinkage: float, interval_s: float, rng: np.random.Generator
+) -> AvailableSpans:
     """``availability`` with each ``interval_s`` block (on the grid from time 0) of each
     agent's available time removed with probability ``shrinkage`` (0..1)."""
     if shrinkage <= 0.0 or len(availability.agent) == 0:

@@ -167,7 +167,7 @@ def simulation_predictions(
     """
     from openwfm.data.schema import OFFERED_OUTCOMES
     from openwfm.model import Scenario
-    from openwfm.sim import prepare, run_plan
+    from openwfm.sim import prepare, run_prepared
 
     if list(estimates.columns[:2]) != ["interval_start", "queue"] or "segment" in estimates:
         raise ParameterError("the simulation model needs estimates by queue only", field="by")
@@ -226,7 +226,7 @@ def simulation_predictions(
     counts = counts.reset_index()
     start = estimates["interval_start"].min().normalize()
     trace = offered.assign(segment="default")
-    plan = prepare(
+    prepared = prepare(
         scenario,
         trace=trace,
         schedule=counts,
@@ -234,7 +234,7 @@ def simulation_predictions(
         interval_s=interval_s,
         empirical_handle_s=handle,
     )
-    result = run_plan(plan, replications=replications, seed=seed, progress=progress)
+    result = run_prepared(prepared, replications=replications, seed=seed, progress=progress)
     table = result.intervals
     table = table[(table["segment"] == "all") & (table["queue"] != "all")]
     keyed = table.set_index(["interval_start", "queue"])

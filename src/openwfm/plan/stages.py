@@ -1,0 +1,365 @@
+"""The plan's stages as typed functions, each a call into its own package, cached by key.
+
+Each stage takes the upstream stage's key and output, looks itself up in the
+:class:`~openwfm.plan.cache.StageCache` under a key hashed from everything that can change it
+(the upstream key, the scenario, its options, :func:`~openwfm.plan.cache.code_fingerprint`) and
+returns a :class:`StageOutput`: the key for the stages after it, the value and whether it was
+read from the cache.
+
+1. :func:`history_stage`: interactions from log files (ingested into ``out_dir/openwfm.duckdb``),
+   an existing DuckDB store, an interactions table, or generated from the scenario's demand
+   (:func:`openwfm.data.synthetic.generate_interactions`); aggregated to the scenario's grid.
+2. :func:`forecast_stage`: :class:`openwfm.forecast.Forecaster` (auto pick), ``7 * weeks`` days
+   after the history, with prediction intervals, dispersion and handle times.
+3. :func:`staffing_stage`: :func:`openwfm.staffing.requirements` per queue x interval.
+4. :func:`schedule_stage`: :func:`openwfm.schedule.schedule_agents` against the requirement.
+5. :func:`simulation_stage`: the schedule against the forecast with forecast uncertainty
+   (:func:`openwfm.sim.uncertainty.sample_rate_factors`) through :func:`openwfm.sim.simulate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from openwfm.errors import DataError, ParameterError
+from openwfm.model import Scenario
+from openwfm.plan.cache import StageCache, _hash, code_fingerprint, file_digest
+
+GENERATED_START = dt.date(2026, 1, 5)  # a Monday: generated histories are whole weeks
+GENERATED_WEEKS = 6
+FIT_WEEKS = 16  # the forecast learns from the last 16 weeks (recent behaviour matters most)
+
+T = TypeVar("T")
+HistoryInput = str | Path | Sequence[str | Path] | pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class StageOutput(Generic[T]):
+    """A stage's result: its cache ``key`` (the next stage's input key), its ``value``, whether
+    it came from the cache, and a description of its source (history only)."""
+
+    key: str
+    value: T
+    cached: bool
+    source: str = ""
+
+    @property
+    def state(self) -> str:
+        return "cached" if self.cached else "computed"
+
+
+@dataclass(frozen=True)
+class ScheduleOptions:
+    """The schedule stage's options (see :func:`openwfm.plan.run_plan`)."""
+
+    weeks: int
+    start: dt.date
+    time_limit_s: float
+    shrinkage: float
+    seed: int
+    strategy: str = "auto"
+    deterministic: bool = False
+
+
+@dataclass(frozen=True)
+class SimulatedPlan:
+    """The simulation stage's tables (:class:`openwfm.sim.SimulationResult`'s) and contacts
+    simulated per replication."""
+
+    intervals: pd.DataFrame
+    summary: pd.DataFrame
+    replications: pd.DataFrame
+    contacts: int
+
+
+def _scenario_key(scenario: Scenario) -> str:
+    return scenario.model_dump_json()
+
+
+def history_paths(history: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The history's files: one path or several; ParameterError / DataError for none, a store
+    mixed with log files, or a file that does not exist."""
+    paths = [Path(history)] if isinstance(history, str | Path) else [Path(p) for p in history]
+    if not paths:
+        raise ParameterError("expected a store or at least one file", field="--history")
+    stores = [p for p in paths if p.suffix.lower() == ".duckdb"]
+    if stores and len(paths) > 1:
+        raise ParameterError(
+            f"give one store ({stores[0]}) or log files, not both", field="--history"
+        )
+    for path in paths:
+        if not path.is_file():
+            raise DataError("file not found", file=str(path), field="--history")
+    return paths
+
+
+def _read_files(
+    scenario: Scenario, paths: list[Path], fmt: str, out_dir: Path
+) -> tuple[pd.DataFrame, str]:
+    """Interactions of the scenario's queues from one store or from log files (ingested into a
+    fresh ``out_dir/openwfm.duckdb``), and where they came from."""
+    from openwfm.data.readers import read_interactions, row_locations
+    from openwfm.data.store import InteractionStore, replace_store
+
+    queues = scenario.queue_names
+    if len(paths) == 1 and paths[0].suffix.lower() == ".duckdb":
+        with InteractionStore(paths[0], read_only=True) as store:
+            return store.interactions(queues=queues), f"store {paths[0]}"
+    # every file is read first; the store then holds exactly this history (a previous run's
+    # history in the same folder is replaced, never mixed in)
+    frames, locations = [], []
+    for path in paths:
+        frame = read_interactions(path, format=fmt, timezone=scenario.grid.timezone)
+        frames.append(frame)
+        locations.append(row_locations(path, len(frame)))
+    store_path = out_dir / "openwfm.duckdb"
+    replace_store(
+        pd.concat(frames, ignore_index=True),
+        store_path,
+        where=", ".join(str(p) for p in paths[:3]),
+        locations=pd.concat(locations, ignore_index=True),
+    )
+    with InteractionStore(store_path, read_only=True) as store:
+        interactions = store.interactions(queues=queues)
+    return interactions, f"{len(paths)} file(s) ingested into {store_path}"
+
+
+def _history_source(
+    scenario: Scenario, history: HistoryInput, fmt: str, seed: int
+) -> tuple[str, str, Callable[[Path], tuple[pd.DataFrame, str]]]:
+    """(cache key, short description, reader of the interactions) of the history input."""
+    interval = scenario.grid.interval_minutes
+    queues = scenario.queue_names
+    if history is None:
+        from openwfm.data.synthetic import generate_interactions
+
+        key = _hash("generated", _scenario_key(scenario), seed, GENERATED_WEEKS, code_fingerprint())
+        described = f"generated {GENERATED_WEEKS} weeks (seed {seed})"
+        return (
+            key,
+            described,
+            lambda _: (
+                generate_interactions(scenario, GENERATED_START, GENERATED_WEEKS, seed),
+                described,
+            ),
+        )
+    if isinstance(history, pd.DataFrame):
+        key = _hash("frame", history, interval, queues, code_fingerprint())
+        return key, "interactions table", lambda _: (history, "interactions table")
+    paths = history_paths(history)
+    # by content, not name or time stamp: an edited file is read again
+    digests = [file_digest(p) for p in paths]
+    key = _hash("files", digests, fmt, interval, queues, code_fingerprint())
+    return key, f"{len(paths)} file(s)", lambda out_dir: _read_files(scenario, paths, fmt, out_dir)
+
+
+def history_stage(
+    scenario: Scenario,
+    history: HistoryInput,
+    fmt: str,
+    out_dir: Path,
+    seed: int,
+    cache: StageCache,
+) -> StageOutput[pd.DataFrame]:
+    """The interval history (:func:`openwfm.forecast.history.history_from_interactions`) of the
+    scenario's queues; ``source`` says where it came from."""
+    from openwfm.forecast.history import history_from_interactions
+
+    key, described, read = _history_source(scenario, history, fmt, seed)
+    hit = cache.get("history", key)
+    if hit is not None:
+        return StageOutput(key, hit, True, described)
+    interactions, source = read(out_dir)
+    queues = scenario.queue_names
+    interactions = interactions[interactions["queue"].astype(str).isin(queues)]
+    if interactions.empty:
+        raise DataError(
+            f"the history has no contacts of the scenario's queues ({', '.join(queues)})",
+            field="--history",
+        )
+    table = history_from_interactions(interactions, scenario.grid.interval_minutes, queues=queues)
+    cache.put("history", key, table)
+    return StageOutput(key, table, False, source)
+
+
+def forecast_stage(
+    scenario: Scenario, history: StageOutput[pd.DataFrame], weeks: int, cache: StageCache
+) -> StageOutput[pd.DataFrame]:
+    """The forecast table for ``7 * weeks`` days after the history; rows without a handle-time
+    forecast take the queue's ``aht_s``."""
+    from openwfm.forecast import Forecaster
+
+    key = _hash(
+        "forecast", history.key, _scenario_key(scenario), weeks, FIT_WEEKS, code_fingerprint()
+    )
+    hit = cache.get("forecast", key)
+    if hit is not None:
+        return StageOutput(key, hit, True)
+    table = history.value
+    last = table["interval_start"].max().normalize()
+    recent = table[table["interval_start"] >= last - pd.Timedelta(weeks=FIT_WEEKS)]
+    forecast = Forecaster(method="auto", horizon_days=7 * weeks).fit(recent).predict()
+    fallback = forecast["queue"].map({q.name: q.aht_s for q in scenario.queues}).astype(float)
+    if "aht_s" not in forecast.columns:
+        forecast["aht_s"] = fallback
+    # slots with no handled contact in the history: the scenario's mean handle time
+    forecast["aht_s"] = forecast["aht_s"].astype(float).fillna(fallback)
+    cache.put("forecast", key, forecast)
+    return StageOutput(key, forecast, False)
+
+
+def staffing_stage(
+    scenario: Scenario, forecast: StageOutput[pd.DataFrame], cache: StageCache
+) -> StageOutput[pd.DataFrame]:
+    """The requirements table (:func:`openwfm.staffing.requirements`) of the forecast."""
+    from openwfm.staffing import requirements
+
+    key = _hash("staffing", forecast.key, _scenario_key(scenario), code_fingerprint())
+    hit = cache.get("staffing", key)
+    if hit is not None:
+        return StageOutput(key, hit, True)
+    table = requirements(forecast.value, scenario, interval_minutes=scenario.grid.interval_minutes)
+    cache.put("staffing", key, table)
+    return StageOutput(key, table, False)
+
+
+def schedule_stage(
+    scenario: Scenario,
+    requirements: StageOutput[pd.DataFrame],
+    options: ScheduleOptions,
+    cache: StageCache,
+    status: Callable[[str], None],
+) -> StageOutput[Any]:
+    """The schedule (:class:`openwfm.schedule.ScheduleResult`) covering the requirement.
+
+    When ``auto`` or ``two_phase`` finds no schedule in time, the single model is tried.
+    Raises :class:`~openwfm.errors.InfeasibleError` or
+    :class:`~openwfm.schedule.ScheduleTimeoutError` when no schedule is found."""
+    from openwfm.schedule import ScheduleTimeoutError, schedule_agents
+
+    o = options
+    key = _hash(
+        "schedule",
+        requirements.key,
+        _scenario_key(scenario),
+        o.weeks,
+        str(o.start),
+        o.time_limit_s,
+        o.shrinkage,
+        o.seed,
+        o.strategy,
+        o.deterministic,
+        code_fingerprint(),
+    )
+    hit = cache.get("schedule", key)
+    if hit is not None:
+        return StageOutput(key, hit, True)
+
+    def progress(objective: float, bound: float, seconds: float) -> None:
+        status(f"schedule: {seconds:4.0f} s, objective {objective:.1f}, bound {bound:.1f}")
+
+    arguments = dict(
+        weeks=o.weeks,
+        start=o.start,
+        time_limit_s=o.time_limit_s,
+        extra_shrinkage=o.shrinkage,
+        seed=o.seed,
+        progress=progress,
+        source="requirements",
+        deterministic=o.deterministic,
+    )
+    try:
+        result = schedule_agents(scenario, requirements.value, strategy=o.strategy, **arguments)
+    except ScheduleTimeoutError:
+        if o.strategy == "single":
+            raise
+        # the two-phase decomposition can fail to find phase 1's first solution where the
+        # single model finds one: try that before giving up
+        status("schedule: two-phase found nothing; single model")
+        result = schedule_agents(scenario, requirements.value, strategy="single", **arguments)
+        result.notes.append(f"strategy {o.strategy} found no schedule; the single model did")
+    cache.put("schedule", key, result)
+    return StageOutput(key, result, False)
+
+
+def forecast_rates(forecast: pd.DataFrame, interval_s: float) -> pd.DataFrame:
+    """The forecast as a simulator rates table: one row per forecast row, contacts per second."""
+    return pd.DataFrame(
+        {
+            "interval_start": pd.to_datetime(forecast["interval_start"]),
+            "queue": forecast["queue"].astype(str),
+            "arrival_rate_per_s": forecast["forecast"].to_numpy(dtype=float) / interval_s,
+        }
+    )
+
+
+def _with_dispersion(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The forecast with its ``dispersion`` column (a forecast table written before the
+    forecaster declared it: from the 80% upper bound, ``sd = (upper_80 - f) / z_0.9``)."""
+    if "dispersion" in forecast.columns:
+        return forecast
+    from openwfm.forecast.forecaster import Z
+
+    f = forecast["forecast"].to_numpy(dtype=float)
+    sd = (forecast["upper_80"].to_numpy(dtype=float) - f) / Z[80]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi = np.where(f > 0, np.maximum(sd**2 - f, 0.0) / f**2, 0.0)
+    return forecast.assign(dispersion=phi)
+
+
+def simulation_stage(
+    scenario: Scenario,
+    forecast: StageOutput[pd.DataFrame],
+    schedule: StageOutput[Any],
+    *,
+    start: dt.date,
+    weeks: int,
+    replications: int,
+    seed: int,
+    shrinkage: float,
+    cache: StageCache,
+    on_replication: Callable[[], None],
+) -> StageOutput[SimulatedPlan]:
+    """The schedule's activities against the forecast, ``replications`` times: each
+    replication scales the forecast by its own rate factors (forecast uncertainty) and the
+    simulator draws Poisson arrivals from them; ``shrinkage`` takes agents away at random."""
+    from openwfm.sim import simulate
+    from openwfm.sim.uncertainty import sample_rate_factors
+
+    key = _hash(
+        "simulation",
+        _hash(schedule.key, forecast.key),
+        replications,
+        seed,
+        shrinkage,
+        code_fingerprint(),
+    )
+    hit = cache.get("simulation", key)
+    if hit is not None:
+        return StageOutput(key, hit, True)
+    table = _with_dispersion(forecast.value)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    factors = sample_rate_factors(table, replications, rng)
+    result = simulate(
+        scenario,
+        replications=replications,
+        seed=seed,
+        rates=forecast_rates(table, scenario.grid.interval_s),
+        rate_factors=factors,
+        schedule=schedule.value.activities,
+        start=start,
+        days=7 * weeks,
+        sources={"arrivals": "forecast", "schedule": "schedule"},
+        shrinkage=shrinkage,
+        on_replication=on_replication,
+    )
+    value = SimulatedPlan(result.intervals, result.summary, result.replications, result.contacts)
+    cache.put("simulation", key, value)
+    return StageOutput(key, value, False)
