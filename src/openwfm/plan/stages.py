@@ -300,20 +300,6 @@ def forecast_rates(forecast: pd.DataFrame, interval_s: float) -> pd.DataFrame:
     )
 
 
-def _with_dispersion(forecast: pd.DataFrame) -> pd.DataFrame:
-    """The forecast with its ``dispersion`` column (a forecast table written before the
-    forecaster declared it: from the 80% upper bound, ``sd = (upper_80 - f) / z_0.9``)."""
-    if "dispersion" in forecast.columns:
-        return forecast
-    from openwfm.forecast.forecaster import Z
-
-    f = forecast["forecast"].to_numpy(dtype=float)
-    sd = (forecast["upper_80"].to_numpy(dtype=float) - f) / Z[80]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        phi = np.where(f > 0, np.maximum(sd**2 - f, 0.0) / f**2, 0.0)
-    return forecast.assign(dispersion=phi)
-
-
 def simulation_stage(
     scenario: Scenario,
     forecast: StageOutput[pd.DataFrame],
@@ -344,7 +330,7 @@ def simulation_stage(
     hit = cache.get("simulation", key)
     if hit is not None:
         return StageOutput(key, hit, True)
-    table = _with_dispersion(forecast.value)
+    table = forecast.value
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     factors = sample_rate_factors(table, replications, rng)
     result = simulate(
