@@ -58,36 +58,60 @@ def _line_of(root: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _check_references(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+Problem = tuple[tuple[Any, ...], str]  # (YAML path, message)
+
+
+def _check_references(scenario: Scenario) -> list[Problem]:
     """Cross-field checks pydantic cannot express: names that must refer to something."""
-    problems: list[tuple[tuple[Any, ...], str]] = []
-    queues = set()
-    for index, queue in enumerate(scenario.queues):
-        if queue.name in queues:
-            problems.append((("queues", index, "name"), f"duplicate queue name {queue.name!r}"))
-        queues.add(queue.name)
-    known = ", ".join(sorted(queues))
-    contracts = {contract.name for contract in scenario.contracts}
-    segments = set()
+    queues = {queue.name for queue in scenario.queues}
+    return [
+        *_duplicates("queues", scenario.queues, "duplicate queue name"),
+        *_segment_problems(scenario, queues),
+        *_agent_problems(scenario, queues),
+        *_routing_problems(scenario, queues),
+        *_check_schedule_section(scenario),
+    ]
+
+
+def _duplicates(kind: str, items, what: str) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for index, item in enumerate(items):
+        if item.name in seen:
+            problems.append(((kind, index, "name"), f"{what} {item.name!r}"))
+        seen.add(item.name)
+    return problems
+
+
+def _unknown_queue(location: tuple[Any, ...], name: str, queues: set[str]) -> list[Problem]:
+    if name in queues:
+        return []
+    return [(location, f"unknown queue {name!r} (known: {', '.join(sorted(queues))})")]
+
+
+def _segment_problems(scenario: Scenario, queues: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
     for index, segment in enumerate(scenario.segments):
-        if segment.name in segments:
+        if segment.name in seen:
             problems.append((("segments", index, "name"), f"duplicate segment {segment.name!r}"))
-        segments.add(segment.name)
+        seen.add(segment.name)
         for field in ("share", "targets"):
             for queue_name in getattr(segment, field):
-                if queue_name not in queues:
-                    problems.append(
-                        (
-                            ("segments", index, field, queue_name),
-                            f"unknown queue {queue_name!r} (known: {known})",
-                        )
-                    )
+                location = ("segments", index, field, queue_name)
+                problems += _unknown_queue(location, queue_name, queues)
     for queue_name in queues:
         total = sum(s.share.get(queue_name, 0.0) for s in scenario.segments)
         if total > 1.0 + 1e-9:
             problems.append(
                 (("segments",), f"segment shares of queue {queue_name!r} add up to {total:g} > 1")
             )
+    return problems
+
+
+def _agent_problems(scenario: Scenario, queues: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    contracts = {contract.name for contract in scenario.contracts}
     names: set[str] = set()
     for kind in ("agents", "agent_groups"):
         for index, agent in enumerate(getattr(scenario, kind)):
@@ -97,31 +121,24 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
             if not agent.skills:
                 problems.append(((kind, index, "skills"), "an agent needs at least one skill"))
             for queue_name in agent.skills:
-                if queue_name not in queues:
-                    problems.append(
-                        (
-                            (kind, index, "skills", queue_name),
-                            f"unknown queue {queue_name!r} (known: {known})",
-                        )
-                    )
+                problems += _unknown_queue((kind, index, "skills", queue_name), queue_name, queues)
             if agent.contract is not None and agent.contract not in contracts:
                 problems.append(((kind, index, "contract"), f"unknown contract {agent.contract!r}"))
+    return problems
+
+
+def _routing_problems(scenario: Scenario, queues: set[str]) -> list[Problem]:
     routing = scenario.routing
-    for index, segment_name in enumerate(routing.a_team_segments):
-        if segment_name not in segments:
-            problems.append(
-                (("routing", "a_team_segments", index), f"unknown segment {segment_name!r}")
-            )
+    segments = {segment.name for segment in scenario.segments}
+    problems: list[Problem] = [
+        (("routing", "a_team_segments", index), f"unknown segment {name!r}")
+        for index, name in enumerate(routing.a_team_segments)
+        if name not in segments
+    ]
     for index, step in enumerate(routing.escalation):
         for queue_name in step.extra_queues:
-            if queue_name not in queues:
-                problems.append(
-                    (
-                        ("routing", "escalation", index, "extra_queues"),
-                        f"unknown queue {queue_name!r} (known: {known})",
-                    )
-                )
-    problems.extend(_check_schedule_section(scenario))
+            location = ("routing", "escalation", index, "extra_queues")
+            problems += _unknown_queue(location, queue_name, queues)
     return problems
 
 

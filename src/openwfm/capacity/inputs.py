@@ -43,6 +43,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openwfm.errors import DataError, ScenarioError
+from openwfm.tables import PROFILE, ROSTER, WEEKLY_FORECAST, check_table
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -314,76 +315,27 @@ def read_table_file(path: str | Path, field: str = "path") -> pd.DataFrame:
         raise DataError(f"cannot read table: {error}", file=str(path)) from None
 
 
-def _require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
-    for column in columns:
-        if column not in frame.columns:
-            raise DataError(
-                f"missing column (have: {', '.join(map(str, frame.columns))})",
-                file=source,
-                field=column,
-            )
-
-
-def _dates(frame: pd.DataFrame, column: str, source: str, *, optional: bool = False) -> pd.Series:
-    values = pd.to_datetime(frame[column], errors="coerce")
-    bad = values.isna() & (frame[column].notna() if optional else True)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"expected a date, got {frame[column].iloc[row]!r}",
-            file=source,
-            line=row + 2,
-            field=column,
-        )
-    return values.dt.normalize()
-
-
-def _numbers(frame: pd.DataFrame, column: str, source: str, lo: float, hi: float) -> pd.Series:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() | (values < lo) | (values > hi)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"expected a number in {lo:g}..{hi:g}, got {frame[column].iloc[row]!r}",
-            file=source,
-            line=row + 2,
-            field=column,
-        )
-    return values.astype(float)
-
-
 def check_weekly_forecast(
     frame: pd.DataFrame, source: str = "forecast", known_queues: set[str] | None = None
 ) -> pd.DataFrame:
-    """The weekly forecast table: ``week_start, queue, offered, aht_s`` (contacts per week,
-    seconds). ``openwfm forecast --granularity week`` output is read as is: ``period_start``
-    for ``week_start``, ``forecast`` for ``offered``, and a partial week (``days`` < 7) is
-    scaled to seven days."""
+    """The weekly forecast table (:data:`openwfm.tables.WEEKLY_FORECAST`): ``week_start, queue,
+    offered, aht_s`` (contacts per week, seconds). ``openwfm forecast --granularity week``
+    output is read as is: ``period_start`` for ``week_start``, ``forecast`` for ``offered``,
+    and a partial week (``days`` < 7) is scaled to seven days."""
     frame = frame.copy()
     if "offered" not in frame.columns and "forecast" in frame.columns:
         frame = frame.rename(columns={"forecast": "offered"})
     if "week_start" not in frame.columns and "period_start" in frame.columns:
         frame = frame.rename(columns={"period_start": "week_start"})
-    _require_columns(frame, ["week_start", "queue", "offered", "aht_s"], source)
-    out = pd.DataFrame(
-        {
-            "week_start": _dates(frame, "week_start", source),
-            "queue": frame["queue"].astype(str),
-            "offered": _numbers(frame, "offered", source, 0.0, np.inf),
-            "aht_s": _numbers(frame, "aht_s", source, 1e-9, np.inf),
-        }
+    checked = check_table(
+        frame,
+        WEEKLY_FORECAST,
+        source=source,
+        choices=None if known_queues is None else {"queue": known_queues},
     )
-    if "days" in frame.columns:  # a partial first/last week: scale to a whole week
-        days = _numbers(frame, "days", source, 1, 7)
-        out["offered"] = out["offered"] * 7.0 / days
-    if known_queues is not None:
-        unknown = sorted(set(out["queue"]) - known_queues)
-        if unknown:
-            raise DataError(
-                f"unknown queue {unknown[0]!r} (known: {', '.join(sorted(known_queues))})",
-                file=source,
-                field="queue",
-            )
+    out = checked[["week_start", "queue", "offered", "aht_s"]].copy()
+    if "days" in checked.columns:  # a partial first/last week: scale to a whole week
+        out["offered"] = out["offered"] * 7.0 / checked["days"]
     return out.sort_values(["week_start", "queue"]).reset_index(drop=True)
 
 
@@ -392,21 +344,14 @@ def read_weekly_forecast(path: str | Path, known_queues: set[str] | None = None)
 
 
 def check_roster(frame: pd.DataFrame, source: str = "roster") -> pd.DataFrame:
-    """The roster: ``agent, hire_date`` [``exit_date``, ``skills``, ``fte``, ``site``]."""
-    _require_columns(frame, ["agent", "hire_date"], source)
-    out = pd.DataFrame(
-        {
-            "agent": frame["agent"].astype(str),
-            "hire_date": _dates(frame, "hire_date", source),
-        }
-    )
-    if "exit_date" in frame.columns:
-        out["exit_date"] = _dates(frame, "exit_date", source, optional=True)
-    else:
-        out["exit_date"] = pd.NaT
-    out["fte"] = _numbers(frame, "fte", source, 1e-9, 1.0) if "fte" in frame.columns else 1.0
+    """The roster (:data:`openwfm.tables.ROSTER`): ``agent, hire_date`` [``exit_date``,
+    ``skills``, ``fte``, ``site``]."""
+    checked = check_table(frame, ROSTER, source=source)
+    out = checked[["agent", "hire_date"]].copy()
+    out["exit_date"] = checked["exit_date"] if "exit_date" in checked.columns else pd.NaT
+    out["fte"] = checked["fte"] if "fte" in checked.columns else 1.0
     for column in ("skills", "site"):
-        out[column] = frame[column].astype(str) if column in frame.columns else ""
+        out[column] = frame[column].astype(str).to_numpy() if column in frame.columns else ""
     return out
 
 
@@ -415,27 +360,11 @@ def read_roster(path: str | Path) -> pd.DataFrame:
 
 
 def check_profile(frame: pd.DataFrame, source: str = "profile") -> pd.DataFrame:
-    """The intraday profile: ``queue, weekday (0=Mon..6=Sun), time (HH:MM), share``; shares are
-    normalised to sum to 1 per queue over the week."""
-    _require_columns(frame, ["queue", "weekday", "time", "share"], source)
-    out = pd.DataFrame(
-        {
-            "queue": frame["queue"].astype(str),
-            "weekday": _numbers(frame, "weekday", source, 0, 6).astype(int),
-            "share": _numbers(frame, "share", source, 0.0, np.inf),
-        }
-    )
-    times = pd.to_timedelta(frame["time"].astype(str) + ":00", errors="coerce")
-    times = times.where(times.notna(), pd.to_timedelta(frame["time"].astype(str), errors="coerce"))
-    if times.isna().any():
-        row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataError(
-            f"expected HH:MM, got {frame['time'].iloc[row]!r}",
-            file=source,
-            line=row + 2,
-            field="time",
-        )
-    out["offset_s"] = out["weekday"] * 86400 + times.dt.total_seconds().astype(int)
+    """The intraday profile (:data:`openwfm.tables.PROFILE`): ``queue, weekday (0=Mon..6=Sun),
+    time (HH:MM), share``; shares are normalised to sum to 1 per queue over the week."""
+    checked = check_table(frame, PROFILE, source=source)
+    out = checked[["queue", "weekday", "share"]].copy()
+    out["offset_s"] = out["weekday"] * 86400 + checked["time"]
     totals = out.groupby("queue")["share"].transform("sum")
     out["share"] = out["share"] / totals.where(totals > 0, 1.0)
     return out[["queue", "offset_s", "share"]]

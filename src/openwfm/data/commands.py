@@ -110,6 +110,185 @@ def _write_table(frame, out: Path) -> None:
     write_table(frame, out)
 
 
+def ingest_files(
+    files: list[Path],
+    format: str = "auto",
+    mapping: Path | None = None,
+    store: Path = Path("openwfm.duckdb"),
+    timezone: str | None = None,
+) -> None:
+    """``openwfm ingest``: read every file, then add all rows to the store in one transaction."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from openwfm.data.readers import FORMATS, read_interactions, row_locations
+    from openwfm.data.store import InteractionStore
+
+    if format not in FORMATS:
+        raise DataError(
+            f"unknown format {format!r} (expected one of: {', '.join(FORMATS)})",
+            field="--format",
+        )
+    options = load_mapping(mapping) if mapping is not None else {}
+    if timezone is not None:
+        options["timezone"] = check_timezone(timezone, "--timezone")
+    console = Console(stderr=True)
+    frames, locations = [], []
+    # Read every file before writing anything: a bad row anywhere leaves the store unchanged.
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("reading", total=len(files))
+        for path in files:
+            bar.update(task, description=f"reading {path.name}")
+            frame = read_interactions(path, format, **options)
+            frames.append(frame)
+            locations.append(row_locations(path, len(frame)))
+            bar.advance(task)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    located = pd.concat(locations, ignore_index=True)
+    with InteractionStore(store) as target:
+        where = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
+        result = target.ingest(frame, where=where, locations=located)
+        total = target.count()
+    Console().print(_ingest_summary(result, total, store))
+
+
+def _ingest_summary(result, total: int, store: Path):
+    from rich.table import Table
+
+    table = Table(title=f"ingest into {store}")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    table.add_row("read", f"{result.read:,}")
+    table.add_row("added", f"{result.added:,}")
+    table.add_row("skipped (already stored)", f"{result.skipped:,}")
+    if result.repeated:
+        table.add_row("skipped (exact repeat in these files)", f"{result.repeated:,}")
+    for outcome, count in result.outcomes.items():
+        table.add_row(f"  added {outcome}", f"{count:,}")
+    table.add_row("stored in total", f"{total:,}")
+    return table
+
+
+ROLLUPS = {"interval": None, "day": "D", "month": "MS"}
+# The screen shows the headline figures; --out writes every column.
+_KPI_HEADERS = {
+    "interval_start": "start",
+    "answered_within_target": "in target",
+    "short_abandoned": "short ab.",
+    "service_level": "SL",
+    "offered": "offer",
+    "answered": "ans",
+    "abandoned": "aband",
+    "p90_wait_s": "p90 wait",
+    "occupancy": "occ",
+    "ivr_only": "ivr",
+}
+_KPI_HIDDEN = {"sl_definition", "short_abandoned", "answered_within_target", "avg_wait_s", "busy_s"}
+
+
+def _kpi_targets(scenario: Path | None, target_s: float) -> float | dict:
+    """The answer-time target: one number, or per queue and (queue, segment) from a scenario."""
+    if scenario is None:
+        return target_s
+    from openwfm.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    targets: dict = {q.name: q.target.within_s for q in loaded.queues}
+    targets["*"] = target_s
+    for segment in loaded.segments:
+        for queue_name, target in segment.targets.items():
+            targets[(queue_name, segment.name)] = target.within_s
+    return targets
+
+
+def _kpi_cell(column: str, value, rollup_to: str) -> str:
+    if column == "interval_start":
+        return str(value)[: 10 if rollup_to != "interval" else 16]
+    if not isinstance(value, float):
+        return str(value)
+    if value != value:  # NaN
+        return "-"
+    if column in ("service_level", "occupancy"):
+        return f"{value:.1%}"
+    return f"{value:,.1f}"
+
+
+def _kpi_view(table, limit: int, rollup_to: str, interval: int):
+    """The first ``limit`` rows as a rich table of the headline columns."""
+    from rich.table import Table
+
+    shown = table.head(limit)
+    view = Table(
+        title=f"KPIs per {rollup_to if rollup_to != 'interval' else f'{interval} min'} "
+        f"({len(shown)} of {len(table):,} rows; --out writes all)"
+    )
+    hidden = set(_KPI_HIDDEN)
+    if rollup_to != "interval":
+        hidden.add("p90_wait_s")  # percentiles do not roll up from interval sums
+    columns = [c for c in table.columns if c not in hidden]
+    for column in columns:
+        view.add_column(_KPI_HEADERS.get(column, column), justify="right")
+    for row in shown[columns].itertuples(index=False):
+        view.add_row(*(_kpi_cell(c, v, rollup_to) for c, v in zip(columns, row, strict=True)))
+    return view
+
+
+def interval_kpi_command(
+    store: Path,
+    interval: int,
+    by: str,
+    target_s: float,
+    short_abandon_s: float,
+    definition: str,
+    rollup_to: str,
+    scenario: Path | None,
+    out: Path | None,
+    limit: int,
+) -> None:
+    """``openwfm kpi``: interval KPIs (or roll-ups) of the store, to a file or the screen."""
+    from rich.console import Console
+
+    from openwfm.data.intervals import interval_kpis, rollup
+    from openwfm.data.store import InteractionStore
+
+    if rollup_to not in ROLLUPS:
+        raise ParameterError(
+            f"--rollup must be interval, day or month, got {rollup_to!r}", field="--rollup"
+        )
+    if limit < 0:
+        raise ParameterError(f"expected a number of rows >= 0, got {limit}", field="--limit")
+    if out is not None:
+        from openwfm.io import check_output_path, check_table_path
+
+        check_output_path(check_table_path(out))
+    if not store.exists():
+        raise DataError("store not found (run openwfm ingest first)", file=str(store))
+    targets = _kpi_targets(scenario, target_s)
+    with InteractionStore(store, read_only=True) as source:
+        interactions = source.interactions()
+    table = interval_kpis(
+        interactions,
+        interval_minutes=interval,
+        by=[c.strip() for c in by.split(",") if c.strip()],
+        target_s=targets,
+        short_abandon_s=short_abandon_s,
+        definition=definition,
+    )
+    if ROLLUPS[rollup_to] is not None:
+        table = rollup(table, ROLLUPS[rollup_to])
+    if out is not None:
+        _write_table(table, out)
+        Console().print(f"{len(table):,} rows written to {out}")
+        return
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze into 80 columns
+        console = Console(width=max(console.width, 150))
+    console.print(_kpi_view(table, limit, rollup_to, interval))
+    used = table["sl_definition"].iloc[0] if len(table) else definition
+    Console().print(f"service level definition: {used}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
@@ -131,51 +310,7 @@ def register(app: typer.Typer) -> None:
         """Read logs and add them to the store: idempotent (known ids are skipped) and atomic
         (all files in one transaction; any bad row stores nothing). An id given twice with
         different content is an error naming both lines."""
-        import pandas as pd
-        from rich.console import Console
-        from rich.progress import Progress
-        from rich.table import Table
-
-        from openwfm.data.readers import FORMATS, read_interactions, row_locations
-        from openwfm.data.store import InteractionStore
-
-        if format not in FORMATS:
-            raise DataError(
-                f"unknown format {format!r} (expected one of: {', '.join(FORMATS)})",
-                field="--format",
-            )
-        options = load_mapping(mapping) if mapping is not None else {}
-        if timezone is not None:
-            options["timezone"] = check_timezone(timezone, "--timezone")
-        console = Console(stderr=True)
-        frames, locations = [], []
-        # Read every file before writing anything: a bad row anywhere leaves the store unchanged.
-        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-            task = bar.add_task("reading", total=len(files))
-            for path in files:
-                bar.update(task, description=f"reading {path.name}")
-                frame = read_interactions(path, format, **options)
-                frames.append(frame)
-                locations.append(row_locations(path, len(frame)))
-                bar.advance(task)
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        located = pd.concat(locations, ignore_index=True)
-        with InteractionStore(store) as target:
-            where = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
-            result = target.ingest(frame, where=where, locations=located)
-            total = target.count()
-        table = Table(title=f"ingest into {store}")
-        table.add_column("")
-        table.add_column("rows", justify="right")
-        table.add_row("read", f"{result.read:,}")
-        table.add_row("added", f"{result.added:,}")
-        table.add_row("skipped (already stored)", f"{result.skipped:,}")
-        if result.repeated:
-            table.add_row("skipped (exact repeat in these files)", f"{result.repeated:,}")
-        for outcome, count in result.outcomes.items():
-            table.add_row(f"  added {outcome}", f"{count:,}")
-        table.add_row("stored in total", f"{total:,}")
-        Console().print(table)
+        ingest_files(files, format, mapping, store, timezone)
 
     @app.command("kpi")
     def kpi(
@@ -200,102 +335,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Interval KPIs from the store: offered, answered, abandoned, service level, ASA, AHT,
         waits, agents, busy time and estimated occupancy; or daily / monthly roll-ups."""
-        from rich.console import Console
-        from rich.table import Table
-
-        from openwfm.data.intervals import interval_kpis, rollup
-        from openwfm.data.store import InteractionStore
-
-        rollups = {"interval": None, "day": "D", "month": "MS"}
-        if rollup_to not in rollups:
-            raise ParameterError(
-                f"--rollup must be interval, day or month, got {rollup_to!r}", field="--rollup"
-            )
-        if limit < 0:
-            raise ParameterError(f"expected a number of rows >= 0, got {limit}", field="--limit")
-        if out is not None:
-            from openwfm.io import check_output_path, check_table_path
-
-            check_output_path(check_table_path(out))
-        if not store.exists():
-            raise DataError("store not found (run openwfm ingest first)", file=str(store))
-        targets: float | dict = target_s
-        if scenario is not None:
-            from openwfm.scenario import load_scenario
-
-            loaded = load_scenario(scenario)
-            targets = {q.name: q.target.within_s for q in loaded.queues}
-            targets["*"] = target_s
-            for segment in loaded.segments:
-                for queue_name, target in segment.targets.items():
-                    targets[(queue_name, segment.name)] = target.within_s
-        columns = [c.strip() for c in by.split(",") if c.strip()]
-        with InteractionStore(store, read_only=True) as source:
-            interactions = source.interactions()
-        table = interval_kpis(
-            interactions,
-            interval_minutes=interval,
-            by=columns,
-            target_s=targets,
-            short_abandon_s=short_abandon_s,
-            definition=definition,
-        )
-        if rollups[rollup_to] is not None:
-            table = rollup(table, rollups[rollup_to])
-        if out is not None:
-            _write_table(table, out)
-            Console().print(f"{len(table):,} rows written to {out}")
-            return
-        shown = table.head(limit)
-        view = Table(
-            title=f"KPIs per {rollup_to if rollup_to != 'interval' else f'{interval} min'} "
-            f"({len(shown)} of {len(table):,} rows; --out writes all)"
-        )
-        headers = {
-            "interval_start": "start",
-            "answered_within_target": "in target",
-            "short_abandoned": "short ab.",
-            "service_level": "SL",
-            "offered": "offer",
-            "answered": "ans",
-            "abandoned": "aband",
-            "p90_wait_s": "p90 wait",
-            "occupancy": "occ",
-            "ivr_only": "ivr",
-        }
-        # The screen shows the headline figures; --out writes every column.
-        hidden = {
-            "sl_definition",
-            "short_abandoned",
-            "answered_within_target",
-            "avg_wait_s",
-            "busy_s",
-        }
-        if rollup_to != "interval":
-            hidden.add("p90_wait_s")  # percentiles do not roll up from interval sums
-        for column in table.columns:
-            if column not in hidden:
-                view.add_column(headers.get(column, column), justify="right")
-        for row in shown.itertuples(index=False):
-            cells = []
-            for column, value in zip(table.columns, row, strict=True):
-                if column in hidden:
-                    continue
-                if column == "interval_start":
-                    cells.append(str(value)[: 10 if rollup_to != "interval" else 16])
-                elif isinstance(value, float):
-                    if value != value:  # NaN
-                        cells.append("-")
-                    elif column in ("service_level", "occupancy"):
-                        cells.append(f"{value:.1%}")
-                    else:
-                        cells.append(f"{value:,.1f}")
-                else:
-                    cells.append(str(value))
-            view.add_row(*cells)
-        console = Console()
-        if not console.is_terminal:  # piped or captured: do not squeeze into 80 columns
-            console = Console(width=max(console.width, 150))
-        console.print(view)
-        used = table["sl_definition"].iloc[0] if len(table) else definition
-        Console().print(f"service level definition: {used}")
+        interval_kpi_command(
+            store, interval, by, target_s, short_abandon_s, definition, rollup_to, scenario,
+            out, limit,
+        )  # fmt: skip

@@ -30,23 +30,12 @@ DEFAULT_AHT_PRIOR_CONTACTS = 150.0
 
 
 def check_forecast(forecast: pd.DataFrame) -> pd.DataFrame:
-    """``interval_start, queue, forecast [, aht_s]`` with parsed times and numbers."""
-    for column in ("interval_start", "queue", "forecast"):
-        if column not in forecast.columns:
-            raise DataError(f"missing column {column}", file="forecast", field=column)
-    out = forecast.copy()
-    out["interval_start"] = pd.to_datetime(out["interval_start"])
-    out["queue"] = out["queue"].astype(str)
-    out["forecast"] = pd.to_numeric(out["forecast"], errors="coerce")
-    bad = out["forecast"].isna() | (out["forecast"] < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"expected a number >= 0, got {forecast['forecast'].iloc[row]!r}",
-            file="forecast",
-            line=row + 2,
-            field="forecast",
-        )
+    """``interval_start, queue, forecast [, aht_s]`` (:data:`openwfm.tables.FORECAST`) with
+    parsed times and numbers."""
+    from openwfm.tables import FORECAST, check_table
+
+    names = ["interval_start", "queue", "forecast"]
+    out = check_table(forecast, FORECAST, source="forecast", columns=names, keys=False)
     return out.sort_values(["queue", "interval_start"]).reset_index(drop=True)
 
 

@@ -104,28 +104,22 @@ def scheduled_activities(
 def check_schedule_table(schedule: pd.DataFrame, file: str = "schedule") -> pd.DataFrame:
     """Validate ``agent_id, start, end, activity`` (an ``agent`` column is accepted):
     times parse, end after start, no overlap per agent. Sorted by agent and start."""
+    from openwfm.tables import TIMELINE, check_table
+
     frame = schedule.rename(columns={"agent": "agent_id"}).reset_index(drop=True)
     for column in SCHEDULE_COLUMNS:
         if column not in frame.columns:
             raise DataError(f"missing column {column}", file=file, field=column)
+    declared = TIMELINE.subset(["agent", "start", "end", "activity"], {"agent": "agent_id"})
+    checked = check_table(frame, declared, source=file, keys=False)
     out = pd.DataFrame(
         {
-            "agent_id": frame["agent_id"].astype("string").str.strip(),
-            "start": pd.to_datetime(frame["start"], errors="coerce"),
-            "end": pd.to_datetime(frame["end"], errors="coerce"),
-            "activity": frame["activity"].astype("string").str.strip(),
+            "agent_id": checked["agent_id"].astype("string").str.strip(),
+            "start": checked["start"],
+            "end": checked["end"],
+            "activity": checked["activity"].astype("string").str.strip(),
         }
     )
-    for column in ("start", "end"):
-        bad = out[column].isna().to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"expected a time, got {frame[column].iloc[row]!r}",
-                file=file,
-                line=row + 2,
-                field=column,
-            )
     backwards = (out["end"] <= out["start"]).to_numpy()
     if backwards.any():
         row = int(np.flatnonzero(backwards)[0])

@@ -30,41 +30,17 @@ def check_requirements(table, scenario, column: str, path: Path, start, weeks: i
     """The requirement table with parsed times; DataError naming file:line:field for a bad
     time, a count that is not a finite number >= 0 or a queue the scenario does not have;
     ParameterError when no requirement falls in the planned days."""
-    import numpy as np
     import pandas as pd
 
-    from openwfm.data.timestamps import wall_clock_text
-    from openwfm.errors import DataError, ParameterError
+    from openwfm.errors import ParameterError
+    from openwfm.tables import REQUIREMENTS, check_table
 
-    for name in ("interval_start", "queue", column):
-        if name not in table.columns:
-            raise DataError(f"missing column {name!r}", file=str(path), line=1, field=name)
-    table = table.reset_index(drop=True)
-    times = pd.to_datetime(
-        wall_clock_text(table["interval_start"]), errors="coerce", format="ISO8601"
+    names = ["interval_start", "queue", "required_agents"]
+    declared = REQUIREMENTS.subset(names, {"required_agents": column})
+    table = check_table(
+        table, declared, source=str(path), choices={"queue": scenario.queue_names}, keys=False
     )
-
-    def fail(mask, field: str, expected: str) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            row = int(np.flatnonzero(mask)[0])
-            raise DataError(
-                f"expected {expected}, got {table[field].iloc[row]!r}",
-                file=str(path),
-                line=row + 2,
-                field=field,
-            )
-
-    fail(times.isna(), "interval_start", "an ISO 8601 time such as 2026-11-02T08:00:00")
-    counts = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
-    fail(~np.isfinite(counts) | (counts < 0), column, "a finite number of agents >= 0")
-    known = set(scenario.queue_names)
-    fail(
-        ~table["queue"].astype(str).isin(known),
-        "queue",
-        f"a scenario queue ({', '.join(sorted(known))})",
-    )
-    table["interval_start"] = times
+    times = table["interval_start"]
     if start is not None:
         end = pd.Timestamp(start) + pd.Timedelta(days=7 * weeks)
         inside = (times >= pd.Timestamp(start)) & (times < end)

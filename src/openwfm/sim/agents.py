@@ -85,53 +85,30 @@ def always(model: SimulationModel, end_s: float) -> AvailableSpans:
     return AvailableSpans(np.arange(n, dtype=np.int64), np.zeros(n), np.full(n, float(end_s)))
 
 
-def _seconds(
-    values: pd.Series, origin: pd.Timestamp, source: str, field: str, timezone: str | None = None
-) -> np.ndarray:
-    from openwfm.data.timestamps import to_local_times
+def _checked(frame: pd.DataFrame, table, model: SimulationModel, source: str, **kw) -> pd.DataFrame:
+    """``frame`` checked against ``table``; times with a UTC offset converted to the center's
+    time zone (the scenario's)."""
+    from openwfm.tables import check_table
 
-    # times with a UTC offset are converted to the center's time zone (the scenario's)
-    stamps = to_local_times(
-        values.reset_index(drop=True), timezone=timezone, file=source, field=field,
-        line_of=lambda row: row + 2,
-    )  # fmt: skip
-    if stamps.isna().any():
-        row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-        raise DataError(
-            f"expected a timestamp, got {values.iloc[row]!r}",
-            file=source,
-            line=row + 2,
-            field=field,
-        )
-    return (stamps - origin).dt.total_seconds().to_numpy()
+    return check_table(frame, table, source=source, timezone=model.scenario.grid.timezone, **kw)
+
+
+def _seconds_after(times: pd.Series, origin: pd.Timestamp) -> np.ndarray:
+    return (times - origin).dt.total_seconds().to_numpy()
 
 
 def from_schedule(
     frame: pd.DataFrame, model: SimulationModel, origin: pd.Timestamp, source: str = "schedule"
 ) -> AvailableSpans:
-    """Available spans from a schedule table (``agent, start, end, activity``)."""
-    for column in ("agent", "start", "end"):
-        if column not in frame.columns:
-            raise DataError(
-                f"missing column {column!r} (a schedule has agent, start, end, activity)",
-                file=source,
-                field=column,
-            )
-    frame = frame.reset_index(drop=True)
+    """Available spans from a schedule table (:data:`openwfm.tables.TIMELINE`: ``agent, start,
+    end, activity``)."""
+    from openwfm.tables import TIMELINE
+
     index = {name: i for i, name in enumerate(model.agent_names)}
-    names = frame["agent"].astype(str)
-    unknown = ~names.isin(list(index))
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(
-            f"unknown agent {names[row]!r} (not in the scenario)",
-            file=source,
-            line=row + 2,
-            field="agent",
-        )
-    zone = model.scenario.grid.timezone
-    start = _seconds(frame["start"], origin, source, "start", zone)
-    end = _seconds(frame["end"], origin, source, "end", zone)
+    frame = _checked(frame, TIMELINE, model, source, choices={"agent": list(index)})
+    names = frame["agent"]
+    start = _seconds_after(frame["start"], origin)
+    end = _seconds_after(frame["end"], origin)
     backwards = end < start
     if backwards.any():
         row = int(np.flatnonzero(backwards)[0])
@@ -171,28 +148,13 @@ def from_counts(
     interval_s: float,
     source: str = "schedule",
 ) -> AvailableSpans:
-    """Available spans from agents per interval (``interval_start, agents[, team]``)."""
-    for column in ("interval_start", "agents"):
-        if column not in frame.columns:
-            raise DataError(
-                f"missing column {column!r} (counts have interval_start, agents[, team])",
-                file=source,
-                field=column,
-            )
-    frame = frame.reset_index(drop=True)
-    counts = pd.to_numeric(frame["agents"], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"expected a whole number of agents >= 0, got {frame['agents'][row]!r}",
-            file=source,
-            line=row + 2,
-            field="agents",
-        )
-    start = _seconds(
-        frame["interval_start"], origin, source, "interval_start", model.scenario.grid.timezone
-    )
+    """Available spans from agents per interval (:data:`openwfm.tables.AGENT_COUNTS`:
+    ``interval_start, agents[, team]``)."""
+    from openwfm.tables import AGENT_COUNTS
+
+    frame = _checked(frame, AGENT_COUNTS, model, source)
+    counts = frame["agents"].to_numpy()
+    start = _seconds_after(frame["interval_start"], origin)
     # the table's own interval length: the smallest step between its interval starts
     steps = np.diff(np.unique(start))
     if (steps > 0).any():
@@ -229,10 +191,10 @@ def from_activities(
     An interval whose activity is a queue name (or a working activity, or ``idle``) makes the
     agent available for the whole interval; breaks, lunches and the rest do not.
     """
-    frame = frame.reset_index(drop=True)
-    start = _seconds(
-        frame["interval_start"], origin, source, "interval_start", model.scenario.grid.timezone
-    )
+    from openwfm.tables import ACTIVITIES
+
+    frame = _checked(frame, ACTIVITIES, model, source, keys=False)
+    start = _seconds_after(frame["interval_start"], origin)
     steps = np.diff(np.unique(start))
     if (steps > 0).any():
         interval_s = float(steps[steps > 0].min())

@@ -81,60 +81,24 @@ def demand_rates(scenario: Scenario, start: dt.date, days: int) -> pd.DataFrame:
 
 
 def check_rates(frame: pd.DataFrame, scenario: Scenario, source: str = "rates") -> pd.DataFrame:
-    """Validate a rates table (one-line :class:`DataError` naming the row); add segments.
+    """Validate a rates table (:data:`openwfm.tables.RATES`; one-line :class:`DataError`
+    naming the row); add segments.
 
     The result's index is the row's position in ``frame`` (a row split into segments keeps
     it), so per-row inputs such as rate factors follow their rows."""
-    missing = [
-        c for c in ("interval_start", "queue", "arrival_rate_per_s") if c not in frame.columns
-    ]
-    if missing:
-        raise DataError(
-            f"missing column {missing[0]!r} (a rates table has interval_start, queue, "
-            "[segment,] arrival_rate_per_s)",
-            file=source,
-            field=missing[0],
-        )
-    frame = frame.reset_index(drop=True)
-    rate = pd.to_numeric(frame["arrival_rate_per_s"], errors="coerce")
-    bad = ~np.isfinite(rate.to_numpy(dtype=float)) | (rate.to_numpy(dtype=float) < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"expected a rate >= 0 contacts per second, got {frame['arrival_rate_per_s'][row]!r}",
-            file=source,
-            line=row + 2,
-            field="arrival_rate_per_s",
-        )
-    unknown = ~frame["queue"].astype(str).isin(scenario.queue_names)
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(
-            f"unknown queue {frame['queue'][row]!r} (known: {', '.join(scenario.queue_names)})",
-            file=source,
-            line=row + 2,
-            field="queue",
-        )
-    from openwfm.data.timestamps import to_local_times
+    from openwfm.tables import RATES, check_table
 
     # offsets are converted to the center's time zone, the one place that does it
-    starts = to_local_times(
-        frame["interval_start"], timezone=scenario.grid.timezone, file=source,
-        field="interval_start", line_of=lambda row: row + 2,
-    )  # fmt: skip
-    if starts.isna().any():
-        row = int(np.flatnonzero(starts.isna().to_numpy())[0])
-        raise DataError(
-            f"expected a timestamp, got {frame['interval_start'][row]!r}",
-            file=source,
-            line=row + 2,
-            field="interval_start",
-        )
-    out = pd.DataFrame(
-        {"interval_start": starts, "queue": frame["queue"].astype(str), "arrival_rate_per_s": rate}
+    checked = check_table(
+        frame,
+        RATES,
+        source=source,
+        choices={"queue": scenario.queue_names},
+        timezone=scenario.grid.timezone,
     )
-    if "segment" in frame.columns:
-        out["segment"] = frame["segment"].astype(str)
+    out = checked[["interval_start", "queue", "arrival_rate_per_s"]].copy()
+    if "segment" in checked.columns:
+        out["segment"] = checked["segment"]
         return out
     parts = []
     for queue, group in out.groupby("queue", sort=False):

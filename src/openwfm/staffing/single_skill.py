@@ -67,21 +67,6 @@ def _volume_column(forecast: pd.DataFrame) -> str:
 INTERVAL_CHOICES = (5, 6, 15, 30, 60)
 
 
-def _interval_starts(values: pd.Series) -> pd.Series:
-    """Interval labels as local wall-clock times; DataError naming the first bad line."""
-    from openwfm.data.timestamps import wall_clock_text
-
-    times = pd.to_datetime(wall_clock_text(values), errors="coerce", format="ISO8601")
-    if times.isna().any():
-        row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataError(
-            f"expected an ISO 8601 time such as 2026-11-02T08:00:00, got {values.iloc[row]!r}",
-            line=row + 2,
-            field="interval_start",
-        )
-    return times
-
-
 def _check_spacing(table: pd.DataFrame, interval_minutes: int, given: bool) -> None:
     """DataError if the rows are spaced more finely than ``interval_minutes`` (or, for an
     explicit option, differently): counts per 15 minutes read as counts per hour would staff
@@ -115,23 +100,18 @@ def requirements(
             f"expected one of {', '.join(map(str, INTERVAL_CHOICES))}, got {interval_minutes}",
             field="interval_minutes",
         )
+    from openwfm.tables import FORECAST, check_table
+
     for column in ("interval_start", "queue"):
         if column not in forecast.columns:
             raise DataError(f"missing column {column!r}", field=column)
     if forecast.empty:
         raise DataError("no rows (expected one row per queue and interval)")
     volume_column = _volume_column(forecast)
-    table = forecast.copy().reset_index(drop=True)
-    table["interval_start"] = _interval_starts(table["interval_start"])
-    volumes = pd.to_numeric(table[volume_column], errors="coerce")
-    bad = (volumes.isna() | (volumes < 0) | np.isinf(volumes)).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"expected a finite number >= 0, got {table[volume_column].iloc[row]!r}",
-            line=row + 2,
-            field=volume_column,
-        )
+    names = ["interval_start", "queue", "forecast"]
+    declared = FORECAST.subset(names, {"forecast": volume_column})
+    table = check_table(forecast, declared, source="forecast", keys=False)
+    volumes = table[volume_column]
     _check_spacing(table, interval_minutes, given_minutes is not None)
     table["_volume"] = volumes
     queue_aht = {queue.name: queue.aht_s for queue in scenario.queues}

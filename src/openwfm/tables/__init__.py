@@ -19,6 +19,7 @@ Column kinds and their pandas dtype after :func:`check_table`:
   values with an offset to the ``timezone`` given to :func:`check_table`
   (:func:`openwfm.data.timestamps.to_local_times`);
 - ``date`` -> ``datetime64[ns]`` at midnight;
+- ``time_of_day`` -> ``float64`` seconds after midnight, ``HH:MM[:SS]`` in a file;
 - ``number`` -> ``float64``, finite, within ``min`` / ``max``; ``whole`` numbers must be
   integers.
 """
@@ -33,6 +34,7 @@ from openwfm.tables.declared import (
     INTERACTIONS,
     INTERVAL_KPIS,
     OUTCOMES,
+    PROFILE,
     RATES,
     REQUIREMENTS,
     ROSTER,
@@ -55,6 +57,7 @@ __all__ = [
     "INTERACTIONS",
     "INTERVAL_KPIS",
     "OUTCOMES",
+    "PROFILE",
     "RATES",
     "REQUIREMENTS",
     "ROSTER",

@@ -208,7 +208,7 @@ ACTIVITIES = Table(
     "activities",
     "The scheduler's activity grid: what each agent does in each interval (a queue name, a "
     "break name, 'idle').",
-    (Column("agent"), _INTERVAL, Column("activity")),
+    (Column("agent"), _time("interval_start", "interval start"), Column("activity")),
     keys=("agent", "interval_start"),
 )
 
@@ -217,7 +217,7 @@ TIMELINE = Table(
     "Activities with start and end per agent (the simulator's and the intraday desk's "
     "schedule input; `agent_id` in the intraday stage).",
     (
-        Column("agent"),
+        Column("agent", messages={"unknown": "unknown agent {value!r} (not in the scenario)"}),
         _time("start", "activity start"),
         _time("end", "activity end"),
         Column("activity", required=False, doc="shift, a queue, a break... (default: shift)"),
@@ -377,6 +377,17 @@ SLOT_REQUIREMENTS = Table(
     "per date and shift",
 )
 
+PROFILE = Table(
+    "profile",
+    "Share of a queue's weekly volume per weekday and time of day (capacity planning).",
+    (
+        _QUEUE,
+        Column("weekday", "number", "day", "0 = Monday .. 6 = Sunday", min=0, max=6, whole=True),
+        Column("time", "time_of_day", "s after midnight", "interval start, HH:MM in the file"),
+        Column("share", "number", "fraction", "normalised per queue over the week", min=0.0),
+    ),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     INTERACTIONS,
     INTERVAL_KPIS,
@@ -394,4 +405,5 @@ ALL_TABLES: tuple[Table, ...] = (
     WEEKLY_FORECAST,
     ROSTER,
     SLOT_REQUIREMENTS,
+    PROFILE,
 )

@@ -6,7 +6,7 @@ See :mod:`openwfm.tables` for the conventions and the declarations.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -14,8 +14,13 @@ import pandas as pd
 
 from openwfm.errors import DataError
 
-Kind = Literal["string", "time", "date", "number"]
-_DTYPES = {"string": "string", "time": "datetime64[ns]", "date": "datetime64[ns]"}
+Kind = Literal["string", "time", "date", "time_of_day", "number"]
+_DTYPES = {
+    "string": "string",
+    "time": "datetime64[ns]",
+    "date": "datetime64[ns]",
+    "time_of_day": "float64",
+}
 ISO_EXAMPLE = "2026-11-02T08:00:00"
 
 
@@ -58,6 +63,8 @@ class Column:
         """How an error message describes a good value of this column."""
         if self.expected:
             return self.expected
+        if self.kind == "time_of_day":
+            return "HH:MM"
         if self.kind in ("time", "date"):
             return f"an ISO 8601 {'date' if self.kind == 'date' else 'time'} such as " + (
                 ISO_EXAMPLE[:10] if self.kind == "date" else ISO_EXAMPLE
@@ -87,6 +94,14 @@ class Table:
             if column.name == name:
                 return column
         raise KeyError(f"{self.name} has no column {name!r}")
+
+    def subset(self, names: Iterable[str], rename: Mapping[str, str] | None = None) -> Table:
+        """This table with only the columns ``names`` (in that order), renamed by ``rename``
+        (a count read from a column the user picks)."""
+        rename = rename or {}
+        columns = tuple(replace(self[n], name=rename.get(n, n)) for n in names)
+        keys = tuple(rename.get(k, k) for k in self.keys if k in set(names))
+        return replace(self, columns=columns, keys=keys)
 
     @property
     def names(self) -> list[str]:
@@ -118,6 +133,13 @@ def _problem(column: Column, kind: str, value: object, number: float = np.nan, *
     return template.format(
         value=value, number=number, expected=column.describe(), column=column.name, **extra
     )
+
+
+def _known(allowed: Iterable[str], shown: int = 12) -> str:
+    """The allowed values for an error message (the first ``shown``, sorted)."""
+    names = sorted(map(str, allowed))
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -163,6 +185,13 @@ def _check_column(
             problems.append((number > column.max, "above"))
         if column.whole:
             problems.append((np.isfinite(number) & (number != np.round(number)), "whole"))
+    elif column.kind == "time_of_day":
+        text = values.astype(str).str.strip()
+        span = pd.to_timedelta(text + ":00", errors="coerce")
+        span = span.where(span.notna(), pd.to_timedelta(text, errors="coerce"))
+        parsed = span.dt.total_seconds()
+        day = (parsed >= 0) & (parsed < 86400)
+        problems.append((~day.to_numpy() & ~blank, "type"))
     elif column.kind in ("time", "date"):
         parsed = _parse_times(values, column, timezone, where, line_of)
         problems.append((parsed.isna().to_numpy() & ~blank, "type"))
@@ -202,9 +231,7 @@ def _check_keys(out: pd.DataFrame, table: Table, where, line_of) -> None:
         "duplicate row for {shown} (first at line {first_line}); expected one row per {keys}"
     )
     raise DataError(
-        template.format(
-            shown=shown, first_line=line_of(first), keys=" and ".join(keys), **values
-        ),
+        template.format(shown=shown, first_line=line_of(first), keys=" and ".join(keys), **values),
         file=where,
         line=line_of(position),
         field=keys[-1],
@@ -254,9 +281,8 @@ def check_table(
         if position is not None:
             value = out[name].iloc[position]
             number = parsed.iloc[position] if column.kind == "number" else np.nan
-            allowed = choices.get(name, column.choices)
             message = _problem(
-                column, kind, value, number, choices=", ".join(sorted(map(str, allowed)))
+                column, kind, value, number, choices=_known(choices.get(name, column.choices))
             )
             raise DataError(message, file=where, line=line_of(position), field=name)
         out[name] = parsed.astype("int64") if column.dtype == "int64" else parsed
