@@ -8,6 +8,8 @@ model learns from all past holidays what the next holiday will look like:
   business day);
 * ``holiday_period``: the country's optional / school holiday days (e.g. Chol HaMoed), which
   often change demand less;
+* ``holiday_bridge``: a working day between a public or optional holiday and the weekend (the
+  Friday after a Thursday holiday where the weekend is Saturday-Sunday), which many take off;
 * ``event:<name>``: a user event; with ``uplift`` set, its multiplicative effect on the daily
   volume is given; without, it is learned from past dates with the same name.
 
@@ -93,6 +95,7 @@ class EventCalendar:
             for d in public:
                 if d.year == year:
                     tags[d] = "holiday"
+            _tag_bridges(tags, getattr(public, "weekend", {5, 6}), year)
             self._holiday_cache[year] = tags
         return self._holiday_cache[year]
 
@@ -117,6 +120,23 @@ class EventCalendar:
                 if "event:" + event.name == tag and event.uplift is not None:
                     return event.uplift
         return None
+
+
+def _tag_bridges(tags: dict[date, str], weekend: set[int], year: int) -> None:
+    """Tag ``holiday_bridge`` on working days between a (public or optional) holiday and the
+    weekend (many take them off), in place; an eve or a holiday keeps its own tag."""
+    for d in sorted(tags):
+        if tags[d] not in ("holiday", "holiday_period"):
+            continue
+        bridge = d + timedelta(days=1)
+        after = bridge + timedelta(days=1)
+        if (
+            bridge.year == year
+            and bridge not in tags
+            and bridge.weekday() not in weekend
+            and after.weekday() in weekend
+        ):
+            tags[bridge] = "holiday_bridge"
 
 
 def read_events_csv(path: str | Path) -> list[Event]:

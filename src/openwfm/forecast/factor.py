@@ -19,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from openwfm.forecast.base import _daily_totals
 from openwfm.forecast.history import QueueSeries
 from openwfm.forecast.models import DailyProfile, ForecastModel, fill_missing
+from openwfm.forecast.profile import month_day_effect
 
 ROOT_SHIFT = 0.25  # y = sqrt(x + 1/4): Var(y) ~ 1/4 for Poisson counts
 
@@ -31,7 +33,10 @@ class FactorModel(ForecastModel):
     Parameters: ``n_factors`` intraday factors K; ``train_weeks`` weeks of history fitted;
     ``level_half_life_weeks`` half-life of the exponentially weighted weekday mean (on the root
     scale) that the factors are centred on; ``max_ar`` upper bound of the AR(1) coefficient of
-    the day scores (level shifts are followed by the weighted mean, not by a unit root).
+    the day scores (level shifts are followed by the weighted mean, not by a unit root);
+    ``day_of_month``: counts are divided by the day-of-the-month multiplier of
+    :func:`~openwfm.forecast.profile.month_day_effect` before the fit and multiplied back in the
+    forecast.
 
     After ``fit``: ``weekday_mean_`` (7 x slots, root scale), ``factors_`` (K x slots),
     ``ar_`` (K), ``score_var_`` (K, innovation variance), ``last_scores_`` (K, of the last clean
@@ -46,25 +51,27 @@ class FactorModel(ForecastModel):
         train_weeks: int = 16,
         level_half_life_weeks: float = 3.0,
         max_ar: float = 0.95,
+        day_of_month: bool = True,
     ) -> None:
         self.n_factors = n_factors
         self.train_weeks = train_weeks
         self.level_half_life_weeks = level_half_life_weeks
         self.max_ar = max_ar
+        self.day_of_month = day_of_month
 
     # -- fit -------------------------------------------------------------------------------
     def _fit(self, series: QueueSeries) -> None:
         n = min(series.n_days, 7 * self.train_weeks)
         days = series.days[-n:]
         open_ = series.open_mask(days)
-        filled = fill_missing(series)[-n:]
+        all_filled = fill_missing(series)
+        self.month_day_effect_ = self._month_day_effect(series, all_filled)
+        # counts per day divided by the day-of-month multiplier, restored in predict
+        scale = np.exp(self.month_day_effect_[np.asarray(days.day)])[:, None]
+        filled = all_filled[-n:] / scale
         observed = np.isfinite(series.values[-n:]) | ~open_
         root = np.where(open_, np.sqrt(np.nan_to_num(filled) + ROOT_SHIFT), 0.0)
-        tags = (
-            np.array(self.calendar_.tags(days, series.queue), dtype=object)
-            if self.calendar_ is not None
-            else np.full(n, "", dtype=object)
-        )
+        tags = self._tags(days)
         day_open = open_.any(axis=1)
         clean = day_open & (tags == "") & (observed.mean(axis=1) >= 0.5)
         wd = np.asarray(days.dayofweek)
@@ -79,6 +86,21 @@ class FactorModel(ForecastModel):
         self.noise_var_ = np.maximum(noise, 0.05)
         self.history_open_days_ = day_open
         self._events_model = None
+
+    def _tags(self, days: pd.DatetimeIndex) -> np.ndarray:
+        if self.calendar_ is None:
+            return np.full(len(days), "", dtype=object)
+        return np.array(self.calendar_.tags(days, self.series_.queue), dtype=object)
+
+    def _month_day_effect(self, series: QueueSeries, filled: np.ndarray) -> np.ndarray:
+        """Log multiplier per day of the month (zeros unless ``day_of_month``)."""
+        if not self.day_of_month:
+            return np.zeros(32)
+        total, share = _daily_totals(series, filled)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            daily = np.where(share >= 0.5, total / np.maximum(share, 1e-9), np.nan)
+        clean = (self._tags(series.days) == "") & (share >= 0.5)
+        return month_day_effect(daily, series.days, clean)
 
     def _weekday_means(self, root, wd, clean, day_open) -> np.ndarray:
         means = np.zeros((7, root.shape[1]))
@@ -161,6 +183,7 @@ class FactorModel(ForecastModel):
     def _predict(self, days: pd.DatetimeIndex) -> np.ndarray:
         mean, var = self.score_forecast(days)
         out = self.to_counts(self.root_forecast(days, mean), var)
+        out = out * np.exp(self.month_day_effect_[np.asarray(days.day)])[:, None]
         if self.calendar_ is not None:
             tags = np.array(self.calendar_.tags(days, self.series_.queue), dtype=object)
             if (tags != "").any():
@@ -171,7 +194,9 @@ class FactorModel(ForecastModel):
 
     def _event_model(self) -> DailyProfile:
         if self._events_model is None:
-            self._events_model = DailyProfile().fit(self.series_, self.calendar_)
+            self._events_model = DailyProfile(day_of_month=self.day_of_month).fit(
+                self.series_, self.calendar_
+            )
         return self._events_model
 
     # -- intraday ----------------------------------------------------------------------------
