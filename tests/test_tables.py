@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,81 @@ def test_the_forecast_carries_its_dispersion():
     f = checked["forecast"].to_numpy()
     sd = np.sqrt(f + checked["dispersion"].to_numpy() * f**2)
     np.testing.assert_allclose(checked["upper_80"], f + Z[80] * sd, rtol=1e-9)
+
+
+# --- at the level a user sees: one bad row through the CLI is one line naming file:line:field
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "openwfm" / "examples"
+
+
+def _rates(path: Path, bad_row: int | None = None) -> Path:
+    starts = pd.date_range("2026-11-02 08:00", periods=8, freq="15min")
+    frame = pd.DataFrame(
+        {
+            "interval_start": starts.strftime("%Y-%m-%dT%H:%M:%S"),
+            "queue": "voice",
+            "arrival_rate_per_s": 0.05,
+        }
+    ).astype(object)
+    if bad_row is not None:
+        frame.loc[bad_row, "arrival_rate_per_s"] = "-0.1"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _forecast_file(path: Path) -> Path:
+    starts = pd.date_range("2026-11-02 08:00", periods=8, freq="15min")
+    frame = pd.DataFrame(
+        {"interval_start": starts.strftime("%Y-%m-%dT%H:%M:%S"), "queue": "voice", "forecast": 30}
+    ).astype(object)
+    frame.loc[5, "forecast"] = "lots"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _roster(path: Path) -> Path:
+    frame = pd.read_csv(EXAMPLES / "capacity" / "roster.csv", dtype=str)
+    frame.loc[2, "hire_date"] = "last spring"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "fragments"),
+    [
+        ("simulate", ["rates.csv:5: arrival_rate_per_s: expected a rate >= 0", "got -0.1"]),
+        ("staff", ["forecast.csv:7: forecast: expected a finite number >= 0", "'lots'"]),
+        ("capacity", ["roster.csv:4: hire_date: expected a date", "'last spring'"]),
+    ],
+)
+def test_a_bad_row_through_the_cli_is_one_line(tmp_path, monkeypatch, capsys, case, fragments):
+    from _cli import one_error_line, run
+
+    scenario = EXAMPLES / "center.yaml"
+    if case == "simulate":
+        args = ["simulate", scenario, "--arrivals", _rates(tmp_path / "rates.csv", bad_row=3),
+                "--start", "2026-11-02", "--days", "1", "--replications", "1"]  # fmt: skip
+    elif case == "staff":
+        args = ["staff", scenario, "--forecast", _forecast_file(tmp_path / "forecast.csv"),
+                "--out", tmp_path / "req.csv"]  # fmt: skip
+    else:
+        roster = _roster(tmp_path / "roster.csv")
+        args = ["capacity", scenario, "--plan", EXAMPLES / "capacity" / "capacity.yaml",
+                "--forecast", EXAMPLES / "capacity" / "weekly.csv",
+                "--roster", roster, "--out", tmp_path / "cap"]  # fmt: skip
+    code, _, err = run(monkeypatch, capsys, *args)
+    one_error_line(code, err, *fragments)
+    assert not (tmp_path / "req.csv").exists() and not (tmp_path / "cap").exists()
+
+
+def test_the_same_rates_without_the_bad_row_pass(tmp_path):
+    """The CLI test above fails because of the bad cell, not the file around it."""
+    from openwfm.scenario import load_scenario
+    from openwfm.sim.arrivals import check_rates
+
+    scenario = load_scenario(EXAMPLES / "center.yaml")
+    good = check_rates(pd.read_csv(_rates(tmp_path / "rates.csv")), scenario, "rates.csv")
+    assert len(good) == 8 * len(scenario.segment_shares("voice"))
+    with pytest.raises(DataError) as caught:
+        check_rates(pd.read_csv(_rates(tmp_path / "bad.csv", 3)), scenario, "bad.csv")
+    assert (caught.value.line, caught.value.field) == (5, "arrival_rate_per_s")
