@@ -209,6 +209,49 @@ def add_weekly_rules(m: SlotModel) -> None:
                 )
 
 
+def _paid_range(m: SlotModel, a: int) -> tuple[int, int] | None:
+    lengths = m.contract(a).shift_lengths_min
+    paid = [t.paid_minutes for t in m.types.values() if not lengths or t.length_min in lengths]
+    return (min(paid), max(paid)) if paid else None
+
+
+def add_minute_cuts(m: SlotModel) -> None:
+    """Redundant shift counts implied by hard minute limits (a week's or the horizon's minimum
+    needs at least ceil(min / longest paid shift) shifts, its maximum allows at most
+    floor(max / shortest paid shift)): the same rosters, a much stronger LP bound. Not in
+    diagnose mode, where every hard instance must be named."""
+    if m.diagnose:
+        return
+    for a in range(len(m.agents)):
+        c, paid = m.contract(a), _paid_range(m, a)
+        if paid is None or paid[0] <= 0:
+            continue
+        spans = [
+            (days, c.min_minutes_per_week, c.max_minutes_per_week, "week")
+            for days in m.horizon.weeks()
+        ]
+        spans.append(
+            (
+                range(m.horizon.days),
+                c.min_minutes_per_horizon or 0,
+                c.max_minutes_per_horizon,
+                "horizon",
+            )
+        )
+        for days, low, high, kind in spans:
+            count = sum(m.shifts(a, days))
+            if isinstance(count, int):
+                continue
+            if (
+                low
+                and m.rules[f"min_minutes_per_{kind}"].hard
+                and (len(days) == 7 or kind != "week")
+            ):
+                m.model.add(count >= math.ceil(low / paid[1]))
+            if high is not None and m.rules[f"max_minutes_per_{kind}"].hard:
+                m.model.add(count <= high // paid[0])
+
+
 def add_horizon_rules(m: SlotModel) -> None:
     """Paid minutes in the horizon (min, max) and at most n shifts of a type in the horizon."""
     every = range(m.horizon.days)

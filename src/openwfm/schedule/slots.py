@@ -105,6 +105,7 @@ def _build(scenario, slots, horizon, types, ignore_edges, diagnose=False):
     for family in (
         slot_rules.add_weekly_rules,
         slot_rules.add_horizon_rules,
+        slot_rules.add_minute_cuts,
         slot_rules.add_max_consecutive_days,
         slot_rules.add_rest,
         slot_rules.add_forbidden_successions,
