@@ -99,6 +99,9 @@ def register(app: typer.Typer) -> None:
         Writes OUT (one row per shift), OUT.activities.csv (activity per agent and interval),
         OUT.coverage.csv (scheduled vs required per queue and interval) and OUT.rules.csv
         (per-rule instances, violations and penalties).
+
+        With --slots instead of --requirements: a slot roster (agents on shift types per date
+        against a cover per slot); writes OUT, OUT.coverage.csv (per slot) and OUT.rules.csv.
         """
         import math
 
