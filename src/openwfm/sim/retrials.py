@@ -106,103 +106,134 @@ def simulate_queue(
     return {m: (float(mean[i]), float(half[i])) for i, m in enumerate(METRICS)}
 
 
+class _Replication:
+    """One replication's state: the event heap, agents busy inbound / outbound, the FIFO of
+    waiting calls and the counts of attempts arriving in ``[warmup, horizon)``."""
+
+    def __init__(
+        self, rng, lam, aht, n, target, patience, lines, retrial, retry, out_aht, threshold,
+        horizon, warmup,
+    ) -> None:  # fmt: skip
+        self.rng, self.lam, self.aht, self.n, self.target = rng, lam, aht, n, target
+        self.patience, self.lines, self.retrial, self.retry = patience, lines, retrial, retry
+        self.out_aht, self.threshold, self.horizon, self.warmup = (
+            out_aht,
+            threshold,
+            horizon,
+            warmup,
+        )
+        self.events: list = []
+        self.seq = 0
+        self.busy_in = self.busy_out = 0
+        self.queue: deque = deque()
+        self.waiting: dict[int, tuple[float, bool]] = {}  # call id -> (arrival, counted)
+        self.counts = dict.fromkeys(("attempts", "blocked", "abandoned", "within", "answered"), 0)
+        self.wait_sum = 0.0
+        self.outbound_done = 0
+        self.next_id = 0
+
+    def push(self, time: float, kind: int, item: int = 0) -> None:
+        heapq.heappush(self.events, (time, self.seq, kind, item))
+        self.seq += 1
+
+    def counted(self, time: float) -> bool:
+        return self.warmup <= time < self.horizon
+
+    def idle(self) -> int:
+        return self.n - self.busy_in - self.busy_out
+
+    def start_outbound(self, time: float) -> None:
+        self.busy_out += 1
+        self.push(time + self.rng.exponential(self.out_aht), _END_OUT)
+
+    def answer(self, time: float, arrival: float, is_counted: bool) -> None:
+        self.busy_in += 1
+        self.push(time + self.rng.exponential(self.aht), _END_IN)
+        if is_counted:
+            wait = time - arrival
+            self.counts["answered"] += 1
+            self.wait_sum += wait
+            self.counts["within"] += wait <= self.target
+
+    def agent_freed(self, time: float) -> None:
+        """A freed agent takes the oldest waiting call, else (blending) an outbound call."""
+        while self.queue:
+            call = self.queue.popleft()
+            if call in self.waiting:  # else it abandoned already
+                arrival, is_counted = self.waiting.pop(call)
+                self.answer(time, arrival, is_counted)
+                return
+        if self.out_aht is not None and time < self.horizon and self.idle() > self.threshold:
+            self.start_outbound(time)
+
+    def lost(self, time: float) -> None:
+        """A blocked or abandoning call redials with probability ``retrial``."""
+        if self.retrial > 0 and self.rng.random() < self.retrial:
+            self.push(time + self.rng.exponential(self.retry), _REDIAL)
+
+    def attempt(self, time: float, kind: int) -> None:
+        """A fresh call or a redial arrives: blocked, answered, or waits."""
+        if kind == _FRESH:
+            if time >= self.horizon:
+                return  # no new calls after the horizon; the rest drain
+            self.push(time + self.rng.exponential(1.0 / self.lam), _FRESH)
+        is_counted = self.counted(time)
+        self.counts["attempts"] += is_counted
+        if self.busy_in + len(self.waiting) >= self.lines:
+            self.counts["blocked"] += is_counted
+            if time < self.horizon:
+                self.lost(time)
+        elif self.idle() > 0:
+            self.answer(time, time, is_counted)
+        else:
+            call = self.next_id
+            self.next_id += 1
+            self.waiting[call] = (time, is_counted)
+            self.queue.append(call)
+            if self.patience < math.inf:
+                self.push(time + self.rng.exponential(self.patience), _ABANDON, call)
+
+    def run(self) -> dict[str, float]:
+        if self.out_aht is not None:
+            while self.idle() > self.threshold:
+                self.start_outbound(0.0)
+        self.push(self.rng.exponential(1.0 / self.lam), _FRESH)
+        while self.events:
+            time, _, kind, item = heapq.heappop(self.events)
+            if kind == _FRESH or kind == _REDIAL:
+                self.attempt(time, kind)
+            elif kind == _END_IN:
+                self.busy_in -= 1
+                self.agent_freed(time)
+            elif kind == _END_OUT:
+                self.busy_out -= 1
+                self.outbound_done += self.counted(time)
+                self.agent_freed(time)
+            elif kind == _ABANDON and item in self.waiting:
+                _, is_counted = self.waiting.pop(item)
+                self.counts["abandoned"] += is_counted
+                if time < self.horizon:
+                    self.lost(time)
+        return self.metrics()
+
+    def metrics(self) -> dict[str, float]:
+        counts = self.counts
+        span = self.horizon - self.warmup
+        attempts = max(counts["attempts"], 1)
+        return {
+            "p_block": counts["blocked"] / attempts,
+            "p_abandon": counts["abandoned"] / attempts,
+            "service_level": counts["within"] / attempts,
+            "asa_s": self.wait_sum / counts["answered"] if counts["answered"] else math.inf,
+            "attempt_rate_per_s": counts["attempts"] / span,
+            "outbound_per_s": self.outbound_done / span,
+        }
+
+
 def _replication(
     rng, lam, aht, n, target, patience, lines, retrial, retry, out_aht, threshold, horizon, warmup
 ) -> dict[str, float]:
-    events: list = []
-    seq = 0
-
-    def push(time, kind, item=0):
-        nonlocal seq
-        heapq.heappush(events, (time, seq, kind, item))
-        seq += 1
-
-    busy_in = busy_out = 0
-    queue: deque = deque()
-    waiting: dict[int, tuple[float, bool]] = {}  # call id -> (arrival, counted)
-    counts = dict.fromkeys(("attempts", "blocked", "abandoned", "within", "answered"), 0)
-    wait_sum = 0.0
-    outbound_done = 0
-    next_id = 0
-
-    def counted(time):
-        return warmup <= time < horizon
-
-    def start_outbound(time):
-        nonlocal busy_out
-        busy_out += 1
-        push(time + rng.exponential(out_aht), _END_OUT)
-
-    def answer(time, arrival, is_counted):
-        nonlocal busy_in, wait_sum
-        busy_in += 1
-        push(time + rng.exponential(aht), _END_IN)
-        if is_counted:
-            wait = time - arrival
-            counts["answered"] += 1
-            wait_sum += wait
-            counts["within"] += wait <= target
-
-    def agent_freed(time):
-        while queue:
-            call = queue.popleft()
-            if call in waiting:  # else it abandoned already
-                arrival, is_counted = waiting.pop(call)
-                answer(time, arrival, is_counted)
-                return
-        if out_aht is not None and time < horizon and n - busy_in - busy_out > threshold:
-            start_outbound(time)
-
-    def lost(time):
-        if retrial > 0 and rng.random() < retrial:
-            push(time + rng.exponential(retry), _REDIAL)
-
-    if out_aht is not None:
-        while n - busy_in - busy_out > threshold:
-            start_outbound(0.0)
-    push(rng.exponential(1.0 / lam), _FRESH)
-    while events:
-        time, _, kind, item = heapq.heappop(events)
-        if kind == _FRESH or kind == _REDIAL:
-            if kind == _FRESH:
-                if time >= horizon:
-                    continue  # no new calls after the horizon; the rest drain
-                push(time + rng.exponential(1.0 / lam), _FRESH)
-            is_counted = counted(time)
-            counts["attempts"] += is_counted
-            in_system = busy_in + len(waiting)
-            if in_system >= lines:
-                counts["blocked"] += is_counted
-                if time < horizon:
-                    lost(time)
-            elif n - busy_in - busy_out > 0:
-                answer(time, time, is_counted)
-            else:
-                call = next_id
-                next_id += 1
-                waiting[call] = (time, is_counted)
-                queue.append(call)
-                if patience < math.inf:
-                    push(time + rng.exponential(patience), _ABANDON, call)
-        elif kind == _END_IN:
-            busy_in -= 1
-            agent_freed(time)
-        elif kind == _END_OUT:
-            busy_out -= 1
-            outbound_done += counted(time)
-            agent_freed(time)
-        elif kind == _ABANDON and item in waiting:
-            _, is_counted = waiting.pop(item)
-            counts["abandoned"] += is_counted
-            if time < horizon:
-                lost(time)
-    span = horizon - warmup
-    attempts = max(counts["attempts"], 1)
-    return {
-        "p_block": counts["blocked"] / attempts,
-        "p_abandon": counts["abandoned"] / attempts,
-        "service_level": counts["within"] / attempts,
-        "asa_s": wait_sum / counts["answered"] if counts["answered"] else math.inf,
-        "attempt_rate_per_s": counts["attempts"] / span,
-        "outbound_per_s": outbound_done / span,
-    }
+    return _Replication(
+        rng, lam, aht, n, target, patience, lines, retrial, retry, out_aht, threshold, horizon,
+        warmup,
+    ).run()  # fmt: skip
