@@ -41,7 +41,7 @@ INTERACTIONS = Table(
         _time("end_time", "end of handling; NaT unless answered", nullable=True),
         _time("abandon_time", "NaT unless abandoned", nullable=True),
         _seconds("wait_s", "time in the agent queue"),
-        _seconds("handle_s", "handle time (0 when not answered)"),
+        _seconds("handle_s", "handle time (0 when not answered, NaN when unknown)", nullable=True),
         Column("agent", doc="<NA> when unknown or not answered", nullable=True),
         Column("outcome", doc="openwfm.data.schema.Outcome value", choices=OUTCOMES),
         Column("source", doc="file (or 'router') the row came from"),

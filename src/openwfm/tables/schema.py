@@ -143,8 +143,12 @@ def _known(allowed: Iterable[str], shown: int = 12) -> str:
 
 
 def _blank(values: pd.Series) -> np.ndarray:
+    """Missing cells: NaN / NaT / <NA>, or text that is empty after stripping."""
+    missing = values.isna().to_numpy(dtype=bool)
+    if values.dtype.kind in "biufcmM":  # numbers and datetimes hold no text
+        return missing
     text = values.astype("string").str.strip()
-    return (values.isna() | text.isna() | (text == "")).to_numpy(dtype=bool)
+    return missing | (text == "").fillna(True).to_numpy(dtype=bool)
 
 
 def _parse_times(values: pd.Series, column: Column, timezone, where, line_of) -> pd.Series:
@@ -270,7 +274,7 @@ def check_table(
                 file=where,
                 field=name,
             )
-    out = frame.reset_index(drop=True).copy()
+    out = frame.reset_index(drop=True)  # a new frame: setting its columns leaves ``frame`` be
     for name in wanted:
         if name not in out.columns:
             continue
