@@ -35,7 +35,7 @@ SCENARIO = ROOT / "examples" / "anonymous-bank.yaml"
 def main() -> int:
     from openwfm.data.readers import read_anonymous_bank
     from openwfm.scenario import load_scenario
-    from openwfm.validate import validate_history
+    from openwfm.validate import model_fidelity
     from openwfm.validate.report import pivot_by_hour
 
     files = sorted(DATA.glob("*.txt"))
@@ -55,7 +55,7 @@ def main() -> int:
     results = {}
     for agents in ("split", "busy"):
         began = time.perf_counter()
-        result = validate_history(
+        result = model_fidelity(
             history,
             scenario=scenario,
             agents=agents,

@@ -20,7 +20,7 @@ from openwfm.data.readers import empty_interactions
 from openwfm.data.schema import INTERACTION_COLUMNS
 from openwfm.errors import DataError, ParameterError
 from openwfm.scenario import load_scenario
-from openwfm.validate import estimate_hours, fidelity_errors, predict_hours, validate_history
+from openwfm.validate import estimate_hours, fidelity_errors, model_fidelity, predict_hours
 
 DAY = pd.Timestamp("2024-03-04")
 
@@ -167,7 +167,7 @@ def synthetic_voice():
 
 def test_erlang_a_predicts_abandonment_better_than_naive_baselines(synthetic_voice):
     scenario, voice = synthetic_voice
-    result = validate_history(
+    result = model_fidelity(
         voice,
         scenario=scenario,
         queues=["voice"],

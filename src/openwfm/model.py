@@ -506,6 +506,23 @@ class Scenario(Strict):
                     return candidate.targets[queue]
         return self.queue(queue).target
 
+    def answer_targets_s(
+        self, default_s: float = 20.0, *, by_segment: bool = False
+    ) -> dict[str | tuple[str, str], float]:
+        """Answer-time targets (seconds) as the KPI functions take them: per queue name, per
+        ``(queue, segment)`` with ``by_segment`` (the segment's own target, else the queue's),
+        and ``"*"`` -> ``default_s`` for queues the scenario does not name."""
+        targets: dict[str | tuple[str, str], float] = {
+            queue.name: float(queue.target.within_s) for queue in self.queues
+        }
+        if by_segment:
+            for queue in self.queues:
+                for segment in self.segments:
+                    target = self.target_for(queue.name, segment.name)
+                    targets[(queue.name, segment.name)] = float(target.within_s)
+        targets["*"] = float(default_s)
+        return targets
+
     def segment_shares(self, queue: str) -> dict[str, float]:
         """Fraction of ``queue``'s volume per segment; the remainder goes to ``default``."""
         shares = {s.name: s.share[queue] for s in self.segments if queue in s.share}

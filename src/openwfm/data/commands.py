@@ -193,13 +193,7 @@ def _kpi_targets(scenario: Path | None, target_s: float) -> float | dict:
         return target_s
     from openwfm.scenario import load_scenario
 
-    loaded = load_scenario(scenario)
-    targets: dict = {q.name: q.target.within_s for q in loaded.queues}
-    targets["*"] = target_s
-    for segment in loaded.segments:
-        for queue_name, target in segment.targets.items():
-            targets[(queue_name, segment.name)] = target.within_s
-    return targets
+    return load_scenario(scenario).answer_targets_s(target_s, by_segment=True)
 
 
 def _kpi_cell(column: str, value, rollup_to: str) -> str:

@@ -111,15 +111,14 @@ def table_html(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> st
     )
 
 
-def scenario_targets(scenario) -> tuple[dict[str, float], str, dict[str, float]]:
+def scenario_targets(scenario) -> tuple[dict, str, dict[str, float]]:
     """KPI settings from a scenario: (answer-time target s per queue with a ``"*"`` default of
-    20 s, the service-level definition, target service-level fraction per queue).
+    20 s: :meth:`~openwfm.model.Scenario.answer_targets_s`, the service-level definition,
+    target service-level fraction per queue).
 
     The definition is the queues' common one; when they differ, ``offered`` (the strictest).
     """
-    target_s: dict[str, float] = {q.name: float(q.target.within_s) for q in scenario.queues}
-    target_s["*"] = 20.0
     definitions = {q.target.definition.value for q in scenario.queues}
     definition = definitions.pop() if len(definitions) == 1 else "offered"
     levels = {q.name: float(q.target.service_level) for q in scenario.queues}
-    return target_s, definition, levels
+    return scenario.answer_targets_s(20.0), definition, levels

@@ -14,7 +14,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "FidelityResult",
             "fidelity_errors",
             "predict_hours",
-            "validate_history",
+            "model_fidelity",
         ],
     },
 )

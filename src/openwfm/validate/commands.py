@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         print each model's mean absolute error and bias against what actually happened."""
         from rich.console import Console
 
-        from openwfm.validate.fidelity import DEFAULT_MODELS, validate_history
+        from openwfm.validate.fidelity import DEFAULT_MODELS, model_fidelity
 
         if target_s is not None and not target_s >= 0:
             raise ParameterError(f"expected seconds >= 0, got {target_s}", field="--target-s")
@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
         if simulate and by_segment:
             raise ParameterError("--simulate scores per queue only", field="--by-segment")
         with console.status("estimating and predicting every hour"):
-            result = validate_history(
+            result = model_fidelity(
                 frame,
                 target_s=target_s,
                 scenario=loaded,

@@ -339,7 +339,7 @@ def fidelity_errors(
 
 @dataclass
 class FidelityResult:
-    """What :func:`validate_history` found: estimates, predictions and error tables."""
+    """What :func:`model_fidelity` found: estimates, predictions and error tables."""
 
     estimates: pd.DataFrame
     predictions: pd.DataFrame
@@ -359,20 +359,7 @@ class FidelityResult:
         ]
 
 
-def scenario_targets(scenario, by: Sequence[str]) -> dict:
-    """Answer-time targets (s) per queue (or (queue, segment)) from a scenario."""
-    targets: dict = {}
-    for queue in scenario.queues:
-        targets[queue.name] = queue.target.within_s
-        if "segment" in by:
-            for segment in scenario.segments:
-                targets[(queue.name, segment.name)] = scenario.target_for(
-                    queue.name, segment.name
-                ).within_s
-    return targets
-
-
-def validate_history(
+def model_fidelity(
     interactions: pd.DataFrame,
     *,
     target_s: float | Mapping | None = None,
@@ -414,8 +401,9 @@ def validate_history(
         interactions = interactions[interactions["queue"].isin(list(queues))]
     if target_s is None:
         if scenario is not None:
-            target_s = scenario_targets(scenario, by)
-            target_s["*"] = scenario.queues[0].target.within_s
+            target_s = scenario.answer_targets_s(
+                scenario.queues[0].target.within_s, by_segment="segment" in by
+            )
         else:
             target_s = 20.0
     estimates = estimate_hours(interactions, by=by, target_s=target_s, **estimate_options)
@@ -452,5 +440,5 @@ __all__ = [
     "FidelityResult",
     "fidelity_errors",
     "predict_hours",
-    "validate_history",
+    "model_fidelity",
 ]
