@@ -235,3 +235,82 @@ def test_the_same_rates_without_the_bad_row_pass(tmp_path):
     with pytest.raises(DataError) as caught:
         check_rates(pd.read_csv(_rates(tmp_path / "bad.csv", 3)), scenario, "bad.csv")
     assert (caught.value.line, caught.value.field) == (5, "arrival_rate_per_s")
+
+
+# --- the stages write the tables as declared
+
+
+def test_staffing_kpis_and_the_router_export_write_the_declared_tables():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from openwfm.data.intervals import interval_kpis
+    from openwfm.data.synthetic import generate_interactions
+    from openwfm.routing.export import interactions_frame
+    from openwfm.scenario import load_scenario
+    from openwfm.staffing import requirements
+    from openwfm.tables import INTERACTIONS, INTERVAL_KPIS, REQUIREMENTS
+
+    scenario = load_scenario(EXAMPLES / "center.yaml")
+    interactions = generate_interactions(scenario, dt.date(2026, 11, 2), 1, seed=1)
+    check_table(interactions, INTERACTIONS)
+    kpis = interval_kpis(interactions, by=("queue", "segment", "channel"))
+    assert list(kpis.columns) == INTERVAL_KPIS.names
+    check_table(kpis, INTERVAL_KPIS)
+    offered = interval_kpis(interactions)
+    required = requirements(offered[offered["queue"] == "voice"], scenario)
+    assert list(required.columns) == REQUIREMENTS.names
+    check_table(required, REQUIREMENTS)
+
+    def contact(state: str, answered: float | None) -> SimpleNamespace:
+        ended = 400.0 if state != "completed" else 700.0
+        return SimpleNamespace(
+            contact_id=f"c-{state}", queue="voice", channel="voice", segment="default",
+            arrival_s=100.0, answered_s=answered, wrapup_s=None, ended_s=ended, state=state,
+            agent_id="a1" if answered else None,
+        )  # fmt: skip
+
+    origin = pd.Timestamp("2026-11-02")
+    exported = interactions_frame(
+        [contact("completed", 130.0), contact("abandoned", None), contact("canceled", None)],
+        lambda s: origin + pd.Timedelta(seconds=s) if s is not None else pd.NaT,
+    )
+    checked = check_table(exported, INTERACTIONS)
+    assert checked["outcome"].tolist() == ["answered", "abandoned", "excluded"]
+
+
+def test_a_schedule_writes_the_declared_shift_activity_and_coverage_tables():
+    import datetime as dt
+
+    from openwfm.scenario import parse_scenario
+    from openwfm.schedule import schedule_agents
+    from openwfm.tables import ACTIVITIES, COVERAGE, SHIFTS
+
+    scenario = parse_scenario(
+        "queues: [{name: voice, aht_s: 300}]\nagents:\n"
+        + "".join(f"  - {{name: a{i}, skills: {{voice: 1}}}}\n" for i in range(2))
+        + "schedule:\n  shift_templates:\n"
+        '    - {name: day, earliest_start: "09:00", latest_start: "09:00", lengths_min: [480]}\n'
+    )
+    monday = pd.Timestamp(dt.date(2026, 1, 5))
+    starts = pd.date_range(monday + pd.Timedelta(hours=9), periods=32, freq="15min")
+    need = pd.DataFrame({"interval_start": starts, "queue": "voice", "required_agents": 1})
+    result = schedule_agents(
+        scenario, need, weeks=1, time_limit_s=10, deterministic=True, strategy="single"
+    )
+    for frame, table in ((result.shifts, SHIFTS), (result.activities, ACTIVITIES),
+                         (result.coverage, COVERAGE)):  # fmt: skip
+        assert list(frame.columns) == table.names, table.name
+        check_table(frame, table)
+
+
+def test_declared_columns_are_the_ones_the_modules_use():
+    from openwfm.forecast.commands import FORECAST_COLUMNS
+    from openwfm.intraday.states import STATE_EVENT_COLUMNS
+    from openwfm.sim.metrics import METRICS
+    from openwfm.tables import SIMULATION_INTERVALS, STATE_EVENTS
+
+    assert set(FORECAST_COLUMNS) <= set(FORECAST.names)
+    assert STATE_EVENT_COLUMNS == STATE_EVENTS.dtypes()
+    metrics = [c.name for c in SIMULATION_INTERVALS.columns if c.kind == "number"]
+    assert metrics == [f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high")]

@@ -47,26 +47,12 @@ import pandas as pd
 from openwfm.data.schema import Outcome
 from openwfm.errors import ParameterError
 from openwfm.model import ServiceLevelDefinition
+from openwfm.tables import INTERVAL_KPIS
 
 INTERVAL_MINUTES = (5, 6, 15, 30, 60)
 GROUP_COLUMNS = ("queue", "segment", "channel")
-KPI_COLUMNS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandoned",
-    "answered_within_target",
-    "service_level",
-    "sl_definition",
-    "asa_s",
-    "aht_s",
-    "avg_wait_s",
-    "p90_wait_s",
-    "agents",
-    "busy_s",
-    "occupancy",
-    "ivr_only",
-)
+# the KPI columns of openwfm.tables.INTERVAL_KPIS (after the interval and the group columns)
+KPI_COLUMNS = tuple(c for c in INTERVAL_KPIS.names if c not in ("interval_start", *GROUP_COLUMNS))
 _COUNTS = (
     "offered",
     "answered",

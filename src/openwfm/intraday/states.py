@@ -34,14 +34,9 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError
+from openwfm.tables import STATE_EVENTS
 
-STATE_EVENT_COLUMNS: dict[str, str] = {
-    "agent_id": "string",
-    "ts": "datetime64[ns]",
-    "state": "string",
-    "reason_code": "string",
-    "source": "string",
-}
+STATE_EVENT_COLUMNS: dict[str, str] = STATE_EVENTS.dtypes()  # openwfm.tables.STATE_EVENTS
 REJECTED_COLUMNS = ["line", "agent_id", "ts", "state", "reason_code", "source", "reason"]
 
 

@@ -34,24 +34,9 @@ from openwfm.queueing import erlang_a, erlang_c
 from openwfm.queueing.birthdeath import chat_metrics
 from openwfm.queueing.deferred import deferred_requirements
 from openwfm.queueing.inversion import least_integer, required_agents
+from openwfm.tables import REQUIREMENTS
 
-COLUMNS = [
-    "interval_start",
-    "queue",
-    "arrival_rate_per_s",
-    "aht_s",
-    "target_s",
-    "target_service_level",
-    "required_agents",
-    "scheduled_agents",
-    "model",
-    "sl_definition",
-    "expected_service_level",
-    "expected_asa_s",
-    "expected_abandon",
-    "expected_occupancy",
-    "binding_segment",
-]
+COLUMNS = REQUIREMENTS.names  # the requirements table (openwfm.tables.REQUIREMENTS)
 
 
 def _volume_column(forecast: pd.DataFrame) -> str:

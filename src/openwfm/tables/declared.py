@@ -192,7 +192,7 @@ SHIFTS = Table(
     "One row per scheduled shift (openwfm.schedule: `openwfm schedule --out`).",
     (
         Column("agent"),
-        Column("team", required=False),
+        Column("team", required=False, nullable=True),
         Column("contract", required=False, nullable=True),
         Column("date", "date", doc="day the shift starts"),
         Column("shift_type", required=False),
