@@ -17,6 +17,7 @@ from scipy import special
 
 from openwfm.errors import ParameterError
 from openwfm.queueing import _core
+from openwfm.queueing._types import ArrayLike
 from openwfm.queueing.erlang import as_param
 
 
@@ -30,7 +31,11 @@ def stationary_log_weights(birth: np.ndarray, death: np.ndarray) -> np.ndarray:
 
 
 def chat_metrics(
-    arrival_rate_per_s, aht_s_by_concurrency, agents, target_s, patience_s=None
+    arrival_rate_per_s: ArrayLike,
+    aht_s_by_concurrency: ArrayLike,
+    agents: ArrayLike,
+    target_s: ArrayLike,
+    patience_s: ArrayLike | None = None,
 ) -> dict[str, np.ndarray]:
     """P(wait), P(abandon), service level (answered within ``target_s`` / offered), occupancy
     (busy chat slots / all slots) of the chat model, per element of ``arrival_rate_per_s`` x
@@ -111,7 +116,12 @@ def chat_metrics(
 
 
 def erlang_x(
-    arrival_rate_per_s, aht_s, patience_s, agents, lines, target_s
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    patience_s: ArrayLike,
+    agents: ArrayLike,
+    lines: ArrayLike,
+    target_s: ArrayLike,
 ) -> dict[str, np.ndarray]:
     """Erlang X style M/M/n/L+M: ``lines`` places in total (agents + waiting), exponential
     patience (``inf``: none). Arrivals finding every line busy are blocked (busy tone).

@@ -30,6 +30,7 @@ from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
 from openwfm.errors import ParameterError
+from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param
 
 __all__ = ["BLEND_KEYS", "blend_metrics", "blend_staffing"]
@@ -48,14 +49,14 @@ _TAIL = 1e-15
 
 
 def blend_metrics(
-    arrival_rate_per_s,
-    aht_s,
-    outbound_aht_s,
-    agents,
-    threshold,
-    target_s,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    outbound_aht_s: ArrayLike,
+    agents: ArrayLike,
+    threshold: ArrayLike,
+    target_s: ArrayLike,
     *,
-    patience_s=np.inf,
+    patience_s: ArrayLike = np.inf,
 ) -> dict[str, np.ndarray]:
     """Blending metrics (see the module doc); every argument broadcasts, ``agents`` and
     ``threshold`` integers with ``0 <= threshold <= agents``."""
@@ -270,16 +271,16 @@ def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
 
 
 def blend_staffing(
-    arrival_rate_per_s,
-    aht_s,
-    outbound_aht_s,
-    target_s,
-    service_level,
-    outbound_per_s,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    outbound_aht_s: ArrayLike,
+    target_s: ArrayLike,
+    service_level: ArrayLike,
+    outbound_per_s: ArrayLike,
     *,
-    patience_s=np.inf,
+    patience_s: ArrayLike = np.inf,
     max_agents: int = 2_000,
-):
+) -> tuple[Values, Values]:
     """Least agents, and for them the smallest threshold (the most outbound), such that the
     inbound service level reaches ``service_level`` and at least ``outbound_per_s`` outbound
     calls complete per second. Returns ``(agents, threshold)`` as int64 arrays.

@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from openwfm.queueing._types import ArrayLike
 from openwfm.queueing.erlang import as_param
 
 
 def deferred_requirements(
-    volume,
+    volume: ArrayLike,
     aht_s: float,
     interval_s: float,
     within_s: float,
     service_level: float,
     *,
     all_within_s: float | None = None,
-    clock_s=None,
+    clock_s: ArrayLike | None = None,
     initial_backlog: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Greedy least agents per interval (see module doc). Returns arrays per interval:

@@ -31,6 +31,7 @@ from scipy import special
 
 from openwfm.errors import ParameterError
 from openwfm.queueing import _core, _erlang_a_core, _small_calls
+from openwfm.queueing._types import ArrayLike, Values
 
 __all__ = [
     "ErlangAResult",
@@ -47,7 +48,7 @@ __all__ = [
 
 def as_param(
     name: str,
-    value,
+    value: ArrayLike,
     *,
     positive: bool = False,
     allow_inf: bool = False,
@@ -133,7 +134,7 @@ def _log_inv_b(a: np.ndarray, n: np.ndarray) -> np.ndarray:
     return out
 
 
-def erlang_b(traffic, servers):
+def erlang_b(traffic: ArrayLike, servers: ArrayLike) -> Values:
     """Blocking probability of M/M/n/n (Erlang B) with ``traffic`` Erlangs on ``servers``.
 
     ``servers`` may be fractional (incomplete-gamma extension). B(a, 0) = 1 for a > 0;
@@ -163,7 +164,7 @@ def _erlang_c_parts(
     return c, not_c
 
 
-def erlang_c(traffic, agents):
+def erlang_c(traffic: ArrayLike, agents: ArrayLike) -> Values:
     """Probability that a contact waits, P(wait > 0), in M/M/n (Erlang C).
 
     1 when ``agents <= traffic`` (unstable queue), 0 when ``traffic == 0``.
@@ -173,7 +174,9 @@ def erlang_c(traffic, agents):
     return _out(_erlang_c_parts(a, n, with_complement=False)[0])
 
 
-def service_level(traffic, agents, aht_s, target_s):
+def service_level(
+    traffic: ArrayLike, agents: ArrayLike, aht_s: ArrayLike, target_s: ArrayLike
+) -> Values:
     """Erlang C service level: fraction of offered contacts answered within ``target_s``.
 
     ``1 - C exp(-(n - a) t / AHT)``, computed as ``(1 - C) + C (1 - exp(...))`` so small and
@@ -201,7 +204,7 @@ def _erlang_c_sl(a, n, h, t, parts=None):
     return np.where(stable, value, np.where(a == 0.0, 1.0, 0.0))
 
 
-def asa(traffic, agents, aht_s):
+def asa(traffic: ArrayLike, agents: ArrayLike, aht_s: ArrayLike) -> Values:
     """Erlang C average speed of answer in seconds: mean wait over all contacts, C AHT/(n - a).
 
     Infinite when ``agents <= traffic`` (and traffic > 0); 0 with zero traffic.
@@ -220,7 +223,9 @@ def _erlang_c_asa(a, n, h, parts=None):
     return np.where(a == 0.0, 0.0, np.where(n > a, value, np.inf))
 
 
-def erlang_c_metrics(traffic, agents, aht_s, target_s) -> dict:
+def erlang_c_metrics(
+    traffic: ArrayLike, agents: ArrayLike, aht_s: ArrayLike, target_s: ArrayLike
+) -> dict:
     """All Erlang C metrics at once (arrays): ``p_wait``, ``service_level`` (offered),
     ``asa_s`` (mean wait over all contacts), ``occupancy``, ``queue_length`` (mean waiting)."""
     a = as_param("traffic", traffic)
@@ -242,7 +247,9 @@ def erlang_c_metrics(traffic, agents, aht_s, target_s) -> dict:
     }
 
 
-def wait_percentile_s(traffic, agents, aht_s, quantile):
+def wait_percentile_s(
+    traffic: ArrayLike, agents: ArrayLike, aht_s: ArrayLike, quantile: ArrayLike
+) -> Values:
     """Erlang C waiting-time quantile in seconds over all contacts (0 below P(no wait))."""
     a = as_param("traffic", traffic)
     n = as_param("agents", agents)
@@ -293,13 +300,13 @@ _ERLANG_A_KEYS = ("p_wait", "p_ab", "asa", "sl", "sl_ans", "sl_short", "ab_short
 
 
 def erlang_a(
-    arrival_rate_per_s,
-    aht_s,
-    patience_s,
-    agents,
-    target_s,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    patience_s: ArrayLike,
+    agents: ArrayLike,
+    target_s: ArrayLike,
     *,
-    short_abandon_s=None,
+    short_abandon_s: ArrayLike | None = None,
     with_asa: bool = True,
 ) -> ErlangAResult:
     """Erlang A metrics for M/M/n+M (Poisson arrivals, exponential handle time and patience).
@@ -495,7 +502,13 @@ def _answered_wait(x, y, theta, log_s, p_wait, answered) -> np.ndarray:
     return p_wait * weighted / theta / answered
 
 
-def erlang_a_wait_percentile_s(arrival_rate_per_s, aht_s, patience_s, agents, quantile):
+def erlang_a_wait_percentile_s(
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    patience_s: ArrayLike,
+    agents: ArrayLike,
+    quantile: ArrayLike,
+) -> Values:
     """Erlang A quantile, in seconds, of the time offered contacts spend in queue (until
     answered or abandoned): ``P(W > w) = P(wait) P(V > w | wait) exp(-w / patience)``.
 

@@ -19,6 +19,7 @@ from scipy import special
 
 from openwfm.errors import ParameterError
 from openwfm.queueing import _core
+from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import _erlang_c_parts, _erlang_c_sl, as_param, erlang_a
 
 DEFINITIONS = ("offered", "answered", "exclude_short_abandons")
@@ -133,18 +134,18 @@ def _sqrt_staffing_guess(traffic: np.ndarray, service_level: np.ndarray) -> np.n
 
 
 def required_agents(
-    arrival_rate_per_s,
-    aht_s,
-    target_s,
-    service_level,
-    patience_s=None,
-    max_occupancy=None,
-    max_abandon=None,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    target_s: ArrayLike,
+    service_level: ArrayLike,
+    patience_s: ArrayLike | None = None,
+    max_occupancy: ArrayLike | None = None,
+    max_abandon: ArrayLike | None = None,
     *,
-    max_asa_s=None,
+    max_asa_s: ArrayLike | None = None,
     definition: str = "offered",
-    short_abandon_s=None,
-):
+    short_abandon_s: ArrayLike | None = None,
+) -> Values:
     """Least integer number of on-line agents meeting all the given targets.
 
     - ``service_level`` of contacts answered within ``target_s`` seconds, under

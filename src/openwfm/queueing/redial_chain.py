@@ -90,7 +90,9 @@ def orbit_transitions(
     return source, target, rate, x, y
 
 
-def stationary_banded(source, target, rate, size: int, bandwidth: int, anchor: int) -> np.ndarray:
+def stationary_banded(
+    source: np.ndarray, target: np.ndarray, rate: np.ndarray, size: int, bandwidth: int, anchor: int
+) -> np.ndarray:
     """pi Q = 0, sum pi = 1 for a generator whose transitions stay within ``bandwidth`` of
     the diagonal: the balance equations without the ``anchor`` state's, with ``pi[anchor] =
     1``, are a banded system (LAPACK gbsv, partial pivoting), then normalised."""
@@ -242,7 +244,17 @@ def _widen(pi: np.ndarray, window: list[int], lines: int) -> bool:
     return moved
 
 
-def two_dimensional(lam, mu, theta, n, lines, t, retrial, retry_mean_s, out) -> float:
+def two_dimensional(
+    lam: float,
+    mu: float,
+    theta: float,
+    n: int,
+    lines: int,
+    t: float,
+    retrial: float,
+    retry_mean_s: float,
+    out: np.ndarray,
+) -> float:
     """Exact Erlang X for one element with a finite retry time (``lines < 0``: infinite);
     fills ``out`` (``core.METRIC_KEYS``) and returns the attempt rate (NaN: no steady state)."""
     gamma = 1.0 / retry_mean_s

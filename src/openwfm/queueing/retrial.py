@@ -44,6 +44,7 @@ import numpy as np
 from openwfm.errors import ParameterError
 from openwfm.queueing import _retrial_core as core
 from openwfm.queueing import redial_chain
+from openwfm.queueing._types import ArrayLike
 from openwfm.queueing.erlang import as_param
 
 __all__ = ["ERLANG_X_KEYS", "erlang_x"]
@@ -65,15 +66,15 @@ def _check_retrial(retrial_probability, retry_mean_s) -> tuple[np.ndarray, np.nd
 
 
 def erlang_x(
-    arrival_rate_per_s,
-    aht_s,
-    patience_s,
-    agents,
-    lines=np.inf,
-    target_s=20.0,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    patience_s: ArrayLike,
+    agents: ArrayLike,
+    lines: ArrayLike = np.inf,
+    target_s: ArrayLike = 20.0,
     *,
-    retrial_probability=0.0,
-    retry_mean_s=np.inf,
+    retrial_probability: ArrayLike = 0.0,
+    retry_mean_s: ArrayLike = np.inf,
 ) -> dict[str, np.ndarray]:
     """Erlang X metrics (see the module doc), arrays of the broadcast shape (NumPy scalars
     for scalar input).

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from openwfm.errors import ParameterError
+from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param, erlang_a
 from openwfm.queueing.inversion import least_integer, required_agents
 
@@ -45,18 +46,18 @@ def _definition_key(definition: str) -> str:
 
 
 def erlang_x_required_agents(
-    arrival_rate_per_s,
-    aht_s,
-    patience_s,
-    target_s,
-    service_level,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    patience_s: ArrayLike,
+    target_s: ArrayLike,
+    service_level: ArrayLike,
     *,
-    lines=np.inf,
-    retrial_probability=0.0,
-    retry_mean_s=np.inf,
+    lines: ArrayLike = np.inf,
+    retrial_probability: ArrayLike = 0.0,
+    retry_mean_s: ArrayLike = np.inf,
     definition: str = "offered",
-    max_abandon=None,
-):
+    max_abandon: ArrayLike | None = None,
+) -> Values:
     """Least integer agents for Erlang X (see :func:`openwfm.queueing.erlang_x`) whose service
     level (``definition``: offered, answered or virtual) reaches ``service_level`` and whose
     abandonment is at most ``max_abandon``. With finite ``lines`` the agents are searched up
@@ -113,20 +114,20 @@ def erlang_x_required_agents(
 
 
 def service_level_reached(
-    arrival_rate_per_s,
-    aht_s,
-    agents,
-    target_s,
+    arrival_rate_per_s: ArrayLike,
+    aht_s: ArrayLike,
+    agents: ArrayLike,
+    target_s: ArrayLike,
     *,
-    patience_s=None,
-    lines=np.inf,
-    retrial_probability=0.0,
-    retry_mean_s=np.inf,
-    rate_cv=0.0,
-    outbound_aht_s=None,
-    threshold=None,
+    patience_s: ArrayLike | None = None,
+    lines: ArrayLike = np.inf,
+    retrial_probability: ArrayLike = 0.0,
+    retry_mean_s: ArrayLike = np.inf,
+    rate_cv: ArrayLike = 0.0,
+    outbound_aht_s: ArrayLike | None = None,
+    threshold: ArrayLike | None = None,
     definition: str = "offered",
-):
+) -> Values:
     """The service level (answered within ``target_s``) the model gives; the model follows
     from the arguments: blending when ``outbound_aht_s`` is given (with ``threshold``), the
     uncertain-rate mixture when ``rate_cv`` (the rate's coefficient of variation) > 0, Erlang
@@ -177,14 +178,14 @@ def service_level_reached(
 
 
 def max_arrival_rate(
-    agents,
-    aht_s,
-    target_s,
-    service_level,
+    agents: ArrayLike,
+    aht_s: ArrayLike,
+    target_s: ArrayLike,
+    service_level: ArrayLike,
     *,
     relative_tolerance: float = 1e-12,
     **model,
-):
+) -> Values:
     """Largest arrival rate per second at which ``agents`` still reach ``service_level``
     (``model``: the keyword arguments of :func:`service_level_reached`). 0 when even the
     smallest load misses the target. Vectorised bisection in log space."""

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special
 
 from openwfm.errors import ParameterError
+from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param, erlang_a
 from openwfm.queueing.inversion import least_integer, required_agents
 
@@ -51,7 +52,9 @@ def _check_variance(rate_variance) -> np.ndarray:
     return as_param("rate_variance", rate_variance)
 
 
-def rate_quantile(arrival_rate_per_s, rate_variance, probability):
+def rate_quantile(
+    arrival_rate_per_s: ArrayLike, rate_variance: ArrayLike, probability: ArrayLike
+) -> Values:
     """The ``probability``-quantile of the gamma rate with that mean and variance (the mean
     itself when the variance is 0)."""
     m = as_param("arrival_rate_per_s", arrival_rate_per_s)
@@ -67,15 +70,15 @@ def rate_quantile(arrival_rate_per_s, rate_variance, probability):
 
 
 def expected_service_level(
-    arrival_rate_per_s,
-    rate_variance,
-    aht_s,
-    agents,
-    target_s,
+    arrival_rate_per_s: ArrayLike,
+    rate_variance: ArrayLike,
+    aht_s: ArrayLike,
+    agents: ArrayLike,
+    target_s: ArrayLike,
     *,
-    patience_s=None,
+    patience_s: ArrayLike | None = None,
     weighting: str = "calls",
-):
+) -> Values:
     """Expected service level (answered within ``target_s`` / offered) over the gamma rate.
 
     ``weighting="calls"`` (default): weighted by the calls of each rate, ``E[L SL(L)]/E[L]``;
@@ -127,16 +130,16 @@ def _expected_one(m, v, h, n, t, pat, by_calls) -> float:
 
 
 def uncertain_required_agents(
-    arrival_rate_per_s,
-    rate_variance,
-    aht_s,
-    target_s,
-    service_level,
+    arrival_rate_per_s: ArrayLike,
+    rate_variance: ArrayLike,
+    aht_s: ArrayLike,
+    target_s: ArrayLike,
+    service_level: ArrayLike,
     *,
-    patience_s=None,
-    probability=None,
+    patience_s: ArrayLike | None = None,
+    probability: ArrayLike | None = None,
     weighting: str = "calls",
-):
+) -> Values:
     """Least integer agents for a service-level target under an uncertain rate.
 
     ``probability`` None: the expected service level (``weighting`` as in
