@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -62,19 +63,30 @@ class Server:
             str(self.folder / "live.duckdb"),
             *self.options,
         ]
-        self.process = subprocess.Popen(
-            command, cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # the server's output goes to a file: a pipe nobody reads fills up (64 KiB) and then
+        # blocks every thread of the server that logs (the crash test's old stall)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=log
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode())
+                raise RuntimeError(self.log_tail())
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise RuntimeError("the server did not start")
+
+    @property
+    def log(self) -> Path:
+        return Path(self.folder) / "serve.log"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of the server's output (for failure messages)."""
+        return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, literal, null, select, update
 
 from openwfm.routing import store as S
 from openwfm.routing import transitions as T
@@ -45,6 +45,7 @@ class Router:
         self._route_lock = threading.Lock()
         self.decisions = 0  # offers made by this process (for benchmarks and metrics)
         self._static: dict = {}  # (center, agent) -> (version, skills, capacity)
+        self._static_loaded: set[str] = set()  # centers whose every agent is cached
         self.lease = None  # PostgreSQL: the routing-loop leases (set when the service starts)
 
     # --- set-up and time --------------------------------------------------------------------
@@ -132,6 +133,12 @@ class Router:
         """agent id -> (skills, capacity) of ``rows``, from a cache checked by ``version``
         (skills and capacity change only through ``PUT /v1/agents``, which bumps it)."""
         cache = self._static
+        if center not in self._static_loaded:  # the first pass reads every agent once
+            self._static_loaded.add(center)
+            everyone = connection.execute(
+                select(S.agents.c.agent_id, S.agents.c.version).where(S.agents.c.center == center)
+            ).all()
+            self.agent_static(connection, center, everyone)
         missing = [
             r.agent_id for r in rows if cache.get((center, r.agent_id), (0,))[0] != r.version
         ]
@@ -176,8 +183,8 @@ class Router:
     def tx(self, center: str, now: float | None = None) -> Iterator[T.Tx]:
         """One write transaction; its events are numbered and stored just before commit."""
         self.center(center)
-        with self.store.write() as connection:
-            tx = T.Tx(connection, center, self.now() if now is None else now)
+        with self.store.write(center) as connection:
+            tx = T.Tx(connection, center, self.now() if now is None else now, lock=False)
             yield tx
             if tx.reroute:  # offers are written in the same transaction as their cause
                 self.decisions += self._route_in(tx)
@@ -190,8 +197,8 @@ class Router:
     # --- the routing pass ---------------------------------------------------------------------
     def route(self, center: str, now: float | None = None) -> int:
         """Offer queued contacts to available agents by the policy; returns offers made."""
-        with self._route_lock, self.store.write() as connection:
-            tx = T.Tx(connection, center, self.now() if now is None else now)
+        with self._route_lock, self.store.write(center) as connection:
+            tx = T.Tx(connection, center, self.now() if now is None else now, lock=False)
             made = self._route_in(tx)
             tx.flush_events()
         self.decisions += made
@@ -199,14 +206,8 @@ class Router:
 
     def _route_in(self, tx: T.Tx) -> int:
         c, a = S.contacts.c, S.agents.c
-        waiting = tx.connection.execute(
-            select(*self.WAITING_COLUMNS)
-            .where(c.center == tx.center, c.state == "queued")
-            .order_by(c.number)
-        ).all()
-        if not waiting:
-            return 0
-        # only agents with a free slot can take work (the policy's order is kept: by ordinal)
+        # only agents with a free slot can take work (the policy's order is kept: by ordinal);
+        # read first: with nobody free there is nothing to decide and the queue is not read
         agents = tx.connection.execute(
             select(*self.AGENT_COLUMNS)
             .where(
@@ -218,6 +219,13 @@ class Router:
         ).all()
         if not agents:
             return 0
+        waiting = tx.connection.execute(
+            select(*self.WAITING_COLUMNS, declined_agents(tx.connection.dialect.name))
+            .where(c.center == tx.center, c.state == "queued")
+            .order_by(c.number)
+        ).all()
+        if not waiting:
+            return 0
         center = self.centers[tx.center]
         static = self.agent_static(tx.connection, tx.center, agents)
         states = {row.agent_id: agent_state(row, *static[row.agent_id]) for row in agents}
@@ -227,14 +235,13 @@ class Router:
             taken = held | {contact_id for contact_id, _, _ in plan}
             waiting = [row for row in waiting if row.contact_id not in taken]
         plan += decide_offers(center, waiting, states, tx.now, self._declined(tx, waiting))
+        planned = []
         for contact_id, agent_id, proficiency in plan:
             contact = by_contact[contact_id]
-            agent = T.agent_row(tx, agent_id, full=False)
             channel = center.queue_channel[contact.queue]
             limit = static[agent_id][1].get(channel, 0)
-            T.make_offer(
-                tx, contact, agent, proficiency, channel, limit, self.settings.offer_timeout_s
-            )
+            planned.append(T.PlannedOffer(contact, agent_id, proficiency, channel, limit))
+        T.make_offers(tx, planned, self.settings.offer_timeout_s)
         return len(plan)
 
     def _affinity(self, tx: T.Tx, center: Center, waiting, states: dict):
@@ -283,18 +290,16 @@ class Router:
                 _load(states, agent_id, center.queue_channel, row.queue)
         return plan, held
 
-    def _declined(self, tx: T.Tx, waiting) -> set[tuple[str, str]]:
-        """(contact, agent) pairs whose offer was rejected or expired: never offered again."""
-        if not any(row.offer_count for row in waiting):
-            return set()
-        ids = [row.contact_id for row in waiting if row.offer_count]
-        o = S.offers.c
-        rows = tx.connection.execute(
-            select(o.contact_id, o.agent_id).where(
-                o.contact_id.in_(ids), o.state.in_(("rejected", "expired"))
-            )
-        ).all()
-        return {(r.contact_id, r.agent_id) for r in rows}
+    @staticmethod
+    def _declined(tx: T.Tx, waiting) -> set[tuple[str, str]]:
+        """(contact, agent) pairs whose offer was rejected or expired: never offered again
+        (read with the waiting contacts, :func:`declined_agents`)."""
+        return {
+            (row.contact_id, agent_id)
+            for row in waiting
+            if row.declined
+            for agent_id in row.declined.split(DECLINED_SEPARATOR)
+        }
 
     # --- timers -------------------------------------------------------------------------------
     def next_deadline(self, center: str) -> float | None:
@@ -411,6 +416,31 @@ class Router:
         """Move the virtual clock; every transaction stores it with its changes (a restart
         resumes from the last change)."""
         self._virtual_now = now_s
+
+
+DECLINED_SEPARATOR = "\x1f"
+
+
+def declined_agents(dialect: str):
+    """The agents who rejected or let expire an offer of each contact, joined by
+    :data:`DECLINED_SEPARATOR` (None for a contact never declined), as a column of the waiting
+    contacts' query (no separate round trip; only contacts offered before are looked up)."""
+    declined = S.offers.alias("declined_offers")
+    separator = literal(DECLINED_SEPARATOR)
+    joined = (
+        func.string_agg(declined.c.agent_id, separator)
+        if dialect == "postgresql"
+        else func.group_concat(declined.c.agent_id, separator)
+    )
+    lookup = (
+        select(joined)
+        .where(
+            declined.c.contact_id == S.contacts.c.contact_id,
+            declined.c.state.in_(("rejected", "expired")),
+        )
+        .scalar_subquery()
+    )
+    return case((S.contacts.c.offer_count > 0, lookup), else_=null()).label("declined")
 
 
 def decide_offers(center: Center, waiting, states: dict, now: float, declined) -> list:

@@ -45,6 +45,13 @@ def lock_center(connection: Connection, center: str) -> None:
     )
 
 
+def begin_statement(center: str | None) -> str:
+    """``BEGIN`` and, for a center, its write lock: one round trip (integers only, no input)."""
+    if center is None:
+        return "BEGIN"
+    return f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_CLASS}, {center_key(center)})"
+
+
 def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 

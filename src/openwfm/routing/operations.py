@@ -71,17 +71,17 @@ def agent_view(row) -> dict:
 
 def get_contact(router: Router, center: str, contact_id: str) -> dict:
     with router.store.read() as connection:
-        return contact_view(T.contact_row(T.Tx(connection, center, 0.0), contact_id))
+        return contact_view(T.contact_row(T.Tx(connection, center, 0.0, lock=False), contact_id))
 
 
 def get_agent(router: Router, center: str, agent_id: str) -> dict:
     with router.store.read() as connection:
-        return agent_view(T.agent_row(T.Tx(connection, center, 0.0), agent_id))
+        return agent_view(T.agent_row(T.Tx(connection, center, 0.0, lock=False), agent_id))
 
 
 def get_offer(router: Router, center: str, offer_id: str) -> dict:
     with router.store.read() as connection:
-        return offer_view(T.offer_row(T.Tx(connection, center, 0.0), offer_id))
+        return offer_view(T.offer_row(T.Tx(connection, center, 0.0, lock=False), offer_id))
 
 
 # --- contacts ---------------------------------------------------------------------------------
@@ -373,8 +373,7 @@ def put_agent(router: Router, center: str, agent_id: str, body: dict) -> dict:
 
 def set_presence(router: Router, center: str, agent_id: str, status: str) -> dict:
     with router.tx(center) as tx:
-        T.set_presence(tx, agent_id, status)
-        return agent_view(T.agent_row(tx, agent_id))
+        return agent_view(T.set_presence(tx, agent_id, status))
 
 
 def agent_offers(router: Router, center: str, agent_id: str) -> list[dict]:

@@ -8,6 +8,7 @@ an idempotency key reused with another body 422, a state change the state forbid
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from contextlib import asynccontextmanager
 
@@ -107,6 +108,8 @@ def create_app(
     async def _problem(_request, error: Problem):
         return problem_response(error)
 
+    _store_error_handlers(app)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request, error: RequestValidationError):
         first = error.errors()[0] if error.errors() else {}
@@ -142,6 +145,35 @@ def create_app(
 
     mount_pages(app, router, admin_key, export_origin)
     return app
+
+
+def _store_error_handlers(app: FastAPI) -> None:
+    """The store's failures as answers, not tracebacks: unreachable (a restart, a failover)
+    is 503 with ``Retry-After`` (nothing was committed: retry with the same idempotency key);
+    a guarded update or a constraint that refused a concurrent change is 409. One log line."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+    from openwfm.routing.problems import Conflict, Unavailable
+    from openwfm.routing.transitions import GuardFailed
+
+    log = logging.getLogger("openwfm.router")
+
+    @app.exception_handler(GuardFailed)
+    async def _guard(_request, _error: GuardFailed):
+        return problem_response(Conflict("the state changed concurrently; retry", field="state"))
+
+    @app.exception_handler(DBAPIError)
+    async def _store(request: Request, error: DBAPIError):
+        if isinstance(error, IntegrityError):
+            detail = "a concurrent change was refused by the store's constraints; retry"
+            return problem_response(Conflict(detail, field="state"))
+        if isinstance(error, OperationalError) or error.connection_invalidated:
+            why = (str(error.orig).strip().splitlines() or [""])[0] if error.orig else str(error)
+            log.warning("store unreachable on %s %s: %s", request.method, request.url.path, why)
+            response = problem_response(Unavailable("the store is unreachable; retry", field="db"))
+            response.headers["Retry-After"] = "1"
+            return response
+        raise error
 
 
 def _health_routes(app: FastAPI, router: Router, principal) -> None:

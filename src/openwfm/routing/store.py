@@ -64,6 +64,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    insert,
     text,
     update,
 )
@@ -177,6 +178,7 @@ offers = Table(
     CheckConstraint("state IN ('pending', 'accepted') OR NOT active", name="ck_offer_active"),
     Index("ix_offers_agent", "center", "agent_id", "state"),
     Index("ix_offers_pending", "state", "expires_at_s"),
+    Index("ix_offers_contact", "contact_id"),  # the offers a waiting contact had (declined)
     Index(
         "ux_offers_one_active_per_contact",
         "contact_id",
@@ -272,6 +274,10 @@ class Store:
         self.reader = make_engine(url, synchronous, "BEGIN") if self.is_sqlite else self.engine
         # SQLite has one writer: queue our own threads here instead of spinning on its lock
         self._write_lock = threading.Lock()
+        # PostgreSQL: write transactions begin themselves (see write), on the same pool
+        self._transactions = (
+            None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     def create_schema(self) -> None:
         """SQLite: create missing tables; PostgreSQL: Alembic migrations to the newest
@@ -299,8 +305,21 @@ class Store:
                     )
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as connection:
+    def write(self, center: str | None = None) -> Iterator[Connection]:
+        """One write transaction; ``center``: it also holds that center's write lock.
+
+        PostgreSQL: the transaction opens with ``BEGIN; SELECT pg_advisory_xact_lock(...)`` in
+        one round trip (the connection is in autocommit mode, so the driver sends no separate
+        BEGIN), and commits or rolls back as one. SQLite: one writer, ``BEGIN IMMEDIATE``.
+        """
+        if self.is_sqlite:
+            with self._write_lock, self.engine.begin() as connection:
+                yield connection
+            return
+        from openwfm.routing.lease import begin_statement
+
+        with self._transactions.begin() as connection:
+            connection.exec_driver_sql(begin_statement(center))
             yield connection
 
     @contextmanager
@@ -329,9 +348,10 @@ def make_engine(url: str, synchronous: str = "FULL", begin: str = "BEGIN IMMEDIA
     if not url.startswith("sqlite"):
         import os
 
+        # no pre-ping (a round trip per checkout): after a restart of the database the first
+        # use of a stale connection fails (503, retried) and the whole pool is renewed
         return create_engine(
             postgres_driver_url(url),
-            pool_pre_ping=True,
             pool_size=10,
             connect_args={"application_name": f"openwfm-router:{os.getpid()}"},
         )
@@ -372,3 +392,49 @@ def next_event_numbers(connection: Connection, center: str, count: int) -> int:
     )
     last = result.scalar_one()
     return last - count + 1
+
+
+def insert_numbered_events(connection: Connection, center: str, rows: list[dict]) -> int:
+    """Number ``rows`` gap-free for ``center`` and insert them; returns the first number.
+
+    PostgreSQL: one statement (the counter's update and the insert, in one round trip);
+    elsewhere :func:`next_event_numbers` then an insert. Rows: ``at_s, type, contact_id,
+    agent_id, offer_id, data`` (``seq`` and ``center`` are set here)."""
+    import json
+
+    count = len(rows)
+    if connection.dialect.name != "postgresql":
+        first = next_event_numbers(connection, center, count)
+        for offset, row in enumerate(rows):
+            row["seq"] = first + offset
+        connection.execute(insert(events), rows)
+        return first
+    params: dict = {"center": center, "count": count}
+    values = []
+    for k, row in enumerate(rows):
+        values.append(f"({k}, :a{k}, :t{k}, :c{k}, :g{k}, :o{k}, CAST(:d{k} AS JSON))")
+        params.update(
+            {
+                f"a{k}": float(row["at_s"]),
+                f"t{k}": row["type"],
+                f"c{k}": row["contact_id"],
+                f"g{k}": row["agent_id"],
+                f"o{k}": row["offer_id"],
+                f"d{k}": json.dumps(row["data"]),
+            }
+        )
+    statement = text(
+        "WITH counter AS (UPDATE router_centers SET event_seq = event_seq + :count "
+        "WHERE center = :center RETURNING event_seq) "
+        "INSERT INTO router_events (center, seq, at_s, type, contact_id, agent_id, offer_id, data) "
+        "SELECT :center, counter.event_seq - :count + 1 + v.k, v.at_s, v.type, v.contact_id, "
+        "v.agent_id, v.offer_id, v.data FROM counter, (VALUES "
+        + ", ".join(values)
+        + ") AS v(k, at_s, type, contact_id, agent_id, offer_id, data) RETURNING seq"
+    )
+    numbers = sorted(connection.execute(statement, params).scalars())
+    if len(numbers) != count:
+        raise RuntimeError(f"center {center!r} has no event counter")
+    for row, number in zip(rows, numbers, strict=True):
+        row["seq"] = number
+    return numbers[0]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, null, select, update
 from sqlalchemy.engine import Connection
 
 from openwfm.routing import store as S
@@ -31,10 +32,12 @@ class Tx:
     now: float
     pending_events: list[dict] = field(default_factory=list)
     reroute: bool = False  # something changed that may allow new offers
+    lock: bool = True  # False: the center's write lock is held already, or only reading
 
     def __post_init__(self) -> None:
         # PostgreSQL: a center's write transactions run one at a time across processes
-        lock_center(self.connection, self.center)
+        if self.lock:
+            lock_center(self.connection, self.center)
 
     def emit(self, type_: str, *, contact_id=None, agent_id=None, offer_id=None, **data) -> None:
         self.pending_events.append(
@@ -54,16 +57,22 @@ class Tx:
         rows = self.pending_events
         if not rows:
             return []
-        first = S.next_event_numbers(self.connection, self.center, len(rows))
-        for offset, row in enumerate(rows):
-            row["seq"] = first + offset
-        self.connection.execute(insert(S.events), rows)
+        S.insert_numbered_events(self.connection, self.center, rows)
         self.pending_events = []
         return rows
 
-    def guarded(self, statement) -> None:
-        if self.connection.execute(statement).rowcount != 1:
+    def guarded(self, statement):
+        """Execute an update that must change exactly one row; returns that row when the
+        statement has RETURNING (else None)."""
+        result = self.connection.execute(statement)
+        if result.returns_rows:
+            rows = result.all()
+            if len(rows) != 1:
+                raise GuardFailed(str(statement))
+            return rows[0]
+        if result.rowcount != 1:
             raise GuardFailed(str(statement))
+        return None
 
 
 def new_id(prefix: str) -> str:
@@ -113,75 +122,111 @@ def offer_row(tx: Tx, offer_id: str):
 # --- agents' load ---------------------------------------------------------------------------
 
 
-def take_slot(tx: Tx, agent, channel: str, limit: int) -> None:
-    """One more contact (an offer) for ``agent`` on ``channel`` (limit: its capacity there)."""
+def take_slot(tx: Tx, agent_id: str, channel: str, limit: int, count: int = 1) -> None:
+    """``count`` more contacts (offers) for the agent on ``channel`` (limit: its capacity
+    there): one guarded update (available, idle or already on ``channel``, within ``limit``)."""
     a = S.agents.c
     tx.guarded(
         update(S.agents)
         .where(
             a.center == tx.center,
-            a.agent_id == agent.agent_id,
+            a.agent_id == agent_id,
             a.status == "available",
-            a.load == agent.load,
+            (a.load == 0) | (a.channel == channel),
+            a.load + count <= limit,
         )
-        .values(load=a.load + 1, channel=channel, load_limit=limit)
+        .values(load=a.load + count, channel=channel, load_limit=limit)
     )
 
 
-def release_slot(tx: Tx, agent_id: str, *, finished: bool) -> None:
-    """One contact (or offer) less; ``finished``: a contact ended, so the agent's idle clock
-    restarts (the simulator does the same at the end of every contact, chats included)."""
+def release_slot(
+    tx: Tx, agent_id: str, *, finished: bool, count: int = 1, also: dict | None = None
+):
+    """``count`` contacts (or offers) less, in one guarded update; ``finished``: a contact
+    ended, so the agent's idle clock restarts (the simulator does the same at the end of every
+    contact, chats included); ``also``: more columns to set in the same update. Returns the
+    agent's row after the update."""
     a = S.agents.c
-    agent = agent_row(tx, agent_id, full=False)
-    values = {"load": agent.load - 1}
-    if agent.load - 1 == 0:
-        values.update(channel=None, load_limit=0)
+    values = {
+        "load": a.load - count,
+        "channel": case((a.load == count, null()), else_=a.channel),
+        "load_limit": case((a.load == count, 0), else_=a.load_limit),
+        **(also or {}),
+    }
     if finished:
         values["idle_since_s"] = tx.now
-    tx.guarded(
+    return tx.guarded(
         update(S.agents)
-        .where(a.center == tx.center, a.agent_id == agent_id, a.load == agent.load)
+        .where(a.center == tx.center, a.agent_id == agent_id, a.load >= count)
         .values(**values)
+        .returning(*S.agents.c)
     )
 
 
 # --- offers ---------------------------------------------------------------------------------
 
 
-def make_offer(
-    tx: Tx, contact, agent, proficiency: float, channel: str, limit: int, timeout_s: float
-) -> str:
-    """Offer ``contact`` (queued) to ``agent`` (available, with a free slot)."""
-    offer_id = new_id("off")
+@dataclass(frozen=True)
+class PlannedOffer:
+    """One routing decision to write: ``contact`` (its queued row) to ``agent_id``."""
+
+    contact: Any
+    agent_id: str
+    proficiency: float
+    channel: str
+    limit: int  # the agent's capacity on ``channel``
+
+
+def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
+    """Offer each planned contact (queued) to its agent (available, with free slots): one
+    guarded update of the contacts, one of each agent, one insert of the offers."""
+    if not planned:
+        return
     c = S.contacts.c
-    tx.guarded(
+    offer_ids = {p.contact.contact_id: new_id("off") for p in planned}
+    changed = tx.connection.execute(
         update(S.contacts)
-        .where(c.contact_id == contact.contact_id, c.state == "queued")
-        .values(state="offered", offer_id=offer_id, offer_count=c.offer_count + 1)
-    )
-    take_slot(tx, agent, channel, limit)
+        .where(c.contact_id.in_(list(offer_ids)), c.state == "queued")
+        .values(
+            state="offered",
+            offer_id=case(offer_ids, value=c.contact_id),
+            offer_count=c.offer_count + 1,
+        )
+    ).rowcount
+    if changed != len(planned):
+        raise GuardFailed(f"{len(planned) - changed} planned contact(s) no longer queued")
+    slots: dict[tuple[str, str, int], int] = {}
+    for p in planned:
+        key = (p.agent_id, p.channel, p.limit)
+        slots[key] = slots.get(key, 0) + 1
+    for (agent_id, channel, limit), count in slots.items():
+        take_slot(tx, agent_id, channel, limit, count)
     expires = tx.now + timeout_s
     tx.connection.execute(
-        insert(S.offers).values(
-            offer_id=offer_id,
-            center=tx.center,
-            contact_id=contact.contact_id,
-            agent_id=agent.agent_id,
-            state="pending",
-            active=True,
-            created_s=tx.now,
+        insert(S.offers),
+        [
+            {
+                "offer_id": offer_ids[p.contact.contact_id],
+                "center": tx.center,
+                "contact_id": p.contact.contact_id,
+                "agent_id": p.agent_id,
+                "state": "pending",
+                "active": True,
+                "created_s": tx.now,
+                "expires_at_s": expires,
+            }
+            for p in planned
+        ],
+    )
+    for p in planned:
+        tx.emit(
+            "offer.created",
+            contact_id=p.contact.contact_id,
+            agent_id=p.agent_id,
+            offer_id=offer_ids[p.contact.contact_id],
             expires_at_s=expires,
+            proficiency=p.proficiency,
         )
-    )
-    tx.emit(
-        "offer.created",
-        contact_id=contact.contact_id,
-        agent_id=agent.agent_id,
-        offer_id=offer_id,
-        expires_at_s=expires,
-        proficiency=proficiency,
-    )
-    return offer_id
 
 
 def end_offer(tx: Tx, offer, state: str) -> None:
@@ -251,37 +296,69 @@ def expire_offer(tx: Tx, offer, max_missed: int) -> None:
         set_presence(tx, offer.agent_id, "away", reason="missed_offers")
 
 
-def pending_offers_of(tx: Tx, agent_id: str):
-    o = S.offers.c
-    return tx.connection.execute(
-        select(S.offers)
+def rescind_offers_of(tx: Tx, agent_id: str) -> list:
+    """End every pending offer of the agent as ``rescinded`` (their contacts back to
+    ``queued``); returns them, oldest first. The caller frees the agent's slots."""
+    o, c = S.offers.c, S.contacts.c
+    offers = tx.connection.execute(
+        update(S.offers)
         .where(o.center == tx.center, o.agent_id == agent_id, o.state == "pending")
-        .order_by(o.created_s, o.offer_id)
+        .values(state="rescinded", active=False, decided_s=tx.now)
+        .returning(o.offer_id, o.contact_id, o.created_s)
     ).all()
+    if not offers:
+        return []
+    offers.sort(key=lambda r: (r.created_s, r.offer_id))
+    tx.connection.execute(
+        update(S.contacts)
+        .where(
+            c.contact_id.in_([r.contact_id for r in offers]),
+            c.state == "offered",
+            c.offer_id.in_([r.offer_id for r in offers]),
+        )
+        .values(state="queued", offer_id=None)
+    )
+    for offer in offers:
+        tx.emit(
+            "offer.rescinded",
+            contact_id=offer.contact_id,
+            agent_id=agent_id,
+            offer_id=offer.offer_id,
+        )
+    tx.reroute = True
+    return offers
 
 
 # --- agents -----------------------------------------------------------------------------------
 
 
-def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) -> None:
-    """Change an agent's presence; away or offline rescinds its pending offers."""
+def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None):
+    """Change an agent's presence; away or offline rescinds its pending offers. Returns the
+    agent's row after the change."""
     agent = agent_row(tx, agent_id, full=False)
     values: dict = {"status": status}
+    a = S.agents.c
     if status == "available":
         values["missed_offers"] = 0
         if agent.status != "available" and agent.load == 0:
             values["idle_since_s"] = tx.now
         tx.reroute = True
     else:
-        for offer in pending_offers_of(tx, agent_id):
-            end_offer(tx, offer, "rescinded")
-    a = S.agents.c
-    tx.connection.execute(
-        update(S.agents).where(a.center == tx.center, a.agent_id == agent_id).values(**values)
-    )
+        rescinded = rescind_offers_of(tx, agent_id)
+        if rescinded:  # the slots and the presence in one update
+            row = release_slot(tx, agent_id, finished=False, count=len(rescinded), also=values)
+            values = {}
+    if values:
+        row = tx.guarded(
+            update(S.agents)
+            .where(a.center == tx.center, a.agent_id == agent_id)
+            .values(**values)
+            .returning(*S.agents.c)
+        )
     if agent.status != status:
         extra = {"reason": reason} if reason else {}
         tx.emit("agent.presence", agent_id=agent_id, status=status, previous=agent.status, **extra)
+    return row
 
 
 # --- contacts ---------------------------------------------------------------------------------

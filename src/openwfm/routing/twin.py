@@ -46,9 +46,7 @@ def simulate_day(scenario, start, seed: int) -> TwinDay:
     (replication_seed,) = np.random.SeedSequence(seed).spawn(1)
     run = simulate_replication(plan, replication_seed)
     n = run.n_contacts
-    return TwinDay(
-        plan, run.availability, run.arrivals, run.floats[:n].copy(), run.ints[:n].copy()
-    )
+    return TwinDay(plan, run.availability, run.arrivals, run.floats[:n].copy(), run.ints[:n].copy())
 
 
 class Driver:

@@ -114,7 +114,7 @@ def wallboard(router: Router, center: str, published: dict | None = None) -> dic
                 (c.arrival_s >= min(day_start, now - WINDOW_15_MIN_S)) | c.state.in_(S.LIVE_STATES),
             )
         ).all()
-        tx = T.Tx(connection, center, now)
+        tx = T.Tx(connection, center, now, lock=False)
         estimates = {q: O.estimated_wait_s(router, tx, q) for q in spec.queue_channel}
     wrapping = {r.agent_id for r in rows if r.state == "wrapping"}
     tiles = []
@@ -273,7 +273,7 @@ def agent_desk(router: Router, center: str, agent_id: str) -> dict:
     day_start = _day_start(router, spec, now)
     c, o = S.contacts.c, S.offers.c
     with router.store.read() as connection:
-        agent = T.agent_row(T.Tx(connection, center, now), agent_id)
+        agent = T.agent_row(T.Tx(connection, center, now, lock=False), agent_id)
         offers = connection.execute(
             select(S.offers)
             .where(o.center == center, o.agent_id == agent_id, o.state == "pending")
