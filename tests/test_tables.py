@@ -314,3 +314,16 @@ def test_declared_columns_are_the_ones_the_modules_use():
     assert STATE_EVENT_COLUMNS == STATE_EVENTS.dtypes()
     metrics = [c.name for c in SIMULATION_INTERVALS.columns if c.kind == "number"]
     assert metrics == [f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high")]
+
+
+def test_a_simulation_writes_the_declared_interval_table(tmp_path):
+    from openwfm.scenario import load_scenario
+    from openwfm.sim import simulate
+    from openwfm.tables import SIMULATION_INTERVALS
+
+    scenario = load_scenario(EXAMPLES / "center.yaml")
+    rates = pd.read_csv(_rates(tmp_path / "rates.csv"))
+    result = simulate(scenario, replications=2, seed=3, scheduler="sync", rates=rates)
+    assert list(result.intervals.columns) == SIMULATION_INTERVALS.names
+    checked = check_table(result.intervals, SIMULATION_INTERVALS)
+    assert (checked["queue"] == "all").any() and (checked["segment"] == "all").any()

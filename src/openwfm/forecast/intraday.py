@@ -274,21 +274,22 @@ def validate_actuals(
             file=where,
             field=missing[0],
         )
-    out = actuals.reset_index(drop=True).copy()
-    times = pd.to_datetime(out["interval_start"], errors="coerce", format="ISO8601")
-    if times.isna().any():
-        i = int(np.flatnonzero(times.isna().to_numpy())[0])
-        _fail(f"unparseable time {out['interval_start'].iloc[i]!r}", source, i, "interval_start")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
-    out["interval_start"] = times
-    out["queue"] = out["queue"].astype(str)
-    counts = pd.to_numeric(out["offered"], errors="coerce")
-    bad = counts.isna() | (counts < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        _fail(f"expected a count >= 0, got {out['offered'].iloc[i]!r}", source, i, "offered")
-    out["offered"] = counts.astype(float)
+    from openwfm.tables import HISTORY, check_table
+
+    # the columns of a history table (openwfm.tables.HISTORY); in-memory rows as ``row N``
+    try:
+        out = check_table(
+            actuals,
+            HISTORY,
+            source=where,
+            columns=("interval_start", "queue", "offered"),
+            line_of=None if source is not None else (lambda position: position),
+            keys=False,
+        )
+    except DataError as error:
+        if source is not None:
+            raise
+        _fail(error.message, None, int(error.line), str(error.field))
     step = pd.Timedelta(minutes=interval_minutes)
     late = (out["interval_start"] + step) > as_of
     if late.any():
