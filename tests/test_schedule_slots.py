@@ -28,7 +28,12 @@ from openwfm.model import (
     ShiftTemplate,
 )
 from openwfm.scenario import load_scenario
-from openwfm.schedule import check_slot_roster, schedule_slots, slot_cover_cost
+from openwfm.schedule import (
+    check_slot_roster,
+    schedule_slots,
+    slot_cover_cost,
+    slot_roster_checker,
+)
 
 START = dt.date(2026, 3, 2)  # a Monday
 BUDGET = {"time_limit_s": 5.0, "deterministic": True}
@@ -301,13 +306,14 @@ def brute_force(center: Scenario, table: pd.DataFrame, ignore: bool) -> float:
     """Least cost over every roster of the listed slots that keeps the hard rules."""
     agents = [a.name for a in center.all_agents()]
     choices = [(a, row.date, row.shift) for a in agents for row in table.itertuples()]
+    check = slot_roster_checker(center, table, ignore_edge_stretches=ignore)
     best = float("inf")
     for picks in itertools.product((False, True), repeat=len(choices)):
         shifts = pd.DataFrame(
             [c for c, p in zip(choices, picks, strict=True) if p],
             columns=["agent", "date", "shift"],
         )
-        found = check_slot_roster(shifts, center, table, ignore_edge_stretches=ignore)
+        found = check(shifts)
         if not found["hard"].any():
             best = min(best, slot_cover_cost(shifts, table) + found["penalty"].sum())
     return best
@@ -386,10 +392,11 @@ def instances(draw):
         contract,
         agents=agents,
         types=types,
-        rules=hardness,
         requests=requests,
         forbidden_successions=[("late", "early")] if len(types) > 1 else [],
         fixed_days_off=[DayRule(agent="a1", weekday="sun")],
+        availability=[Availability(agent="*", weekday="tue", available_until="20:00")],
+        rules={**hardness, "availability": RuleSetting(hard=draw(st.booleans()), weight=3)},
     )
     rows = [
         (
@@ -419,6 +426,36 @@ def test_every_roster_keeps_the_hard_rules_by_the_independent_checker(instance):
     assert_checked(result, center, table, ignore_edge_stretches=ignore)
     assert set(result.shifts["agent"]) <= {a.name for a in center.all_agents()}
     assert 0.0 <= result.gap <= 1.0 and result.bound <= result.objective + 1e-9
+
+
+def test_two_weeks_eight_agents_twenty_requests_is_proved_optimal():
+    # the issue's instance (the timing is bench/slots.py's): 14 days, 8 agents, one shift type,
+    # cover 5 a day (under 100, over 1), 20 weighted on/off requests; proved optimal within a
+    # deterministic budget, and the optimum keeps every hard rule
+    contract = Contract(
+        name="c",
+        min_minutes_per_week=1920,
+        max_minutes_per_week=2400,
+        min_days_off_per_week=2,
+        max_consecutive_days=5,
+        min_consecutive_days=2,
+        min_consecutive_days_off=2,
+    )
+    requests = [
+        ShiftRequest(
+            agent=f"a{1 + (7 * i) % 8}",
+            date=START + dt.timedelta(days=(5 * i + 3) % 14),
+            wanted=i % 2 == 0,
+            weight=1 + (3 * i) % 10,
+        )
+        for i in range(20)
+    ]
+    center = scenario(contract, agents=8, requests=requests)
+    table = slots([(d, "day", 5, 100, 1) for d in range(14)])
+    result = schedule_slots(center, table, time_limit_s=60.0, deterministic=True)
+    assert result.status == "OPTIMAL" and result.gap == 0
+    assert result.coverage["under"].sum() == 0  # 8 agents x 4-5 shifts a week cover 5 a day
+    assert_checked(result, center, table)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -15,7 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "check": ["check_schedule"],
         "rules": ["RULES"],
-        "slot_check": ["check_slot_roster", "slot_cover_cost"],
+        "slot_check": ["check_slot_roster", "slot_cover_cost", "slot_roster_checker"],
         "slots": ["SlotRosterResult", "schedule_slots"],
         "solver": [
             "ScheduleResult",

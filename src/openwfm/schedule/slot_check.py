@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -311,6 +312,51 @@ def _structure(shifts, scenario, slots, start, days, out: _Report) -> dict[str, 
     return worked
 
 
+def slot_roster_checker(
+    scenario: Scenario,
+    slot_requirements: pd.DataFrame,
+    *,
+    start: dt.date | None = None,
+    days: int | None = None,
+    ignore_edge_stretches: bool | None = None,
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A checker for many rosters of one instance: the slot table and horizon are read once
+    (as in ``schedule_slots``); the returned function maps a roster to its violations, as
+    :func:`check_slot_roster` does."""
+    from openwfm.schedule.slot_input import check_slot_requirements
+
+    settings = scenario.schedule
+    slots, horizon = check_slot_requirements(slot_requirements, scenario, "slots", start, days)
+    ignore = (
+        settings.ignore_edge_stretches
+        if ignore_edge_stretches is None
+        else bool(ignore_edge_stretches)
+    )
+    templates = {t.name: t for t in settings.shift_templates}
+    contracts = {c.name: c for c in scenario.contracts}
+
+    def check(shifts: pd.DataFrame) -> pd.DataFrame:
+        out = _Report(settings)
+        worked = _structure(shifts, scenario, slots, horizon.start, horizon.days, out)
+        rosters = []
+        for agent in scenario.all_agents():
+            contract = (
+                contracts.get(agent.contract, OPEN_CONTRACT) if agent.contract else OPEN_CONTRACT
+            )
+            r = _Roster(agent, contract, worked.get(agent.name, {}), templates)
+            rosters.append(r)
+            _weekly(r, horizon.days, out)
+            _horizon(r, out)
+            _stretches(r, horizon.start, horizon.days, ignore, out)
+            _rest(r, horizon.start, out)
+            _successions_weekends(r, horizon.start, horizon.days, settings, out)
+            _day_rules(r, horizon.start, horizon.days, settings, out)
+        _fairness(rosters, horizon.start, settings, out)
+        return pd.DataFrame(out.rows, columns=COLUMNS).astype({"hard": bool})
+
+    return check
+
+
 def check_slot_roster(
     shifts: pd.DataFrame,
     scenario: Scenario,
@@ -323,32 +369,14 @@ def check_slot_roster(
     """Every violation of the roster ``shifts`` (columns ``agent, date, shift``) over the
     horizon the slot table and ``start`` / ``days`` give (as in ``schedule_slots``): rule,
     agent, period, hard, amount, penalty, detail."""
-    from openwfm.schedule.slot_input import check_slot_requirements
-
-    settings = scenario.schedule
-    slots, horizon = check_slot_requirements(slot_requirements, scenario, "slots", start, days)
-    ignore = (
-        settings.ignore_edge_stretches
-        if ignore_edge_stretches is None
-        else bool(ignore_edge_stretches)
+    check = slot_roster_checker(
+        scenario,
+        slot_requirements,
+        start=start,
+        days=days,
+        ignore_edge_stretches=ignore_edge_stretches,
     )
-    out = _Report(settings)
-    worked = _structure(shifts, scenario, slots, horizon.start, horizon.days, out)
-    templates = {t.name: t for t in settings.shift_templates}
-    contracts = {c.name: c for c in scenario.contracts}
-    rosters = []
-    for agent in scenario.all_agents():
-        contract = contracts.get(agent.contract, OPEN_CONTRACT) if agent.contract else OPEN_CONTRACT
-        r = _Roster(agent, contract, worked.get(agent.name, {}), templates)
-        rosters.append(r)
-        _weekly(r, horizon.days, out)
-        _horizon(r, out)
-        _stretches(r, horizon.start, horizon.days, ignore, out)
-        _rest(r, horizon.start, out)
-        _successions_weekends(r, horizon.start, horizon.days, settings, out)
-        _day_rules(r, horizon.start, horizon.days, settings, out)
-    _fairness(rosters, horizon.start, settings, out)
-    return pd.DataFrame(out.rows, columns=COLUMNS).astype({"hard": bool})
+    return check(shifts)
 
 
 def slot_cover_cost(shifts: pd.DataFrame, slot_requirements: pd.DataFrame) -> float:

@@ -272,6 +272,10 @@ def schedule_slots(
         scale = _scale([w for w, _ in m.cost])
         m.model.minimize(sum(round(w * scale) * var for w, var in m.cost if round(w * scale)))
         solver = cp_sat_solver(time_limit_s, num_workers, seed)
+        if solver.parameters.num_workers == 1:
+            # one search (deterministic budgets): the full LP relaxation proves these optima
+            # 5-20x faster than the default (14 days x 8 agents: 0.2 vs 2.6 deterministic s)
+            solver.parameters.linearization_level = 2
         status = _status_name(solver, solver.solve(m.model))
         if status == "INFEASIBLE":
             raise _diagnose(scenario, slots, horizon, types, ignore, time_limit_s)
