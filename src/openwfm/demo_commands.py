@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -27,11 +28,15 @@ DEMO_REPLICATIONS = 10
 def register(app: typer.Typer) -> None:
     @app.command("generate")
     def generate(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file with queue demand."),
-        out: Path = typer.Option(..., "--out", help="Output file, .csv or .parquet."),
-        weeks: int = typer.Option(4, "--weeks", help="Number of weeks to generate."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Random seed (same seed, same log)."),
-        start: str = typer.Option(DEMO_START.isoformat(), "--start", help="First day, YYYY-MM-DD."),
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with queue demand.")],
+        out: Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")],
+        weeks: Annotated[int, typer.Option("--weeks", help="Number of weeks to generate.")] = 4,
+        seed: Annotated[
+            int, typer.Option("--seed", min=0, help="Random seed (same seed, same log).")
+        ] = 0,
+        start: Annotated[
+            str, typer.Option("--start", help="First day, YYYY-MM-DD.")
+        ] = DEMO_START.isoformat(),
     ) -> None:
         """Generate a seeded synthetic interaction log for a scenario."""
         from rich.console import Console
@@ -58,21 +63,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
-        out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the demo's files."),
-        weeks: int = typer.Option(DEMO_WEEKS, "--weeks", help="Weeks of history to generate."),
-        seed: int = typer.Option(DEMO_SEED, "--seed", min=0, help="Random seed."),
-        time_limit: float = typer.Option(
-            DEMO_TIME_LIMIT_S, "--time-limit", help="Schedule solver limit, s."
+        out: Annotated[Path, typer.Option("--out", help="Folder for the demo's files.")] = Path(
+            "out/demo"
         ),
-        replications: int = typer.Option(
-            DEMO_REPLICATIONS, "--replications", help="Simulated replications of the plan."
-        ),
-        deterministic: bool = typer.Option(
-            False,
-            "--deterministic",
-            help="Count --time-limit as solver work, not wall seconds (the same plan on any "
-            "machine).",
-        ),
+        weeks: Annotated[
+            int, typer.Option("--weeks", help="Weeks of history to generate.")
+        ] = DEMO_WEEKS,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = DEMO_SEED,
+        time_limit: Annotated[
+            float, typer.Option("--time-limit", help="Schedule solver limit, s.")
+        ] = DEMO_TIME_LIMIT_S,
+        replications: Annotated[
+            int, typer.Option("--replications", help="Simulated replications of the plan.")
+        ] = DEMO_REPLICATIONS,
+        deterministic: Annotated[
+            bool,
+            typer.Option(
+                "--deterministic",
+                help="Count --time-limit as solver work, not wall seconds (the same plan on any "
+                "machine).",
+            ),
+        ] = False,
     ) -> None:
         """Run openwfm on the example center: history, KPIs, report, then next week's plan."""
         run_demo(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import typer
+
+SlDefinition = Literal["offered", "answered", "virtual"]
+SolveFor = Literal["agents", "arrival-rate", "service-level"]
 
 
 def _print_result(result: dict) -> None:
@@ -32,11 +37,6 @@ def _advanced_erlang(
     from openwfm.errors import ParameterError
     from openwfm.queueing.calculator import calculate
 
-    if options["definition"] not in ("offered", "answered", "virtual"):
-        raise ParameterError(
-            f"unknown {options['definition']!r} (expected offered, answered or virtual)",
-            field="--sl-definition",
-        )
     interval_s = interval_minutes * 60.0
     rate = arrival_rate_per_s if arrival_rate_per_s is not None else calls_per_interval / interval_s
     if rate < 0:
@@ -74,44 +74,71 @@ def _advanced_erlang(
 def register(app: typer.Typer) -> None:
     @app.command("erlang")
     def erlang(
-        calls_per_interval: float = typer.Option(None, help="Contacts offered per interval."),
-        arrival_rate_per_s: float = typer.Option(None, help="Arrival rate per second."),
-        aht_s: float = typer.Option(..., help="Average handle time, seconds."),
-        interval_minutes: float = typer.Option(30.0, help="Interval length, minutes."),
-        target_s: float = typer.Option(20.0, help="Service-level target time, seconds."),
-        sl: float = typer.Option(0.8, help="Service-level target (fraction), when solving."),
-        agents: int = typer.Option(None, help="Agents on line; omit to solve for agents."),
-        patience_s: float = typer.Option(None, help="Mean patience, seconds (Erlang A)."),
-        max_occupancy: float = typer.Option(None, help="Occupancy cap when solving."),
-        max_abandon: float = typer.Option(None, help="Abandonment cap when solving (Erlang A)."),
-        max_asa_s: float = typer.Option(None, help="ASA cap in seconds when solving."),
-        lines: int = typer.Option(
-            None, help="Lines (agents + waiting places); busy signal beyond (Erlang X)."
-        ),
-        retrial_probability: float = typer.Option(
-            None, help="Probability a blocked or abandoning caller redials (Erlang X)."
-        ),
-        retry_mean_s: float = typer.Option(
-            None, help="Mean time to the redial, seconds (default: the long-retry limit)."
-        ),
-        forecast_sd: float = typer.Option(
-            None, help="Standard deviation of the forecast volume per interval (contacts)."
-        ),
-        probability: float = typer.Option(
-            None, help="With --forecast-sd: meet the target with this probability."
-        ),
-        outbound_aht_s: float = typer.Option(None, help="Blending: outbound handle time, seconds."),
-        threshold: int = typer.Option(None, help="Blending: idle agents kept free for inbound."),
-        outbound_per_hour: float = typer.Option(
-            None, help="Blending: outbound calls per hour to afford when solving."
-        ),
-        sl_definition: str = typer.Option(
-            "offered", help="Service level over offered, answered or virtual."
-        ),
-        solve_for: str = typer.Option(
-            None, help="agents, arrival-rate or service-level (default from --agents)."
-        ),
-        json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+        aht_s: Annotated[float, typer.Option(help="Average handle time, seconds.")],
+        calls_per_interval: Annotated[
+            float | None, typer.Option(help="Contacts offered per interval.")
+        ] = None,
+        arrival_rate_per_s: Annotated[
+            float | None, typer.Option(help="Arrival rate per second.")
+        ] = None,
+        interval_minutes: Annotated[float, typer.Option(help="Interval length, minutes.")] = 30.0,
+        target_s: Annotated[float, typer.Option(help="Service-level target time, seconds.")] = 20.0,
+        sl: Annotated[
+            float, typer.Option(help="Service-level target (fraction), when solving.")
+        ] = 0.8,
+        agents: Annotated[
+            int | None, typer.Option(help="Agents on line; omit to solve for agents.")
+        ] = None,
+        patience_s: Annotated[
+            float | None, typer.Option(help="Mean patience, seconds (Erlang A).")
+        ] = None,
+        max_occupancy: Annotated[
+            float | None, typer.Option(help="Occupancy cap when solving.")
+        ] = None,
+        max_abandon: Annotated[
+            float | None, typer.Option(help="Abandonment cap when solving (Erlang A).")
+        ] = None,
+        max_asa_s: Annotated[
+            float | None, typer.Option(help="ASA cap in seconds when solving.")
+        ] = None,
+        lines: Annotated[
+            int | None,
+            typer.Option(help="Lines (agents + waiting places); busy signal beyond (Erlang X)."),
+        ] = None,
+        retrial_probability: Annotated[
+            float | None,
+            typer.Option(help="Probability a blocked or abandoning caller redials (Erlang X)."),
+        ] = None,
+        retry_mean_s: Annotated[
+            float | None,
+            typer.Option(help="Mean time to the redial, seconds (default: the long-retry limit)."),
+        ] = None,
+        forecast_sd: Annotated[
+            float | None,
+            typer.Option(help="Standard deviation of the forecast volume per interval (contacts)."),
+        ] = None,
+        probability: Annotated[
+            float | None,
+            typer.Option(help="With --forecast-sd: meet the target with this probability."),
+        ] = None,
+        outbound_aht_s: Annotated[
+            float | None, typer.Option(help="Blending: outbound handle time, seconds.")
+        ] = None,
+        threshold: Annotated[
+            int | None, typer.Option(help="Blending: idle agents kept free for inbound.")
+        ] = None,
+        outbound_per_hour: Annotated[
+            float | None,
+            typer.Option(help="Blending: outbound calls per hour to afford when solving."),
+        ] = None,
+        sl_definition: Annotated[
+            SlDefinition, typer.Option(help="Service level over offered, answered or virtual.")
+        ] = "offered",
+        solve_for: Annotated[
+            SolveFor | None,
+            typer.Option(help="agents, arrival-rate or service-level (default from --agents)."),
+        ] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Erlang C / A / X, uncertain-forecast and blending calculator: metrics for given
         agents, the least agents, or the largest arrival rate."""

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def read_table_file(path: Path, what: str):
+    from openwfm.model import Scenario
+    from openwfm.sim.run import SimulationResult
+
+
+def read_table_file(path: Path, what: str) -> pd.DataFrame:
     """A CSV or Parquet table; a missing or unreadable file is a one-line DataError."""
     import pandas as pd
 
@@ -25,7 +32,7 @@ def read_table_file(path: Path, what: str):
         raise DataError(f"cannot read {what}: {error}", file=str(path)) from None
 
 
-def read_arrivals(path: Path):
+def read_arrivals(path: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(rates, trace): a rates table, or an interaction log to replay (any openwfm format)."""
     from openwfm.data.readers import read_interactions
     from openwfm.errors import DataError
@@ -45,7 +52,7 @@ def read_arrivals(path: Path):
     return None, read_interactions(path)
 
 
-def write_outputs(result, out: Path) -> None:
+def write_outputs(result: SimulationResult, out: Path) -> None:
     """intervals.csv, summary.csv, replications.csv, written to a temporary folder first."""
     import os
     import shutil
@@ -64,7 +71,7 @@ def write_outputs(result, out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _shrinkage(given: float | None, scenario, scheduled: bool) -> float:
+def _shrinkage(given: float | None, scenario: Scenario, scheduled: bool) -> float:
     """The shrinkage to simulate: the option's, else the scenario's for a schedule."""
     if given is not None:
         if not 0.0 <= given < 1.0:
@@ -78,44 +85,61 @@ def _shrinkage(given: float | None, scenario, scheduled: bool) -> float:
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_command(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-        schedule: Path | None = typer.Option(
-            None,
-            "--schedule",
-            help="Agents: shifts and breaks (agent,start,end,activity) or counts per interval "
-            "(interval_start,agents[,team]). Default: every agent through the opening hours.",
-        ),
-        arrivals: Path | None = typer.Option(
-            None,
-            "--arrivals",
-            help="Rates per interval (interval_start,queue[,segment],arrival_rate_per_s) or an "
-            "interaction log to replay. Default: the scenario's queue demand.",
-        ),
-        replications: int = typer.Option(10, "--replications", "-r", min=1),
-        seed: int = typer.Option(0, "--seed", min=0),
-        start: str | None = typer.Option(
-            None, "--start", help="First day (YYYY-MM-DD) when the demand comes from the scenario."
-        ),
-        days: int | None = typer.Option(None, "--days", min=1, help="Days to simulate."),
-        scheduler: str = typer.Option(
-            "threads",
-            "--scheduler",
-            help="threads (default), sync, local (a Dask LocalCluster) or a scheduler address.",
-        ),
-        drop_unknown_queues: bool = typer.Option(
-            False,
-            "--drop-unknown-queues",
-            help="Replay: leave out logged contacts of queues the scenario does not have.",
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-        out: Path | None = typer.Option(None, "--out", help="Folder for the CSV tables."),
-        shrinkage: float | None = typer.Option(
-            None,
-            "--shrinkage",
-            help="Share of scheduled time agents are away at random beyond the schedule's "
-            "breaks (meetings, absence), 0..1. Default: the scenario's shrinkage with "
-            "--schedule, 0 without (every agent on through the opening hours).",
-        ),
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        schedule: Annotated[
+            Path | None,
+            typer.Option(
+                "--schedule",
+                help="Agents: shifts and breaks (agent,start,end,activity) or counts per "
+                "interval (interval_start,agents[,team]). Default: every agent through the "
+                "opening hours.",
+            ),
+        ] = None,
+        arrivals: Annotated[
+            Path | None,
+            typer.Option(
+                "--arrivals",
+                help="Rates per interval (interval_start,queue[,segment],arrival_rate_per_s) "
+                "or an interaction log to replay. Default: the scenario's queue demand.",
+            ),
+        ] = None,
+        replications: Annotated[int, typer.Option("--replications", "-r", min=1)] = 10,
+        seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+        start: Annotated[
+            str | None,
+            typer.Option(
+                "--start", help="First day (YYYY-MM-DD) when the demand comes from the scenario."
+            ),
+        ] = None,
+        days: Annotated[int | None, typer.Option("--days", min=1, help="Days to simulate.")] = None,
+        scheduler: Annotated[
+            str,
+            typer.Option(
+                "--scheduler",
+                help="threads (default), sync, local (a Dask LocalCluster) or a scheduler "
+                "address host:port.",
+            ),
+        ] = "threads",
+        drop_unknown_queues: Annotated[
+            bool,
+            typer.Option(
+                "--drop-unknown-queues",
+                help="Replay: leave out logged contacts of queues the scenario does not have.",
+            ),
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Folder for the CSV tables.")
+        ] = None,
+        shrinkage: Annotated[
+            float | None,
+            typer.Option(
+                "--shrinkage",
+                help="Share of scheduled time agents are away at random beyond the schedule's "
+                "breaks (meetings, absence), 0..1. Default: the scenario's shrinkage with "
+                "--schedule, 0 without (every agent on through the opening hours).",
+            ),
+        ] = None,
     ) -> None:
         """Simulate the center; KPIs per queue x segment x interval with 95% CIs."""
         import json

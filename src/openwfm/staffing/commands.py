@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
+
+# the interval lengths staffing accepts (openwfm.staffing.INTERVAL_CHOICES)
+IntervalMinutes = Literal[5, 6, 15, 30, 60]
 
 
 def read_forecast_table(path: Path):
@@ -41,14 +45,18 @@ def read_forecast_table(path: Path):
 def register(app: typer.Typer) -> None:
     @app.command("staff")
     def staff(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-        forecast: Path = typer.Option(
-            ..., help="Forecast (forecast column) or KPI (offered) table, CSV/Parquet."
-        ),
-        out: Path = typer.Option(None, help="Write the requirements table (.csv or .parquet)."),
-        interval_minutes: int = typer.Option(
-            None, help="Interval length (default: scenario grid)."
-        ),
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        forecast: Annotated[
+            Path,
+            typer.Option(help="Forecast (forecast column) or KPI (offered) table, CSV/Parquet."),
+        ],
+        out: Annotated[
+            Path | None, typer.Option(help="Write the requirements table (.csv or .parquet).")
+        ] = None,
+        interval_minutes: Annotated[
+            IntervalMinutes | None,
+            typer.Option(help="Interval length, minutes (default: scenario grid)."),
+        ] = None,
     ) -> None:
         """Forecast + scenario targets -> required and scheduled agents per queue x interval."""
 
