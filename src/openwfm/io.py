@@ -241,3 +241,30 @@ def undecodable_line(path: str | Path) -> int | None:
     except UnicodeDecodeError as error:
         return data[: error.start].count(b"\n") + 1
     return None
+
+
+def _json_value(value: object) -> object:
+    """``value`` with NaN / infinity as None, NumPy scalars as plain numbers, other objects
+    (dates, paths) as strings; dicts and lists recursively."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if value is None or isinstance(value, bool | str):
+        return value
+    if hasattr(value, "item") and callable(value.item):  # a NumPy scalar
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)
+
+
+def strict_json_text(value: object, indent: int | None = 2) -> str:
+    """Strict JSON (RFC 8259: no NaN or Infinity): non-finite numbers become null."""
+    import json
+
+    return json.dumps(_json_value(value), indent=indent, allow_nan=False)

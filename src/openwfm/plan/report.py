@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from openwfm.model import Scenario
 from openwfm.plan.summary import PlanSummary, fmt
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from openwfm.plan.pipeline import PlanResult
+    from openwfm.report.html import Report
 
 HISTORY_DAYS_SHOWN = 14
 METRICS = (
@@ -135,7 +142,7 @@ def summary_html(summary: PlanSummary) -> str:
     return "".join(parts)
 
 
-def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame):
+def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame) -> go.Figure:
     """Per queue: the last two weeks of history and the forecast with 80% / 95% bands."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -203,7 +210,7 @@ def _targets(scenario: Scenario, queue: str) -> dict[str, float | None]:
 
 def simulation_figure(
     scenario: Scenario, intervals: pd.DataFrame, metric: str, label: str, target_key: str
-):
+) -> go.Figure:
     """Per queue (all segments): the simulated ``metric`` per interval, its 95% CI band, and
     the queue's target as a dashed line."""
     import plotly.graph_objects as go
@@ -265,7 +272,7 @@ def simulation_figure(
 # ----------------------------------------------------------------------------- PNG charts
 
 
-def write_pngs(scenario: Scenario, result, out_dir: Path) -> list[Path]:
+def write_pngs(scenario: Scenario, result: PlanResult, out_dir: Path) -> list[Path]:
     """Matplotlib PNGs: forecast.png, coverage.png, simulation.png, gantt.png (those whose
     data exist). Each file is written to a temporary name first."""
     import matplotlib
@@ -396,7 +403,7 @@ def write_pngs(scenario: Scenario, result, out_dir: Path) -> list[Path]:
 # ----------------------------------------------------------------------------- the report
 
 
-def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
+def write_plan_report(scenario: Scenario, result: PlanResult, path: Path) -> Path:
     """Write ``report.html`` and the PNG charts beside it; returns the HTML path."""
     page = plan_report(scenario, result)
     path = page.write(path)
@@ -404,7 +411,9 @@ def write_plan_report(scenario: Scenario, result, path: Path) -> Path:
     return path
 
 
-def plan_report_files(scenario: Scenario, result, folder: Path) -> tuple[str, list[Path]]:
+def plan_report_files(
+    scenario: Scenario, result: PlanResult, folder: Path
+) -> tuple[str, list[Path]]:
     """The report's HTML text and its PNG charts written into ``folder`` (a staging folder),
     for a writer that puts the plan's files in place as one set."""
     html = plan_report(scenario, result).to_html()
@@ -412,7 +421,7 @@ def plan_report_files(scenario: Scenario, result, folder: Path) -> tuple[str, li
     return html, sorted(Path(p) for p in written)
 
 
-def plan_report(scenario: Scenario, result):
+def plan_report(scenario: Scenario, result: PlanResult) -> Report:
     """The plan report as a :class:`openwfm.report.html.Report`."""
     from openwfm.report.html import Report
 

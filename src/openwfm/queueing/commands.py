@@ -31,10 +31,8 @@ def _advanced_erlang(
 ) -> None:
     """Erlang X, uncertain forecasts, blending and solving for the rate (see
     :mod:`openwfm.queueing.calculator`)."""
-    import json
-    import math
-
     from openwfm.errors import ParameterError
+    from openwfm.io import strict_json_text
     from openwfm.queueing.calculator import calculate
 
     interval_s = interval_minutes * 60.0
@@ -62,11 +60,7 @@ def _advanced_erlang(
             field = "--" + str(error.field).replace("_", "-")
         raise ParameterError(error.message, field=field) from None
     if as_json:
-        strict = {
-            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in result.items()
-        }
-        print(json.dumps(strict, indent=2, allow_nan=False))
+        print(strict_json_text(result))
         return
     _print_result(result)
 
@@ -142,10 +136,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Erlang C / A / X, uncertain-forecast and blending calculator: metrics for given
         agents, the least agents, or the largest arrival rate."""
-        import json
-        import math
-
         from openwfm.errors import ParameterError
+        from openwfm.io import strict_json_text
         from openwfm.queueing import erlang_a, required_agents
 
         if (calls_per_interval is None) == (arrival_rate_per_s is None):
@@ -252,11 +244,6 @@ def register(app: typer.Typer) -> None:
                 "without bound (waits and queue length are infinite)"
             )
         if json_output:
-            # strict JSON: an infinite wait is null (the note says why)
-            strict = {
-                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in result.items()
-            }
-            print(json.dumps(strict, indent=2, allow_nan=False))
+            print(strict_json_text(result))  # an infinite wait is null (the note says why)
             return
         _print_result(result)

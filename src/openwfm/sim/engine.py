@@ -36,12 +36,15 @@ contact tables (each contact posts at most 2 + steps events), so pushes never re
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
 
 from openwfm.routing.policy import effective_proficiency, select_agent, select_contact
+
+if TYPE_CHECKING:
+    from openwfm.routing.policy import PolicyTables
 
 EXPONENTIAL, LOGNORMAL, EMPIRICAL = 0, 1, 2
 
@@ -395,21 +398,21 @@ def _abandon(
 
 @njit(cache=True, nogil=True)
 def run_replication(
-    seed,
-    tables,
-    queues,
-    proficiency,
-    capacity,
-    n_segments,
-    arrival_s,
-    arrival_queue,
-    arrival_segment,
-    arrival_handle_s,
-    arrival_patience_s,
-    shift_s,
-    shift_agent,
-    shift_on,
-):
+    seed: int,
+    tables: PolicyTables,
+    queues: QueueTables,
+    proficiency: np.ndarray,
+    capacity: np.ndarray,
+    n_segments: int,
+    arrival_s: np.ndarray,
+    arrival_queue: np.ndarray,
+    arrival_segment: np.ndarray,
+    arrival_handle_s: np.ndarray,
+    arrival_patience_s: np.ndarray,
+    shift_s: np.ndarray,
+    shift_agent: np.ndarray,
+    shift_on: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Simulate one replication. Returns (floats, ints, n_contacts, n_events).
 
     ``arrival_*`` are sorted by time; ``arrival_handle_s`` / ``arrival_patience_s`` give a

@@ -18,6 +18,7 @@ Confidence intervals are Student-t intervals over independent replications.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -84,7 +85,9 @@ def _overlap_by_interval(start, end, weight, edges):
     return np.diff(cumulative(np.asarray(edges, dtype=float)))
 
 
-def business_seconds(model: SimulationModel, origin: pd.Timestamp, days: int):
+def business_seconds(
+    model: SimulationModel, origin: pd.Timestamp, days: int
+) -> Callable[[np.ndarray], np.ndarray]:
     """A function t -> open seconds of the grid between the origin and t (vectorised)."""
     points, values, total = [0.0], [0.0], 0.0
     for offset in range(days):
@@ -131,7 +134,9 @@ def target_arrays(model: SimulationModel) -> dict[str, np.ndarray]:
     return out
 
 
-def available_seconds(model: SimulationModel, availability: AvailableSpans, edges) -> np.ndarray:
+def available_seconds(
+    model: SimulationModel, availability: AvailableSpans, edges: np.ndarray
+) -> np.ndarray:
     """Available agent-seconds per queue and interval (an agent split over its skills)."""
     key = (len(edges), float(edges[-1]))
     cached = getattr(availability, "_available", None)
@@ -266,7 +271,9 @@ def _ratios(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         }
 
 
-def mean_ci(values: np.ndarray, confidence: float = 0.95):
+def mean_ci(
+    values: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over axis 0 and the Student-t interval (NaN replications are left out)."""
     values = np.asarray(values, dtype=float)
     n = np.sum(~np.isnan(values), axis=0)

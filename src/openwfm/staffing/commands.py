@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # the interval lengths staffing accepts (openwfm.staffing.INTERVAL_CHOICES)
 IntervalMinutes = Literal[5, 6, 15, 30, 60]
 
 
-def read_forecast_table(path: Path):
+def read_forecast_table(path: Path) -> pd.DataFrame:
     """A forecast / KPI table (CSV or Parquet); DataError naming the file for unreadable input."""
     import pandas as pd
 
