@@ -144,25 +144,16 @@ def check_resolutions(resolutions: pd.DataFrame | None, file: str = "resolutions
     columns = ["agent_id", "start", "end", "resolution", "by", "note"]
     if resolutions is None or resolutions.empty:
         return pd.DataFrame(columns=columns)
+    from openwfm.tables import RESOLUTIONS as RESOLUTION_TABLE
+    from openwfm.tables import check_table
+
     frame = resolutions.rename(columns={"agent": "agent_id"}).reset_index(drop=True).copy()
-    for column in ("agent_id", "start", "end", "resolution"):
-        if column not in frame.columns:
-            raise DataError(f"missing column {column}", file=file, field=column)
+    if "resolution" in frame.columns:
+        frame["resolution"] = frame["resolution"].astype(str).str.strip().str.lower()
+    frame = check_table(frame, RESOLUTION_TABLE, source=file)
     for column in ("by", "note"):
         if column not in frame.columns:
             frame[column] = pd.NA
-    frame["start"] = pd.to_datetime(frame["start"])
-    frame["end"] = pd.to_datetime(frame["end"])
-    frame["resolution"] = frame["resolution"].astype(str).str.strip().str.lower()
-    bad = ~frame["resolution"].isin(RESOLUTIONS)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"expected approved or neutral, got {frame['resolution'][row]!r}",
-            file=file,
-            line=row + 2,
-            field="resolution",
-        )
     return frame[columns]
 
 

@@ -315,6 +315,24 @@ STATE_EVENTS = Table(
     ),
 )
 
+RESOLUTIONS = Table(
+    "resolutions",
+    "A supervisor's resolutions of adherence exceptions (the desk -> openwfm.intraday): "
+    "'approved' counts the span as adherent, 'neutral' counts it on neither side.",
+    (
+        Column("agent_id"),
+        _time("start", "start of the resolved span"),
+        _time("end", "end of the resolved span"),
+        Column(
+            "resolution",
+            choices=("approved", "neutral"),
+            messages={"unknown": "expected approved or neutral, got {value!r}"},
+        ),
+        Column("by", required=False, nullable=True, doc="who resolved it"),
+        Column("note", required=False, nullable=True),
+    ),
+)
+
 WEEKLY_FORECAST = Table(
     "weekly forecast",
     "Contacts per week and queue: the long-term capacity plan's input.",
@@ -402,6 +420,7 @@ ALL_TABLES: tuple[Table, ...] = (
     RATES,
     SIMULATION_INTERVALS,
     STATE_EVENTS,
+    RESOLUTIONS,
     WEEKLY_FORECAST,
     ROSTER,
     SLOT_REQUIREMENTS,
