@@ -327,3 +327,21 @@ def test_a_simulation_writes_the_declared_interval_table(tmp_path):
     assert list(result.intervals.columns) == SIMULATION_INTERVALS.names
     checked = check_table(result.intervals, SIMULATION_INTERVALS)
     assert (checked["queue"] == "all").any() and (checked["segment"] == "all").any()
+
+
+def test_a_resolution_with_a_bad_time_names_its_line():
+    from openwfm.intraday.timeline import check_resolutions
+
+    frame = pd.DataFrame(
+        {
+            "agent_id": ["a1", "a2"],
+            "start": ["2026-11-02T09:00:00", "half past nine"],
+            "end": ["2026-11-02T09:30:00", "2026-11-02T10:00:00"],
+            "resolution": ["Approved ", "neutral"],
+        }
+    )
+    with pytest.raises(DataError) as caught:
+        check_resolutions(frame, file="res.csv")
+    assert str(caught.value).startswith("res.csv:3: start: expected an ISO 8601 time")
+    good = check_resolutions(frame.iloc[:1], file="res.csv")
+    assert good["resolution"].tolist() == ["approved"] and good["by"].isna().all()
