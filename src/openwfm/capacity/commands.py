@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from openwfm.errors import ParameterError
 
-HIRING_METHODS = ("optimise", "back_solve", "none")
+HiringMethod = Literal["optimise", "back_solve", "none"]
 
 
 def _inputs(plan, forecast: Path | None, roster: Path | None, profile: Path | None, queues):
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
         profile: Path = typer.Option(
             None, "--profile", help="Intraday profile CSV: queue,weekday,time,share."
         ),
-        hiring: str = typer.Option(
+        hiring: HiringMethod | None = typer.Option(
             None, "--hiring", help="optimise, back_solve or none (default: the plan's)."
         ),
     ) -> None:
@@ -92,10 +93,6 @@ def register(app: typer.Typer) -> None:
 
         if weeks < 1 or weeks > 520:
             raise ParameterError(f"expected 1..520 weeks, got {weeks}", field="--weeks")
-        if hiring is not None and hiring not in HIRING_METHODS:
-            raise ParameterError(
-                f"expected one of {', '.join(HIRING_METHODS)}, got {hiring!r}", field="--hiring"
-            )
         loaded = load_scenario(scenario)
         queues = set(loaded.queue_names)
         capacity_file = load_plan(plan, known_queues=queues)

@@ -7,8 +7,12 @@ Parquet) and a chart page into ``--out`` together, so bad input leaves nothing h
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
+
+TableFormat = Literal["csv", "parquet"]
+OutlookModel = Literal["erlang", "simulate"]
 
 intraday_app = typer.Typer(
     name="intraday",
@@ -163,7 +167,7 @@ def adherence_command(
     ),
     interval_minutes: int = typer.Option(15, "--interval-minutes", help="Interval length."),
     out: Path = typer.Option(None, "--out", help="Output directory for tables and page.html."),
-    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    fmt: TableFormat = typer.Option("csv", "--format", help="csv or parquet."),
 ) -> None:
     """Adherence and conformance per agent x interval and day, exceptions, who is out now."""
     from rich.console import Console
@@ -385,7 +389,7 @@ def outlook_command(
         "--update-method",
         help="Intraday forecast update: ratio_shrunk, ratio, ratio_window, ratio_half, none.",
     ),
-    model: str = typer.Option(
+    model: OutlookModel = typer.Option(
         "erlang",
         "--model",
         help="erlang (queueing formulas per queue) "
@@ -394,18 +398,16 @@ def outlook_command(
     replications: int = typer.Option(10, "--replications", help="Simulation replications."),
     seed: int = typer.Option(0, "--seed", help="Simulation seed."),
     out: Path = typer.Option(None, "--out", help="Output directory for tables and page.html."),
-    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    fmt: TableFormat = typer.Option("csv", "--format", help="csv or parquet."),
 ) -> None:
     """Rest-of-day outlook per queue x interval, the queue now, and alerts."""
     import pandas as pd
     from rich.console import Console
 
-    from openwfm.errors import DataError, ParameterError
+    from openwfm.errors import DataError
     from openwfm.intraday.alerts import evaluate_alerts
     from openwfm.intraday.rest_of_day import outlook
 
-    if model not in ("erlang", "simulate"):
-        raise ParameterError(f"expected erlang or simulate, got {model!r}", field="--model")
     sc, now, table, contacts, plan, agents, absent, now_view = outlook_inputs(
         scenario, forecast, interactions, schedule, states, mapping, as_of
     )
@@ -497,7 +499,7 @@ def replan_command(
     max_overtime: int = typer.Option(10, "--max-overtime", help="Most overtime proposals."),
     max_vto: int = typer.Option(10, "--max-vto", help="Most voluntary-time-off proposals."),
     out: Path = typer.Option(None, "--out", help="Output directory."),
-    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    fmt: TableFormat = typer.Option("csv", "--format", help="csv or parquet."),
 ) -> None:
     """Re-plan the rest of the day: break moves, overtime, voluntary time off, each with its
     projected service level; accepted proposals make a new schedule version."""

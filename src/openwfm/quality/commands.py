@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from openwfm.errors import ParameterError
+
+CustomerFormat = Literal["anonymous-bank", "table"]
 
 STORE_HELP = "DuckDB store file (holds the interactions)."
 
@@ -125,7 +128,9 @@ def _register_imports(quality_app: typer.Typer) -> None:
     def customers(
         files: list[Path] = typer.Argument(..., help="Files with interaction and customer ids."),
         store: Path = typer.Option(Path("openwfm.duckdb"), "--store", help=STORE_HELP),
-        format: str = typer.Option("anonymous-bank", "--format", help="anonymous-bank or table."),
+        format: CustomerFormat = typer.Option(
+            "anonymous-bank", "--format", help="anonymous-bank or table."
+        ),
         mapping: Path | None = typer.Option(None, "--mapping", help="YAML column mapping."),
         salt: str = typer.Option("", "--salt", help="Salt of the customer-id hash."),
     ) -> None:
@@ -135,10 +140,6 @@ def _register_imports(quality_app: typer.Typer) -> None:
         from openwfm.quality.imports import anonymous_bank_customers, import_customers
         from openwfm.quality.tables import load_mapping_file, read_mapped_table
 
-        if format not in ("anonymous-bank", "table"):
-            raise ParameterError(
-                f"expected anonymous-bank or table, got {format!r}", field="--format"
-            )
         if format == "anonymous-bank":
             frames = [anonymous_bank_customers(p) for p in files]
         else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-INTERVAL_CHOICES = (5, 6, 15, 30, 60)
+IntervalMinutes = Literal[5, 6, 15, 30, 60]
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +17,9 @@ def register(app: typer.Typer) -> None:
         store: Path = typer.Option(
             Path("openwfm.duckdb"), "--store", help="Interaction store (DuckDB file)."
         ),
-        interval: int = typer.Option(15, "--interval", help="Interval minutes: 5/6/15/30/60."),
+        interval: IntervalMinutes = typer.Option(
+            15, "--interval", help="Interval minutes: 5/6/15/30/60."
+        ),
         scenario: Path | None = typer.Option(
             None, "--scenario", help="Scenario YAML: per-queue targets and the report title."
         ),
@@ -26,9 +29,6 @@ def register(app: typer.Typer) -> None:
 
         from openwfm.errors import DataError, ParameterError, StoreError
 
-        if interval not in INTERVAL_CHOICES:
-            choices = ", ".join(map(str, INTERVAL_CHOICES))
-            raise ParameterError(f"expected one of {choices}, got {interval}", field="--interval")
         if out.suffix.lower() not in (".html", ".htm"):
             raise ParameterError(
                 f"expected an output file ending in .html, got {out.name!r}", field="--out"
