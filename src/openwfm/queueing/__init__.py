@@ -36,6 +36,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "retrial": [
             "erlang_x",
+            "long_retry_error_bound",
         ],
         "solve": [
             "erlang_x_required_agents",

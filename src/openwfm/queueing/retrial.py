@@ -18,8 +18,16 @@ The state is two-dimensional: ``x`` calls in the system and ``y`` callers waitin
   callers, each redialling so rarely, that the redials form a Poisson stream of constant rate
   (the law of large numbers), so the attempt rate ``R`` solves ``R = lam + p R L(R)`` with
   ``L`` the loss (blocked + abandoned) probability of the one-dimensional chain at rate ``R``;
-  solved to 1e-15 relative. It is also the fast approximation for long retry times (the
-  tests bound its distance to the exact chain on a grid).
+  solved to 1e-15 relative. It is also the fast approximation for a finite retry time ``T``
+  (~5x an Erlang A evaluation, against ~10^4x for the exact chain at 100 Erlangs): its
+  service levels (all three), abandonment and blocking probabilities are within
+  :func:`long_retry_error_bound` ``= 0.25 p tau / (tau + T)`` (``tau = max(aht_s,
+  patience_s)``, ``p`` the redial probability) of the exact chain's, and its attempt rate
+  within that bound relative. The bound is validated, not proven: on a grid of 2 to 100
+  Erlangs, under- to overstaffed, patience 60 to 960 s, ``p`` 0.3 to 0.7, ``T`` one to 16
+  handle times, the largest error was 0.15 p tau / (tau + T) (the tests check it). The error
+  is the redials' correlation with the congestion that caused them: a caller who abandons a
+  long queue redials into a queue that has not yet recovered, which the Poisson limit misses.
 - ``retrial_probability = 0``: the one-dimensional chain (Erlang A with lines; ``lines =
   inf``: Erlang A itself; no patience as well: Erlang C).
 
@@ -44,10 +52,10 @@ import numpy as np
 from openwfm.errors import ParameterError
 from openwfm.queueing import _retrial_core as core
 from openwfm.queueing import redial_chain
-from openwfm.queueing._types import ArrayLike
+from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param
 
-__all__ = ["ERLANG_X_KEYS", "erlang_x"]
+__all__ = ["ERLANG_X_KEYS", "erlang_x", "long_retry_error_bound"]
 
 ERLANG_X_KEYS = (
     *core.METRIC_KEYS,
@@ -128,6 +136,25 @@ def erlang_x(
                 mixed = (1.0 - f) * a + f * b
             values[key][idx] = np.where(np.isinf(a) | np.isinf(b), np.maximum(a, b), mixed)
     return {k: (v.reshape(shape)[()] if not shape else v.reshape(shape)) for k, v in values.items()}
+
+
+def long_retry_error_bound(
+    aht_s: ArrayLike,
+    patience_s: ArrayLike,
+    retrial_probability: ArrayLike,
+    retry_mean_s: ArrayLike,
+) -> Values:
+    """Validated bound on how far the long-retry limit (``retry_mean_s=inf``) is from the
+    exact chain with a finite ``retry_mean_s``: ``0.25 p tau / (tau + T)``, ``tau =
+    max(aht_s, patience_s)`` (see the module doc: absolute for the probabilities and service
+    levels, relative for the attempt rate); 0 for ``T = inf``."""
+    h = as_param("aht_s", aht_s, positive=True)
+    pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
+    p, retry = _check_retrial(retrial_probability, retry_mean_s)
+    tau = np.maximum(h, np.where(np.isinf(pat), h, pat))
+    with np.errstate(invalid="ignore"):
+        bound = np.where(np.isinf(retry), 0.0, 0.25 * p * tau / (tau + retry))
+    return bound[()] if bound.ndim == 0 else bound
 
 
 _PLAIN = (float, int)
