@@ -510,8 +510,12 @@ def test_cli_rosters_the_example_slots(tmp_path, monkeypatch, capsys):
         "--deterministic",
         "--out",
         out,
+        "--html",
+        tmp_path / "roster" / "r.html",
     )
     assert code == 0, err
+    page = (tmp_path / "roster" / "r.html").read_text()
+    assert "Cover per shift type and date" in page and "plotly" in page[:400000].lower()
     shifts = pd.read_csv(out)
     assert list(shifts.columns[:3]) == ["agent", "date", "shift"]
     coverage = pd.read_csv(tmp_path / "roster" / "r.coverage.csv")

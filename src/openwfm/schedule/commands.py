@@ -132,6 +132,7 @@ def register(app: typer.Typer) -> None:
                 weeks=weeks,
                 time_limit_s=time_limit,
                 deterministic=deterministic,
+                html=html,
             )
         weeks = 1 if weeks is None else weeks
         check_output_path(out)

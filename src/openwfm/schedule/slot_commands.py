@@ -2,7 +2,8 @@
 
 Writes OUT (``agent, date, shift, ...`` one row per shift), OUT.coverage.csv (per slot:
 required, scheduled, under, over, cost) and OUT.rules.csv (per rule: instances, violations,
-penalty) in one atomic set, and prints status, objective, bound and gap.
+penalty) in one atomic set, with --html a page (cover chart, roster grid, rules), and prints
+status, objective, bound and gap.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def run_slots(
     weeks: int | None,
     time_limit_s: float,
     deterministic: bool,
+    html: Path | None = None,
 ) -> None:
     """Read, solve, write, print (errors are typed: the CLI prints one line and exits 2)."""
     from rich.console import Console
@@ -34,6 +36,8 @@ def run_slots(
     if weeks is not None and weeks < 1:
         raise ParameterError(f"expected at least 1 week, got {weeks}", field="--weeks")
     check_output_path(out)
+    if html is not None:
+        check_output_path(html, "--html")
     scenario = load_scenario(scenario_path)
     table = read_slot_requirements(slots_path)
     with Console(stderr=True).status("rostering slots..."):
@@ -54,6 +58,11 @@ def run_slots(
             Path(f"{stem}.rules.csv"): result.rules,
         }
     )
+    if html is not None:
+        from openwfm.report.html import Report
+        from openwfm.schedule.slot_charts import add_slots_to_report
+
+        add_slots_to_report(Report(title=f"Slot roster: {scenario.name}"), result).write(html)
     summary = Table(title=f"{scenario.name}: {len(result.shifts)} shifts -> {out}")
     for name in ("status", "objective", "bound", "gap", "time s", "under", "over"):
         summary.add_column(name)
