@@ -323,9 +323,9 @@ def slot_roster_checker(
     """A checker for many rosters of one instance: the slot table and horizon are read once
     (as in ``schedule_slots``); the returned function maps a roster to its violations, as
     :func:`check_slot_roster` does."""
-    from openwfm.schedule.slot_input import check_slot_requirements
+    from openwfm.schedule.slot_input import check_slot_requirements, schedule_settings
 
-    settings = scenario.schedule
+    settings = schedule_settings(scenario)
     slots, horizon = check_slot_requirements(slot_requirements, scenario, "slots", start, days)
     ignore = (
         settings.ignore_edge_stretches
