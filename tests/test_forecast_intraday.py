@@ -115,7 +115,7 @@ def test_update_follows_a_busy_morning_and_ratio_is_exact(fitted):
     np.testing.assert_allclose(ratio["forecast"].to_numpy(), 2 * original)
     auto = model.update(actuals, as_of)  # default forecast: the forecaster's own
     assert original.sum() < auto["forecast"].sum() < 2 * original.sum()
-    assert set(auto["method"]) == {"factor+ratio_shrunk"}
+    assert set(auto["method"]) == {"ratio_shrunk+window"}
 
 
 def test_update_rejects_bad_actuals(fitted):

@@ -502,7 +502,7 @@ def run_reforecast(
         minutes,
         method,
         shrink_k=None if fitted is None else fitted.shrink_k(),
-        factor_models=None if fitted is None else fitted.factor_models(),
+        factor_models=None if fitted is None or method != "factor" else fitted.factor_models(),
     )
     used = sorted(set(updated["method"])) if len(updated) else [method]
     written = updated[list(fc.columns)].copy()

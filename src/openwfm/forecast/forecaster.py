@@ -271,10 +271,10 @@ class Forecaster:
         forecast table to update (a version a schedule was built on); default: this forecaster's
         own :meth:`predict` for that day, which must lie within 31 days after the history.
         ``method``: one of :data:`~openwfm.forecast.intraday.UPDATE_METHODS`; ``auto`` averages
-        the model-based update (the day's scores of a
-        :class:`~openwfm.forecast.factor.FactorModel` fitted on this history, re-estimated from
-        the morning) with the cumulative ratio shrunk by a weight learned from this
-        forecaster's own backtest; early in the day both barely move.
+        the cumulative ratio shrunk by a weight learned from this forecaster's own backtest
+        with the last two hours' ratio shrunk halfway toward 1; early in the day both barely
+        move. ``factor``: the day's scores of a :class:`~openwfm.forecast.factor.FactorModel`
+        fitted on this history, re-estimated from the morning.
 
         Returns the forecast's columns for the intervals of that day ending after ``as_of`` (same
         queues), rescaled, with ``method`` naming the update used. Raises a one-line
@@ -307,7 +307,7 @@ class Forecaster:
             minutes,
             method,
             shrink_k=self.shrink_k(),
-            factor_models=self.factor_models() if method in ("auto", "factor") else None,
+            factor_models=self.factor_models() if method == "factor" else None,
         )
 
     def shrink_k(self) -> dict[str, float]:

@@ -18,10 +18,12 @@ forecast:
   :class:`~openwfm.forecast.factor.FactorModel` are re-estimated from the morning (Kalman step,
   prior = the day-ahead score forecast), and the multiplier is posterior / prior per interval.
   It also learns *shape* (a busy morning peak that predicts a busy afternoon peak);
-* ``auto`` (default): the mean of the ``factor`` and ``ratio_shrunk`` multipliers when a factor
-  model is available (reported as ``factor+ratio_shrunk``), else ``ratio_shrunk``. Chosen on
-  Anonymous Bank days of April-June 1999 among the methods never worse than no update at any
-  cut-off (``bench/intraday.py`` scores July-December).
+* ``auto`` (default, reported as ``ratio_shrunk+window``): the mean of the ``ratio_shrunk``
+  multiplier (the day's level so far, learned shrinkage) and the window ratio over the last
+  ``window_minutes`` shrunk halfway toward 1 (the recent drift). Chosen on Anonymous Bank days of
+  April-June 1999 with the day-of-month day-ahead model, among the updates never worse than no
+  update at any cut-off (``factor``, which once made the default with ``ratio_shrunk``, was
+  worse than no update at 09:00 and 12:00 there); ``bench/intraday.py`` scores July-December.
 
 A multiplier never turns a forecast negative; prediction bounds are scaled with the forecast.
 """
@@ -168,7 +170,7 @@ def update_queue_day(
     ``forecast_day``: that day's forecast rows (``interval_start, forecast`` and optional bound
     columns). ``actual_day``: ``interval_start, offered`` of that day's intervals ended by
     ``as_of``. ``factor_model``: a fitted :class:`~openwfm.forecast.factor.FactorModel` of the
-    queue (needed by ``factor``; ``auto`` falls back to ``ratio_shrunk`` without it). Returns
+    queue (needed by ``factor``). Returns
     the rows of intervals ending after ``as_of`` with the forecast (and bounds) multiplied and a
     ``method`` column naming the update used.
     """
@@ -191,18 +193,17 @@ def update_queue_day(
         as_of,
         window_minutes,
     )
-    used = method
-    if method == "auto":
-        used = "factor+ratio_shrunk" if factor_model is not None else "ratio_shrunk"
+    used = "ratio_shrunk+window" if method == "auto" else method
     out = fc.loc[rest].copy()
-    if used in ("factor", "factor+ratio_shrunk"):
+    if used == "factor":
         if factor_model is None:
             raise ParameterError(
                 "the factor update needs a history to fit the factor model on", field="method"
             )
         mult = factor_multipliers(factor_model, actual_day, fc, rest.to_numpy(), interval_minutes)
-        if used != "factor":
-            mult = 0.5 * (mult + shrunk_ratio(state, shrink_k))
+    elif used == "ratio_shrunk+window":
+        window = ratio_multiplier("ratio_window", state)
+        mult = np.full(len(out), 0.5 * (shrunk_ratio(state, shrink_k) + 1.0 + 0.5 * (window - 1)))
     else:
         mult = np.full(len(out), ratio_multiplier(used, state, shrink_k))
     mult = np.clip(np.nan_to_num(mult, nan=1.0), 0.0, None)
