@@ -35,7 +35,9 @@ RESULT_LIBRARIES = (
 )
 
 
-def _hash(*parts: Any) -> str:
+def stage_key(*parts: Any) -> str:
+    """A cache key: SHA-256 of ``parts`` (tables by content and columns, anything else as
+    JSON), 20 hex digits."""
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, pd.DataFrame):

@@ -30,7 +30,7 @@ import pandas as pd
 
 from openwfm.errors import DataError, ParameterError
 from openwfm.model import Scenario
-from openwfm.plan.cache import StageCache, _hash, code_fingerprint, file_digest
+from openwfm.plan.cache import StageCache, code_fingerprint, file_digest, stage_key
 
 GENERATED_START = dt.date(2026, 1, 5)  # a Monday: generated histories are whole weeks
 GENERATED_WEEKS = 6
@@ -140,7 +140,9 @@ def _history_source(
     if history is None:
         from openwfm.data.synthetic import generate_interactions
 
-        key = _hash("generated", _scenario_key(scenario), seed, GENERATED_WEEKS, code_fingerprint())
+        key = stage_key(
+            "generated", _scenario_key(scenario), seed, GENERATED_WEEKS, code_fingerprint()
+        )
         described = f"generated {GENERATED_WEEKS} weeks (seed {seed})"
         return (
             key,
@@ -151,12 +153,12 @@ def _history_source(
             ),
         )
     if isinstance(history, pd.DataFrame):
-        key = _hash("frame", history, interval, queues, code_fingerprint())
+        key = stage_key("frame", history, interval, queues, code_fingerprint())
         return key, "interactions table", lambda _: (history, "interactions table")
     paths = history_paths(history)
     # by content, not name or time stamp: an edited file is read again
     digests = [file_digest(p) for p in paths]
-    key = _hash("files", digests, fmt, interval, queues, code_fingerprint())
+    key = stage_key("files", digests, fmt, interval, queues, code_fingerprint())
     return key, f"{len(paths)} file(s)", lambda out_dir: _read_files(scenario, paths, fmt, out_dir)
 
 
@@ -196,7 +198,7 @@ def forecast_stage(
     forecast take the queue's ``aht_s``."""
     from openwfm.forecast import Forecaster
 
-    key = _hash(
+    key = stage_key(
         "forecast", history.key, _scenario_key(scenario), weeks, FIT_WEEKS, code_fingerprint()
     )
     hit = cache.get("forecast", key)
@@ -221,7 +223,7 @@ def staffing_stage(
     """The requirements table (:func:`openwfm.staffing.requirements`) of the forecast."""
     from openwfm.staffing import requirements
 
-    key = _hash("staffing", forecast.key, _scenario_key(scenario), code_fingerprint())
+    key = stage_key("staffing", forecast.key, _scenario_key(scenario), code_fingerprint())
     hit = cache.get("staffing", key)
     if hit is not None:
         return StageOutput(key, hit, True)
@@ -245,7 +247,7 @@ def schedule_stage(
     from openwfm.schedule import ScheduleTimeoutError, schedule_agents
 
     o = options
-    key = _hash(
+    key = stage_key(
         "schedule",
         requirements.key,
         _scenario_key(scenario),
@@ -319,9 +321,9 @@ def simulation_stage(
     from openwfm.sim import simulate
     from openwfm.sim.uncertainty import sample_rate_factors
 
-    key = _hash(
+    key = stage_key(
         "simulation",
-        _hash(schedule.key, forecast.key),
+        stage_key(schedule.key, forecast.key),
         replications,
         seed,
         shrinkage,
