@@ -113,3 +113,36 @@ def record_highs(time_limit_s: float, nodes: int | None) -> None:
     if active.deterministic:
         limit = max(int(time_limit_s * HIGHS_NODES_PER_S), 1)
         active.add(time_limit_s * min((nodes or 0) / limit, 1.0))
+
+
+@dataclass(frozen=True)
+class PhasedBudget:
+    """How the phased strategy (:mod:`openwfm.schedule.phased`) splits one time limit.
+
+    Shares are of the time limit (``*_share``) or of the time left after phase 1 (``days_off_
+    share``, ``assignment_end``); ``*_end`` are points on the clock as a share of the limit
+    after phase 1's CP-SAT start; seconds are on the active clock (wall or deterministic).
+    ``highs`` False skips HiGHS for phase 1 (its CP-SAT fallback runs)."""
+
+    highs: bool = True
+    highs_share: float = 0.65  # phase 1 as a MIP: at most this share (its first solution is late)
+    loose_share: float = 0.25  # CP-SAT fallback: phase 1 without the pattern ties ...
+    untied_improve_end: float = 0.34  # ... improved day by day until here (patterns follow)
+    loose_improve_end: float = 0.4  # ... or until here (no patterns to tie)
+    pattern_fit_end: float = 0.43  # ... the patterns tied one group at a time until here
+    tied_improve_end: float = 0.6  # ... then improved by group and day until here
+    days_off_share: float = 0.1  # of the time after phase 1: days off per group
+    assignment_end: float = 0.8  # of the time after phase 1: named agents per group end here
+    retry_above_cost: float = 10.0  # phase 2 also tries free days when its cost exceeds the
+    retry_min_s: float = 2.0  # planned patterns' penalty by this much (cost units), time allowing
+    polish_first_share: float = 0.3  # the polish's first solve (breaks, skills): of the time left
+    polish_first_max_s: float = 15.0  # ... at most
+    polish_step_max_s: float = 3.0  # each neighbourhood at most
+    polish_stop_s: float = 1.0  # the polish stops with less than this left
+    fallback_polish_min_s: float = 10.0  # after constructing agent by agent, polish at least this
+    improve_stop_s: float = 0.5  # day-by-day improvement stops with less than this left
+    step_min_s: float = 1.0  # any sub-solve gets at least this
+    relaxation_s: float = 60.0  # HiGHS on the linear relaxation (the fallback's bound)
+
+
+PHASED = PhasedBudget()  # the budget every phased run uses (read at call time)

@@ -73,12 +73,12 @@ AGENT_WORK_S = 0.5  # deterministic seconds for each agent's objective (load-ind
 
 
 def _solve_one(builder, time_limit_s: float, seed: int, model=None, work_s: float | None = None):
-    """Best solution of ``model`` (default ``builder.m``, objective not set yet) within the
+    """Best solution of ``model`` (default ``builder.model``, objective not set yet) within the
     limit: first any solution of its hard constraints, then the objective from there (one
     CP-SAT worker chasing the objective alone often finds nothing). (found, values)."""
     from ortools.sat.python import cp_model
 
-    model = builder.m if model is None else model
+    model = builder.model if model is None else model
     if work_s is not None:  # a small model: its optimum, without presolve, in fixed work
         with_objective = model.clone()
         with_objective.minimize(sum(c * v for c, v in builder.objective))
@@ -101,28 +101,29 @@ def _solve_one(builder, time_limit_s: float, seed: int, model=None, work_s: floa
     return True, first
 
 
-def construct_by_agent(make_builder, builder_args: dict, full, time_limit_s: float, seed: int):
+def construct_by_agent(make_agent_model, full, time_limit_s: float, seed: int):
     """Greedy, agent by agent: each agent's shifts minimise that agent's own rule penalties
     and the coverage cost of what the agents before left uncovered (the residual
     requirement, with the same marginal costs: the k-th missing agent of the residual is the
     k-th missing agent of the whole); specialists first, so the multi-skilled fill the rest.
     Then breaks and skills on the full model (``full``, built, without objective) with every
-    found shift fixed, minimising its objective. Returns values by the full model's variable
-    index, or None (a rule across agents the one-agent models cannot see, or no time)."""
+    found shift fixed, minimising its objective. ``make_agent_model(a, residual)`` builds the
+    full model of agent ``a`` alone against the ``residual`` requirement. Returns values by the
+    full model's variable index, or None (a rule across agents the one-agent models cannot
+    see, or no time)."""
     import numpy as np
 
     started = clock_now()
-    agents = builder_args["agents"]
-    queues = set(builder_args["required"])
+    agents = full.agents
+    queues = set(full.required)
     order = sorted(
         range(len(agents)), key=lambda a: (len([q for q in agents[a].skills if q in queues]), a)
     )
-    residual = {q: np.array(r, dtype=np.int64) for q, r in builder_args["required"].items()}
+    residual = {q: np.array(r, dtype=np.int64) for q, r in full.required.items()}
     fixed: dict[tuple[int, int], int] = {}
     settled: set[int] = set()  # agents whose shifts the one-agent models found
     for position, a in enumerate(order):
-        sub = make_builder({**builder_args, "subset": {a}, "required": residual})
-        sub.build()
+        sub = make_agent_model(a, residual)
         left = time_limit_s - (clock_now() - started)
         found, values = _solve_one(
             sub, max(left / (len(order) - position + 1), 2.0), seed, work_s=AGENT_WORK_S
@@ -130,15 +131,15 @@ def construct_by_agent(make_builder, builder_args: dict, full, time_limit_s: flo
         if not found:
             continue  # left free in the full model below
         settled.add(a)
-        for (who, day, option), var in sub.x.items():
+        for (who, day, option), var in sub.shift_var.items():
             if who == a and values[var.index]:
                 fixed[who, day] = option
         for (q, t), under in sub.under.items():
             covered = residual[q][t] - values[under.index] + values[sub.over[q, t].index]
             residual[q][t] = max(residual[q][t] - covered, 0)
-    model = full.m.clone()
+    model = full.model.clone()
     variables = model.proto.variables
-    for (a, day, option), var in full.x.items():
+    for (a, day, option), var in full.shift_var.items():
         if a not in settled:
             continue
         value = int(fixed.get((a, day)) == option)

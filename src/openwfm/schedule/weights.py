@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MAX_SEGMENTS = 8  # breakpoints of the piecewise-linear under-coverage cost
+# breakpoints of the piecewise-linear under-coverage cost (not customer segments)
+COST_BREAKPOINTS = 8
 
 
 def _convex_fallback(required: np.ndarray, under_weight: float) -> np.ndarray:
-    steps = np.arange(MAX_SEGMENTS, dtype=float)
+    steps = np.arange(COST_BREAKPOINTS, dtype=float)
     return np.broadcast_to(
-        under_weight * (1.0 + 0.25 * steps), (len(required), MAX_SEGMENTS)
+        under_weight * (1.0 + 0.25 * steps), (len(required), COST_BREAKPOINTS)
     ).copy()
 
 
@@ -42,7 +43,7 @@ def under_marginal_costs(
     """
     n = len(required)
     if weighting == "linear":
-        return np.full((n, MAX_SEGMENTS), under_weight), "linear"
+        return np.full((n, COST_BREAKPOINTS), under_weight), "linear"
     columns = {"arrival_rate_per_s", "aht_s", "target_s"}
     if weighting == "convex" or not columns <= set(requirements.columns):
         return _convex_fallback(required, under_weight), "convex"
@@ -56,7 +57,7 @@ def under_marginal_costs(
     traffic = rate * aht
     contacts = rate * interval_s
     levels = []
-    for k in range(MAX_SEGMENTS + 1):
+    for k in range(COST_BREAKPOINTS + 1):
         agents = np.maximum(required - k, 0)
         with np.errstate(all="ignore"):
             sl = np.asarray(service_level(traffic, agents, aht, target), dtype=float)

@@ -1,0 +1,117 @@
+"""The phased strategy's fallback paths, each forced through the named time budget
+(``openwfm.schedule.budget.PHASED``) or the instance, on deterministic budgets: every path
+returns a schedule that keeps every hard rule, with a bound no higher than its cost."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+import openwfm.schedule.phase_one
+import openwfm.schedule.phased
+from openwfm.schedule import budget, check_schedule, schedule_agents
+from test_schedule import MONDAY, requirement, scenario
+from test_schedule_budget import PHASED, _requirements
+
+
+def _phased(sc, req, weeks: int = 1, time_limit_s: float = 2):
+    result = schedule_agents(
+        sc, req, weeks=weeks, time_limit_s=time_limit_s, strategy="two_phase", deterministic=True
+    )
+    problems = check_schedule(result.shifts, sc, MONDAY, 7 * weeks, result.activities)
+    assert problems.query("hard").empty
+    assert len(result.shifts) > 0
+    assert result.bound <= result.objective + 1e-6
+    return result
+
+
+def _with_budget(monkeypatch, **changes) -> None:
+    monkeypatch.setattr(budget, "PHASED", dataclasses.replace(budget.PHASED, **changes))
+
+
+def _spy(monkeypatch, module, name: str) -> list:
+    """Record every call of ``module.name`` (arguments and result); the real one still runs."""
+    calls = []
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append((args, kwargs, out))
+        return out
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def test_phase_one_falls_back_to_cp_sat_and_improves_day_by_day(monkeypatch):
+    _with_budget(monkeypatch, highs=False)
+    improved = _spy(monkeypatch, openwfm.schedule.phase_one, "improve_by_day")
+    result = _phased(scenario(PHASED), _requirements())
+    note = next(n for n in result.notes if n.startswith("phase 1"))
+    assert "HiGHS" not in note and "without day patterns" in note
+    assert improved, "the day-by-day improvement ran"
+    for args, _, (_, best) in improved:
+        assert best <= args[3]  # never worse than the solution it started from
+
+
+def test_days_off_model_plans_the_days_when_there_are_no_patterns():
+    # two weeks: working-day patterns are enumerated for one week only, so each group's days
+    # off come from the days-off model (matching phase 1's agents per day)
+    two_weeks = pd.concat(
+        [
+            _requirements(),
+            _requirements().assign(
+                interval_start=lambda t: t.interval_start + pd.Timedelta(days=7)
+            ),
+        ],
+        ignore_index=True,
+    )
+    result = _phased(scenario(PHASED), two_weeks, weeks=2)
+    note = next(n for n in result.notes if n.startswith("phase 1"))
+    plans = note.split("days off per group: ")[1].split(";")[0]
+    assert "patterns" not in plans
+    assert all(plan.split()[-1] in ("optimal", "feasible") for plan in plans.split(", "))
+
+
+def test_phase_two_retries_with_free_days(monkeypatch):
+    # any cost above the planned patterns' penalty triggers the retry on free days
+    _with_budget(monkeypatch, retry_above_cost=-1e9, retry_min_s=0.0)
+    models = _spy(monkeypatch, openwfm.schedule.phased, "assignment_model")
+    _phased(scenario(PHASED), _requirements())
+    patterns = [args[4] for args, _, _ in models]
+    planned = [i for i, p in enumerate(patterns) if p is not None]
+    assert planned and all(i + 1 < len(patterns) and patterns[i + 1] is None for i in planned)
+
+
+def test_phase_one_failure_constructs_agent_by_agent_and_polishes(monkeypatch):
+    # no HiGHS and no time for CP-SAT's phase 1: the schedule is constructed agent by agent
+    _with_budget(monkeypatch, highs=False, loose_share=1e-9, step_min_s=1e-9)
+    result = _phased(scenario(PHASED), _requirements())
+    assert any("phase 1 found nothing in its time" in n for n in result.notes)
+    assert result.bound >= 0.0
+
+
+def test_unreachable_counts_fall_back_to_the_one_model_solve(monkeypatch):
+    # phase 2 finds no assignment for a group: the one-model solve, construction first
+    monkeypatch.setattr(openwfm.schedule.phased, "_assign_group", lambda *a, **k: ("x", None))
+    solves = _spy(monkeypatch, openwfm.schedule.phased, "solve")
+    _phased(scenario(PHASED), _requirements())
+    assert [kwargs.get("construct") for _, kwargs, _ in solves] == [True]
+
+
+def test_polish_without_a_first_solution_solves_the_fixed_shifts_once(monkeypatch):
+    monkeypatch.setattr(openwfm.schedule.phased, "polish", lambda *args, **kwargs: None)
+    solves = _spy(monkeypatch, openwfm.schedule.phased, "solve")
+    result = _phased(scenario(PHASED), _requirements())
+    assert len(solves) == 1 and not solves[0][1].get("construct")
+    assert not any("polish (full model" in n for n in result.notes)
+
+
+def test_the_same_fallback_gives_the_same_schedule_twice(monkeypatch):
+    _with_budget(monkeypatch, highs=False)
+    req = requirement("voice", {d: ("08:00", "16:00", 2) for d in range(5)})
+    sc = scenario(PHASED)
+    first = _phased(sc, req, time_limit_s=1.5)
+    again = _phased(sc, req, time_limit_s=1.5)
+    assert first.shifts.equals(again.shifts) and first.objective == again.objective
