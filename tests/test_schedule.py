@@ -227,7 +227,8 @@ def instances(draw):
         f"min_consecutive_days: {draw(st.integers(1, 2))}, "
         f"min_rest_between_shifts_min: {draw(st.sampled_from([0, 660, 720]))}, "
         f"max_working_weekends: {draw(st.integers(0, 1))}, "
-        f"max_shifts_per_week_by_type: {{late: {draw(st.integers(0, 3))}}}}}"
+        f"max_shifts_per_week_by_type: {{late: {draw(st.integers(0, 3))}}}, "
+        f"max_shifts_per_horizon_by_type: {{early: {draw(st.integers(0, 4))}}}}}"
     )
     lines.append("agents:")
     for i in range(n_agents):

@@ -575,3 +575,45 @@ def test_scenario_check_names_an_unknown_type_in_the_horizon_limit():
     assert str(caught.value).startswith(
         "c.yaml:4: contracts[0].max_shifts_per_horizon_by_type.nigth: unknown shift type 'nigth'"
     ), str(caught.value)
+
+
+def test_interval_schedules_keep_the_shifts_of_a_type_per_horizon_limit_too():
+    # the interval scheduler (schedule_agents) and its checker know the per-horizon limit: one
+    # agent, a 09:00-17:00 requirement on three days, at most 2 "day" shifts in the horizon
+    from openwfm.scenario import parse_scenario
+    from openwfm.schedule import check_schedule, schedule_agents
+
+    center = parse_scenario(
+        "queues: [{name: voice, aht_s: 300}]\n"
+        "contracts: [{name: c, min_days_off_per_week: 0, shift_lengths_min: [480],\n"
+        "             max_shifts_per_horizon_by_type: {day: 2}}]\n"
+        "agents: [{name: a, skills: {voice: 1}, contract: c}]\n"
+        "schedule:\n"
+        '  shift_templates: [{name: day, earliest_start: "09:00", latest_start: "09:00"}]\n'
+    )
+    starts = [
+        pd.Timestamp(START) + pd.Timedelta(days=d, hours=9) + pd.Timedelta(minutes=15 * k)
+        for d in range(3)
+        for k in range(32)
+    ]
+    requirement = pd.DataFrame({"interval_start": starts, "queue": "voice", "required_agents": 1})
+    result = schedule_agents(
+        center,
+        requirement,
+        weeks=1,
+        start=START,
+        time_limit_s=5,
+        deterministic=True,
+        extra_shrinkage=0.0,
+    )
+    assert len(result.shifts) == 2
+    assert not check_schedule(result.shifts, center, START, 7)["hard"].any()
+    rows = []
+    for day in range(3):  # the same shift on all three days breaks the limit
+        row = result.shifts.iloc[0].copy()
+        row["date"] = START + dt.timedelta(days=day)
+        row["shift_start"] = pd.Timestamp(START) + pd.Timedelta(days=day, hours=9)
+        row["shift_end"] = pd.Timestamp(START) + pd.Timedelta(days=day, hours=17)
+        rows.append(row)
+    found = check_schedule(pd.DataFrame(rows), center, START, 7)
+    assert "max_shifts_of_type_per_horizon" in set(found["rule"])

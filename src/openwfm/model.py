@@ -197,7 +197,7 @@ class Contract(Strict):
     max_shifts_per_week_by_type: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict
     )
-    # slot rosters (openwfm.schedule.schedule_slots): at most n shifts of a type in the horizon
+    # at most n shifts of a type in the whole horizon (interval schedules and slot rosters)
     max_shifts_per_horizon_by_type: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict
     )

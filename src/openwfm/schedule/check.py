@@ -239,6 +239,16 @@ def check_horizon_minutes(found: Findings, agent: AgentDays, total: int) -> None
         found.report("max_minutes_per_horizon", agent.name, "horizon", f"{total} min")
 
 
+def check_max_shifts_of_type_per_horizon(found: Findings, agent: AgentDays) -> None:
+    """``max_shifts_of_type_per_horizon``: at most n shifts of a type in the horizon."""
+    for shift_type, limit in agent.contract.max_shifts_per_horizon_by_type.items():
+        n = sum(1 for row in agent.worked.values() if row.shift_type == shift_type)
+        if n > limit:
+            found.report(
+                "max_shifts_of_type_per_horizon", agent.name, "horizon", f"{n} {shift_type}"
+            )
+
+
 def check_max_consecutive_days(found: Findings, agent: AgentDays) -> None:
     """``max_consecutive_days``: each day that makes a run too long."""
     run = 0
@@ -328,6 +338,7 @@ def check_agent_rules(found: Findings, settings: ScheduleSettings, agent: AgentD
         check_days_off_per_week(found, agent, w, week_days)
         check_max_shifts_of_type(found, agent, w, week_days)
     check_horizon_minutes(found, agent, total)
+    check_max_shifts_of_type_per_horizon(found, agent)
     check_max_consecutive_days(found, agent)
     check_min_consecutive_days(found, agent)
     check_min_consecutive_days_off(found, agent)

@@ -74,6 +74,23 @@ def add_max_shifts_of_type(model: ShiftModel, a: int, week: int, days: list[int]
         )
 
 
+def add_max_shifts_of_type_per_horizon(model: ShiftModel, a: int) -> None:
+    """``max_shifts_of_type_per_horizon``: at most n shifts of a type in the horizon (shift
+    models only)."""
+    if model.days_only:
+        return
+    days = range(model.horizon.days)
+    for shift_type, limit in model.agents[a].contract.max_shifts_per_horizon_by_type.items():
+        model.constrain(
+            "max_shifts_of_type_per_horizon",
+            model.agents[a].name,
+            f"horizon {shift_type}",
+            model.shifts(a, days, lambda o, t=shift_type: o.shift_type == t),
+            ub=limit,
+            span=model.horizon.days,
+        )
+
+
 def add_horizon_minutes(model: ShiftModel, a: int) -> None:
     """``min_minutes_per_horizon`` and ``max_minutes_per_horizon``: paid minutes in the horizon."""
     contract, h = model.agents[a].contract, model.horizon
@@ -349,6 +366,7 @@ def add_agent_rules(model: ShiftModel) -> None:
             add_days_off_per_week(model, a, w, days)
             add_max_shifts_of_type(model, a, w, days)
         add_horizon_minutes(model, a)
+        add_max_shifts_of_type_per_horizon(model, a)
         add_max_consecutive_days(model, a)
         add_min_consecutive_days(model, a)
         add_min_consecutive_days_off(model, a)

@@ -28,7 +28,7 @@ RULES: dict[str, RuleInfo] = {
     "max_minutes_per_horizon": RuleInfo(True, 0.05, "minute", "maximum paid minutes in horizon"),
     "max_shifts_of_type": RuleInfo(True, 4.0, "shift", "at most n shifts of a type per week"),
     "max_shifts_of_type_per_horizon": RuleInfo(
-        True, 4.0, "shift", "at most n shifts of a type in the horizon (slot rosters)"
+        True, 4.0, "shift", "at most n shifts of a type in the horizon"
     ),
     "days_off_per_week": RuleInfo(True, 8.0, "day", "at least n days off per week"),
     "max_consecutive_days": RuleInfo(True, 8.0, "day", "at most n working days in a row"),
