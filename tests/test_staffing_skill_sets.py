@@ -1,0 +1,112 @@
+"""Requirements for skill sets (pools of queues that share agents), hand-checkable cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openwfm.model import Scenario
+from openwfm.queueing import erlang_c
+from openwfm.queueing.inversion import required_agents
+from openwfm.scenario import load_scenario
+from openwfm.staffing import requirements
+from openwfm.staffing.skill_sets import (
+    correct_by_simulation,
+    skill_set_requirements,
+    skill_sets,
+)
+
+STARTS = pd.date_range("2024-01-01 08:00", periods=4, freq="30min")
+
+
+def _scenario(queues: list[dict], agents: list[dict]) -> Scenario:
+    return Scenario.model_validate(
+        {"shrinkage": 0.0, "grid": {"interval_minutes": 30}, "queues": queues, "agents": agents}
+    )
+
+
+def _queue(name: str, aht_s: float = 300.0, level: float = 0.8, within_s: float = 20.0):
+    return {"name": name, "aht_s": aht_s, "target": {"service_level": level, "within_s": within_s}}
+
+
+def _forecast(volumes: dict[str, float]) -> pd.DataFrame:
+    rows = [(ts, q, v) for ts in STARTS for q, v in volumes.items()]
+    return pd.DataFrame(rows, columns=["interval_start", "queue", "forecast"])
+
+
+def test_two_identical_queues_need_what_one_merged_queue_needs():
+    scenario = _scenario([_queue("a"), _queue("b")], [{"name": "x", "skills": {"a": 1, "b": 1}}])
+    pools = skill_set_requirements(_forecast({"a": 100.0, "b": 100.0}), scenario)
+    assert set(pools["pool"]) == {"a+b"}
+    # the merged queue: 200 calls per 30 min of 300 s = 33.3 Erlangs, Erlang C at 80/20
+    merged = int(required_agents(200 / 1800, 300.0, 20.0, 0.8))
+    one = int(required_agents(100 / 1800, 300.0, 20.0, 0.8))
+    assert np.all(pools["required_agents"] == merged)
+    assert one < merged < 2 * one  # pooling saves agents (39 vs 2 x 21)
+    service = 1 - erlang_c(200 / 1800 * 300, merged) * np.exp(-(merged / 300 - 200 / 1800) * 20)
+    assert service >= 0.8
+    assert np.all(pools["model"] == "merged_erlang_c")
+
+
+def test_the_strictest_member_target_binds():
+    scenario = _scenario(
+        [_queue("a"), _queue("b", level=0.9, within_s=10)],
+        [{"name": "x", "skills": {"a": 1, "b": 1}}],
+    )
+    pools = skill_set_requirements(_forecast({"a": 150.0, "b": 30.0}), scenario)
+    assert np.all(pools["binding_queue"] == "b")
+    mixed = int(required_agents(180 / 1800, 300.0, 10.0, 0.9))
+    assert np.all(pools["required_agents"] == mixed)
+
+
+def test_sets_follow_the_agents_skills():
+    chain = _scenario(
+        [_queue("a"), _queue("b"), _queue("c"), {"name": "d", "channel": "chat", "aht_s": 300}],
+        [
+            {"name": "x", "skills": {"a": 1, "b": 1}},
+            {"name": "y", "skills": {"b": 1, "c": 1, "d": 1}},
+        ],
+    )
+    # a and c share no agent: {a, c} needs no pool of its own; chat never pools with voice
+    assert skill_sets(chain) == [("a", "b"), ("b", "c"), ("a", "b", "c")]
+
+
+def test_the_example_center_has_no_pool_of_one_channel(example_scenario_path):
+    assert skill_sets(load_scenario(example_scenario_path)) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    volumes=st.lists(st.floats(0.0, 400.0), min_size=3, max_size=3),
+    ahts=st.lists(st.floats(60.0, 900.0), min_size=3, max_size=3),
+    levels=st.lists(st.sampled_from([0.7, 0.8, 0.9]), min_size=3, max_size=3),
+)
+def test_a_set_needs_at_least_each_member_and_at_most_their_sum(volumes, ahts, levels):
+    names = ["a", "b", "c"]
+    queues = [_queue(q, aht_s=h, level=v) for q, h, v in zip(names, ahts, levels, strict=True)]
+    scenario = _scenario(queues, [{"name": "x", "skills": {"a": 1, "b": 1, "c": 1}}])
+    forecast = _forecast(dict(zip(names, volumes, strict=True)))
+    per_queue = requirements(forecast, scenario)
+    pools = skill_set_requirements(forecast, scenario, per_queue=per_queue)
+    own = per_queue.pivot(index="interval_start", columns="queue", values="required_agents")
+    for _, row in pools.iterrows():
+        members = row["pool"].split("+")
+        need = own.loc[row["interval_start"], members]
+        assert need.max() <= row["required_agents"] <= need.sum()
+
+
+def test_simulation_raises_a_pool_where_it_misses():
+    scenario = _scenario([_queue("a"), _queue("b")], [{"name": "x", "skills": {"a": 1, "b": 1}}])
+    forecast = _forecast({"a": 100.0, "b": 100.0})
+    per_queue = requirements(forecast, scenario)
+    pools = skill_set_requirements(forecast, scenario, per_queue=per_queue)
+    short = pools.assign(required_agents=pools["required_agents"] - 3)  # 36 for 33.3 Erlangs
+    corrected = correct_by_simulation(short, per_queue, scenario, rounds=2, seed=1)
+    assert (corrected["correction"] > 0).any()
+    assert np.all(
+        corrected["required_agents"] == short["required_agents"] + corrected["correction"]
+    )
+    kept = correct_by_simulation(pools.assign(required_agents=45), per_queue, scenario, rounds=1)
+    assert np.all(kept["correction"] == 0)  # 45 agents for 33.3 Erlangs miss nowhere
