@@ -15,7 +15,7 @@ from openwfm.errors import DataError
 from openwfm.forecast import Forecaster
 from openwfm.forecast.factor import ROOT_SHIFT, FactorModel
 from openwfm.forecast.history import to_series
-from openwfm.forecast.intraday import learn_shrinkage
+from openwfm.forecast.intraday import learn_shrinkage, learn_shrinkage_by_hour
 from openwfm.forecast.versions import ForecastVersions
 
 
@@ -142,6 +142,23 @@ def test_learned_shrinkage_prefers_the_ratio_when_days_drift_and_not_when_noise(
     k_drift = learn_shrinkage(pd.DataFrame(rows_drift, columns=columns))
     k_noise = learn_shrinkage(pd.DataFrame(rows_noise, columns=columns))
     assert k_drift < 50 < k_noise
+
+
+def test_shrinkage_per_hour_ignores_an_uninformative_first_hour():
+    """Days whose first hour (08h) is pure noise around the forecast, the rest following the
+    day's level: at 09:00 the learned k is large (trust the forecast), at 12:00 small."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for day in pd.date_range("2024-01-01", periods=40, freq="D"):
+        level = rng.lognormal(0, 0.3)
+        for h in range(8, 20):
+            mean = 100.0 * (rng.lognormal(0, 0.3) if h == 8 else level)
+            rows.append((day + pd.Timedelta(hours=h), rng.poisson(mean), 100.0))
+    k = learn_shrinkage_by_hour(
+        pd.DataFrame(rows, columns=["interval_start", "actual", "forecast"])
+    )
+    assert set(k) == set(range(24))
+    assert k[9] > 4 * k[12]
 
 
 # -- CLI ---------------------------------------------------------------------------------------

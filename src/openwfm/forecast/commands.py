@@ -501,7 +501,7 @@ def run_reforecast(
         cutoff,
         minutes,
         method,
-        shrink_k=None if fitted is None else fitted.shrink_k(),
+        shrink_k=None if fitted is None else fitted.shrink_k_by_hour(),
         factor_models=None if fitted is None or method != "factor" else fitted.factor_models(),
     )
     used = sorted(set(updated["method"])) if len(updated) else [method]

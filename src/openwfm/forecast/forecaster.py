@@ -306,7 +306,7 @@ class Forecaster:
             as_of,
             minutes,
             method,
-            shrink_k=self.shrink_k(),
+            shrink_k=self.shrink_k_by_hour(),
             factor_models=self.factor_models() if method == "factor" else None,
         )
 
@@ -319,6 +319,17 @@ class Forecaster:
                 q: learn_shrinkage(getattr(m, "backtest_", None)) for q, m in self.models_.items()
             }
         return self.shrink_k_
+
+    def shrink_k_by_hour(self) -> dict[str, dict[int, float]]:
+        """Per queue and cut-off hour, the learned ``ratio_shrunk`` pseudo-count (cached)."""
+        from openwfm.forecast.intraday import learn_shrinkage_by_hour
+
+        if not hasattr(self, "shrink_k_by_hour_"):
+            self.shrink_k_by_hour_ = {
+                q: learn_shrinkage_by_hour(getattr(m, "backtest_", None))
+                for q, m in self.models_.items()
+            }
+        return self.shrink_k_by_hour_
 
     def factor_models(self) -> dict[str, FactorModel]:
         """Per queue, a factor model fitted on the history (for the model-based update; cached)."""

@@ -10,10 +10,11 @@ forecast:
 * ``ratio_half``: the cumulative ratio shrunk halfway toward 1, ``1 + (r - 1) / 2``;
 * ``ratio_shrunk``: the cumulative ratio shrunk toward 1 with a weight that grows with the volume
   seen, ``w = F / (F + k)`` (``F`` = forecast volume so far). ``k`` (contacts) is learned from
-  history by :func:`learn_shrinkage` (the value with the lowest rest-of-day absolute error on
-  past days); without history :data:`DEFAULT_SHRINK_K`. This is the empirical-Bayes weight
-  ``tau^2 / (tau^2 + phi / F)`` with ``k = phi / tau^2`` (count dispersion over the variance of
-  the daily level error), so an early ratio built on few contacts barely moves the forecast;
+  history per cut-off hour by :func:`learn_shrinkage_by_hour` (the value with the lowest
+  rest-of-day absolute error on past days at that hour); without history
+  :data:`DEFAULT_SHRINK_K`. This is the empirical-Bayes weight ``tau^2 / (tau^2 + phi / F)``
+  with ``k = phi / tau^2`` (count dispersion over the variance of the daily level error), so an
+  early ratio built on few contacts barely moves the forecast;
 * ``factor``: model-based: the day's factor scores of a
   :class:`~openwfm.forecast.factor.FactorModel` are re-estimated from the morning (Kalman step,
   prior = the day-ahead score forecast), and the multiplier is posterior / prior per interval.
@@ -137,6 +138,24 @@ def learn_shrinkage(
     return best_k
 
 
+def learn_shrinkage_by_hour(backtest: pd.DataFrame | None) -> dict[int, float]:
+    """Per cut-off hour (0-23), the ``ratio_shrunk`` pseudo-count learned on that hour alone.
+
+    How much a morning ratio says about the rest of the day depends on the time of day (the
+    first hours' share of the day varies more), so ``k`` is learned per hour; hours without a
+    usable past case get the ``k`` learned on all hours 9-16 (:func:`learn_shrinkage`).
+    """
+    pooled = learn_shrinkage(backtest)
+    if backtest is None or len(backtest) == 0:
+        return dict.fromkeys(range(24), pooled)
+    hours = pd.to_datetime(backtest["interval_start"]).dt.hour
+    out = {}
+    for hour in range(24):
+        usable = (hours < hour).any() and (hours >= hour).any()
+        out[hour] = learn_shrinkage(backtest, (hour,)) if usable else pooled
+    return out
+
+
 def cutoff_state(
     forecast_before: np.ndarray,
     actual_before: np.ndarray,
@@ -161,7 +180,7 @@ def update_queue_day(
     as_of: pd.Timestamp,
     interval_minutes: int,
     method: str = "auto",
-    shrink_k: float = DEFAULT_SHRINK_K,
+    shrink_k: float | dict[int, float] = DEFAULT_SHRINK_K,
     factor_model: FactorModel | None = None,
     window_minutes: int = 120,
 ) -> pd.DataFrame:
@@ -193,6 +212,8 @@ def update_queue_day(
         as_of,
         window_minutes,
     )
+    if isinstance(shrink_k, dict):  # learned per cut-off hour
+        shrink_k = shrink_k.get(as_of.hour, DEFAULT_SHRINK_K)
     used = "ratio_shrunk+window" if method == "auto" else method
     out = fc.loc[rest].copy()
     if used == "factor":
@@ -346,13 +367,14 @@ def update_forecast(
     as_of: pd.Timestamp,
     interval_minutes: int,
     method: str = "auto",
-    shrink_k: dict[str, float] | None = None,
+    shrink_k: dict[str, float | dict[int, float]] | None = None,
     factor_models: dict | None = None,
 ) -> pd.DataFrame:
     """Re-forecast every queue of ``forecast`` for the rest of ``as_of``'s day.
 
     ``actuals`` must already be validated (:func:`validate_actuals`). ``shrink_k`` and
-    ``factor_models`` are per queue (missing queues: default ``k``, no factor model).
+    ``factor_models`` are per queue (missing queues: default ``k``, no factor model); a
+    queue's ``k`` may be one number or one per cut-off hour.
     """
     as_of = pd.Timestamp(as_of)
     day = as_of.normalize()
