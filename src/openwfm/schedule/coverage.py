@@ -135,8 +135,9 @@ def _add_skill_flows(model: ShiftModel, u: int, skills, working, contributions) 
     upper = _unit_size(model, u)
     for t, terms in working.items():
         expr = sum(c * v for c, v in terms)
-        if len(skills) == 1:
-            contributions[skills[0], t].append(expr)
+        if len(skills) == 1 or model.scope.count_every_skill:
+            for q in skills:  # skill sets: every set the agent can serve counts it
+                contributions[q, t].append(expr)
             continue
         parts = []
         for q in skills:

@@ -151,11 +151,12 @@ def _skills(model: ShiftModel, value, working, activity: dict) -> None:
     for u, (_, skills, _) in enumerate(model.units):
         for t, names in working[u].items():
             names = sorted(names)
-            if len(skills) <= 1:
-                label = skills[0] if skills else None
+            if len(skills) <= 1 or model.scope.count_every_skill:
+                label = skills[0] if len(skills) == 1 else None
                 for name in names:
                     agent = agent_info.get(name)
-                    activity[name, t] = label or (agent.skills[0] if agent else "idle")
+                    fallback = skills[0] if skills else "idle"
+                    activity[name, t] = label or (agent.skills[0] if agent else fallback)
                 continue
             i = 0
             for q in skills:
@@ -233,7 +234,8 @@ def extract(model: ShiftModel, solver, status: str, wall: float, weighting: str)
     shifts = pd.DataFrame(shift_rows, columns=SHIFT_COLUMNS).sort_values(
         ["agent", "date"], ignore_index=True
     )
-    coverage = coverage_table(activities, model.required, h)
+    skills = {a.name: a.skills for a in model.agents} if model.scope.count_every_skill else None
+    coverage = coverage_table(activities, model.required, h, skills)
     rules, violations, rule_cost = _rule_tables(model, value)
     objective = solver.objective_value / SCALE + model.offset
     bound = solver.best_objective_bound / SCALE + model.offset
@@ -256,12 +258,24 @@ def extract(model: ShiftModel, solver, status: str, wall: float, weighting: str)
 
 
 def coverage_table(
-    activities: pd.DataFrame, required: dict[str, np.ndarray], horizon: Horizon
+    activities: pd.DataFrame,
+    required: dict[str, np.ndarray],
+    horizon: Horizon,
+    skills: dict[str, tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
-    """Agents on each queue per interval (from the activity table) against the requirement."""
+    """Agents on each queue per interval (from the activity table) against the requirement.
+
+    ``skills`` (agent -> requirement keys it serves; skill sets): an agent at work counts
+    toward every key among its skills (each queue and each pool of queues it can serve)."""
     counts: dict[tuple[str, int], int] = defaultdict(int)
-    for start, act in zip(activities["interval_start"], activities["activity"], strict=True):
-        if act in required:
+    for name, start, act in zip(
+        activities["agent"], activities["interval_start"], activities["activity"], strict=True
+    ):
+        if skills is not None and name in skills and act in skills[name]:
+            for key in skills[name]:
+                if key in required:
+                    counts[key, horizon.slot_of(start)] += 1
+        elif act in required:
             counts[act, horizon.slot_of(start)] += 1
     rows = []
     last = horizon.days * horizon.slots_per_day

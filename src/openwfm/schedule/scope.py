@@ -44,7 +44,9 @@ class ModelScope:
 
     ``required``: agents wanted per queue as an array over the horizon's slots;
     ``marginals``: per (queue, slot), the cost of the 1st..k-th missing agent (cost units);
-    ``over_weight``: cost of one surplus agent during one interval.
+    ``over_weight``: cost of one surplus agent during one interval;
+    ``count_every_skill``: an agent at work counts toward every requirement key among its skills
+    (skill-set requirements, :mod:`openwfm.schedule.skill_sets`), not toward one queue.
     """
 
     horizon: Horizon
@@ -56,6 +58,7 @@ class ModelScope:
     required: dict[str, np.ndarray]
     marginals: dict[tuple[str, int], np.ndarray]
     over_weight: float
+    count_every_skill: bool = False
 
     def replace(self, **changes) -> ModelScope:
         """A copy with some fields changed (e.g. the requirement left by earlier agents)."""

@@ -33,6 +33,7 @@ from openwfm.schedule.requirements import expand_requirements, start_date, under
 from openwfm.schedule.result import ScheduleResult, coverage_table, extract, merge_days
 from openwfm.schedule.rules import OPEN_CONTRACT, rule_settings
 from openwfm.schedule.scope import AgentSpec, ModelScope, PoolSpec
+from openwfm.schedule.skill_sets import with_pools
 from openwfm.schedule.templates import Horizon, ShiftOption, expand_templates
 from openwfm.schedule.variants import full_model
 
@@ -88,6 +89,7 @@ def schedule_agents(
     source: str = "requirements",
     strategy: str = "auto",
     deterministic: bool = False,
+    pool_requirements: pd.DataFrame | None = None,
 ) -> ScheduleResult:
     """Schedule the scenario's named agents against ``requirements`` for ``weeks`` weeks.
 
@@ -106,6 +108,10 @@ def schedule_agents(
     ``time_limit_s`` seconds. ``deterministic``: ``time_limit_s`` is deterministic work (CP-SAT's
     deterministic seconds, HiGHS nodes; see :mod:`openwfm.schedule.budget`) instead of wall
     seconds, so the result does not depend on the machine's speed or load.
+    ``pool_requirements`` (``interval_start, pool, cover_column``: skill sets,
+    :func:`openwfm.staffing.skill_set_requirements`): an agent at work counts toward every queue
+    and pool it can serve (:mod:`openwfm.schedule.skill_sets`); the coverage table has a row per
+    pool too.
     """
     if not 1 <= weeks <= 6:
         raise ScenarioError(f"expected 1..6 weeks, got {weeks}", field="weeks")
@@ -132,6 +138,8 @@ def schedule_agents(
         )
         for a in scenario.all_agents()
     ]
+    if pool_requirements is not None:
+        requirements, agents = with_pools(requirements, pool_requirements, agents, cover_column)
     demand = Demand(requirements, cover_column, extra_shrinkage, source)
     costs = Costs(weighting, under_weight, over_weight)
     limits = SolveLimits(time_limit_s, num_workers, seed, progress)
@@ -147,6 +155,7 @@ def schedule_agents(
                 costs,
                 limits,
                 _two_phase_wanted(strategy, agents, options, horizon),
+                count_every_skill=pool_requirements is not None,
             )
     except ScheduleTimeoutError:
         # a step ran out of its share of the limit: the message states the user's limit
@@ -276,6 +285,7 @@ def _run(
     costs: Costs,
     limits: SolveLimits,
     two_phase: bool = True,
+    count_every_skill: bool = False,
 ) -> ScheduleResult:
     """One run: the requirement read onto the horizon, then one model or the phased strategy."""
     _check_costs(costs)
@@ -297,6 +307,7 @@ def _run(
         required=required,
         marginals=marginals,
         over_weight=costs.over_weight,
+        count_every_skill=count_every_skill,
     )
     if agents and two_phase:
         result = schedule_phased(scope, limits, method, budgets.PHASED)

@@ -57,6 +57,7 @@ POOL_COLUMNS = [
     "aht_s",
     "required_agents",
     "scheduled_agents",
+    "target_s",
     "binding_queue",
     "model",
     "correction",
@@ -191,6 +192,7 @@ def pool_requirements(
         ).astype(np.int64)
         binding = np.where(n > need, q, binding)
         need = np.maximum(need, n)
+    within = np.array([scenario.queue(str(q)).target.within_s for q in binding], dtype=float)
     own_values = own.to_numpy(float)
     need = np.clip(need, own_values.max(axis=1), own_values.sum(axis=1)).astype(np.int64)
     need = np.where(total > 0, need, 0)
@@ -202,6 +204,7 @@ def pool_requirements(
             "aht_s": mixed_aht,
             "required_agents": need,
             "scheduled_agents": np.ceil(need / (1.0 - scenario.shrinkage) - 1e-9).astype(np.int64),
+            "target_s": within,
             "binding_queue": binding,
             "model": "merged_erlang_c" if patience is None else "merged_erlang_a",
             "correction": 0,

@@ -1,0 +1,55 @@
+"""One verdict per queue x block: coverage verdict beside the simulated verdict."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from openwfm.model import Scenario
+from openwfm.plan.findings import MissCause
+from openwfm.plan.verdicts import SHORT_BUT_MET, agreement, coverage_verdicts, verdict_table
+
+T0 = pd.Timestamp("2024-03-04 08:00")
+
+
+def _scenario() -> Scenario:
+    return Scenario.model_validate(
+        {"queues": [{"name": "a", "aht_s": 300}, {"name": "b", "aht_s": 300}]}
+    )
+
+
+def _coverage() -> pd.DataFrame:
+    rows = []
+    for k in range(8):  # 08:00-10:00 and 10:00-12:00 in 30-minute rows
+        t = T0 + pd.Timedelta(minutes=30 * k)
+        rows.append((t, "a", 5, 5, 0))
+        rows.append((t, "b", 5, 5, 0))
+        # the pool a+b is one short in the second block only
+        rows.append((t, "a+b", 8, 7 if k >= 4 else 8, 1 if k >= 4 else 0))
+    return pd.DataFrame(rows, columns=["interval_start", "queue", "required", "scheduled", "under"])
+
+
+def test_a_short_pool_makes_each_member_short():
+    verdicts = coverage_verdicts(_coverage()).set_index(["queue", "block"])["covered"]
+    second = T0 + pd.Timedelta(hours=2)
+    assert verdicts[("a", T0)] and verdicts[("b", T0)]
+    assert not verdicts[("a", second)] and not verdicts[("b", second)]
+
+
+def test_verdicts_agree_or_say_why():
+    times = [T0 + pd.Timedelta(minutes=30 * k) for k in range(8)]
+    # simulated: a meets in both blocks, b misses in the first block
+    intervals = pd.DataFrame(
+        [
+            (t, q, "all", 50.0, level, 0.0)
+            for t in times
+            for q, level in (("a", 0.9), ("b", 0.6 if t < T0 + pd.Timedelta(hours=2) else 0.9))
+        ],
+        columns=["interval_start", "queue", "segment", "offered", "service_level", "abandon_rate"],
+    )
+    table = verdict_table(_scenario(), _coverage(), intervals).set_index(["queue", "block"])
+    second = T0 + pd.Timedelta(hours=2)
+    assert table.loc[("a", T0), "agree"]
+    assert table.loc[("b", T0), "why"] == str(MissCause.ROUTING_GAP)  # covered, yet missed
+    assert table.loc[("a", second), "why"] == SHORT_BUT_MET  # short pool, yet met
+    assert not table.loc[("b", second), "agree"]
+    assert agreement(table.reset_index()) == 0.25
