@@ -242,6 +242,7 @@ def instances(draw):
         "       breaks: [{name: break, length_min: 15, earliest_after_start_min: 90, latest_after_start_min: 150}]}",  # noqa: E501
         '    - {name: late, earliest_start: "13:00", latest_start: "14:00", start_increment_min: 60, lengths_min: [240, 480], unpopular: true}',  # noqa: E501
         "  forbidden_successions: [[late, early]]",
+        f"  ignore_edge_stretches: {str(draw(st.booleans())).lower()}",
         f"  fixed_days_off: [{{agent: a0, weekday: {draw(st.sampled_from(['mon', 'sat']))}}}]",
         '  availability: [{agent: "*", weekday: fri, available_from: "07:00", available_until: "20:00"}]',  # noqa: E501
         "  requests: [{agent: a0, weekday: tue, shift: early, wanted: true}]",

@@ -617,3 +617,47 @@ def test_interval_schedules_keep_the_shifts_of_a_type_per_horizon_limit_too():
         rows.append(row)
     found = check_schedule(pd.DataFrame(rows), center, START, 7)
     assert "max_shifts_of_type_per_horizon" in set(found["rule"])
+
+
+@pytest.mark.parametrize(("ignore", "expected_days"), [(True, [0, 1]), (False, [0, 1, 2])])
+def test_interval_schedules_follow_the_horizon_edge_setting(ignore, expected_days):
+    # work is needed on days 0 and 1 (09:00-17:00); working stretches of at least 3 days are
+    # hard. Ignoring edge stretches, days 0-1 touch the first day and are enough; judging them,
+    # the agent works day 2 too (over-cover is cheaper than missing two days)
+    from openwfm.scenario import parse_scenario
+    from openwfm.schedule import check_schedule, schedule_agents
+
+    center = parse_scenario(
+        "queues: [{name: voice, aht_s: 300}]\n"
+        "contracts: [{name: c, min_days_off_per_week: 0, shift_lengths_min: [480],\n"
+        "             min_consecutive_days: 3}]\n"
+        "agents: [{name: a, skills: {voice: 1}, contract: c}]\n"
+        "schedule:\n"
+        '  shift_templates: [{name: day, earliest_start: "09:00", latest_start: "09:00"}]\n'
+        "  rules: {min_consecutive_days: {hard: true}}\n"
+        f"  ignore_edge_stretches: {str(ignore).lower()}\n"
+    )
+    starts = [
+        pd.Timestamp(START) + pd.Timedelta(days=d, hours=9) + pd.Timedelta(minutes=15 * k)
+        for d in range(2)
+        for k in range(32)
+    ]
+    requirement = pd.DataFrame({"interval_start": starts, "queue": "voice", "required_agents": 1})
+    result = schedule_agents(
+        center,
+        requirement,
+        weeks=1,
+        start=START,
+        time_limit_s=5,
+        deterministic=True,
+        extra_shrinkage=0.0,
+    )
+    days = sorted((pd.Timestamp(d).date() - START).days for d in result.shifts["date"])
+    assert days == expected_days
+    assert not check_schedule(result.shifts, center, START, 7)["hard"].any()
+    if not ignore:  # the checker judges the edge stretch of two days too
+        two_days = result.shifts[
+            result.shifts["date"].map(pd.Timestamp) < pd.Timestamp(START) + pd.Timedelta(days=2)
+        ]
+        found = check_schedule(two_days, center, START, 7)
+        assert "min_consecutive_days" in set(found["rule"])

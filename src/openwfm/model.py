@@ -456,9 +456,9 @@ class ScheduleSettings(Strict):
     weekend_spread: Annotated[int, Field(ge=0)] = 1
     unpopular_spread: Annotated[int, Field(ge=0)] = 1
     start_date: dt.date | None = None
-    # slot rosters: minimum-stretch rules (min_consecutive_days, min_consecutive_days_off) skip
-    # stretches touching the first or last day of the horizon (the days outside are unknown);
-    # false applies them there too. The interval scheduler always skips them.
+    # minimum-stretch rules (min_consecutive_days, min_consecutive_days_off) skip stretches
+    # touching the first or last day of the horizon (the days outside are unknown); false
+    # judges them too, the edge closing them (a stretch filling the whole horizon: never)
     ignore_edge_stretches: bool = True
 
 

@@ -13,6 +13,7 @@ import itertools
 from collections import defaultdict
 
 from openwfm.model import Contract, RuleSetting
+from openwfm.schedule.rules import stretch_is_judged
 from openwfm.schedule.scope import allowed_lengths
 from openwfm.schedule.shiftmodel import SCALE, ShiftModel
 from openwfm.schedule.templates import Horizon
@@ -101,18 +102,19 @@ def _hard_limits_allow(
 
 
 def _stretch_penalty(
-    contract: Contract, rules: dict[str, RuleSetting], work: tuple[bool, ...]
+    contract: Contract, rules: dict[str, RuleSetting], work: tuple[bool, ...], ignore_edges: bool
 ) -> float | None:
-    """The penalty of the week's short interior stretches (one rule weight per stretch), or
-    None when a stretch rule is hard and broken."""
+    """The penalty of the week's short stretches the rules judge (one rule weight per stretch;
+    :func:`openwfm.schedule.rules.stretch_is_judged`), or None when a stretch rule is hard and
+    broken."""
     penalty = 0.0
     checks = [
         ("min_consecutive_days", True, contract.min_consecutive_days),
         ("min_consecutive_days_off", False, contract.min_consecutive_days_off),
     ]
     for name, value, least in checks:
-        for _, length, interior in stretches(work, value):
-            if interior and length < least:
+        for first, length, _ in stretches(work, value):
+            if length < least and stretch_is_judged(first, length, len(work), ignore_edges):
                 if rules[name].hard:
                     return None
                 penalty += rules[name].weight * 1.0
@@ -120,12 +122,17 @@ def _stretch_penalty(
 
 
 def day_patterns(
-    contract: Contract, rules: dict[str, RuleSetting], horizon: Horizon, paid: list[int]
+    contract: Contract,
+    rules: dict[str, RuleSetting],
+    horizon: Horizon,
+    paid: list[int],
+    ignore_edges: bool = True,
 ) -> list[tuple[tuple[int, ...], float]]:
     """Working-day subsets of a one-week horizon that the contract's hard day-level rules allow,
     each with the penalty the model charges for its soft day-level rules (same counting as
-    :mod:`openwfm.schedule.rule_families`: one unit per interior stretch shorter than the
-    minimum). Empty when the horizon is not a single week or the agent has no shift options."""
+    :mod:`openwfm.schedule.rule_families`: one unit per judged stretch shorter than the
+    minimum; ``ignore_edges`` is ``schedule.ignore_edge_stretches``). Empty when the horizon
+    is not a single week or the agent has no shift options."""
     days = horizon.days
     if days != 7 or not paid:
         return []
@@ -135,7 +142,7 @@ def day_patterns(
             work = tuple(d in chosen for d in range(days))
             if not _hard_limits_allow(contract, rules, horizon, work, (min(paid), max(paid))):
                 continue
-            penalty = _stretch_penalty(contract, rules, work)
+            penalty = _stretch_penalty(contract, rules, work, ignore_edges)
             if penalty is not None:
                 out.append((chosen, penalty))
     return out
@@ -195,7 +202,8 @@ def add_group_patterns(
     contract = next(iter(contracts.values()))
     lengths = allowed_lengths(contract, model.horizon)
     paid = [o.paid_minutes for o in model.options if lengths is None or o.length in lengths]
-    patterns = day_patterns(contract, model.rules, model.horizon, paid)
+    ignore = model.settings is None or model.settings.ignore_edge_stretches
+    patterns = day_patterns(contract, model.rules, model.horizon, paid, ignore)
     if not patterns:
         return
     reach = _minutes_reach(contract, model.rules, paid, model.horizon.days)

@@ -25,7 +25,7 @@ from openwfm.model import (
     ScheduleSettings,
     clock_seconds,
 )
-from openwfm.schedule.rules import OPEN_CONTRACT, rule_settings
+from openwfm.schedule.rules import OPEN_CONTRACT, rule_settings, stretch_is_judged
 
 COLUMNS = ["rule", "agent", "period", "hard", "detail"]
 
@@ -260,34 +260,35 @@ def check_max_consecutive_days(found: Findings, agent: AgentDays) -> None:
             )
 
 
-def _check_stretches(found: Findings, agent: AgentDays, value: bool, limit: int, rule: str):
-    """Stretches of ``value`` strictly inside the horizon (their length is known) shorter
-    than ``limit``."""
+def _check_stretches(
+    found: Findings, agent: AgentDays, value: bool, limit: int, rule: str, ignore_edges: bool
+):
+    """Maximal stretches of ``value`` shorter than ``limit`` that the rule judges (strictly
+    inside the horizon; touching its edge too unless ``ignore_edges``; never the whole)."""
     works, days = agent.works, len(agent.day_list)
-    i = 1
+    i = 0
     while i < days:
-        if works[i] == value and works[i - 1] != value:
-            j = i
-            while j < days and works[j] == value:
-                j += 1
-            if j < days and j - i < limit:
-                found.report(rule, agent.name, str(agent.day_list[i]), f"stretch of {j - i} days")
-            i = j
-        else:
+        if works[i] != value:
             i += 1
+            continue
+        j = i
+        while j < days and works[j] == value:
+            j += 1
+        if j - i < limit and stretch_is_judged(i, j - i, days, ignore_edges):
+            found.report(rule, agent.name, str(agent.day_list[i]), f"stretch of {j - i} days")
+        i = j
 
 
-def check_min_consecutive_days(found: Findings, agent: AgentDays) -> None:
-    """``min_consecutive_days``: no interior working stretch shorter than n."""
-    _check_stretches(
-        found, agent, True, agent.contract.min_consecutive_days, "min_consecutive_days"
-    )
+def check_min_consecutive_days(found: Findings, agent: AgentDays, ignore_edges: bool) -> None:
+    """``min_consecutive_days``: no (judged) working stretch shorter than n."""
+    limit = agent.contract.min_consecutive_days
+    _check_stretches(found, agent, True, limit, "min_consecutive_days", ignore_edges)
 
 
-def check_min_consecutive_days_off(found: Findings, agent: AgentDays) -> None:
-    """``min_consecutive_days_off``: no interior day-off stretch shorter than n."""
+def check_min_consecutive_days_off(found: Findings, agent: AgentDays, ignore_edges: bool) -> None:
+    """``min_consecutive_days_off``: no (judged) day-off stretch shorter than n."""
     limit = agent.contract.min_consecutive_days_off
-    _check_stretches(found, agent, False, limit, "min_consecutive_days_off")
+    _check_stretches(found, agent, False, limit, "min_consecutive_days_off", ignore_edges)
 
 
 def check_rest(found: Findings, agent: AgentDays) -> None:
@@ -340,8 +341,8 @@ def check_agent_rules(found: Findings, settings: ScheduleSettings, agent: AgentD
     check_horizon_minutes(found, agent, total)
     check_max_shifts_of_type_per_horizon(found, agent)
     check_max_consecutive_days(found, agent)
-    check_min_consecutive_days(found, agent)
-    check_min_consecutive_days_off(found, agent)
+    check_min_consecutive_days(found, agent, settings.ignore_edge_stretches)
+    check_min_consecutive_days_off(found, agent, settings.ignore_edge_stretches)
     check_rest(found, agent)
     check_forbidden_successions(found, settings, agent)
     check_max_working_weekends(found, agent)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from openwfm.errors import ScenarioError
+from openwfm.schedule.rules import stretch_is_judged
 from openwfm.schedule.scope import agents_for, day_matches
 from openwfm.schedule.shiftmodel import ShiftModel
 
@@ -129,34 +130,37 @@ def add_max_consecutive_days(model: ShiftModel, a: int) -> None:
         )
 
 
-def add_min_consecutive_days(model: ShiftModel, a: int) -> None:
-    """``min_consecutive_days``: no interior working stretch shorter than n days."""
+def _add_min_stretch(model: ShiftModel, a: int, rule: str, minimum: int, working: bool) -> None:
+    """No maximal working (``working``) or day-off stretch shorter than ``minimum`` days among
+    those :func:`openwfm.schedule.rules.stretch_is_judged` judges (interior ones; with
+    ``schedule.ignore_edge_stretches: false`` also those touching the horizon's edge, which
+    then closes them). One instance per possible short stretch: it is violated when every day
+    inside has the stretch's value and every neighbour inside the horizon the other."""
     h, work = model.horizon, model.work
-    for length in range(1, model.agents[a].contract.min_consecutive_days):
-        for d in range(1, h.days - length):
-            stretch = sum(work(a, e) for e in range(d, d + length))
+    ignore = model.settings is None or model.settings.ignore_edge_stretches
+    for length in range(1, minimum):
+        for d in range(0, h.days - length + 1):
+            if not stretch_is_judged(d, length, h.days, ignore):
+                continue
+            inside = sum(work(a, e) for e in range(d, d + length))
+            around = [e for e in (d - 1, d + length) if 0 <= e < h.days]
+            neighbours = sum(work(a, e) for e in around)
+            agree = inside - neighbours + len(around) if working else length - inside + neighbours
             model.constrain(
-                "min_consecutive_days",
-                model.agents[a].name,
-                str(h.date(d)),
-                stretch - work(a, d - 1) - work(a, d + length),
-                ub=length - 1,
+                rule, model.agents[a].name, str(h.date(d)), agree, ub=length + len(around) - 1
             )
+
+
+def add_min_consecutive_days(model: ShiftModel, a: int) -> None:
+    """``min_consecutive_days``: no (judged) working stretch shorter than n days."""
+    minimum = model.agents[a].contract.min_consecutive_days
+    _add_min_stretch(model, a, "min_consecutive_days", minimum, True)
 
 
 def add_min_consecutive_days_off(model: ShiftModel, a: int) -> None:
-    """``min_consecutive_days_off``: no interior day-off stretch shorter than n days."""
-    h, work = model.horizon, model.work
-    for length in range(1, model.agents[a].contract.min_consecutive_days_off):
-        for d in range(1, h.days - length):
-            stretch = sum(work(a, e) for e in range(d, d + length))
-            model.constrain(
-                "min_consecutive_days_off",
-                model.agents[a].name,
-                str(h.date(d)),
-                work(a, d - 1) + work(a, d + length) - stretch,
-                ub=1,
-            )
+    """``min_consecutive_days_off``: no (judged) day-off stretch shorter than n days."""
+    minimum = model.agents[a].contract.min_consecutive_days_off
+    _add_min_stretch(model, a, "min_consecutive_days_off", minimum, False)
 
 
 def add_rest(model: ShiftModel, a: int) -> None:

@@ -45,6 +45,17 @@ RULES: dict[str, RuleInfo] = {
 }
 
 
+def stretch_is_judged(first: int, length: int, days: int, ignore_edges: bool) -> bool:
+    """Whether the minimum-stretch rules (``min_consecutive_days``, ``min_consecutive_days_off``)
+    judge the maximal stretch of ``length`` days from day ``first`` of a ``days``-day horizon:
+    always when it lies strictly inside; when it touches the first or last day only if
+    ``ignore_edges`` is false (``schedule.ignore_edge_stretches``: the days outside the horizon
+    are unknown); never when it fills the whole horizon."""
+    touches = first == 0 or first + length == days
+    whole = first == 0 and length == days
+    return not whole and not (ignore_edges and touches)
+
+
 def rule_settings(settings: ScheduleSettings | None) -> dict[str, RuleSetting]:
     """Hardness and weight per rule name: the defaults overridden by ``schedule.rules``."""
     resolved = {

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from openwfm.model import WEEKDAYS, Scenario, clock_seconds
-from openwfm.schedule.rules import OPEN_CONTRACT, rule_settings
+from openwfm.schedule.rules import OPEN_CONTRACT, rule_settings, stretch_is_judged
 
 COLUMNS = ["rule", "agent", "period", "hard", "amount", "penalty", "detail"]
 
@@ -172,8 +172,7 @@ def _stretches(r: _Roster, start: dt.date, days: int, ignore_edges: bool, out: _
         ("min_consecutive_days_off", False, r.contract.min_consecutive_days_off),
     ):
         for first, length in _runs(flags, value):
-            edge = first == 0 or first + length == days
-            if length < minimum and not (ignore_edges and edge):
+            if length < minimum and stretch_is_judged(first, length, days, ignore_edges):
                 out.add(
                     rule,
                     r.agent.name,

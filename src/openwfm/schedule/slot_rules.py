@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from openwfm.model import Agent, Contract, RuleSetting, ScheduleSettings
-from openwfm.schedule.rules import OPEN_CONTRACT
+from openwfm.schedule.rules import OPEN_CONTRACT, stretch_is_judged
 from openwfm.schedule.slot_input import SlotHorizon, SlotType, matches
 
 
@@ -305,8 +305,7 @@ def _stretch_instances(days: int, minimum: int, ignore_edges: bool):
     """(first day, length) of every stretch a minimum-stretch rule must forbid."""
     for length in range(1, minimum):
         for first in range(0, days - length + 1):
-            touches_edge = first == 0 or first + length == days
-            if not (ignore_edges and touches_edge):
+            if stretch_is_judged(first, length, days, ignore_edges):
                 yield first, length
 
 
@@ -315,7 +314,8 @@ def add_min_stretches(m: SlotModel, ignore_edges: bool) -> None:
     than ``min_consecutive_days_off`` (one unit per short stretch). A stretch is maximal: the
     days around it (inside the horizon) have the other value. With ``ignore_edges`` the rules
     skip stretches touching the first or last day of the horizon (the days outside are
-    unknown); otherwise the horizon's edge closes a stretch."""
+    unknown); otherwise the horizon's edge closes a stretch. A stretch filling the whole
+    horizon is never judged (:func:`openwfm.schedule.rules.stretch_is_judged`)."""
     days = m.horizon.days
     for a, agent in enumerate(m.agents):
         c = m.contract(a)
