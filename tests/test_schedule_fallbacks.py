@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
+import pytest
 
 import openwfm.schedule.phase_one
 import openwfm.schedule.phased
@@ -15,7 +16,24 @@ from test_schedule import MONDAY, requirement, scenario
 from test_schedule_budget import PHASED, _requirements
 
 
-def _phased(sc, req, weeks: int = 1, time_limit_s: float = 2):
+@pytest.fixture(autouse=True)
+def small_steps(monkeypatch):
+    """Short sub-solves and no neighbourhood search after the polish's first solve: the
+    paths, not the schedule's quality, are under test (deterministic work is tiny here, so
+    the search would run every neighbourhood once)."""
+    _with_budget(
+        monkeypatch,
+        step_min_s=0.2,
+        improve_stop_s=0.1,
+        retry_min_s=0.2,
+        polish_stop_s=1e9,
+        polish_step_max_s=0.3,
+        polish_first_max_s=1.0,
+        fallback_polish_min_s=0.5,
+    )
+
+
+def _phased(sc, req, weeks: int = 1, time_limit_s: float = 1):
     result = schedule_agents(
         sc, req, weeks=weeks, time_limit_s=time_limit_s, strategy="two_phase", deterministic=True
     )
@@ -112,6 +130,6 @@ def test_the_same_fallback_gives_the_same_schedule_twice(monkeypatch):
     _with_budget(monkeypatch, highs=False)
     req = requirement("voice", {d: ("08:00", "16:00", 2) for d in range(5)})
     sc = scenario(PHASED)
-    first = _phased(sc, req, time_limit_s=1.5)
-    again = _phased(sc, req, time_limit_s=1.5)
+    first = _phased(sc, req)
+    again = _phased(sc, req)
     assert first.shifts.equals(again.shifts) and first.objective == again.objective
