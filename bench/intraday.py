@@ -11,8 +11,9 @@ the ratio shrunk halfway toward 1.
 default update was chosen (auto = mean of the shrunk ratio, its k learned per cut-off hour, and
 the two-hour window ratio shrunk halfway: the best at 12:00 there among the updates never worse
 than none; with the day-of-month day-ahead model, 39 choose days: 0.932 / 0.915 / 0.922 / 0.889
-x un-updated at 09 / 10 / 12 / 14, ratio 0.943 and half ratio 0.931 at 12:00; a perfect rest-of-day level would
-give 0.816 at 12:00 there, so the 0.80 target is out of reach of any level update on those days).
+x un-updated at 09 / 10 / 12 / 14, ratio 0.943 and half ratio 0.931 at 12:00; a perfect
+rest-of-day level would give 0.816 at 12:00 there, so the 0.80 target is out of reach of any
+level update on those days).
 
 Targets (issue 15): the default update (``auto``) at least 20% better than un-updated at 12:00,
 never worse at any cut-off, and better than both ratios at 12:00.
