@@ -145,7 +145,7 @@ def exceptions_table(segments: pd.DataFrame) -> pd.DataFrame:
     return table[columns]
 
 
-def out_of_adherence_now(segments: pd.DataFrame, as_of) -> pd.DataFrame:
+def out_of_adherence_now(segments: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
     """Real-time view: every agent whose last segment (ending at ``as_of``) is out of
     adherence by the map, with ``out_since`` (start of the episode), ``out_for_s``,
     ``grace_s`` and ``alarm`` (true once the episode is at least its grace), sorted longest
@@ -202,9 +202,9 @@ def adherence(
     schedule: pd.DataFrame,
     adherence_map: AdherenceMap | None = None,
     *,
-    start,
-    end,
-    as_of=None,
+    start: pd.Timestamp | str,
+    end: pd.Timestamp | str,
+    as_of: pd.Timestamp | str | None = None,
     preset: str = "genesys",
     interval_minutes: int = 15,
     resolutions: pd.DataFrame | None = None,
@@ -265,7 +265,7 @@ def resolve_exceptions(
     by: str,
     note: str | None = None,
     log: pd.DataFrame | None = None,
-    at=None,
+    at: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """The resolution log with one row appended per exception id (``approved`` or
     ``neutral``, over the exception's time span, with who and when). Earlier rows are never

@@ -24,13 +24,18 @@ live router's outbox, so they leave by its event stream and webhooks).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from openwfm.model import Strict
+
+if TYPE_CHECKING:
+    from openwfm.intraday.rest_of_day import OutlookResult
+    from openwfm.routing.core import Router
+
 
 Metric = Literal[
     "projected_service_level",
@@ -144,9 +149,9 @@ def _values(rule: AlertRule, outlook, now_view, backlog, as_of) -> list[tuple[st
 
 def evaluate_alerts(
     rules: list[AlertRule],
-    as_of,
+    as_of: pd.Timestamp | str,
     *,
-    outlook=None,
+    outlook: OutlookResult | None = None,
     now_view: pd.DataFrame | None = None,
     backlog: pd.DataFrame | None = None,
     log: pd.DataFrame | None = None,
@@ -213,7 +218,7 @@ def alert_events(alerts: pd.DataFrame) -> list[dict]:
     return events
 
 
-def publish_alerts(router, center: str, alerts: pd.DataFrame) -> int:
+def publish_alerts(router: Router, center: str, alerts: pd.DataFrame) -> int:
     """Write alert rows into the live router's event outbox (one transaction), so they leave
     by its cursor API, server-sent events and signed webhooks like every router event
     (type ``intraday.alert``; an adherence alert carries the agent's id). Returns the count."""

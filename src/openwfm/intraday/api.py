@@ -15,13 +15,17 @@ errors of the Python API, or pydantic's for a malformed body). Times are ISO 860
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openwfm.errors import OpenWFMError
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+
 
 Row = dict[str, Any]
 
@@ -202,7 +206,7 @@ def run_outlook(body: OutlookRequest) -> dict:
     }
 
 
-def intraday_router():
+def intraday_router() -> APIRouter:
     """The intraday endpoints as an ``APIRouter`` (see the module doc)."""
     from fastapi import APIRouter
     from pydantic import ValidationError
@@ -230,7 +234,7 @@ def intraday_router():
     return router
 
 
-def create_intraday_app():
+def create_intraday_app() -> FastAPI:
     """A FastAPI app serving only the intraday endpoints."""
     from fastapi import FastAPI
 

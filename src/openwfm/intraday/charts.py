@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
+if TYPE_CHECKING:
+    from openwfm.intraday.adherence_figures import AdherenceResult
+    from openwfm.intraday.replanning import ReplanResult
+    from openwfm.intraday.rest_of_day import OutlookResult
 
-def adherence_page(result, title: str) -> str:
+
+def adherence_page(result: AdherenceResult, title: str) -> str:
     """Heat map of adherence per agent x interval, the day table, exceptions, who is out now."""
     import plotly.graph_objects as go
 
@@ -38,7 +45,7 @@ def adherence_page(result, title: str) -> str:
     return report.to_html()
 
 
-def outlook_page(result, alerts: pd.DataFrame, title: str) -> str:
+def outlook_page(result: OutlookResult, alerts: pd.DataFrame, title: str) -> str:
     """Projected service level and abandonment per queue x interval, the queue table, alerts."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -89,7 +96,7 @@ def outlook_page(result, alerts: pd.DataFrame, title: str) -> str:
     return report.to_html()
 
 
-def replan_page(result, title: str) -> str:
+def replan_page(result: ReplanResult, title: str) -> str:
     """Agents on line and projected service level per interval, now and with every proposal;
     the proposals table."""
     import plotly.graph_objects as go

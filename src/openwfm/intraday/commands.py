@@ -7,9 +7,14 @@ Parquet) and a chart page into ``--out`` together, so bad input leaves nothing h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from openwfm.intraday.alerts import AlertRule
 
 TableFormat = Literal["csv", "parquet"]
 OutlookModel = Literal["erlang", "simulate"]
@@ -21,7 +26,7 @@ intraday_app = typer.Typer(
 )
 
 
-def read_any_table(path: Path, what: str):
+def read_any_table(path: Path, what: str) -> pd.DataFrame:
     """A CSV or Parquet table; DataError naming the file when missing or unreadable."""
     import pandas as pd
 
@@ -99,7 +104,7 @@ def load_column_mapping(path: Path | None) -> dict:
     return {"mapping": {str(k): str(v) for k, v in content.items()}}
 
 
-def load_schedule(path: Path):
+def load_schedule(path: Path) -> pd.DataFrame:
     """The scheduled-activity table from a file: ``agent_id, start, end, activity`` as is,
     the scheduler's ``activities`` (agent, interval_start, activity) or ``shifts``."""
     from openwfm.intraday.timeline import check_schedule_table, scheduled_activities
@@ -276,7 +281,7 @@ def _as_of(text: str):
         ) from None
 
 
-def load_alert_rules(path: Path | None):
+def load_alert_rules(path: Path | None) -> list[AlertRule]:
     """Alert rules from YAML (``rules: [{name, metric, threshold, op, look_ahead_s,
     cooldown_s, queues}]``); the defaults when no file is given."""
     from openwfm.intraday.alerts import AlertRule, default_rules
@@ -303,7 +308,7 @@ def load_alert_rules(path: Path | None):
         ) from None
 
 
-def forecast_interval_minutes(forecast, default: int) -> int:
+def forecast_interval_minutes(forecast: pd.DataFrame, default: int) -> int:
     """The forecast's own interval length (smallest step between its interval starts)."""
     starts = forecast["interval_start"].drop_duplicates().sort_values()
     steps = starts.diff().dropna()
@@ -312,8 +317,14 @@ def forecast_interval_minutes(forecast, default: int) -> int:
 
 
 def outlook_inputs(
-    scenario_path, forecast_path, interactions, schedule, states, mapping, as_of_text
-):
+    scenario_path: Path,
+    forecast_path: Path,
+    interactions: Path,
+    schedule: Path,
+    states: Path | None,
+    mapping: Path | None,
+    as_of_text: str,
+) -> tuple:
     """Everything the outlook and the re-planner read, checked before any work."""
     import pandas as pd
 

@@ -20,6 +20,8 @@ table).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -40,7 +42,7 @@ def check_forecast(forecast: pd.DataFrame) -> pd.DataFrame:
 
 
 def offered_actuals(
-    contacts: pd.DataFrame, day: pd.DataFrame, as_of, interval_minutes: int
+    contacts: pd.DataFrame, day: pd.DataFrame, as_of: pd.Timestamp | str, interval_minutes: int
 ) -> pd.DataFrame:
     """``interval_start, queue, offered`` of the forecast's intervals that ended by ``as_of``."""
     step = pd.Timedelta(minutes=interval_minutes)
@@ -89,12 +91,12 @@ def _aht_update(day, contacts, as_of, step, prior_contacts):
 def update_forecast(
     forecast: pd.DataFrame,
     contacts: pd.DataFrame,
-    as_of,
+    as_of: pd.Timestamp | str,
     *,
     interval_minutes: int,
     method: str = "ratio_shrunk",
     prior_contacts: float | None = None,
-    forecaster=None,
+    forecaster: Any = None,
 ) -> pd.DataFrame:
     """Every forecast row of ``as_of``'s day with ``forecast_updated`` (the update for the
     intervals ending after ``as_of``, the forecast itself before), ``ratio`` (updated /

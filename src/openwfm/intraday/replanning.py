@@ -449,7 +449,7 @@ def replan(
     scenario: Scenario,
     forecast_day: pd.DataFrame,
     *,
-    as_of,
+    as_of: pd.Timestamp | str,
     horizon_start: dt.date | None = None,
     horizon_days: int | None = None,
     interval_minutes: int | None = None,

@@ -45,7 +45,9 @@ def _agent_queues(agent_id: str, activity: str, scenario: Scenario) -> dict[str,
     return {q: 1.0 / len(live) for q in live}
 
 
-def absent_now(events: pd.DataFrame, as_of, adherence_map: AdherenceMap | None = None) -> set[str]:
+def absent_now(
+    events: pd.DataFrame, as_of: pd.Timestamp | str, adherence_map: AdherenceMap | None = None
+) -> set[str]:
     """Agents whose last state at ``as_of`` is an absent state (logged out)."""
     adherence_map = adherence_map or default_adherence_map()
     known = events[events["ts"] <= pd.Timestamp(as_of)]
@@ -58,11 +60,11 @@ def agents_on_line(
     schedule: pd.DataFrame,
     scenario: Scenario,
     *,
-    start,
-    end,
+    start: pd.Timestamp | str,
+    end: pd.Timestamp | str,
     interval_minutes: int,
     absent: set[str] | None = None,
-    as_of=None,
+    as_of: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """Agents on line per queue x interval (``interval_start, queue, agents``; fractional:
     time-weighted within the interval, a multi-skilled ``work`` activity split evenly over the
@@ -94,7 +96,7 @@ def agents_on_line(
     )
 
 
-def queue_now(contacts: pd.DataFrame, as_of) -> pd.DataFrame:
+def queue_now(contacts: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
     """Per queue at ``as_of``: ``waiting_now``, ``longest_wait_s`` (0 with nobody waiting) and
     ``in_service_now`` from the interactions known so far."""
     as_of = pd.Timestamp(as_of)
@@ -132,7 +134,9 @@ def estimated_wait_s(
     return float(np.sum(1.0 / rates))
 
 
-def service_so_far(contacts: pd.DataFrame, as_of, scenario: Scenario) -> pd.DataFrame:
+def service_so_far(
+    contacts: pd.DataFrame, as_of: pd.Timestamp | str, scenario: Scenario
+) -> pd.DataFrame:
     """Per queue over ``as_of``'s day so far: offered, answered, abandoned and the service
     level (answered within target by ``as_of`` / offered contacts whose fate against the
     target is known: answered, abandoned, or already waiting longer than the target)."""
@@ -218,7 +222,7 @@ def outlook(
     agents: pd.DataFrame,
     scenario: Scenario,
     *,
-    as_of,
+    as_of: pd.Timestamp | str,
     interval_minutes: int | None = None,
     update_options: dict | None = None,
 ) -> OutlookResult:

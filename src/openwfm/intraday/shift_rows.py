@@ -3,13 +3,20 @@ agent off today could be called in for (used by :mod:`openwfm.intraday.replannin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from openwfm.model import clock_seconds
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
-def parse_breaks(text, shift_start: pd.Timestamp) -> list[list]:
+    from openwfm.model import Agent, Contract, ShiftTemplate
+
+
+def parse_breaks(text: str | None, shift_start: pd.Timestamp) -> list[list]:
     """``HH:MM-HH:MM name; ...`` -> [[start, end, name], ...] as Timestamps, in time order."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return []
@@ -31,7 +38,13 @@ def format_breaks(breaks: list[list]) -> str:
     return "; ".join(f"{s:%H:%M}-{e:%H:%M} {n}" for s, e, n in breaks)
 
 
-def call_in_rows(agent, templates, contract, as_of, step: pd.Timedelta):
+def call_in_rows(
+    agent: Agent,
+    templates: Iterable[ShiftTemplate],
+    contract: Contract,
+    as_of: pd.Timestamp,
+    step: pd.Timedelta,
+) -> Iterator[dict]:
     """Every shift of today an agent off today could be called in for: template starts from
     ``as_of`` on, lengths its template and contract allow, breaks at the start of their
     windows (lengths rounded up to the grid, as the scheduler lays them out)."""
@@ -53,7 +66,9 @@ def call_in_rows(agent, templates, contract, as_of, step: pd.Timedelta):
                     yield row
 
 
-def laid_out(agent, template, start, length: int, step_min: int):
+def laid_out(
+    agent: Agent, template: ShiftTemplate, start: pd.Timestamp, length: int, step_min: int
+) -> dict:
     breaks, cursor, unpaid = [], 0, 0
     specs = sorted(
         (b for b in template.breaks if b.min_shift_length_min <= length),

@@ -18,12 +18,19 @@ confidence intervals over ``replications`` seeded replications.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from openwfm.model import Scenario
 
+if TYPE_CHECKING:
+    from openwfm.intraday.rest_of_day import OutlookResult
 
-def simulation_schedule(schedule: pd.DataFrame, scenario: Scenario, absent: set[str], as_of):
+
+def simulation_schedule(
+    schedule: pd.DataFrame, scenario: Scenario, absent: set[str], as_of: pd.Timestamp | str
+) -> pd.DataFrame:
     """The scheduled-activity table as the simulator's (agent, start, end, activity)."""
     as_of = pd.Timestamp(as_of)
     table = schedule.rename(columns={"agent_id": "agent"}).copy()
@@ -42,7 +49,7 @@ def simulate_rest_of_day(
     forecast_day: pd.DataFrame,
     schedule: pd.DataFrame,
     *,
-    as_of,
+    as_of: pd.Timestamp | str,
     absent: set[str] | None = None,
     interval_minutes: int | None = None,
     replications: int = 10,
@@ -96,7 +103,7 @@ def simulate_rest_of_day(
     return out.reset_index(drop=True)
 
 
-def use_simulation(result, simulated: pd.DataFrame):
+def use_simulation(result: OutlookResult, simulated: pd.DataFrame) -> OutlookResult:
     """The outlook with the simulated figures as its projection: ``projected_service_level``
     and ``projected_abandon`` of the remaining intervals become the simulated means (the
     Erlang values stay as ``erlang_service_level`` / ``erlang_abandon``; CI columns added),

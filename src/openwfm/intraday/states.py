@@ -259,7 +259,7 @@ def _router_ts(at_s: float, origin: pd.Timestamp | None, timezone: str | None) -
 def from_router_events(
     events: Iterable[Mapping[str, object]],
     *,
-    origin=None,
+    origin: pd.Timestamp | str | None = None,
     timezone: str | None = None,
     roster: Iterable[str] | None = None,
 ) -> StateFeed:

@@ -138,7 +138,7 @@ def check_schedule_table(schedule: pd.DataFrame, file: str = "schedule") -> pd.D
     return out.drop(columns="_line").reset_index(drop=True)
 
 
-def check_resolutions(resolutions: pd.DataFrame | None, file: str = "resolutions"):
+def check_resolutions(resolutions: pd.DataFrame | None, file: str = "resolutions") -> pd.DataFrame:
     """Supervisor resolutions ``agent_id, start, end, resolution[, by, note]`` (resolution:
     ``approved`` = counted in adherence, ``neutral`` = counted by neither side)."""
     columns = ["agent_id", "start", "end", "resolution", "by", "note"]

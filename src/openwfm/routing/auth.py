@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
@@ -71,7 +72,11 @@ def _digest(secret: str) -> str:
 
 
 def authenticate(
-    store: S.Store, admin_key: str, centers, authorization: str | None, center: str | None
+    store: S.Store,
+    admin_key: str,
+    centers: Collection[str],
+    authorization: str | None,
+    center: str | None,
 ) -> Principal:
     """The caller behind an ``Authorization`` header, bound to one center."""
     if not authorization or not authorization.startswith("Bearer "):
@@ -99,7 +104,9 @@ def authenticate(
     return Principal(row.kind, row.center, row.agent_id, frozenset(row.scopes))
 
 
-def create_key(store: S.Store, center: str, kind: str, scopes=(), agent_id: str | None = None):
+def create_key(
+    store: S.Store, center: str, kind: str, scopes: Iterable[str] = (), agent_id: str | None = None
+) -> str:
     """A new key; returns the full secret (shown once)."""
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class Center:
         return len(self.step_after_s), None
 
 
-def load_centers(paths) -> dict[str, Center]:
+def load_centers(paths: Iterable[Path]) -> dict[str, Center]:
     result: dict[str, Center] = {}
     for path in paths:
         center = Center.from_file(path)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from openwfm.routing.core import Router
+
 
 DEFAULT_DB = "openwfm-router.db"
 
@@ -18,7 +23,7 @@ def database_url(db: str | None) -> str:
     return f"sqlite:///{Path(db).resolve()}"
 
 
-def load_customers(router, center: str, path: Path) -> int:
+def load_customers(router: Router, center: str, path: Path) -> int:
     """Customer profiles from CSV/Parquet: ``customer_id``, optional ``segment``, every other
     column an attribute. One transaction: a bad row stores nothing."""
     from openwfm.errors import DataError
@@ -31,7 +36,7 @@ def load_customers(router, center: str, path: Path) -> int:
     return put_customers(router, center, frame, source=str(path))
 
 
-def ensure_webhook(router, center: str, url: str, secret: str) -> None:
+def ensure_webhook(router: Router, center: str, url: str, secret: str) -> None:
     """Register ``url`` for ``center`` unless it is already (a restart keeps its cursor)."""
     from sqlalchemy import select
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import case, func, insert, literal, null, select, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import Label
 
 from openwfm.routing import store as S
 from openwfm.routing import transitions as T
@@ -129,7 +131,7 @@ class Router:
         )
     )
 
-    def agent_static(self, connection, center: str, rows) -> dict:
+    def agent_static(self, connection: Connection, center: str, rows: Sequence[Row]) -> dict:
         """agent id -> (skills, capacity) of ``rows``, from a cache checked by ``version``
         (skills and capacity change only through ``PUT /v1/agents``, which bumps it)."""
         cache = self._static
@@ -192,7 +194,7 @@ class Router:
                 connection.execute(
                     update(S.centers).where(S.centers.c.center == center).values(clock_s=tx.now)
                 )
-            tx.flush_events()
+            tx.commit()
 
     # --- the routing pass ---------------------------------------------------------------------
     def route(self, center: str, now: float | None = None) -> int:
@@ -200,7 +202,7 @@ class Router:
         with self._route_lock, self.store.write(center) as connection:
             tx = T.Tx(connection, center, self.now() if now is None else now, lock=False)
             made = self._route_in(tx)
-            tx.flush_events()
+            tx.commit()
         self.decisions += made
         return made
 
@@ -421,7 +423,7 @@ class Router:
 DECLINED_SEPARATOR = "\x1f"
 
 
-def declined_agents(dialect: str):
+def declined_agents(dialect: str) -> Label:
     """The agents who rejected or let expire an offer of each contact, joined by
     :data:`DECLINED_SEPARATOR` (None for a contact never declined), as a column of the waiting
     contacts' query (no separate round trip; only contacts offered before are looked up)."""
@@ -443,7 +445,13 @@ def declined_agents(dialect: str):
     return case((S.contacts.c.offer_count > 0, lookup), else_=null()).label("declined")
 
 
-def decide_offers(center: Center, waiting, states: dict, now: float, declined) -> list:
+def decide_offers(
+    center: Center,
+    waiting: Sequence[Row],
+    states: dict,
+    now: float,
+    declined: set[tuple[str, str]],
+) -> list:
     """(contact_id, agent_id, proficiency) to offer now, by the center's policy; ``states``:
     agent id -> :class:`AgentState` (updated in place as offers are planned).
 
@@ -490,7 +498,7 @@ def _load(states: dict, agent_id: str, queue_channel: dict, queue: str) -> None:
     )
 
 
-def agent_state(row, skills=None, capacity=None) -> AgentState:
+def agent_state(row: Row, skills: dict | None = None, capacity: dict | None = None) -> AgentState:
     """The policy's view of an agent row (``skills``/``capacity`` given when not in ``row``)."""
     return AgentState(
         agent_id=row.agent_id,
@@ -503,5 +511,5 @@ def agent_state(row, skills=None, capacity=None) -> AgentState:
     )
 
 
-def waiting_contact(row) -> WaitingContact:
+def waiting_contact(row: Row) -> WaitingContact:
     return WaitingContact(row.contact_id, row.queue, row.arrival_s, row.segment, row.priority)

@@ -18,14 +18,18 @@ import json
 import secrets
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 
 from openwfm.routing import store as S
 from openwfm.routing.problems import BadRequest
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
 
-def event_view(row) -> dict:
+
+def event_view(row: Row) -> dict:
     return {
         "seq": row.seq,
         "at_s": row.at_s,
@@ -54,7 +58,9 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def add_webhook(store: S.Store, center: str, url: str, secret: str | None, from_seq: int | None):
+def add_webhook(
+    store: S.Store, center: str, url: str, secret: str | None, from_seq: int | None
+) -> dict:
     if not url.startswith(("http://", "https://")):
         raise BadRequest("expected an http(s) URL", field="url")
     webhook_id = f"whk_{secrets.token_hex(8)}"

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import select, update
 
 from openwfm.routing import store as S
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from sqlalchemy.engine import Row
+
 
 OUTCOMES = {
     "completed": "answered",
@@ -27,7 +34,9 @@ OUTCOMES = {
 }
 
 
-def interactions_frame(rows, to_time) -> pd.DataFrame:
+def interactions_frame(
+    rows: Sequence[Row], to_time: Callable[[float], pd.Timestamp]
+) -> pd.DataFrame:
     records = []
     for r in rows:
         answered = r.answered_s is not None and r.state == "completed"

@@ -2,9 +2,11 @@
 routing lease.
 
 * Every write transaction of a center first takes ``pg_advisory_xact_lock`` on that center
-  (:func:`lock_center`, called when a :class:`openwfm.routing.transitions.Tx` opens): the
-  center's state changes and routing passes run one at a time across every process, like
-  SQLite's single writer, and each reads what the previous one committed (READ COMMITTED).
+  (:func:`begin_statement`, sent with its ``BEGIN`` in one round trip by
+  :meth:`openwfm.routing.store.Store.write`; :func:`lock_center` for a transaction already
+  open): the center's state changes and routing passes run one at a time across every
+  process, like SQLite's single writer, and each reads what the previous one committed (READ
+  COMMITTED).
   The guarded updates and the table constraints stay the last line of defence. The lock goes
   with the transaction, so a killed process never leaves it held.
 * The timer loop of a center (the sweeper: offer expiry, escalation, TTL, wrap-up limit) runs in
@@ -21,6 +23,7 @@ import os
 import socket
 import threading
 import zlib
+from collections.abc import Iterable
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -118,7 +121,7 @@ class RoutingLease:
             self._drop()
 
 
-def lease_holders(engine: Engine, centers) -> dict[str, str]:
+def lease_holders(engine: Engine, centers: Iterable[str]) -> dict[str, str]:
     """center -> the holder of its routing lease (``openwfm-router:<pid>``, the process's
     ``application_name``), for the centers whose lease is held."""
     with engine.connect() as connection:

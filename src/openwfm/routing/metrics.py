@@ -13,10 +13,18 @@ commit to offer commit, is measured by ``bench/router.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError
 
 from openwfm.routing import store as S
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from openwfm.routing.core import Router
+
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 WINDOW_S = 900.0
@@ -33,7 +41,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(router) -> str:
+def render(router: Router) -> str:
     """The metrics page of ``router`` (one read transaction on the store)."""
     lines = [
         "# HELP openwfm_router_decisions_total Offers made by this process.",
@@ -119,7 +127,7 @@ def _latency(connection, since_s: float) -> list[str]:
     return lines
 
 
-def install(app, router) -> None:
+def install(app: FastAPI, router: Router) -> None:
     """``GET /metrics`` (unauthenticated, like Prometheus scrapes; no personal data)."""
     from fastapi.responses import PlainTextResponse
 
@@ -128,7 +136,7 @@ def install(app, router) -> None:
         return PlainTextResponse(render(router), media_type="text/plain; version=0.0.4")
 
 
-def install_operations(app, router) -> None:
+def install_operations(app: FastAPI, router: Router) -> None:
     """What running in production adds to the app: ``/metrics`` and the OpenAPI links."""
     from openwfm.routing import openapi_links
 

@@ -13,16 +13,21 @@ The embedded SQLite store keeps ``metadata.create_all`` (one process, one file).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
 MIGRATION_LOCK = (0x6F77, 0)  # advisory lock (class, id) held while migrating
 
 
-def alembic_config(connection: Connection):
+def alembic_config(connection: Connection) -> Config:
     from alembic.config import Config
 
     config = Config()

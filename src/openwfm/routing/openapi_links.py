@@ -4,6 +4,11 @@ create -> get -> the offered agent's offers -> accept -> wrap-up / complete."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 # (source path, method, status) -> {link name: (target path, method, {parameter: expression})}
 LINKS = {
     ("/v1/contacts", "post", "201"): {
@@ -66,7 +71,7 @@ def add_links(schema: dict) -> dict:
     return schema
 
 
-def install(app) -> None:
+def install(app: FastAPI) -> None:
     """Serve ``app``'s OpenAPI schema with the links (built once, like FastAPI's own)."""
     build = app.openapi
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, insert, select, update
 
@@ -13,10 +14,15 @@ from openwfm.routing import transitions as T
 from openwfm.routing.core import Router
 from openwfm.routing.problems import BadRequest, Conflict, Unprocessable
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Row
+
+
 # --- views --------------------------------------------------------------------------------------
 
 
-def contact_view(row) -> dict:
+def contact_view(row: Row) -> dict:
     return {
         "id": row.contact_id,
         "queue": row.queue,
@@ -42,7 +48,7 @@ def contact_view(row) -> dict:
     }
 
 
-def offer_view(row) -> dict:
+def offer_view(row: Row) -> dict:
     return {
         "id": row.offer_id,
         "contact_id": row.contact_id,
@@ -55,7 +61,7 @@ def offer_view(row) -> dict:
     }
 
 
-def agent_view(row) -> dict:
+def agent_view(row: Row) -> dict:
     return {
         "id": row.agent_id,
         "team": row.team,
@@ -91,7 +97,9 @@ def request_hash(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def create_contact(router: Router, center: str, key: str, body: dict, profile: dict | None):
+def create_contact(
+    router: Router, center: str, key: str, body: dict, profile: dict | None
+) -> tuple[int, dict]:
     """Create a contact once per ``Idempotency-Key``: (status code, stored response).
 
     ``profile`` is the customer's profile fetched beforehand (CRM), or None.
@@ -440,7 +448,9 @@ def put_customer(router: Router, center: str, customer_id: str, body: dict) -> d
     return {"id": customer_id, "segment": segment, "attributes": attributes}
 
 
-def put_customers(router: Router, center: str, frame, source: str = "customers") -> int:
+def put_customers(
+    router: Router, center: str, frame: pd.DataFrame, source: str = "customers"
+) -> int:
     """Profiles from a table (``customer_id``, ``segment``?, attributes) in one transaction."""
     from openwfm.errors import DataError
 

@@ -99,7 +99,13 @@ def compile_tables(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def effective_proficiency(tables, proficiency, agent, queue, wait_s):
+def effective_proficiency(
+    tables: PolicyTables,
+    proficiency: np.ndarray,
+    agent: int,
+    queue: int,
+    wait_s: float,
+) -> float:
     """The agent's proficiency for a contact of ``queue`` that has waited ``wait_s``.
 
     Returns -1.0 when the agent is not eligible (no skill, or below the current minimum).
@@ -118,7 +124,14 @@ def effective_proficiency(tables, proficiency, agent, queue, wait_s):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def has_capacity(capacity, load, channel, available, agent, wanted_channel):
+def has_capacity(
+    capacity: np.ndarray,
+    load: np.ndarray,
+    channel: np.ndarray,
+    available: np.ndarray,
+    agent: int,
+    wanted_channel: int,
+) -> bool:
     """True when ``agent`` can start one more contact of ``wanted_channel``."""
     if not available[agent]:
         return False
@@ -128,7 +141,7 @@ def has_capacity(capacity, load, channel, available, agent, wanted_channel):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def contact_priority(tables, segment, wait_s):
+def contact_priority(tables: PolicyTables, segment: int, wait_s: float) -> float:
     """Rank of a waiting contact within its channel class (higher is served first)."""
     if tables.policy == BEST_SKILLED:
         return tables.segment_priority[segment]
@@ -139,18 +152,18 @@ def contact_priority(tables, segment, wait_s):
 
 @njit(cache=True, nogil=True, inline="always")
 def select_agent(
-    tables,
-    proficiency,
-    capacity,
-    load,
-    channel,
-    available,
-    idle_since_s,
-    candidates,
-    queue,
-    segment,
-    wait_s,
-):
+    tables: PolicyTables,
+    proficiency: np.ndarray,
+    capacity: np.ndarray,
+    load: np.ndarray,
+    channel: np.ndarray,
+    available: np.ndarray,
+    idle_since_s: np.ndarray,
+    candidates: np.ndarray,
+    queue: int,
+    segment: int,
+    wait_s: float,
+) -> int:
     """Index of the agent (among ``candidates``) who takes this contact now, or -1."""
     wanted = tables.queue_channel[queue]
     by_skill = tables.policy == BEST_SKILLED and tables.a_team[segment]
@@ -180,7 +193,16 @@ def select_agent(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def contact_before(tables, queue_a, segment_a, arrival_a, queue_b, segment_b, arrival_b, now):
+def contact_before(
+    tables: PolicyTables,
+    queue_a: int,
+    segment_a: int,
+    arrival_a: float,
+    queue_b: int,
+    segment_b: int,
+    arrival_b: float,
+    now: float,
+) -> bool:
     """True when contact a is served before contact b (live first, priority, then oldest)."""
     live_a = tables.queue_is_live[queue_a]
     live_b = tables.queue_is_live[queue_b]
@@ -195,19 +217,19 @@ def contact_before(tables, queue_a, segment_a, arrival_a, queue_b, segment_b, ar
 
 @njit(cache=True, nogil=True, inline="always")
 def select_contact(
-    tables,
-    proficiency,
-    capacity,
-    load,
-    channel,
-    available,
-    agent,
-    contact_queue,
-    contact_segment,
-    contact_arrival_s,
-    contact_waiting,
-    now,
-):
+    tables: PolicyTables,
+    proficiency: np.ndarray,
+    capacity: np.ndarray,
+    load: np.ndarray,
+    channel: np.ndarray,
+    available: np.ndarray,
+    agent: int,
+    contact_queue: np.ndarray,
+    contact_segment: np.ndarray,
+    contact_arrival_s: np.ndarray,
+    contact_waiting: np.ndarray,
+    now: float,
+) -> int:
     """Index of the waiting contact ``agent`` takes now (``contact_waiting`` masks), or -1."""
     chosen = -1
     for i in range(contact_queue.shape[0]):
@@ -234,7 +256,13 @@ def select_contact(
 
 
 @njit(cache=True, nogil=True)
-def contact_order(tables, contact_queue, contact_segment, contact_arrival_s, now):
+def contact_order(
+    tables: PolicyTables,
+    contact_queue: np.ndarray,
+    contact_segment: np.ndarray,
+    contact_arrival_s: np.ndarray,
+    now: float,
+) -> np.ndarray:
     """Indices of the contacts in service order (insertion sort: waiting lists are short)."""
     order = np.arange(contact_queue.shape[0])
     for i in range(1, order.shape[0]):
@@ -258,18 +286,18 @@ def contact_order(tables, contact_queue, contact_segment, contact_arrival_s, now
 
 @njit(cache=True, nogil=True)
 def assign_all(
-    tables,
-    proficiency,
-    capacity,
-    load,
-    channel,
-    available,
-    idle_since_s,
-    contact_queue,
-    contact_segment,
-    contact_arrival_s,
-    now,
-):
+    tables: PolicyTables,
+    proficiency: np.ndarray,
+    capacity: np.ndarray,
+    load: np.ndarray,
+    channel: np.ndarray,
+    available: np.ndarray,
+    idle_since_s: np.ndarray,
+    contact_queue: np.ndarray,
+    contact_segment: np.ndarray,
+    contact_arrival_s: np.ndarray,
+    now: float,
+) -> np.ndarray:
     """Match waiting contacts to agents in service order; returns the agent per contact (-1).
 
     ``load`` and ``channel`` are updated in place as contacts are assigned.
@@ -368,7 +396,9 @@ class RoutingPolicy:
         )
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, config: RoutingConfig | None = None):
+    def from_scenario(
+        cls, scenario: Scenario, config: RoutingConfig | None = None
+    ) -> RoutingPolicy:
         segments = [s.name for s in scenario.segments]
         priorities = [float(s.priority) for s in scenario.segments]
         if "default" not in segments:
@@ -383,7 +413,7 @@ class RoutingPolicy:
             priorities,
         )
 
-    def agent_arrays(self, agents: Sequence[AgentState]):
+    def agent_arrays(self, agents: Sequence[AgentState]) -> tuple[np.ndarray, np.ndarray]:
         """(proficiency, capacity) arrays of ``agents`` (unknown skills are ignored)."""
         proficiency = np.full((len(agents), len(self.queue_names)), NOT_SKILLED)
         capacity = np.zeros((len(agents), len(CHANNELS)), dtype=np.int64)

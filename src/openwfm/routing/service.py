@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +26,10 @@ from openwfm.routing.core import Router
 from openwfm.routing.metrics import install_operations
 from openwfm.routing.problems import BadRequest, Forbidden, NotFound, Problem, TooLarge
 from openwfm.routing.stats import queue_stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 PROBLEM = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
@@ -82,7 +87,7 @@ def create_app(
     *,
     background: bool = True,
     export_path: str | None = None,
-    export_origin=None,
+    export_origin: pd.Timestamp | None = None,
 ) -> FastAPI:
     """The app over ``router``; ``background`` starts the sweeper, exporter and webhooks."""
     if not admin_key:
@@ -463,7 +468,9 @@ class Sweeper:
             lease.release()
 
 
-def start_background(router: Router, export_path: str | None, export_origin) -> list:
+def start_background(
+    router: Router, export_path: str | None, export_origin: pd.Timestamp | None
+) -> list:
     workers: list = []
     if not router.store.is_sqlite:
         from openwfm.routing.lease import RoutingLease

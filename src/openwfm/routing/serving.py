@@ -13,12 +13,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from openwfm.routing.core import Router
+
 
 OPTIONS_VARIABLE = "OPENWFM_SERVE_OPTIONS"
 GRACEFUL_SHUTDOWN_S = 20
 
 
-def build_app(options: dict):
+def build_app(options: dict) -> FastAPI:
     """The FastAPI app of one router process from the serve options (paths as strings)."""
     from openwfm.io import parse_date
     from openwfm.routing.center import RouterSettings, load_centers
@@ -41,12 +48,12 @@ def build_app(options: dict):
     )
 
 
-def app_from_environment():
+def app_from_environment() -> FastAPI:
     """Uvicorn's app factory in each worker process."""
     return build_app(json.loads(os.environ[OPTIONS_VARIABLE]))
 
 
-def serve_workers(router, options: dict, host: str, port: int, workers: int) -> None:
+def serve_workers(router: Router, options: dict, host: str, port: int, workers: int) -> None:
     """Run ``workers`` router processes; this (supervising) process, whose ``router`` has set
     the store up, exports completed contacts to the DuckDB store (one writer for that file)."""
     exporter = None

@@ -9,12 +9,20 @@ AHT the mean time from answer to completion (handling plus wrap-up), both in sec
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from openwfm.routing import store as S
 from openwfm.routing.core import Router
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.engine import Row
+
+    from openwfm.model import ServiceTarget
 
 
 def queue_stats(router: Router, center: str, queue: str) -> dict:
@@ -67,7 +75,7 @@ def _day_start(router: Router, spec, now: float) -> float:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-def window(rows, target) -> dict:
+def window(rows: Sequence[Row], target: ServiceTarget) -> dict:
     answered = [r for r in rows if r.answered_s is not None]
     abandoned = [r for r in rows if r.state in ("abandoned", "expired") and r.answered_s is None]
     offered = len(answered) + len(abandoned)

@@ -68,7 +68,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 CONTACT_STATES = (
     "queued",
@@ -394,47 +394,158 @@ def next_event_numbers(connection: Connection, center: str, count: int) -> int:
     return last - count + 1
 
 
-def insert_numbered_events(connection: Connection, center: str, rows: list[dict]) -> int:
-    """Number ``rows`` gap-free for ``center`` and insert them; returns the first number.
-
-    PostgreSQL: one statement (the counter's update and the insert, in one round trip);
-    elsewhere :func:`next_event_numbers` then an insert. Rows: ``at_s, type, contact_id,
-    agent_id, offer_id, data`` (``seq`` and ``center`` are set here)."""
+def _numbered_events_sql(center: str, rows: list[dict], mark) -> tuple[str, dict]:
+    """PostgreSQL: one statement numbering ``rows`` gap-free (the center's counter) and
+    inserting them; ``mark(name)`` writes a parameter placeholder. A missing counter row leaves
+    ``seq`` null: the insert fails (never a silent loss)."""
     import json
 
-    count = len(rows)
+    params: dict = {"center": center, "count": len(rows)}
+    values = []
+    for k, row in enumerate(rows):
+        names = [f"{letter}{k}" for letter in "atcgod"]
+        values.append(
+            f"({k}, {', '.join(mark(n) for n in names[:5])}, CAST({mark(names[5])} AS JSON))"
+        )
+        params.update(
+            zip(
+                names,
+                (
+                    float(row["at_s"]),
+                    row["type"],
+                    row["contact_id"],
+                    row["agent_id"],
+                    row["offer_id"],
+                    json.dumps(row["data"]),
+                ),
+                strict=True,
+            )
+        )
+    count, center_mark = mark("count"), mark("center")
+    sql = (
+        f"WITH counter AS (UPDATE router_centers SET event_seq = event_seq + {count} "
+        f"WHERE center = {center_mark} RETURNING event_seq) "
+        "INSERT INTO router_events (center, seq, at_s, type, contact_id, agent_id, offer_id, data) "
+        f"SELECT {center_mark}, (SELECT event_seq FROM counter) - {count} + 1 + v.k, v.at_s, "
+        "v.type, v.contact_id, v.agent_id, v.offer_id, v.data FROM (VALUES "
+        + ", ".join(values)
+        + ") AS v(k, at_s, type, contact_id, agent_id, offer_id, data)"
+    )
+    return sql, params
+
+
+def insert_numbered_events(connection: Connection, center: str, rows: list[dict]) -> None:
+    """Number ``rows`` (``at_s, type, contact_id, agent_id, offer_id, data``) gap-free for
+    ``center`` and insert them: PostgreSQL in one statement, elsewhere
+    :func:`next_event_numbers` then an insert."""
     if connection.dialect.name != "postgresql":
-        first = next_event_numbers(connection, center, count)
+        first = next_event_numbers(connection, center, len(rows))
         for offset, row in enumerate(rows):
             row["seq"] = first + offset
         connection.execute(insert(events), rows)
-        return first
-    params: dict = {"center": center, "count": count}
-    values = []
+        return
+    sql, params = _numbered_events_sql(center, rows, lambda name: f":{name}")
+    connection.execute(text(sql), params)
+
+
+def commit_with_events(connection: Connection, center: str, rows: list[dict]) -> None:
+    """Insert the transaction's events (numbered) and commit. PostgreSQL: the insert and the
+    COMMIT go in one round trip (psycopg's pipeline); the caller's context then finds the
+    transaction committed. Elsewhere the events are inserted and the caller commits."""
+    if connection.dialect.name != "postgresql":
+        if rows:
+            insert_numbered_events(connection, center, rows)
+        return
+    driver = connection.connection.dbapi_connection
+    with driver.pipeline():
+        if rows:
+            sql, params = _numbered_events_sql(center, rows, lambda name: f"%({name})s")
+            driver.execute(sql, params)
+        driver.commit()
+
+
+def write_offers(connection: Connection, center: str, rows: list[dict], slots: dict) -> int:
+    """PostgreSQL: the offers of one routing pass in one statement. Each planned contact goes
+    ``queued -> offered``, each agent takes its slots (available, idle or on the channel,
+    within its limit: ``slots`` maps ``(agent, channel, limit)`` to a count, one entry per
+    agent), and an offer row is inserted for every pair whose contact and agent both changed.
+    Returns the offers inserted: fewer than ``rows`` means a guard failed (roll back)."""
+    params: dict = {
+        "center": center,
+        "now": rows[0]["created_s"],
+        "expires": rows[0]["expires_at_s"],
+    }
+    planned = []
     for k, row in enumerate(rows):
-        values.append(f"({k}, :a{k}, :t{k}, :c{k}, :g{k}, :o{k}, CAST(:d{k} AS JSON))")
+        planned.append(f"(:c{k}, :o{k}, :a{k})")
         params.update(
-            {
-                f"a{k}": float(row["at_s"]),
-                f"t{k}": row["type"],
-                f"c{k}": row["contact_id"],
-                f"g{k}": row["agent_id"],
-                f"o{k}": row["offer_id"],
-                f"d{k}": json.dumps(row["data"]),
-            }
+            {f"c{k}": row["contact_id"], f"o{k}": row["offer_id"], f"a{k}": row["agent_id"]}
         )
-    statement = text(
-        "WITH counter AS (UPDATE router_centers SET event_seq = event_seq + :count "
-        "WHERE center = :center RETURNING event_seq) "
-        "INSERT INTO router_events (center, seq, at_s, type, contact_id, agent_id, offer_id, data) "
-        "SELECT :center, counter.event_seq - :count + 1 + v.k, v.at_s, v.type, v.contact_id, "
-        "v.agent_id, v.offer_id, v.data FROM counter, (VALUES "
-        + ", ".join(values)
-        + ") AS v(k, at_s, type, contact_id, agent_id, offer_id, data) RETURNING seq"
+    taking = []
+    for k, ((agent_id, channel, limit), count) in enumerate(slots.items()):
+        taking.append(f"(:g{k}, CAST(:n{k} AS INTEGER), :h{k}, CAST(:l{k} AS INTEGER))")
+        params.update({f"g{k}": agent_id, f"n{k}": count, f"h{k}": channel, f"l{k}": limit})
+    sql = (
+        f"WITH planned(contact_id, offer_id, agent_id) AS (VALUES {', '.join(planned)}), "
+        "offered AS (UPDATE router_contacts AS c SET state = 'offered', "
+        "offer_id = planned.offer_id, offer_count = c.offer_count + 1 FROM planned "
+        "WHERE c.contact_id = planned.contact_id AND c.state = 'queued' "
+        "RETURNING c.contact_id), "
+        "taken AS (UPDATE router_agents AS a SET load = a.load + s.k, channel = s.channel, "
+        f"load_limit = s.lim FROM (VALUES {', '.join(taking)}) AS s(agent_id, k, channel, lim) "
+        "WHERE a.center = :center AND a.agent_id = s.agent_id AND a.status = 'available' "
+        "AND (a.load = 0 OR a.channel = s.channel) AND a.load + s.k <= s.lim "
+        "RETURNING a.agent_id) "
+        "INSERT INTO router_offers (offer_id, center, contact_id, agent_id, state, active, "
+        "created_s, expires_at_s) SELECT planned.offer_id, :center, planned.contact_id, "
+        "planned.agent_id, 'pending', true, :now, :expires FROM planned "
+        "JOIN offered ON offered.contact_id = planned.contact_id "
+        "JOIN taken ON taken.agent_id = planned.agent_id"
     )
-    numbers = sorted(connection.execute(statement, params).scalars())
-    if len(numbers) != count:
-        raise RuntimeError(f"center {center!r} has no event counter")
-    for row, number in zip(rows, numbers, strict=True):
-        row["seq"] = number
-    return numbers[0]
+    return connection.execute(text(sql), params).rowcount
+
+
+PRESENCE_SQL = """
+WITH before AS (
+  SELECT agent_id, status FROM router_agents WHERE center = :center AND agent_id = :agent
+), rescinded AS (
+  UPDATE router_offers SET state = 'rescinded', active = false, decided_s = :now
+  WHERE center = :center AND agent_id = :agent AND state = 'pending' AND :leaving
+  RETURNING offer_id, contact_id, created_s
+), requeued AS (
+  UPDATE router_contacts AS c SET state = 'queued', offer_id = NULL FROM rescinded AS r
+  WHERE c.contact_id = r.contact_id AND c.state = 'offered' AND c.offer_id = r.offer_id
+  RETURNING c.contact_id
+), freed AS (SELECT count(*) AS n FROM rescinded
+), changed AS (
+  UPDATE router_agents AS a SET
+    status = :status,
+    missed_offers = CASE WHEN :leaving THEN a.missed_offers ELSE 0 END,
+    idle_since_s = CASE WHEN NOT :leaving AND a.status <> 'available' AND a.load = 0
+                        THEN :now ELSE a.idle_since_s END,
+    load = a.load - freed.n,
+    channel = CASE WHEN freed.n > 0 AND a.load = freed.n THEN NULL ELSE a.channel END,
+    load_limit = CASE WHEN freed.n > 0 AND a.load = freed.n THEN 0 ELSE a.load_limit END
+  FROM freed WHERE a.center = :center AND a.agent_id = :agent
+  RETURNING a.*
+)
+SELECT changed.*, before.status AS previous_status,
+  (SELECT json_agg(json_build_array(r.offer_id, r.contact_id, r.created_s)) FROM rescinded AS r)
+  AS rescinded_offers
+FROM changed, before
+"""
+
+
+def change_presence(
+    connection: Connection, center: str, agent_id: str, status: str, now: float
+) -> Row | None:
+    """PostgreSQL: an agent's presence in one statement. Leaving (away, offline) rescinds its
+    pending offers (their contacts back to ``queued``) and frees their slots; coming back
+    restarts the idle clock of an idle agent. Returns the agent's row after the change with
+    ``previous_status`` and ``rescinded_offers`` (``[offer_id, contact_id, created_s]``
+    rows, or None), or None when there is no such agent."""
+    return connection.execute(
+        text(PRESENCE_SQL),
+        {"center": center, "agent": agent_id, "status": status, "now": now,
+         "leaving": status != "available"},
+    ).first()  # fmt: skip

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, insert, null, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql import Executable
 
 from openwfm.routing import store as S
 from openwfm.routing.lease import lock_center
@@ -39,7 +40,15 @@ class Tx:
         if self.lock:
             lock_center(self.connection, self.center)
 
-    def emit(self, type_: str, *, contact_id=None, agent_id=None, offer_id=None, **data) -> None:
+    def emit(
+        self,
+        type_: str,
+        *,
+        contact_id: str | None = None,
+        agent_id: str | None = None,
+        offer_id: str | None = None,
+        **data: Any,
+    ) -> None:
         self.pending_events.append(
             {
                 "center": self.center,
@@ -52,16 +61,18 @@ class Tx:
             }
         )
 
-    def flush_events(self) -> list[dict]:
+    def flush_events(self) -> None:
         """Number the pending events gap-free and insert them (called just before commit)."""
-        rows = self.pending_events
-        if not rows:
-            return []
-        S.insert_numbered_events(self.connection, self.center, rows)
+        if self.pending_events:
+            S.insert_numbered_events(self.connection, self.center, self.pending_events)
         self.pending_events = []
-        return rows
 
-    def guarded(self, statement):
+    def commit(self) -> None:
+        """Insert the pending events and commit (PostgreSQL: in one round trip)."""
+        S.commit_with_events(self.connection, self.center, self.pending_events)
+        self.pending_events = []
+
+    def guarded(self, statement: Executable) -> Row | None:
         """Execute an update that must change exactly one row; returns that row when the
         statement has RETURNING (else None)."""
         result = self.connection.execute(statement)
@@ -82,7 +93,7 @@ def new_id(prefix: str) -> str:
 # --- reading rows -----------------------------------------------------------------------------
 
 
-def contact_row(tx: Tx, contact_id: str):
+def contact_row(tx: Tx, contact_id: str) -> Row:
     row = tx.connection.execute(
         select(S.contacts).where(
             S.contacts.c.contact_id == contact_id, S.contacts.c.center == tx.center
@@ -99,7 +110,7 @@ AGENT_STATE_COLUMNS = tuple(
 )
 
 
-def agent_row(tx: Tx, agent_id: str, full: bool = True):
+def agent_row(tx: Tx, agent_id: str, full: bool = True) -> Row:
     """The agent's row (``full=False``: its state columns only, no skills or capacity)."""
     columns = (S.agents,) if full else AGENT_STATE_COLUMNS
     row = tx.connection.execute(
@@ -110,7 +121,7 @@ def agent_row(tx: Tx, agent_id: str, full: bool = True):
     return row
 
 
-def offer_row(tx: Tx, offer_id: str):
+def offer_row(tx: Tx, offer_id: str) -> Row:
     row = tx.connection.execute(
         select(S.offers).where(S.offers.c.offer_id == offer_id, S.offers.c.center == tx.center)
     ).first()
@@ -141,7 +152,7 @@ def take_slot(tx: Tx, agent_id: str, channel: str, limit: int, count: int = 1) -
 
 def release_slot(
     tx: Tx, agent_id: str, *, finished: bool, count: int = 1, also: dict | None = None
-):
+) -> Row | None:
     """``count`` contacts (or offers) less, in one guarded update; ``finished``: a contact
     ended, so the agent's idle clock restarts (the simulator does the same at the end of every
     contact, chats included); ``also``: more columns to set in the same update. Returns the
@@ -178,12 +189,51 @@ class PlannedOffer:
 
 
 def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
-    """Offer each planned contact (queued) to its agent (available, with free slots): one
-    guarded update of the contacts, one of each agent, one insert of the offers."""
+    """Offer each planned contact (queued) to its agent (available, with free slots), guarded:
+    PostgreSQL in one statement (:func:`openwfm.routing.store.write_offers`), elsewhere one
+    update of the contacts, one of each agent and one insert of the offers."""
     if not planned:
         return
-    c = S.contacts.c
     offer_ids = {p.contact.contact_id: new_id("off") for p in planned}
+    slots: dict[tuple[str, str, int], int] = {}
+    for p in planned:
+        key = (p.agent_id, p.channel, p.limit)
+        slots[key] = slots.get(key, 0) + 1
+    expires = tx.now + timeout_s
+    rows = [
+        {
+            "offer_id": offer_ids[p.contact.contact_id],
+            "center": tx.center,
+            "contact_id": p.contact.contact_id,
+            "agent_id": p.agent_id,
+            "state": "pending",
+            "active": True,
+            "created_s": tx.now,
+            "expires_at_s": expires,
+        }
+        for p in planned
+    ]
+    one_row_per_agent = len({agent for agent, _, _ in slots}) == len(slots)
+    if tx.connection.dialect.name == "postgresql" and one_row_per_agent:
+        written = S.write_offers(tx.connection, tx.center, rows, slots)
+        if written != len(rows):
+            raise GuardFailed(f"{len(rows) - written} planned offer(s) no longer possible")
+    else:
+        _write_offers(tx, rows, slots)
+    for row, p in zip(rows, planned, strict=True):
+        tx.emit(
+            "offer.created",
+            contact_id=row["contact_id"],
+            agent_id=row["agent_id"],
+            offer_id=row["offer_id"],
+            expires_at_s=expires,
+            proficiency=p.proficiency,
+        )
+
+
+def _write_offers(tx: Tx, rows: list[dict], slots: dict) -> None:
+    c = S.contacts.c
+    offer_ids = {row["contact_id"]: row["offer_id"] for row in rows}
     changed = tx.connection.execute(
         update(S.contacts)
         .where(c.contact_id.in_(list(offer_ids)), c.state == "queued")
@@ -193,43 +243,14 @@ def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
             offer_count=c.offer_count + 1,
         )
     ).rowcount
-    if changed != len(planned):
-        raise GuardFailed(f"{len(planned) - changed} planned contact(s) no longer queued")
-    slots: dict[tuple[str, str, int], int] = {}
-    for p in planned:
-        key = (p.agent_id, p.channel, p.limit)
-        slots[key] = slots.get(key, 0) + 1
+    if changed != len(rows):
+        raise GuardFailed(f"{len(rows) - changed} planned contact(s) no longer queued")
     for (agent_id, channel, limit), count in slots.items():
         take_slot(tx, agent_id, channel, limit, count)
-    expires = tx.now + timeout_s
-    tx.connection.execute(
-        insert(S.offers),
-        [
-            {
-                "offer_id": offer_ids[p.contact.contact_id],
-                "center": tx.center,
-                "contact_id": p.contact.contact_id,
-                "agent_id": p.agent_id,
-                "state": "pending",
-                "active": True,
-                "created_s": tx.now,
-                "expires_at_s": expires,
-            }
-            for p in planned
-        ],
-    )
-    for p in planned:
-        tx.emit(
-            "offer.created",
-            contact_id=p.contact.contact_id,
-            agent_id=p.agent_id,
-            offer_id=offer_ids[p.contact.contact_id],
-            expires_at_s=expires,
-            proficiency=p.proficiency,
-        )
+    tx.connection.execute(insert(S.offers), rows)
 
 
-def end_offer(tx: Tx, offer, state: str) -> None:
+def end_offer(tx: Tx, offer: Row, state: str) -> None:
     """A pending offer ends unaccepted (rejected, expired, rescinded): the contact goes back
     to ``queued`` (unless it is ending itself) and the agent's slot is freed."""
     o = S.offers.c
@@ -254,7 +275,7 @@ def end_offer(tx: Tx, offer, state: str) -> None:
     tx.reroute = True
 
 
-def accept_offer(tx: Tx, offer) -> None:
+def accept_offer(tx: Tx, offer: Row) -> None:
     if offer.state != "pending":
         raise Conflict(f"offer is {offer.state}, not pending", field="state")
     o, c = S.offers.c, S.contacts.c
@@ -282,7 +303,7 @@ def accept_offer(tx: Tx, offer) -> None:
     tx.emit("contact.assigned", contact_id=offer.contact_id, agent_id=offer.agent_id)
 
 
-def expire_offer(tx: Tx, offer, max_missed: int) -> None:
+def expire_offer(tx: Tx, offer: Row, max_missed: int) -> None:
     end_offer(tx, offer, "expired")
     a = S.agents.c
     agent = agent_row(tx, offer.agent_id, full=False)
@@ -332,9 +353,11 @@ def rescind_offers_of(tx: Tx, agent_id: str) -> list:
 # --- agents -----------------------------------------------------------------------------------
 
 
-def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None):
+def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) -> Row | None:
     """Change an agent's presence; away or offline rescinds its pending offers. Returns the
-    agent's row after the change."""
+    agent's row after the change (PostgreSQL: one statement, :func:`S.change_presence`)."""
+    if tx.connection.dialect.name == "postgresql":
+        return _set_presence_at_once(tx, agent_id, status, reason)
     agent = agent_row(tx, agent_id, full=False)
     values: dict = {"status": status}
     a = S.agents.c
@@ -361,10 +384,29 @@ def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None):
     return row
 
 
+def _set_presence_at_once(tx: Tx, agent_id: str, status: str, reason: str | None) -> Row:
+    row = S.change_presence(tx.connection, tx.center, agent_id, status, tx.now)
+    if row is None:
+        raise NotFound(f"no agent {agent_id!r}", field="id")
+    for offer_id, contact_id, _created_s in sorted(
+        row.rescinded_offers or [], key=lambda r: (r[2], r[0])
+    ):
+        tx.emit("offer.rescinded", contact_id=contact_id, agent_id=agent_id, offer_id=offer_id)
+    if status == "available" or row.rescinded_offers:
+        tx.reroute = True
+    if row.previous_status != status:
+        extra = {"reason": reason} if reason else {}
+        tx.emit(
+            "agent.presence", agent_id=agent_id, status=status, previous=row.previous_status,
+            **extra,
+        )  # fmt: skip
+    return row
+
+
 # --- contacts ---------------------------------------------------------------------------------
 
 
-def end_waiting_contact(tx: Tx, contact, state: str, reason: str | None = None) -> None:
+def end_waiting_contact(tx: Tx, contact: Row, state: str, reason: str | None = None) -> None:
     """A queued or offered contact ends (canceled, expired, abandoned); its offer is rescinded."""
     if contact.state not in S.LIVE_STATES:
         raise Conflict(
@@ -383,7 +425,7 @@ def end_waiting_contact(tx: Tx, contact, state: str, reason: str | None = None) 
     tx.emit(f"contact.{state}", contact_id=contact.contact_id, **extra)
 
 
-def start_wrapup(tx: Tx, contact, limit_s: float) -> None:
+def start_wrapup(tx: Tx, contact: Row, limit_s: float) -> None:
     if contact.state != "assigned":
         raise Conflict(f"contact is {contact.state}; wrap-up starts from assigned", field="state")
     c = S.contacts.c
@@ -395,7 +437,7 @@ def start_wrapup(tx: Tx, contact, limit_s: float) -> None:
     tx.emit("contact.wrapping", contact_id=contact.contact_id, agent_id=contact.agent_id)
 
 
-def complete_contact(tx: Tx, contact, reason: str | None = None) -> None:
+def complete_contact(tx: Tx, contact: Row, reason: str | None = None) -> None:
     if contact.state not in ("assigned", "wrapping"):
         raise Conflict(
             f"contact is {contact.state}; completion needs assigned or wrapping", field="state"

@@ -17,10 +17,19 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from openwfm.sim import engine as E
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    import pandas as pd
+
+    from openwfm.model import Scenario
+
 
 ARRIVE, SHIFT, WRAPUP, COMPLETE, PATIENCE_END = 0, 1, 2, 3, 4
 
@@ -37,7 +46,7 @@ class TwinDay:
     ints: np.ndarray
 
 
-def simulate_day(scenario, start, seed: int) -> TwinDay:
+def simulate_day(scenario: Scenario, start: pd.Timestamp, seed: int) -> TwinDay:
     """One replication of ``scenario`` on ``start`` (a date), as ``openwfm simulate`` draws it
     (:func:`openwfm.sim.run.simulate_replication` with the replication's seed)."""
     from openwfm.sim.run import prepare, simulate_replication
@@ -64,7 +73,7 @@ class Driver:
         self.assigned: set[int] = set()
         self.requests = 0
 
-    def call(self, method: str, path: str, **kwargs):
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
         self.requests += 1
         headers = kwargs.pop("headers", self.headers)
         response = self.client.request(method, path, headers=headers, **kwargs)
@@ -72,7 +81,7 @@ class Driver:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json()
 
-    def push(self, time_s: float, kind: int, item) -> None:
+    def push(self, time_s: float, kind: int, item: Any) -> None:
         # arrivals come before the engine's heap events at equal times
         heapq.heappush(self.heap, (time_s, 0 if kind == ARRIVE else 1, self.seq, kind, item))
         self.seq += 1
@@ -101,7 +110,7 @@ class Driver:
                 return
             self.accept_offers()
 
-    def act(self, time_s: float, kind: int, item) -> None:
+    def act(self, time_s: float, kind: int, item: Any) -> None:
         queue_names = self.day.plan.model.queue_names
         segment_names = self.day.plan.model.segment_names
         if kind == SHIFT:
@@ -152,7 +161,9 @@ class Driver:
                 self.push(answer_s + handle + wrap, COMPLETE, i)
 
 
-def router_tables(contacts: dict, day: TwinDay, agent_names: list[str]):
+def router_tables(
+    contacts: dict, day: TwinDay, agent_names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """The router's contacts as the engine's (floats, ints) tables, in arrival order."""
     n = len(day.floats)
     floats = np.full((n, 6), np.nan)

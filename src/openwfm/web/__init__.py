@@ -10,8 +10,18 @@ desktop polls its own desk every second (agent tokens do not read the event log)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def mount_pages(app, router, admin_key: str, clock_origin=None) -> None:
+if TYPE_CHECKING:
+    import pandas as pd
+    from fastapi import FastAPI
+
+    from openwfm.routing.core import Router
+
+
+def mount_pages(
+    app: FastAPI, router: Router, admin_key: str, clock_origin: pd.Timestamp | None = None
+) -> None:
     """Add the pages, their API endpoints and the intraday stage's endpoints to the router's
     FastAPI ``app`` (``clock_origin``: a virtual clock's time 0, for adherence now)."""
     from openwfm.web.api import api_routes, intraday_stage_routes

@@ -15,7 +15,8 @@ are mounted beside them with the scope ``intraday:read``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import Field
@@ -26,6 +27,9 @@ from openwfm.routing.core import Router
 from openwfm.routing.problems import BadRequest, Forbidden
 from openwfm.web import intraday_desk as D
 from openwfm.web import views as V
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ContactMove(M.Body):
@@ -82,7 +86,7 @@ def _not_agent(who: A.Principal, what: str) -> None:
         raise Forbidden(f"agent tokens do not read {what}", field="Authorization")
 
 
-def principal_of(router: Router, admin_key: str):
+def principal_of(router: Router, admin_key: str) -> Callable[..., A.Principal]:
     """The dependency that authenticates a request (the router's keys and tokens)."""
 
     def principal(
@@ -94,7 +98,9 @@ def principal_of(router: Router, admin_key: str):
     return principal
 
 
-def api_routes(router: Router, admin_key: str, clock_origin=None) -> APIRouter:
+def api_routes(
+    router: Router, admin_key: str, clock_origin: pd.Timestamp | None = None
+) -> APIRouter:
     """The pages' endpoints over ``router`` (``clock_origin``: a virtual clock's time 0)."""
     api = APIRouter(prefix="/v1")
     principal = principal_of(router, admin_key)

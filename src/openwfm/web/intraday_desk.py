@@ -30,6 +30,7 @@ from sqlalchemy import insert, select, update
 from openwfm.routing import store as S
 from openwfm.routing.core import Router
 from openwfm.routing.problems import BadRequest, Conflict, NotFound
+from openwfm.routing.transitions import Tx
 
 OUTLOOK = "outlook"
 REPLAN = "replan"
@@ -51,7 +52,7 @@ def read_document(router: Router, center: str, name: str) -> dict | None:
     return None if row is None else {**row.body, "version": row.version}
 
 
-def _store_document(tx, name: str, body: dict, version: int | None = None) -> int:
+def _store_document(tx: Tx, name: str, body: dict, version: int | None = None) -> int:
     """Insert or replace ``name`` inside the transaction ``tx``; returns its version."""
     d = S.documents.c
     row = tx.connection.execute(
@@ -192,7 +193,9 @@ def accept_proposal(router: Router, center: str, proposal_id: str) -> dict:
 # --- adherence now --------------------------------------------------------------------------
 
 
-def local_time(router: Router, center: str, at_s: float, origin=None) -> pd.Timestamp:
+def local_time(
+    router: Router, center: str, at_s: float, origin: pd.Timestamp | str | None = None
+) -> pd.Timestamp:
     """A router time (seconds) as the center's local-naive time (virtual clock: ``origin`` +
     seconds, midnight of 1970-01-01 without one)."""
     if router.virtual_clock:
@@ -202,7 +205,9 @@ def local_time(router: Router, center: str, at_s: float, origin=None) -> pd.Time
     return pd.Timestamp(dt.datetime.fromtimestamp(at_s, zone).replace(tzinfo=None))
 
 
-def live_adherence(router: Router, center: str, shifts: list[dict], origin=None) -> dict:
+def live_adherence(
+    router: Router, center: str, shifts: list[dict], origin: pd.Timestamp | str | None = None
+) -> dict:
     """agent -> ``{in_adherence, activity, out_since}`` now, from the router's agent events of
     today (and the day before, for the state at midnight) against ``shifts``."""
     from openwfm.intraday import adherence, from_router_events, scheduled_activities
@@ -234,7 +239,9 @@ def live_adherence(router: Router, center: str, shifts: list[dict], origin=None)
     return adherence_now(result.now, roster=roster)
 
 
-def agent_adherence(router: Router, center: str, origin=None) -> tuple[dict, dict]:
+def agent_adherence(
+    router: Router, center: str, origin: pd.Timestamp | str | None = None
+) -> tuple[dict, dict]:
     """(agent -> adherence now, where it comes from): the live figure when a schedule is
     published, else what the intraday stage last published, else nothing (``kind`` None)."""
     replan = read_document(router, center, REPLAN)

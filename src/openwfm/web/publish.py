@@ -10,8 +10,13 @@ and the alerts about queues.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from openwfm.intraday import OutlookResult
 
 
 def _number(value) -> float | None:
@@ -21,7 +26,7 @@ def _number(value) -> float | None:
     return None if math.isnan(value) else min(1.0, max(0.0, value))
 
 
-def adherence_now(now: pd.DataFrame, roster) -> dict:
+def adherence_now(now: pd.DataFrame, roster: Iterable[str]) -> dict:
     """``{agent: {in_adherence, activity, out_since}}`` from the real-time view of
     :func:`openwfm.intraday.out_of_adherence_now` (agents listed are out; the rest of
     ``roster`` is in)."""
@@ -37,7 +42,10 @@ def adherence_now(now: pd.DataFrame, roster) -> dict:
 
 
 def outlook_payload(
-    result, alerts: pd.DataFrame | None = None, queues=None, adherence: dict | None = None
+    result: OutlookResult,
+    alerts: pd.DataFrame | None = None,
+    queues: Iterable[str] | None = None,
+    adherence: dict | None = None,
 ) -> dict:
     """The JSON body for ``PUT /v1/intraday/outlook`` (future intervals only);
     ``adherence`` from :func:`adherence_now`."""
@@ -80,7 +88,9 @@ def outlook_payload(
     }
 
 
-def replan_payload(shifts: pd.DataFrame, proposals: pd.DataFrame, as_of=None) -> dict:
+def replan_payload(
+    shifts: pd.DataFrame, proposals: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+) -> dict:
     """The JSON body for ``PUT /v1/intraday/replan``: the schedule version ``shifts`` (the
     scheduler's shifts table) and the ``proposals`` table of
     :func:`openwfm.intraday.replan` made for it (times ISO 8601, local-naive)."""

@@ -17,7 +17,11 @@ the router's clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Row
 
 from openwfm.routing import operations as O
 from openwfm.routing import store as S
@@ -25,6 +29,9 @@ from openwfm.routing import transitions as T
 from openwfm.routing.core import Router
 from openwfm.routing.problems import BadRequest, Conflict
 from openwfm.routing.stats import _day_start
+
+if TYPE_CHECKING:
+    from openwfm.model import Scenario, ServiceTarget
 
 WINDOW_15_MIN_S = 900.0
 # events after which an agent is in a new state (for "time in state")
@@ -40,17 +47,17 @@ AGENT_STATE_EVENTS = (
 )
 
 
-def last_event_seq(connection, center: str) -> int:
+def last_event_seq(connection: Connection, center: str) -> int:
     return connection.execute(
         select(S.centers.c.event_seq).where(S.centers.c.center == center)
     ).scalar_one()
 
 
-def contact_target(scenario, row):
+def contact_target(scenario: Scenario, row: Row) -> ServiceTarget:
     return scenario.target_for(row.queue, row.segment)
 
 
-def window_totals(rows, scenario, queue: str) -> dict:
+def window_totals(rows: Sequence[Row], scenario: Scenario, queue: str) -> dict:
     """Offered, answered, abandoned, short abandons, answered within target and service level
     of contacts (rows) that arrived in a window; the queue target's definition applies."""
     target = scenario.queue(queue).target
@@ -254,7 +261,7 @@ def waiting_contacts(router: Router, center: str) -> dict:
     }
 
 
-def gold_segments(scenario) -> set[str]:
+def gold_segments(scenario: Scenario) -> set[str]:
     a_team = set(getattr(scenario.routing, "a_team_segments", None) or ())
     if a_team:
         return a_team
