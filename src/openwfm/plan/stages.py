@@ -232,6 +232,9 @@ def staffing_stage(
     return StageOutput(key, table, False)
 
 
+MIN_RETRY_S = 5.0  # after a failed two-phase run the single model is tried with this left
+
+
 def schedule_stage(
     scenario: Scenario,
     requirements: StageOutput[pd.DataFrame],
@@ -241,10 +244,13 @@ def schedule_stage(
 ) -> StageOutput[Any]:
     """The schedule (:class:`openwfm.schedule.ScheduleResult`) covering the requirement.
 
-    When ``auto`` or ``two_phase`` finds no schedule in time, the single model is tried.
+    When ``auto`` or ``two_phase`` finds no schedule in time, the single model is tried in the
+    time that is left of ``options.time_limit_s`` (one budget clock for both: the stage keeps
+    the limit).
     Raises :class:`~openwfm.errors.InfeasibleError` or
     :class:`~openwfm.schedule.ScheduleTimeoutError` when no schedule is found."""
     from openwfm.schedule import ScheduleTimeoutError, schedule_agents
+    from openwfm.schedule.budget import clock_now, use_budget
 
     o = options
     key = stage_key(
@@ -277,16 +283,20 @@ def schedule_stage(
         source="requirements",
         deterministic=o.deterministic,
     )
-    try:
-        result = schedule_agents(scenario, requirements.value, strategy=o.strategy, **arguments)
-    except ScheduleTimeoutError:
-        if o.strategy == "single":
-            raise
-        # the two-phase decomposition can fail to find phase 1's first solution where the
-        # single model finds one: try that before giving up
-        status("schedule: two-phase found nothing; single model")
-        result = schedule_agents(scenario, requirements.value, strategy="single", **arguments)
-        result.notes.append(f"strategy {o.strategy} found no schedule; the single model did")
+    with use_budget(o.deterministic):  # one clock for both tries: --time-limit bounds the stage
+        began = clock_now()
+        try:
+            result = schedule_agents(scenario, requirements.value, strategy=o.strategy, **arguments)
+        except ScheduleTimeoutError:
+            left_s = o.time_limit_s - (clock_now() - began)
+            if o.strategy == "single" or left_s < MIN_RETRY_S:
+                raise
+            # the two-phase decomposition can fail to find phase 1's first solution where the
+            # single model finds one: try that, in the time that is left, before giving up
+            status("schedule: two-phase found nothing; single model")
+            arguments["time_limit_s"] = left_s
+            result = schedule_agents(scenario, requirements.value, strategy="single", **arguments)
+            result.notes.append(f"strategy {o.strategy} found no schedule; the single model did")
     cache.put("schedule", key, result)
     return StageOutput(key, result, False)
 

@@ -139,10 +139,19 @@ class PhasedBudget:
     polish_first_max_s: float = 15.0  # ... at most
     polish_step_max_s: float = 3.0  # each neighbourhood at most
     polish_stop_s: float = 1.0  # the polish stops with less than this left
-    fallback_polish_min_s: float = 10.0  # after constructing agent by agent, polish at least this
     improve_stop_s: float = 0.5  # day-by-day improvement stops with less than this left
     step_min_s: float = 1.0  # any sub-solve gets at least this
-    relaxation_s: float = 60.0  # HiGHS on the linear relaxation (the fallback's bound)
+    relaxation_min_s: float = 5.0  # the fallback's bound (the LP): at least this, past the limit
+    guided_min_variables: int = 20_000  # phase 1 models this large go LP-guided first (the bank
+    # week: 41,000 variables, HiGHS's MIP finds nothing in 500 s; bench B, 12,900: MIP, 2% gap)
+    guided_share: float = 0.65  # the LP-guided phase 1 ends by this share of the limit ...
+    guided_lp_share: float = 0.5  # ... its relaxation may take this share
+    finish_share: float = 0.03  # the polish stops this share of the limit before it ...
+    finish_max_s: float = 3.0  # ... (at most this): reading the result back takes a second or two
+
+    def finish_reserve(self, time_limit_s: float) -> float:
+        """Seconds before the limit at which the polish stops."""
+        return min(time_limit_s * self.finish_share, self.finish_max_s)
 
 
 PHASED = PhasedBudget()  # the budget every phased run uses (read at call time)

@@ -69,6 +69,7 @@ def objective_of(model, values: list[int]) -> float:
     return float((objective.scaling_factor or 1.0) * (total + objective.offset))
 
 
+FINISH_MIN_S = 5.0  # the full model's solve after the agents: at least this (past the limit)
 AGENT_WORK_S = 0.5  # deterministic seconds for each agent's objective (load-independent)
 
 
@@ -123,8 +124,10 @@ def construct_by_agent(make_agent_model, full, time_limit_s: float, seed: int):
     fixed: dict[tuple[int, int], int] = {}
     settled: set[int] = set()  # agents whose shifts the one-agent models found
     for position, a in enumerate(order):
-        sub = make_agent_model(a, residual)
         left = time_limit_s - (clock_now() - started)
+        if left <= 0:
+            break  # out of time: the agents not settled stay free in the full model below
+        sub = make_agent_model(a, residual)
         found, values = _solve_one(
             sub, max(left / (len(order) - position + 1), 2.0), seed, work_s=AGENT_WORK_S
         )
@@ -147,5 +150,5 @@ def construct_by_agent(make_agent_model, full, time_limit_s: float, seed: int):
         domain[0] = value
         domain[1] = value
     left = time_limit_s - (clock_now() - started)
-    found, values = _solve_one(full, max(left, 20.0), seed, model)
+    found, values = _solve_one(full, max(left, FINISH_MIN_S), seed, model)
     return values if found else None

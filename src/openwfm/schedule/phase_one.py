@@ -1,8 +1,10 @@
 """Phase 1 of the phased strategy: shift counts per skill group, day and option (and the
 groups' working-day patterns) from :func:`openwfm.schedule.variants.phase_one_model`.
 
-The model is a plain integer program: HiGHS (:mod:`openwfm.schedule.highs`) solves it with
-every pattern tie on, and its dual bound is a proven bound of the whole problem. When HiGHS
+The model is a plain integer program. A large one (``PhasedBudget.guided_min_variables``) is
+first turned into integer counts from its linear relaxation (:mod:`openwfm.schedule.guided`);
+otherwise, or when that fails, HiGHS (:mod:`openwfm.schedule.highs`) solves it with every
+pattern tie on, and its dual bound is a proven bound of the whole problem. When HiGHS
 finds nothing in its share of the time (or the model is not linear), CP-SAT: first without
 the pattern ties (the earlier relaxation, fast to a good solution, and a valid bound),
 improved day by day (:func:`improve_by_day`); then the patterns are fitted to those daily
@@ -11,11 +13,14 @@ counts one group at a time and the whole improved by group and day with the ties
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from openwfm.schedule.budget import PhasedBudget, clock_now, cp_sat_solver
 from openwfm.schedule.cpsat import SolveLimits, diagnose, infeasible_error, timeout_error
+from openwfm.schedule.guided import guided_phase_one
 from openwfm.schedule.highs import mip
+from openwfm.schedule.relaxation import linear_program, solve_relaxation
 from openwfm.schedule.scope import ModelScope
 from openwfm.schedule.shiftmodel import SCALE, ShiftModel
 from openwfm.schedule.variants import phase_one_model
@@ -63,6 +68,22 @@ def phase_one(
     InfeasibleError or ScheduleTimeoutError when CP-SAT finds nothing either."""
     agg = phase_one_model(scope)
     links = agg.pattern_links
+    if len(agg.model.proto.variables) >= budget.guided_min_variables:
+        # a large model: its linear relaxation (interior point) guides integer counts a day at
+        # a time (openwfm.schedule.guided); the relaxation's value is the bound
+        guided = guided_phase_one(
+            agg,
+            scope.required,
+            started + limits.time_limit_s * budget.guided_share,
+            limits.time_limit_s * budget.guided_lp_share,
+            limits.seed,
+        )
+        if guided is not None:
+            return PhaseOne(agg, guided.values, guided.objective, guided.bound, guided.note)
+        limits = dataclasses.replace(
+            limits, time_limit_s=max(limits.time_limit_s - (clock_now() - started), 1.0)
+        )
+        started = clock_now()
     if budget.highs:
         found = mip(
             agg.model.proto,
@@ -192,12 +213,13 @@ def improve_by_day(
     return values, best
 
 
-def relaxation_bound(scope: ModelScope, budget: PhasedBudget) -> float:
+def relaxation_bound(scope: ModelScope, budget: PhasedBudget, time_limit_s: float) -> float:
     """A proven lower bound (cost units) from the linear relaxation of phase 1's group model
-    (HiGHS), or 0 when it cannot be had."""
+    (HiGHS's interior point, within ``time_limit_s`` but at least ``budget.relaxation_min_s``),
+    or 0 when it cannot be had."""
     agg = phase_one_model(scope)
-    ones = {lit.index for lit in agg.pattern_links.values()}
-    found = mip(agg.model.proto, ones, budget.relaxation_s, relax=True)
+    lp = linear_program(agg.model.proto, {lit.index for lit in agg.pattern_links.values()})
+    found = None if lp is None else solve_relaxation(lp, max(time_limit_s, budget.relaxation_min_s))
     if found is None:
         return 0.0
-    return max(found[2] / SCALE + agg.offset, 0.0)
+    return max(found[1] / SCALE + agg.offset, 0.0)

@@ -223,9 +223,8 @@ def assign_groups(
 def _finish(scope, plan, started, bound, limits, budget, method, wall_started) -> ScheduleResult:
     """Phase 3: the polish from phase 2's shifts (or, when it finds nothing, the fixed-shift
     model solved once); the bound is phase 1's."""
-    polished = polish(
-        scope, plan.fixed, started + limits.time_limit_s, limits, budget, started, bound
-    )
+    deadline = started + limits.time_limit_s - budget.finish_reserve(limits.time_limit_s)
+    polished = polish(scope, plan.fixed, deadline, limits, budget, started, bound)
     note = "" if polished is None else polished[1].note
     status = "feasible"
     if polished is None:
@@ -323,7 +322,7 @@ def construct_and_polish(
     if values is None:
         raise timeout_error(limits.time_limit_s)
     fixed = {(a, d): o for (a, d, o), var in full.shift_var.items() if values[var.index]}
-    deadline = max(started + limits.time_limit_s, clock_now() + budget.fallback_polish_min_s)
+    deadline = started + limits.time_limit_s - budget.finish_reserve(limits.time_limit_s)
     polished = polish(scope, fixed, deadline, limits, budget, started, 0.0)
     if polished is None:  # the constructed schedule as it is
         full.minimize()
@@ -331,7 +330,9 @@ def construct_and_polish(
         polished = full, SolvedValues(values, cost, cost, "polish found nothing in time")
     model, solver = polished
     result = extract(model, solver, "feasible", time.perf_counter() - wall_started, method)
-    result.bound = relaxation_bound(scope, budget)  # the polish's own value is not a bound
+    # the polish's own value is not a bound
+    left_s = limits.time_limit_s - (clock_now() - started)
+    result.bound = relaxation_bound(scope, budget, left_s)
     result.gap = gap_of(result.objective, result.bound)
     result.notes.append(
         "phase 1 found nothing in its time: constructed agent by agent (greedy, against the "

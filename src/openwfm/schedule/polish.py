@@ -3,11 +3,13 @@ whose shifts are known (:func:`polish`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 
 from openwfm.schedule.budget import PhasedBudget, clock_now, cp_sat_solver
 from openwfm.schedule.cpsat import SolvedValues, SolveLimits
+from openwfm.schedule.relaxation import linear_program, solve_integer
 from openwfm.schedule.scope import ModelScope
 from openwfm.schedule.shiftmodel import SCALE, ShiftModel
 from openwfm.schedule.variants import full_model
@@ -26,6 +28,25 @@ class _Search:
             self.x_of_agent[a].append((d, o, var.index))
         self.current: list[int] | None = None
         self.best = math.inf
+        # the model as a MIP, once: a neighbourhood is the same matrices with the other shifts'
+        # bounds fixed, which HiGHS settles in about a second (CP-SAT when it is not linear)
+        self.program = linear_program(full.model.proto, set())
+
+    def neighbourhood(self, free, limit: float):
+        """(solution, objective) with the shift variables outside ``free(a, d)`` fixed, by
+        HiGHS on the model's matrices (or CP-SAT on a copy of the model), or None."""
+        if self.program is None:
+            return self.run(self.sub_model(free), limit)
+        lower, upper = self.program.lb.copy(), self.program.ub.copy()
+        current = self.current
+        for a, items in self.x_of_agent.items():
+            for d, o, i in items:
+                if not free(a, d):
+                    v = current[i] if current is not None else int(self.fixed.get((a, d)) == o)
+                    lower[i] = upper[i] = v
+        narrowed = dataclasses.replace(self.program, lb=lower, ub=upper)
+        found = solve_integer(narrowed, max(limit, 0.5))
+        return None if found is None else ([int(round(v)) for v in found[0]], found[1])
 
     def sub_model(self, free):
         """A copy of the model with the shift variables outside ``free(a, d)`` fixed (to the
@@ -82,7 +103,8 @@ def polish(
     ((agent, day) -> option).
 
     The model with every rule and the coverage is built once; the shifts are fixed and
-    breaks and skills placed (the first solve), then neighbourhoods re-optimise a few agents'
+    breaks and skills placed (the first solve), then neighbourhoods (HiGHS on the model's
+    matrices when it is linear, CP-SAT otherwise) re-optimise a few agents'
     shifts at a time with everything else fixed (one skill group's agents on two neighbouring
     days; the weekly limits held by the other days). Every step starts from the incumbent as a
     hint and is kept only when it is cheaper, so the result is never worse than the first.
@@ -95,7 +117,9 @@ def polish(
     first_s = min(
         max(remaining * budget.polish_first_share, budget.step_min_s), budget.polish_first_max_s
     )
-    first = search.run(search.sub_model(lambda a, d: False), first_s)
+    first = search.neighbourhood(lambda a, d: False, first_s)
+    if first is None and search.program is not None:  # HiGHS found nothing: CP-SAT
+        first = search.run(search.sub_model(lambda a, d: False), first_s)
     if first is None:
         return None
     search.current, search.best = first
@@ -109,8 +133,10 @@ def polish(
             break
         who, when = blocks[position % len(blocks)]
         position += 1
-        model = search.sub_model(lambda a, d, who=who, when=when: a in who and d in when)
-        found = search.run(model, min(remaining, budget.polish_step_max_s))
+        found = search.neighbourhood(
+            lambda a, d, who=who, when=when: a in who and d in when,
+            min(remaining, budget.polish_step_max_s),
+        )
         if found is not None and found[1] < search.best - 0.5:
             search.current, search.best = found
             failures = 0
