@@ -133,3 +133,34 @@ def test_the_same_fallback_gives_the_same_schedule_twice(monkeypatch):
     first = _phased(sc, req)
     again = _phased(sc, req)
     assert first.shifts.equals(again.shifts) and first.objective == again.objective
+
+
+def test_patterns_without_a_tied_solution_leave_the_days_to_the_days_off_model(monkeypatch):
+    # CP-SAT's phase 1 gets no time to tie the working-day patterns to its counts
+    _with_budget(monkeypatch, highs=False, pattern_fit_end=0.0, step_min_s=1e-9)
+    result = _phased(scenario(PHASED), _requirements(), time_limit_s=2)
+    note = next(n for n in result.notes if n.startswith("phase 1"))
+    assert "no pattern solution" in note
+    plans = note.split("days off per group: ")[1].split(";")[0]
+    assert "patterns" not in plans
+
+
+def test_a_group_that_fails_on_its_planned_days_gets_free_days(monkeypatch):
+    models = _spy(monkeypatch, openwfm.schedule.phased, "assignment_model")
+    real = openwfm.schedule.phased.try_solve
+    calls = []
+
+    def first_fails(build, *args, **kwargs):  # the first sub-solve builds, then finds nothing
+        calls.append(1)
+        if len(calls) == 1:
+            build()
+            return "unknown", None
+        return real(build, *args, **kwargs)
+
+    monkeypatch.setattr(openwfm.schedule.phased, "try_solve", first_fails)
+    _phased(scenario(PHASED), _requirements())
+    # the first group: its planned days (failed), then free days on phase 1's own options
+    restricts = [args[3] for args, _, _ in models]
+    patterns = [args[4] for args, _, _ in models]
+    assert patterns[0] is not None and patterns[1] is None
+    assert all(restricts[1][key] <= restricts[0][key] for key in restricts[1])
