@@ -133,8 +133,10 @@ class PhasedBudget:
     tied_improve_end: float = 0.6  # ... then improved by group and day until here
     days_off_share: float = 0.1  # of the time after phase 1: days off per group
     assignment_end: float = 0.8  # of the time after phase 1: named agents per group end here
-    retry_above_cost: float = 10.0  # phase 2 also tries free days when its cost exceeds the
-    retry_min_s: float = 2.0  # planned patterns' penalty by this much (cost units), time allowing
+    # phase 2 also tries free days when a group's cost exceeds its planned patterns' penalty by
+    # more than this (cost units), and more than ``retry_min_s`` of its share is left
+    retry_above_cost: float = 10.0
+    retry_min_s: float = 2.0
     polish_first_share: float = 0.3  # the polish's first solve (breaks, skills): of the time left
     polish_first_max_s: float = 15.0  # ... at most
     polish_step_max_s: float = 3.0  # each neighbourhood at most
