@@ -53,3 +53,27 @@ def test_verdicts_agree_or_say_why():
     assert table.loc[("a", second), "why"] == SHORT_BUT_MET  # short pool, yet met
     assert not table.loc[("b", second), "agree"]
     assert agreement(table.reset_index()) == 0.25
+
+
+def test_with_rates_the_block_is_judged_by_its_service_level():
+    scenario = _scenario()
+    times = [T0 + pd.Timedelta(minutes=30 * k) for k in range(4)]
+    # 100 calls per 30 min x 300 s = 16.7 Erlangs: Erlang C needs 21 for 80/20; one interval
+    # at 20 (one short) among 23s still carries the block, 17 throughout does not
+    scheduled = {"a": [23, 20, 23, 23], "b": [17, 17, 17, 17]}
+    rows = [
+        (t, q, 21, n, max(21 - n, 0))
+        for q, ns in scheduled.items()
+        for t, n in zip(times, ns, strict=True)
+    ]
+    coverage = pd.DataFrame(
+        rows, columns=["interval_start", "queue", "required", "scheduled", "under"]
+    )
+    needs = pd.DataFrame(
+        [(t, q, 100 / 1800, 300.0) for q in "ab" for t in times],
+        columns=["interval_start", "queue", "arrival_rate_per_s", "aht_s"],
+    )
+    judged = coverage_verdicts(coverage, scenario=scenario, requirements=needs)
+    assert judged.set_index("queue")["covered"].to_dict() == {"a": True, "b": False}
+    strict = coverage_verdicts(coverage)  # without rates: any interval short misses
+    assert not strict.set_index("queue")["covered"].any()

@@ -1,11 +1,18 @@
 """One verdict per queue x block: the plan's coverage verdict beside the simulated verdict.
 
 The coverage verdict of a queue in a block (``block_hours``, blocks from midnight) is *met*
-when in every interval of the block the agents scheduled on the queue reach its requirement
-and, with skill-set requirements (pools of queues sharing agents, named ``a+b``), every pool
-holding the queue reaches the pool's requirement too: under the routing policy's
-first-come-first-served order across a pool's queues, a pool short of agents makes all its
-queues wait. The simulated verdict is *met* when the block's service level (the mean over the
+when the agents scheduled on the queue carry its target over the block and, with skill-set
+requirements (pools of queues sharing agents, named ``a+b``), every pool holding the queue
+carries it too: under the routing policy's first-come-first-served order across a pool's
+queues, a pool short of agents makes all its queues wait. "Carry" is judged with the model the
+requirement came from when the requirement rows give ``arrival_rate_per_s`` and ``aht_s``:
+the service level of the scheduled agents (Erlang A with the queue's patience, Erlang C
+without; a pool as its merged queue against its strictest member's target), weighted by the
+contacts of each interval, reaches the target less ``tolerance`` -- the same measure as the
+simulated verdict, so one interval one agent short inside a block of surplus is not a miss.
+Without rates: every interval of the block reaches its requirement.
+
+The simulated verdict is *met* when the block's service level (the mean over the
 replications, weighted by offered contacts) reaches the target less ``tolerance`` (simulation
 noise over a block), and its abandonment stays within ``max_abandon`` plus ``tolerance``.
 
@@ -31,23 +38,86 @@ def _block(times: pd.Series, block_hours: int) -> pd.Series:
     return pd.to_datetime(times).dt.floor(f"{block_hours}h")
 
 
-def coverage_verdicts(coverage: pd.DataFrame, block_hours: int = 2) -> pd.DataFrame:
+def coverage_verdicts(
+    coverage: pd.DataFrame,
+    block_hours: int = 2,
+    *,
+    scenario: Scenario | None = None,
+    requirements: pd.DataFrame | None = None,
+    tolerance: float = 0.02,
+) -> pd.DataFrame:
     """Per queue x block: ``covered`` (bool) from a schedule's coverage table (``interval_start,
-    queue, required, scheduled, under``; pool rows named ``a+b`` apply to each member)."""
+    queue, required, scheduled, under``; pool rows named ``a+b`` apply to each member).
+    ``requirements`` (``interval_start, queue, arrival_rate_per_s, aht_s``; pools as queues):
+    judge by the service level of the scheduled agents (module doc)."""
     table = coverage.copy()
     table["short"] = table["under"] > 0
+    if scenario is not None and requirements is not None:
+        table = _modelled(table, scenario, requirements)
+        table["weight"] = table["weight"].fillna(0.0)
+    else:
+        table["level"], table["weight"], table["goal"] = np.nan, 0.0, np.nan
     names = table["queue"].astype(str)
     rows = []
     for name, part in table.groupby(names):
         for queue in str(name).split(POOL_SEPARATOR):
             rows.append(part.assign(queue=queue, pool=str(name)))
-    table = pd.concat(rows, ignore_index=True) if rows else table.assign(pool=[])
+    table = pd.concat(rows, ignore_index=True)
     table["block"] = _block(table["interval_start"], block_hours)
-    grouped = table.groupby(["queue", "block"]).agg(
-        required=("required", "max"), short=("short", "any")
-    )
-    grouped["covered"] = ~grouped["short"]
-    return grouped.reset_index()[["queue", "block", "required", "covered"]]
+    out = []
+    for (queue, block), part in table.groupby(["queue", "block"]):
+        covered = True
+        for _, one in part.groupby("pool"):
+            weight = one["weight"].to_numpy(float)
+            if weight.sum() > 0:
+                level = float(np.average(one["level"].fillna(0.0), weights=weight))
+                covered &= level >= float(one["goal"].max()) - tolerance
+            else:
+                covered &= not bool(one["short"].any())
+        out.append(
+            {
+                "queue": queue,
+                "block": block,
+                "required": int(part["required"].max()),
+                "covered": bool(covered),
+            }
+        )
+    return pd.DataFrame(out, columns=["queue", "block", "required", "covered"])
+
+
+def _modelled(table: pd.DataFrame, scenario: Scenario, requirements: pd.DataFrame):
+    """``level``: the service level of the scheduled agents per row; ``weight``: contacts per
+    second; ``goal``: the service-level target (a pool: its strictest member's)."""
+    from openwfm.queueing import erlang_a
+
+    rows = requirements
+    if "pool" in rows.columns:  # per-queue rows and pool rows in one table
+        names = rows["pool"] if "queue" not in rows.columns else rows["queue"]
+        rows = rows.assign(queue=names.fillna(rows["pool"])).drop(columns="pool")
+    rows = rows.assign(interval_start=pd.to_datetime(rows["interval_start"]))
+    keep = rows[["interval_start", "queue", "arrival_rate_per_s", "aht_s"]]
+    keep = keep.drop_duplicates(["interval_start", "queue"])
+    table = table.assign(interval_start=pd.to_datetime(table["interval_start"]))
+    table = table.merge(keep, on=["interval_start", "queue"], how="left")
+    table["weight"] = table["arrival_rate_per_s"]
+    levels = np.full(len(table), np.nan)
+    goals = np.full(len(table), np.nan)
+    for name, index in table.groupby(table["queue"].astype(str)).groups.items():
+        members = [scenario.queue(q) for q in name.split(POOL_SEPARATOR)]
+        patience = [q.patience_s for q in members]
+        mean_patience = np.inf if None in patience else float(np.mean(patience))
+        within = min(q.target.within_s for q in members)
+        part = table.loc[index]
+        lam = part["arrival_rate_per_s"].fillna(0.0).to_numpy(float)
+        aht = part["aht_s"].fillna(members[0].aht_s).to_numpy(float)
+        agents = part["scheduled"].to_numpy(float)
+        with np.errstate(all="ignore"):
+            metrics = erlang_a(lam, aht, mean_patience, agents, within)
+        position = table.index.get_indexer(index)
+        levels[position] = np.nan_to_num(np.atleast_1d(metrics.service_level))
+        goals[position] = max(q.target.service_level for q in members)
+    table["level"], table["goal"] = levels, goals
+    return table
 
 
 def simulated_verdicts(
@@ -90,10 +160,13 @@ def verdict_table(
     intervals: pd.DataFrame,
     block_hours: int = 2,
     tolerance: float = 0.02,
+    requirements: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per queue x block with contacts: the coverage verdict, the simulated verdict, whether
-    they agree and, where not, why."""
-    plan = coverage_verdicts(coverage, block_hours)
+    they agree and, where not, why. ``requirements``: see :func:`coverage_verdicts`."""
+    plan = coverage_verdicts(
+        coverage, block_hours, scenario=scenario, requirements=requirements, tolerance=tolerance
+    )
     simulated = simulated_verdicts(scenario, intervals, block_hours, tolerance)
     table = simulated.merge(plan, on=["queue", "block"], how="left")
     table["covered"] = table["covered"].fillna(False).astype(bool)

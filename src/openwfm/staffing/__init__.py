@@ -24,6 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "skill_sets": [
             "POOL_COLUMNS",
             "correct_by_simulation",
+            "raise_where_missed",
             "skill_set_requirements",
             "skill_sets",
         ],

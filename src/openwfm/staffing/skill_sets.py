@@ -315,3 +315,38 @@ def simulated_misses(
         if record.offered > 0 and np.isfinite(level) and level < target - tolerance:
             missed[position[record.interval_start]] = True
     return missed
+
+
+def raise_where_missed(
+    per_queue: pd.DataFrame,
+    intervals: pd.DataFrame,
+    scenario: Scenario,
+    tolerance: float = 0.02,
+) -> tuple[pd.DataFrame, int]:
+    """The simulation-based correction on a whole schedule (Cezik & L'Ecuyer's loop): one
+    more agent in a queue's own requirement in each interval where the simulated schedule
+    (``intervals``: :func:`openwfm.sim.simulate`'s KPIs) misses the queue's service level by
+    more than ``tolerance`` or its ``max_abandon``; re-schedule against the result. Returns the
+    raised table and the number of agent-intervals added."""
+    kpis = intervals[intervals["queue"].astype(str) != "all"]
+    if "segment" in kpis.columns:
+        kpis = kpis[kpis["segment"].astype(str) == "all"]
+    missed = set()
+    for record in kpis.itertuples(index=False):
+        if not record.offered > 0:
+            continue
+        target = scenario.queue(str(record.queue)).target
+        short = record.service_level < target.service_level - tolerance
+        if target.max_abandon is not None:
+            short |= record.abandon_rate > target.max_abandon + tolerance
+        if short:
+            missed.add((str(record.queue), pd.Timestamp(record.interval_start)))
+    out = per_queue.copy()
+    keys = zip(out["queue"].astype(str), pd.to_datetime(out["interval_start"]), strict=True)
+    hit = np.array([key in missed for key in keys], dtype=bool)
+    out.loc[hit, "required_agents"] = out.loc[hit, "required_agents"] + 1
+    if "scheduled_agents" in out.columns:
+        out["scheduled_agents"] = np.ceil(
+            out["required_agents"] / (1.0 - scenario.shrinkage) - 1e-9
+        ).astype(np.int64)
+    return out, int(hit.sum())
