@@ -47,6 +47,17 @@ def test_simulator_agrees_with_erlang_x(lam, aht, agents, patience, lines, retri
     assert_within(sim, model, keys)
 
 
+def test_simulator_agrees_with_erlang_x_at_ten_erlangs():
+    """Ten agents, busy signals at 14 lines, 60% of the lost redial after 150 s on average."""
+    args = {"patience_s": 80.0, "lines": 14, "retrial_probability": 0.6, "retry_mean_s": 150.0}
+    sim = simulate_queue(
+        0.1, 100.0, 10, 20.0, **args, horizon_s=60_000.0, warmup_s=3_000.0, seed=11
+    )
+    model = erlang_x(0.1, 100.0, 80.0, 10, 14, 20.0, retrial_probability=0.6, retry_mean_s=150.0)
+    keys = ["p_abandon", "p_block", "service_level", "asa_s", "attempt_rate_per_s"]
+    assert_within(sim, model, keys)
+
+
 @pytest.mark.parametrize(("threshold", "seed"), [(0, 2), (1, 4), (3, 6)])
 def test_simulator_agrees_with_blending(threshold, seed):
     sim = simulate_queue(
