@@ -79,3 +79,21 @@ def test_bad_simulation_input_is_named():
         simulate_queue(0.03, 100.0, 5, 20.0, retrial_probability=1.5)
     with pytest.raises(ParameterError, match="lines"):
         simulate_queue(0.03, 100.0, 5, 20.0, lines=3)
+
+
+def test_simulator_agrees_with_blending_at_ten_erlangs():
+    """Thirteen agents, outbound whenever more than two are idle."""
+    sim = simulate_queue(
+        0.1,
+        100.0,
+        13,
+        20.0,
+        patience_s=80.0,
+        outbound_aht_s=150.0,
+        threshold=2,
+        horizon_s=60_000.0,
+        warmup_s=3_000.0,
+        seed=12,
+    )
+    model = blend_metrics(0.1, 100.0, 150.0, 13, 2, 20.0, patience_s=80.0)
+    assert_within(sim, model, ["p_abandon", "service_level", "asa_s", "outbound_per_s"])
