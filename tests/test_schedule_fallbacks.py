@@ -29,7 +29,6 @@ def small_steps(monkeypatch):
         polish_stop_s=1e9,
         polish_step_max_s=0.3,
         polish_first_max_s=1.0,
-        fallback_polish_min_s=0.5,
     )
 
 
