@@ -15,7 +15,8 @@ its mass is below 1e-15 of the total (checked; infinite-patience loads at or abo
 agents' capacity raise). An inbound call that waits behind ``j`` others is answered when the
 ``(j+1)``-th agent frees up, at rate ``(agents - o) / aht + o / outbound_aht`` (outbound
 agents finishing take the queue), so its waiting law is that of a small absorbing chain in
-``(o, j)``, evaluated by the action of its matrix exponential (``expm_multiply``).
+``(o, j)``: P(answered) and the mean wait by exact recursions over ``j``, P(answered within
+the target) by uniformization (:mod:`openwfm.queueing.blend_wait`).
 
 Metrics (inbound, per offered call): ``p_wait``, ``p_abandon``, ``service_level`` (answered
 within ``target_s`` / offered), ``service_level_answered``, ``asa_s`` (mean wait of answered);
@@ -30,6 +31,7 @@ from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
 from openwfm.errors import ParameterError
+from openwfm.queueing import blend_wait
 from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param
 
@@ -167,36 +169,6 @@ def _anchor(o: np.ndarray, k: np.ndarray, busy_out: int) -> int:
     return int(rows[np.argmin(np.abs(k[rows]))])
 
 
-def _tagged_chain(mu, mu_out, theta, n, top):
-    """Transient generator of a waiting call with ``j`` ahead and ``o`` outbound calls:
-    states ``(o, j)`` indexed ``o (top + 1) + j``; returns (T, rate to answered, rate to
-    abandoned)."""
-    width = top + 1
-    size = (n + 1) * width
-    o = np.repeat(np.arange(n + 1), width)
-    j = np.tile(np.arange(width), n + 1)
-    inbound = (n - o) * mu
-    outbound = o * mu_out
-    rows, cols, vals = [], [], []
-    ahead = j > 0
-    idx = np.arange(size)
-    # an inbound agent frees (or one ahead abandons): one fewer ahead
-    rows.append(idx[ahead])
-    cols.append(idx[ahead] - 1)
-    vals.append((inbound + j * theta)[ahead])
-    # an outbound agent frees and takes the head of the queue
-    move = ahead & (o > 0)
-    rows.append(idx[move])
-    cols.append(idx[move] - width - 1)
-    vals.append(outbound[move])
-    rows, cols, vals = (np.concatenate(v) for v in (rows, cols, vals))
-    answered = np.where(j == 0, inbound + outbound, 0.0)
-    total = inbound + outbound + j * theta + theta
-    t_matrix = sparse.coo_matrix((vals, (rows, cols)), shape=(size, size)).tocsr()
-    t_matrix = t_matrix - sparse.diags(total)
-    return t_matrix, answered, np.full(size, theta)
-
-
 def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
     mu, mu_out = 1.0 / h, 1.0 / h_out
     theta = 0.0 if np.isinf(patience) else 1.0 / patience
@@ -236,20 +208,11 @@ def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
     waits = k >= 0
     p_wait = float(pi[waits].sum())
     # the waiting call's law, mixed over the states it finds (PASTA)
-    t_matrix, to_answer, _ = _tagged_chain(mu, mu_out, theta, n, top)
-    width = top + 1
-    start = np.zeros((n + 1) * width)
-    np.add.at(start, o[waits] * width + k[waits], pi[waits])
-    solve = sparse_linalg.factorized((-t_matrix).T.tocsc())
-    reach = solve(start)  # expected time spent in each transient state
-    answered_wait_mass = float(reach @ to_answer)  # P(wait and answered)
-    time_to_answer = solve(reach)  # second moment piece: E[tau; answered] = start (-T)^-2 a
-    answered_wait_time = float(time_to_answer @ to_answer)
+    start = np.zeros((n + 1, top + 1))
+    np.add.at(start, (o[waits], k[waits]), pi[waits])
+    answered_wait_mass, answered_wait_time = blend_wait.answered_laws(start, mu, mu_out, theta, n)
     if np.isfinite(t) and t > 0:
-        at_t = sparse_linalg.expm_multiply(t_matrix.T.tocsr() * t, start)
-        # P(answered by t) = P(answered) - P(still waiting at t, answered later)
-        eventually = sparse_linalg.spsolve((-t_matrix).tocsc(), to_answer)
-        within = answered_wait_mass - float(at_t @ eventually)
+        within = blend_wait.answered_within(start, mu, mu_out, theta, n, t)
     elif np.isinf(t):
         within = answered_wait_mass
     else:
