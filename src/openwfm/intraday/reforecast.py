@@ -3,8 +3,9 @@
 The volume update is the forecast stage's (``openwfm.forecast``, issue 15):
 
 - with a fitted ``Forecaster``: :meth:`Forecaster.update(actuals, as_of, forecast=...)
-  <openwfm.forecast.Forecaster.update>` (``method="auto"``: the factor model's Kalman update,
-  or the ratio shrunk with the pseudo-count learned from its own backtest);
+  <openwfm.forecast.Forecaster.update>` (``method="auto"``: the ratio shrunk with the
+  pseudo-count learned per cut-off hour from its own backtest, averaged with the two-hour
+  window ratio shrunk halfway);
 - without one: :func:`openwfm.forecast.intraday.update_forecast` with ``method`` (default
   ``ratio_shrunk``: ``forecast' = forecast x (1 + w (r - 1))``, ``r`` = offered so far /
   forecast so far, ``w = F / (F + k)``, ``k`` = ``prior_contacts`` or the stage's default).
