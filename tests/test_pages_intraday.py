@@ -153,3 +153,56 @@ def test_adherence_now_is_absent_until_a_schedule_is_published_then_live(api):
     early2 = next(agent for agent in board["agents"] if agent["id"] == "early-2")
     assert early2["adherence"]["in_adherence"] is False
     assert early2["adherence"]["out_since"] == "2024-03-04T10:30:00"
+
+
+def test_replan_publish_puts_the_proposals_on_the_supervisors_desk(tmp_path):
+    """``openwfm intraday replan --publish URL`` sends the shifts and proposals to a running
+    ``openwfm serve``; a refused key is one error line naming --publish (exit 2)."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from test_pages_browser import ReplanServe
+
+    scenario = tmp_path / "center.yaml"
+    scenario.write_text("name: Replan\n" + SCENARIO, encoding="utf-8")
+    fc, shift_file, interactions = (tmp_path / n for n in ("fc.csv", "shifts.csv", "c.csv"))
+    forecast(1.0)[["interval_start", "queue", "forecast"]].to_csv(fc, index=False)
+    shifts().to_csv(shift_file, index=False)
+    busy = forecast(1.2)
+    busy = busy[busy["interval_start"] < AS_OF]
+    arrivals = [
+        row.interval_start + pd.Timedelta(seconds=900 * k / round(row.forecast))
+        for row in busy.itertuples()
+        for k in range(round(row.forecast))
+    ]
+    contacts = pd.DataFrame({"queue": "voice", "arrival_time": arrivals})
+    contacts["answer_time"] = contacts["arrival_time"] + pd.Timedelta(seconds=10)
+    contacts["end_time"] = contacts["answer_time"] + pd.Timedelta(seconds=300)
+    contacts.to_csv(interactions, index=False)
+    (tmp_path / "serve").mkdir()
+    server = ReplanServe(tmp_path / "serve").start()
+    try:
+        command = [sys.executable, "-m", "openwfm", "intraday", "replan", "--scenario",
+                   str(scenario), "--forecast", str(fc), "--interactions", str(interactions),
+                   "--shifts", str(shift_file), "--as-of", "2024-03-04 11:00",
+                   "--publish", server.url]  # fmt: skip
+        env = {**os.environ, "OPENWFM_KEY": ADMIN}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert f"published to {server.url}: schedule version 1" in done.stdout
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        view = httpx.get(f"{server.url}/v1/intraday/replan", headers=headers, timeout=30).json()
+        assert view["published"] and len(view["proposals"]) > 0
+        assert {p["status"] for p in view["proposals"]} == {"open"}
+        refused = subprocess.run(
+            command, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "OPENWFM_KEY": "owk_nope.nope"},
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        assert "--publish" in refused.stderr and "401" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    finally:
+        server.stop()

@@ -511,6 +511,12 @@ def replan_command(
     max_vto: int = typer.Option(10, "--max-vto", help="Most voluntary-time-off proposals."),
     out: Path = typer.Option(None, "--out", help="Output directory."),
     fmt: TableFormat = typer.Option("csv", "--format", help="csv or parquet."),
+    publish: str = typer.Option(
+        None,
+        "--publish",
+        help="URL of a running 'openwfm serve': the shifts and proposals go to its supervisor's "
+        "desk (PUT /v1/intraday/replan; key: OPENWFM_KEY, else OPENWFM_ADMIN_KEY).",
+    ),
 ) -> None:
     """Re-plan the rest of the day: break moves, overtime, voluntary time off, each with its
     projected service level; accepted proposals make a new schedule version."""
@@ -567,6 +573,13 @@ def replan_command(
 
         tables["intervals"] = result.intervals
         write_outputs(out, tables, fmt, replan_page(result, f"Re-plan as of {now}"))
+    if publish:
+        from openwfm.web.publish import put_to_router, replan_payload
+
+        answer = put_to_router(
+            publish, "/v1/intraday/replan", replan_payload(shift_table, result.proposals, now)
+        )
+        console.print(f"published to {publish}: schedule version {answer.get('version')}")
 
 
 def register(app: typer.Typer) -> None:

@@ -109,3 +109,32 @@ def replan_payload(
         "proposals": rows(proposals),
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
     }
+
+
+def put_to_router(url: str, path: str, body: dict, key: str | None = None) -> dict:
+    """PUT ``body`` to a running ``openwfm serve`` at ``url`` + ``path`` with ``key`` (default:
+    the environment's ``OPENWFM_KEY``, else ``OPENWFM_ADMIN_KEY``); returns its JSON answer.
+    ParameterError naming ``--publish`` when the router cannot be reached or refuses."""
+    import os
+
+    import httpx
+
+    from openwfm.errors import ParameterError
+
+    key = key or os.environ.get("OPENWFM_KEY") or os.environ.get("OPENWFM_ADMIN_KEY")
+    if not key:
+        raise ParameterError("set OPENWFM_KEY (a key with intraday:write)", field="--publish")
+    target = url.rstrip("/") + path
+    try:
+        answer = httpx.put(
+            target, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+    except httpx.HTTPError as error:
+        raise ParameterError(f"cannot reach {target}: {error}", field="--publish") from None
+    if answer.status_code >= 400:
+        try:
+            detail = answer.json().get("detail", answer.text)
+        except ValueError:
+            detail = answer.text
+        raise ParameterError(f"{target} answered {answer.status_code}: {detail}", field="--publish")
+    return answer.json()
