@@ -139,6 +139,8 @@ class PhasedBudget:
     retry_min_s: float = 2.0
     polish_first_share: float = 0.3  # the polish's first solve (breaks, skills): of the time left
     polish_first_max_s: float = 15.0  # ... at most
+    polish_first_min_s: float = 5.0  # ... at least (HiGHS needs a second or two; no schedule
+    # without it)
     polish_step_max_s: float = 3.0  # each neighbourhood at most
     polish_stop_s: float = 1.0  # the polish stops with less than this left
     improve_stop_s: float = 0.5  # day-by-day improvement stops with less than this left

@@ -114,8 +114,9 @@ def polish(
     full.minimize()
     search = _Search(full, fixed, limits)
     remaining = deadline - clock_now()
-    first_s = min(
-        max(remaining * budget.polish_first_share, budget.step_min_s), budget.polish_first_max_s
+    first_s = min(  # the breaks and skills of the fixed shifts: the schedule itself
+        max(remaining * budget.polish_first_share, budget.polish_first_min_s),
+        budget.polish_first_max_s,
     )
     first = search.neighbourhood(lambda a, d: False, first_s)
     if first is None and search.program is not None:  # HiGHS found nothing: CP-SAT
