@@ -148,3 +148,34 @@ class _Result:
 
 def schedule_result_stub() -> _Result:
     return _Result()
+
+
+def test_a_plan_whose_schedule_times_out_reports_the_rest(tmp_path, monkeypatch):
+    """No schedule in the time limit (not a contradiction): the partial report, verdict
+    'no schedule', the forecast and requirement written, the time limit named."""
+    from openwfm.plan import run_plan
+    from openwfm.scenario import parse_scenario
+    from test_plan import small_center
+
+    def no_schedule(*args, time_limit_s, **kwargs):
+        raise ScheduleTimeoutError(
+            f"no schedule found within the time limit of {time_limit_s:g} s; raise --time-limit",
+            field="time_limit",
+        )
+
+    monkeypatch.setattr("openwfm.schedule.schedule_agents", no_schedule)
+    result = run_plan(
+        parse_scenario(small_center(3), source="center.yaml"),
+        weeks=1,
+        out_dir=tmp_path / "plan",
+        time_limit_s=7,
+        deterministic=True,
+        replications=2,
+        progress=False,
+    )
+    assert result.summary["verdict"] == "no schedule"
+    assert "within the time limit of 7 s" in result.stages["schedule"]
+    assert result.stages["simulation"].startswith("unavailable")
+    for name in ("forecast.csv", "requirements.csv", "summary.json", "report.html"):
+        assert (result.out_dir / name).stat().st_size > 0, name
+    assert not (result.out_dir / "schedule.csv").exists()
