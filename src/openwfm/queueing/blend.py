@@ -100,27 +100,28 @@ def _queue_top(lam, mu, theta, n) -> int:
             return k + 5
 
 
-def _states(n, s, top):
-    """Valid (o, k): ``0 <= o <= n``, ``max(-s, o - n) <= k <= top``."""
+def _states(n, s, top, o_low, o_high):
+    """Valid (o, k): ``o_low <= o <= o_high``, ``max(-s, o - n) <= k <= top``."""
     o_list, k_list = [], []
-    for o in range(n + 1):
+    for o in range(o_low, o_high + 1):
         k = np.arange(max(-s, o - n), top + 1)
         o_list.append(np.full(k.size, o))
         k_list.append(k)
     return np.concatenate(o_list), np.concatenate(k_list)
 
 
-def _generator(lam, mu, mu_out, theta, n, s, top):
-    o, k = _states(n, s, top)
-    k_min = np.maximum(-s, np.arange(n + 1) - n)
+def _generator(lam, mu, mu_out, theta, n, s, top, o_low, o_high):
+    """Generator of the chain on the window ``o_low <= o <= o_high`` (a move of ``o`` out of
+    it is censored to its edge; the edges' mass is checked by the caller)."""
+    o, k = _states(n, s, top, o_low, o_high)
+    k_min = np.maximum(-s, np.arange(o_low, o_high + 1) - n)
     start = np.concatenate([[0], np.cumsum(top + 1 - k_min)])
 
     def index(o2, k2):
-        """State index of (o2, k2), or -1 when it is not a state."""
-        inside = (o2 >= 0) & (o2 <= n)
-        o_safe = np.clip(o2, 0, n)
-        inside &= (k2 >= k_min[o_safe]) & (k2 <= top)
-        return np.where(inside, start[o_safe] + k2 - k_min[o_safe], -1)
+        """State index of (o2, k2) (``o2`` censored to the window), or -1: not a state."""
+        row = np.clip(o2, o_low, o_high) - o_low
+        inside = (k2 >= k_min[row]) & (k2 <= top)
+        return np.where(inside, start[row] + k2 - k_min[row], -1)
 
     source = np.arange(o.size)
     rows, cols, vals = [], [], []
@@ -162,6 +163,26 @@ def _stationary(q, anchor: int) -> np.ndarray:
     return pi / pi.sum()
 
 
+def _widen(pi, o, k, window, n) -> bool:
+    """Move out the cut edges of ``window = [lowest o, highest o, queue top]`` (the queue's
+    top, a raised lowest or a lowered highest ``o``) holding more than ``_TAIL``; False when
+    none does."""
+    moved = False
+    if pi[k == window[2]].sum() > _TAIL:
+        if window[2] > 100_000:
+            raise ParameterError("the inbound queue did not fit the truncation", field="agents")
+        window[2] *= 2
+        moved = True
+    width = window[1] - window[0] + 1
+    if window[0] > 0 and pi[o == window[0]].sum() > _TAIL:
+        window[0] = max(0, window[0] - width)
+        moved = True
+    if window[1] < n and pi[o == window[1]].sum() > _TAIL:
+        window[1] = min(n, window[1] + width)
+        moved = True
+    return moved
+
+
 def _anchor(o: np.ndarray, k: np.ndarray, busy_out: int) -> int:
     """Index of the state with ``busy_out`` outbound calls and the fewest idle agents
     allowed (k closest to 0 from below, or 0)."""
@@ -194,17 +215,19 @@ def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
             field="agents",
         )
     top = int(top * 1.5) + 10
+    # outbound calls in progress: about agents - threshold - load, spread like the load
+    load = lam * h
+    spread = int(12.0 * np.sqrt(load + 1.0)) + 10
+    window = [max(0, int(n - s - load) - spread), min(n, int(n - load) + spread), top]
     while True:
-        q, o, k = _generator(lam, mu, mu_out, theta, n, s, top)
+        q, o, k = _generator(lam, mu, mu_out, theta, n, s, window[2], window[0], window[1])
         # anchor: inbound agents near the load, no queue (a state with much of the mass)
-        busy_out = int(np.clip(n - s - round(lam * h), 0, n))
+        busy_out = int(np.clip(n - s - round(load), window[0], window[1]))
         anchor = _anchor(o, k, busy_out)
         pi = _stationary(q, anchor)
-        if pi[k == top].sum() <= _TAIL:
+        if not _widen(pi, o, k, window, n):
             break
-        if top > 100_000:
-            raise ParameterError("the inbound queue did not fit the truncation", field="agents")
-        top *= 2
+    top = window[2]
     waits = k >= 0
     p_wait = float(pi[waits].sum())
     # the waiting call's law, mixed over the states it finds (PASTA)
