@@ -157,7 +157,7 @@ def _stationary(q, anchor: int) -> np.ndarray:
     keep[anchor] = False
     rhs = -np.asarray(a[:, anchor].todense()).ravel()[keep]
     reduced = a[keep][:, keep]
-    solution = sparse_linalg.spsolve(reduced.tocsc(), rhs)
+    solution = sparse_linalg.spsolve(reduced.tocsc(), rhs, permc_spec="MMD_AT_PLUS_A")
     pi = np.insert(solution, anchor, 1.0)
     pi = np.maximum(pi, 0.0)
     return pi / pi.sum()
