@@ -19,7 +19,7 @@ blocks (:mod:`openwfm.plan.verdicts`). Targets: the skill-set plan meets every t
 least 10% fewer paid hours; agreement at least 90%.
 
 Run: .venv/bin/python bench/multiskill.py [--time-limit 20] [--replications 10] [--seed 0]
-[--rounds 2]
+[--rounds 3]
 """
 
 from __future__ import annotations
@@ -149,15 +149,16 @@ def targets_met(scenario: Scenario, simulated) -> tuple[bool, list[str]]:
 
 def run_plan(label, scenario, per_queue, rates, args, pools=None) -> dict:
     """Schedule; with pools, the simulation-based loop (``--rounds``, its own seeds) raises the
-    queues' own requirements where the simulated schedule misses; then the final schedule is
-    simulated with ``--seed`` and judged."""
+    requirements of a queue and of its pools where the simulated schedule misses; then the
+    final schedule is simulated with ``--seed`` and judged."""
     added = 0
     for round_index in range(args.rounds if pools is not None else 0):
         result, simulated, _ = schedule_and_simulate(
             scenario, per_queue, rates, args, pools, seed=args.seed + 1000 + round_index
         )
         per_queue, more = raise_where_missed(per_queue, simulated.intervals, scenario)
-        added += more
+        pools, more_pooled = raise_where_missed(pools, simulated.intervals, scenario)
+        added += more + more_pooled
         if not more:
             break
     result, simulated, solve_s = schedule_and_simulate(
@@ -184,7 +185,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=20.0)
     parser.add_argument("--replications", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     scenario = center()
     forecast = forecast_table(scenario)

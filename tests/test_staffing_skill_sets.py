@@ -14,6 +14,7 @@ from openwfm.scenario import load_scenario
 from openwfm.staffing import requirements
 from openwfm.staffing.skill_sets import (
     correct_by_simulation,
+    raise_where_missed,
     skill_set_requirements,
     skill_sets,
 )
@@ -110,3 +111,31 @@ def test_simulation_raises_a_pool_where_it_misses():
     )
     kept = correct_by_simulation(pools.assign(required_agents=45), per_queue, scenario, rounds=1)
     assert np.all(kept["correction"] == 0)  # 45 agents for 33.3 Erlangs miss nowhere
+
+
+def test_a_simulated_miss_raises_the_queue_and_every_pool_holding_it():
+    scenario = _scenario(
+        [_queue("a"), _queue("b"), _queue("c")],
+        [{"name": "x", "skills": {"a": 1, "b": 1}}, {"name": "y", "skills": {"b": 1, "c": 1}}],
+    )
+    forecast = _forecast({"a": 100.0, "b": 100.0, "c": 100.0})
+    per_queue = requirements(forecast, scenario)
+    pools = skill_set_requirements(forecast, scenario, per_queue=per_queue)
+    # simulated: c misses in the first interval only
+    intervals = pd.DataFrame(
+        [
+            (ts, q, "all", 50.0, 0.6 if (q == "c" and ts == STARTS[0]) else 0.9, 0.0)
+            for ts in STARTS
+            for q in "abc"
+        ],
+        columns=["interval_start", "queue", "segment", "offered", "service_level", "abandon_rate"],
+    )
+    raised, added = raise_where_missed(per_queue, intervals, scenario)
+    assert added == 1
+    diff = raised["required_agents"] - per_queue["required_agents"]
+    assert set(raised.loc[diff == 1, "queue"]) == {"c"}
+    raised_pools, added_pools = raise_where_missed(pools, intervals, scenario)
+    diff = raised_pools.set_index(["pool", "interval_start"])["correction"]
+    assert added_pools == 2  # b+c and a+b+c hold c; a+b does not
+    assert diff[("b+c", STARTS[0])] == 1 and diff[("a+b+c", STARTS[0])] == 1
+    assert diff[("a+b", STARTS[0])] == 0 and diff[("b+c", STARTS[1])] == 0

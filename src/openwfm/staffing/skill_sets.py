@@ -318,16 +318,36 @@ def simulated_misses(
 
 
 def raise_where_missed(
-    per_queue: pd.DataFrame,
+    table: pd.DataFrame,
     intervals: pd.DataFrame,
     scenario: Scenario,
     tolerance: float = 0.02,
 ) -> tuple[pd.DataFrame, int]:
     """The simulation-based correction on a whole schedule (Cezik & L'Ecuyer's loop): one
-    more agent in a queue's own requirement in each interval where the simulated schedule
-    (``intervals``: :func:`openwfm.sim.simulate`'s KPIs) misses the queue's service level by
-    more than ``tolerance`` or its ``max_abandon``; re-schedule against the result. Returns the
-    raised table and the number of agent-intervals added."""
+    more agent in each interval where the simulated schedule (``intervals``:
+    :func:`openwfm.sim.simulate`'s KPIs) misses a queue's service level by more than
+    ``tolerance`` or its ``max_abandon``, for that queue's own row (a per-queue table, column
+    ``queue``) or every pool holding it (a pool table, column ``pool``); re-schedule against
+    the result. Raising the pools too matters: a blended agent counts fully toward its
+    queue's own row, so that row alone rarely buys the missing capacity. Returns the raised
+    table and the number of agent-intervals added."""
+    missed = _missed(intervals, scenario, tolerance)
+    out = table.copy()
+    key = "pool" if "pool" in out.columns else "queue"
+    names = out[key].astype(str).map(pool_members)
+    keys = zip(names, pd.to_datetime(out["interval_start"]), strict=True)
+    hit = np.array([any((q, ts) in missed for q in qs) for qs, ts in keys], dtype=bool)
+    out.loc[hit, "required_agents"] = out.loc[hit, "required_agents"] + 1
+    if "correction" in out.columns:
+        out.loc[hit, "correction"] = out.loc[hit, "correction"] + 1
+    if "scheduled_agents" in out.columns:
+        out["scheduled_agents"] = np.ceil(
+            out["required_agents"] / (1.0 - scenario.shrinkage) - 1e-9
+        ).astype(np.int64)
+    return out, int(hit.sum())
+
+
+def _missed(intervals: pd.DataFrame, scenario: Scenario, tolerance: float) -> set:
     kpis = intervals[intervals["queue"].astype(str) != "all"]
     if "segment" in kpis.columns:
         kpis = kpis[kpis["segment"].astype(str) == "all"]
@@ -341,12 +361,4 @@ def raise_where_missed(
             short |= record.abandon_rate > target.max_abandon + tolerance
         if short:
             missed.add((str(record.queue), pd.Timestamp(record.interval_start)))
-    out = per_queue.copy()
-    keys = zip(out["queue"].astype(str), pd.to_datetime(out["interval_start"]), strict=True)
-    hit = np.array([key in missed for key in keys], dtype=bool)
-    out.loc[hit, "required_agents"] = out.loc[hit, "required_agents"] + 1
-    if "scheduled_agents" in out.columns:
-        out["scheduled_agents"] = np.ceil(
-            out["required_agents"] / (1.0 - scenario.shrinkage) - 1e-9
-        ).astype(np.int64)
-    return out, int(hit.sum())
+    return missed
