@@ -52,7 +52,7 @@ SkillKey = tuple[str, ...]
 
 
 @dataclass
-class Plan:
+class PhaseHandover:
     """What the phases hand on: phase 1's counts per (group, day, option) and the options
     used per (group, day); the working days planned ((agent, day) pairs) and the groups
     planned; the shift fixed per (agent, day); notes for the result."""
@@ -95,7 +95,7 @@ def _share(ordered, position: int) -> float:
     return len(ordered[position][1]) / sum(len(m) for _, m in ordered[position:])
 
 
-def counts_of(first: PhaseOne, plan: Plan) -> None:
+def counts_of(first: PhaseOne, plan: PhaseHandover) -> None:
     """Phase 1's positive shift counts into ``plan`` (targets and options used)."""
     for _, skills, counts in first.model.units:
         for (day, oi), (var,) in counts.items():
@@ -108,7 +108,7 @@ def counts_of(first: PhaseOne, plan: Plan) -> None:
 def plan_days_off(
     scope: ModelScope,
     first: PhaseOne,
-    plan: Plan,
+    plan: PhaseHandover,
     ordered,
     deadline: float,
     limits: SolveLimits,
@@ -192,7 +192,7 @@ def _assign_group(
 def assign_groups(
     scope: ModelScope,
     first: PhaseOne,
-    plan: Plan,
+    plan: PhaseHandover,
     ordered,
     deadline: float,
     limits: SolveLimits,
@@ -266,7 +266,7 @@ def schedule_phased(
     rest_s = max(limits.time_limit_s - phase_one_s, 0.0)
     if limits.progress is not None:
         limits.progress(first.cost, first.bound, clock_now() - started)
-    plan = Plan()
+    plan = PhaseHandover()
     counts_of(first, plan)
     ordered = _groups_by_size(scope)
     days_end = started + phase_one_s + rest_s * budget.days_off_share
