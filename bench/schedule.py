@@ -398,6 +398,7 @@ def bank_requirements(cache_dir: str):
     scenario = load_scenario(root / "examples" / "anonymous-bank.yaml")
     scenario = scenario.model_copy(update={"schedule": default_schedule_settings(scenario)})
     raw = sorted((root.parent / "shared" / "data" / "anonymous-bank" / "raw").glob("*.txt"))
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
     cache = StageCache(Path(cache_dir))
     past = history_stage(scenario, raw, "auto", Path(cache_dir), 0, cache)
     forecast = forecast_stage(scenario, past, 1, cache)
@@ -435,7 +436,8 @@ def bench_bank(time_limit_s: float, cache_dir: str, baseline: bool) -> None:
                     scenario, requirements, options, StageCache(Path(fresh)), lambda _: None
                 ).value
             except Exception as error:  # noqa: BLE001 - the baseline may find nothing
-                print(f"{name}: no schedule ({error})")
+                wall = time.perf_counter() - began
+                print(f"{name}: no schedule after {wall:.1f} s wall ({error})")
                 continue
         wall = time.perf_counter() - began
         gaps[name] = result.gap

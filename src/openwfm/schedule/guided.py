@@ -191,7 +191,9 @@ def _improve_days(windows: _Windows, days: list[int], best: float, deadline: flo
         if remaining < 1.0:
             break
         found = windows.solve(
-            windows.of_day[day], remaining / (len(plan) - position), keep_current=True
+            windows.of_day[day],
+            remaining / (len(days) - position % len(days)),  # the first round may take it all
+            keep_current=True,
         )
         if found is not None and found[1] < best - 1e-6:
             windows.fixed.update(found[0])
