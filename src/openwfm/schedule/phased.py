@@ -64,6 +64,7 @@ class PhaseHandover:
     day_plans: list[str] = field(default_factory=list)
     fixed: dict[tuple[int, int], int] = field(default_factory=dict)
     assigned: list[str] = field(default_factory=list)
+    missed: list[set[int]] = field(default_factory=list)  # groups short of or over their counts
     polish_note: str = ""
 
 
@@ -210,6 +211,8 @@ def assign_groups(
         if found is None:
             return "infeasible"
         assign, assign_solver = found
+        if cost_of(assign, assign_solver) > 1e-6:
+            plan.missed.append(set(members))
         plan.assigned.append(
             f"{_label(key)}: {len(members)} agents {status} "
             f"{cost_of(assign, assign_solver):.1f}/{bound_of(assign, assign_solver):.1f}"
@@ -224,7 +227,7 @@ def _finish(scope, plan, started, bound, limits, budget, method, wall_started) -
     """Phase 3: the polish from phase 2's shifts (or, when it finds nothing, the fixed-shift
     model solved once); the bound is phase 1's."""
     deadline = started + limits.time_limit_s - budget.finish_reserve(limits.time_limit_s)
-    polished = polish(scope, plan.fixed, deadline, limits, budget, started, bound)
+    polished = polish(scope, plan.fixed, deadline, limits, budget, started, bound, plan.missed)
     note = "" if polished is None else polished[1].note
     status = "feasible"
     if polished is None:

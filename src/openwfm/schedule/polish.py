@@ -78,15 +78,15 @@ class _Search:
         return list(solver.response_proto.solution), solver.objective_value
 
 
-def _blocks(full: ShiftModel) -> list[tuple[set[int], set[int]]]:
+def _blocks(full: ShiftModel, first: list[set[int]]) -> list[tuple[set[int], set[int]]]:
     """One skill group's agents on two neighbouring days: small enough for CP-SAT to settle
-    in a few seconds, large enough to move shifts between days and agents."""
-    groups = full.scope.skill_groups()
+    in a few seconds, large enough to move shifts between days and agents. The groups
+    ``first`` (whose agents could not take all of phase 1's counts) come first."""
+    groups = sorted(full.scope.skill_groups().values(), key=len)
     days = list(range(full.horizon.days))
-    return [
-        (set(members), {d, (d + 1) % len(days)})
-        for d in days
-        for members in sorted(groups.values(), key=len)
+    ahead = [set(members) for members in groups if set(members) in first]
+    return [(members, {d, (d + 1) % len(days)}) for members in ahead for d in days] + [
+        (set(members), {d, (d + 1) % len(days)}) for d in days for members in groups
     ]
 
 
@@ -98,6 +98,7 @@ def polish(
     budget: PhasedBudget,
     started: float = 0.0,
     bound: float = math.nan,
+    first_groups: list[set[int]] | None = None,
 ) -> tuple[ShiftModel, SolvedValues] | None:
     """Large-neighbourhood search on the full named-agent model from the shifts ``fixed``
     ((agent, day) -> option).
@@ -108,6 +109,7 @@ def polish(
     shifts at a time with everything else fixed (one skill group's agents on two neighbouring
     days; the weekly limits held by the other days). Every step starts from the incumbent as a
     hint and is kept only when it is cheaper, so the result is never worse than the first.
+    ``first_groups``: groups of agents whose neighbourhoods come first.
     ``bound`` (cost units) is only passed on to ``progress``. Returns the model and the
     values, or None when even the first solve found nothing in time."""
     full = full_model(scope)
@@ -125,7 +127,7 @@ def polish(
         return None
     search.current, search.best = first
     first_cost = search.best / SCALE + full.offset
-    blocks = _blocks(full)
+    blocks = _blocks(full, first_groups or [])
     position = 0
     failures = 0
     while True:
