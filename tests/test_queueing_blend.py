@@ -15,7 +15,7 @@ mp.mp.dps = 50
 REL = 1e-9
 
 
-def ref_blend(lam, aht, aht_out, n, s, t, patience, top):
+def ref_blend(lam, aht, aht_out, n, s, t, patience, top):  # noqa: C901 (reference kept whole)
     """The blending chain and the waiting call's law, built and solved densely in 50 digits
     (matrix exponential for the wait). States (o, k): o outbound calls, k = inbound - (n - o)."""
     lam, mu, nu, th, t = (mp.mpf(v) for v in (lam, 1 / aht, 1 / aht_out, 1 / patience, t))
