@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from scipy.linalg import solve_banded
 
-from openwfm.queueing import blend_metrics
+from openwfm.queueing import blend_metrics, erlang_a
 
 mp.mp.dps = 50
 REL = 1e-9
@@ -195,3 +195,15 @@ def test_blend_matches_independent_reference(a, aht, aht_out, n, s, patience, to
     got = blend_metrics(lam, aht, aht_out, n, s, t, patience_s=patience)
     for key, value in ref.items():
         assert abs(float(got[key]) - float(value)) <= REL * abs(float(value)) + 1e-15, key
+
+
+@pytest.mark.parametrize(("a", "n"), [(1_000.0, 1_030), (5_000.0, 5_060)])
+def test_no_outbound_at_thousands_of_erlangs_is_erlang_a(a, n):
+    """Threshold = agents: nobody goes outbound, the inbound side is Erlang A (itself checked
+    against 50-digit references up to 5,000 Erlangs)."""
+    lam, aht, patience = a / 200.0, 200.0, 120.0
+    got = blend_metrics(lam, aht, 300.0, n, n, 20.0, patience_s=patience)
+    ref = erlang_a(lam, aht, patience, n, 20.0)
+    assert float(got["outbound_per_s"]) == 0.0
+    for key in ("service_level", "p_abandon", "asa_s"):
+        assert float(got[key]) == pytest.approx(float(getattr(ref, key)), rel=1e-9), key

@@ -163,7 +163,7 @@ def _stationary(q, anchor: int) -> np.ndarray:
     return pi / pi.sum()
 
 
-def _widen(pi, o, k, window, n) -> bool:
+def _widen(pi, o, k, window, n, s) -> bool:
     """Move out the cut edges of ``window = [lowest o, highest o, queue top]`` (the queue's
     top, a raised lowest or a lowered highest ``o``) holding more than ``_TAIL``; False when
     none does."""
@@ -177,8 +177,8 @@ def _widen(pi, o, k, window, n) -> bool:
     if window[0] > 0 and pi[o == window[0]].sum() > _TAIL:
         window[0] = max(0, window[0] - width)
         moved = True
-    if window[1] < n and pi[o == window[1]].sum() > _TAIL:
-        window[1] = min(n, window[1] + width)
+    if window[1] < n - s and pi[o == window[1]].sum() > _TAIL:
+        window[1] = min(n - s, window[1] + width)
         moved = True
     return moved
 
@@ -218,14 +218,15 @@ def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
     # outbound calls in progress: about agents - threshold - load, spread like the load
     load = lam * h
     spread = int(12.0 * np.sqrt(load + 1.0)) + 10
-    window = [max(0, int(n - s - load) - spread), min(n, int(n - load) + spread), top]
+    # (an outbound call starts only with more than `threshold` idle: at most n - s of them)
+    window = [max(0, int(n - s - load) - spread), min(n - s, int(n - load) + spread), top]
     while True:
         q, o, k = _generator(lam, mu, mu_out, theta, n, s, window[2], window[0], window[1])
         # anchor: inbound agents near the load, no queue (a state with much of the mass)
         busy_out = int(np.clip(n - s - round(load), window[0], window[1]))
         anchor = _anchor(o, k, busy_out)
         pi = _stationary(q, anchor)
-        if not _widen(pi, o, k, window, n):
+        if not _widen(pi, o, k, window, n, s):
             break
     top = window[2]
     waits = k >= 0
