@@ -77,3 +77,20 @@ def test_with_rates_the_block_is_judged_by_its_service_level():
     assert judged.set_index("queue")["covered"].to_dict() == {"a": True, "b": False}
     strict = coverage_verdicts(coverage)  # without rates: any interval short misses
     assert not strict.set_index("queue")["covered"].any()
+
+
+def test_chat_is_judged_by_the_counts_not_erlang():
+    scenario = Scenario.model_validate(
+        {"queues": [{"name": "c", "channel": "chat", "aht_s": 300, "max_concurrency": 3}]}
+    )
+    times = [T0 + pd.Timedelta(minutes=30 * k) for k in range(4)]
+    coverage = pd.DataFrame(
+        [(t, "c", 5, 4, 1) for t in times],
+        columns=["interval_start", "queue", "required", "scheduled", "under"],
+    )
+    needs = pd.DataFrame(
+        [(t, "c", 100 / 1800, 300.0) for t in times],
+        columns=["interval_start", "queue", "arrival_rate_per_s", "aht_s"],
+    )
+    judged = coverage_verdicts(coverage, scenario=scenario, requirements=needs)
+    assert not judged["covered"].any()  # one short: the chat model's requirement, not Erlang's

@@ -7,7 +7,8 @@ carries it too: under the routing policy's first-come-first-served order across 
 queues, a pool short of agents makes all its queues wait. "Carry" is judged with the model the
 requirement came from when the requirement rows give ``arrival_rate_per_s`` and ``aht_s``:
 the service level of the scheduled agents (Erlang A with the queue's patience, Erlang C
-without; a pool as its merged queue against its strictest member's target), weighted by the
+without; a pool as its merged queue against its strictest member's target; chat and deferred
+queues, which no Erlang model describes, by the counts), weighted by the
 contacts of each interval, reaches the target less ``tolerance`` -- the same measure as the
 simulated verdict, so one interval one agent short inside a block of surplus is not a miss.
 Without rates: every interval of the block reaches its requirement.
@@ -29,6 +30,7 @@ import pandas as pd
 
 from openwfm.model import Scenario
 from openwfm.plan.findings import MissCause
+from openwfm.staffing.skill_sets import poolable
 
 POOL_SEPARATOR = "+"
 SHORT_BUT_MET = "coverage short, simulated met: pooled agents carry it"
@@ -104,6 +106,9 @@ def _modelled(table: pd.DataFrame, scenario: Scenario, requirements: pd.DataFram
     goals = np.full(len(table), np.nan)
     for name, index in table.groupby(table["queue"].astype(str)).groups.items():
         members = [scenario.queue(q) for q in name.split(POOL_SEPARATOR)]
+        if not all(poolable(q) for q in members):
+            table.loc[index, "weight"] = np.nan  # chat, deferred: judged by the counts
+            continue
         patience = [q.patience_s for q in members]
         mean_patience = np.inf if None in patience else float(np.mean(patience))
         within = min(q.target.within_s for q in members)
@@ -169,7 +174,7 @@ def verdict_table(
     )
     simulated = simulated_verdicts(scenario, intervals, block_hours, tolerance)
     table = simulated.merge(plan, on=["queue", "block"], how="left")
-    table["covered"] = table["covered"].fillna(False).astype(bool)
+    table["covered"] = table["covered"].eq(True)
     table["agree"] = table["covered"] == table["met"]
     table["why"] = np.where(
         table["agree"],
