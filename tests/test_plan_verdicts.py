@@ -94,3 +94,26 @@ def test_chat_is_judged_by_the_counts_not_erlang():
     )
     judged = coverage_verdicts(coverage, scenario=scenario, requirements=needs)
     assert not judged["covered"].any()  # one short: the chat model's requirement, not Erlang's
+
+
+def test_a_shortfall_within_the_confidence_interval_is_not_a_miss():
+    from openwfm.plan.verdicts import simulated_verdicts
+
+    times = [T0 + pd.Timedelta(minutes=30 * k) for k in range(4)]
+    intervals = pd.DataFrame(
+        [(t, "a", "all", 50.0, 0.74, 0.62, 0.86) for t in times],
+        columns=[
+            "interval_start",
+            "queue",
+            "segment",
+            "offered",
+            "service_level",
+            "service_level_ci_low",
+            "service_level_ci_high",
+        ],
+    )
+    # four intervals of half-width 0.12: the block's is 0.06, and 0.74 + 0.06 reaches 0.80
+    assert simulated_verdicts(_scenario(), intervals)["met"].all()
+    assert not simulated_verdicts(_scenario(), intervals, within_ci=False)["met"].any()
+    narrow = intervals.assign(service_level_ci_low=0.70, service_level_ci_high=0.78)
+    assert not simulated_verdicts(_scenario(), narrow)["met"].any()
