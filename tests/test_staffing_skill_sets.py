@@ -80,7 +80,7 @@ def test_the_example_center_has_no_pool_of_one_channel(example_scenario_path):
 
 @settings(max_examples=30, deadline=None)
 @given(
-    volumes=st.lists(st.floats(0.0, 400.0), min_size=3, max_size=3),
+    volumes=st.lists(st.just(0.0) | st.floats(0.01, 400.0), min_size=3, max_size=3),
     ahts=st.lists(st.floats(60.0, 900.0), min_size=3, max_size=3),
     levels=st.lists(st.sampled_from([0.7, 0.8, 0.9]), min_size=3, max_size=3),
 )

@@ -165,6 +165,7 @@ def pool_requirements(
     for q in members:
         aht[q] = aht[q].where(aht[q] > 0, scenario.queue(q).aht_s)
     lam = rates.to_numpy(float)
+    lam[lam < 1e-12] = 0.0  # below a contact a million years: none (no Erlang inversion)
     total = lam.sum(axis=1)
     safe = np.where(total > 0, total, 1.0)
     mixed_aht = np.where(
