@@ -12,7 +12,7 @@ import pytest
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "openwfm", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "openwfm", *args], capture_output=True, text=True, timeout=900
     )
 
 
