@@ -119,6 +119,26 @@ def test_generic_csv_with_mapping_file(tmp_path, store, monkeypatch, capsys):
     assert billing["outcome"].tolist() == ["answered", "abandoned"]
 
 
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ("{Call: interaction_id, Skill: queue, Begin: arrival_time}", "acd.csv:1: Begin: missing"),
+        ("{Call: interaction_id, Start: arrival_time}", "acd.csv:1: queue: missing column"),
+        ("{Call: interaction_id, Skill: queue}", "acd.csv:1: arrival_time: missing column"),
+    ],
+)
+def test_generic_mapping_errors_name_file_line_and_field(
+    columns, expected, tmp_path, store, monkeypatch, capsys
+):
+    log = _write(tmp_path / "acd.csv", "Call,Skill,Start\nc1,billing,2024-05-06 09:00:00\n")
+    mapping = _write(tmp_path / "m.yaml", f"columns: {columns}\n")
+    args = ["ingest", log, "--format", "csv", "--mapping", mapping, "--store", store]
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("openwfm: error:"), err
+    assert expected in err
+    assert count(store) == 7
+
+
 def test_kpi_command_table_and_files(tmp_path, store, monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys, "kpi", "--store", store, "--by", "queue,segment")
     assert code == 0, err

@@ -68,8 +68,21 @@ def test_adherence_command_writes_tables_and_page(tmp_path):
     assert pd.read_csv(out / "rejected.csv")["agent_id"].tolist() == ["ghost"]
 
 
-def test_adherence_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
-    bad = GOOD.replace("a,2024-03-04 10:10,logged_out", "a,2024-03-04 08:10,logged_out")
+BAD_STATES = {
+    "out of order": (
+        GOOD.replace("a,2024-03-04 10:10,logged_out", "a,2024-03-04 08:10,logged_out"),
+        "states.csv:4: ts: out-of-order",
+    ),
+    "mapped column absent": (
+        GOOD.replace("Agent,When,", "Agent,Time,"),
+        "states.csv:1: When: missing column(s) When named in the mapping",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STATES))
+def test_adherence_command_bad_input_is_one_line_and_writes_nothing(case, tmp_path):
+    bad, expected = BAD_STATES[case]
     states, shifts, mapping = write_day(tmp_path, bad)
     out = tmp_path / "out"
     done = run(
@@ -88,7 +101,7 @@ def test_adherence_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.startswith("openwfm: error: ") and len(done.stderr.splitlines()) == 1
-    assert "states.csv:4: ts: out-of-order" in done.stderr
+    assert expected in done.stderr
     assert not out.exists() or not any(out.iterdir())
 
 

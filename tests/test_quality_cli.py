@@ -260,6 +260,27 @@ def test_parquet_surveys_with_a_mapping_and_agent_checks(tmp_path, store, monkey
     assert table_rows(store, "survey_response") == 2
 
 
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ("{Call: interaction_id, Type: kind, Score: value}", "responses.csv:1: Score: missing"),
+        ("{Call: interaction_id, Type: kind}", "responses.csv: value: missing column 'value'"),
+    ],
+)
+def test_survey_mapping_errors_name_file_line_and_field(
+    columns, expected, tmp_path, store, monkeypatch, capsys
+):
+    responses = tmp_path / "responses.csv"
+    responses.write_text("Call,Type,Answer\nc004,csat,3\n")
+    mapping = tmp_path / "survey_mapping.yaml"
+    mapping.write_text(f"columns: {columns}\n")
+    code, _, err = run(monkeypatch, capsys, "quality", "surveys", responses, "--mapping",
+                       mapping, "--store", store)  # fmt: skip
+    assert code == 2 and err.startswith("openwfm: error:") and err.count("\n") == 1, err
+    assert expected in err
+    assert table_rows(store, "survey_response") == 0
+
+
 def test_bad_form_is_one_line(tmp_path, store, monkeypatch, capsys):
     form = tmp_path / "form.yaml"
     form.write_text("form: f\nscoring: nice\ngroups:\n  - name: g\n    items: [{id: a}]\n")

@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openwfm.errors import DataError
-from openwfm.tables import ALL_TABLES, FORECAST, HISTORY, RATES, Column, Table, check_table
+from openwfm.tables import (
+    ALL_TABLES,
+    FORECAST,
+    HISTORY,
+    RATES,
+    Column,
+    Table,
+    check_table,
+    rename_columns,
+)
 
 RATE_TABLE = Table(
     "rates",
@@ -345,3 +354,19 @@ def test_a_resolution_with_a_bad_time_names_its_line():
     assert str(caught.value).startswith("res.csv:3: start: expected an ISO 8601 time")
     good = check_resolutions(frame.iloc[:1], file="res.csv")
     assert good["resolution"].tolist() == ["approved"] and good["by"].isna().all()
+
+
+def test_rename_columns_maps_checks_and_leaves_the_input_alone():
+    raw = pd.DataFrame({" Agent ": ["a"], "When": ["2026-11-02 08:00"], "ts": ["x"]})
+    mapping = {"When": "ts", "Agent": "agent_id"}
+    known = ("agent_id", "ts", "state")
+    renamed = rename_columns(raw, mapping, source="s.csv", required=("agent_id", "ts"), known=known)
+    assert list(renamed.columns) == ["agent_id", "ts"]  # a repeated name keeps its first column
+    assert renamed["ts"].tolist() == ["2026-11-02 08:00"]
+    assert list(raw.columns) == [" Agent ", "When", "ts"]
+    with pytest.raises(DataError, match=r"^s\.csv: mapping: mapping targets unknown column\(s\) "):
+        rename_columns(raw, {"When": "when"}, source="s.csv", known=("ts",))
+    with pytest.raises(DataError, match=r"^s\.pq: Start: missing column\(s\) Start named in"):
+        rename_columns(raw, {"Start": "ts"}, source="s.pq", line=None)
+    with pytest.raises(DataError, match=r"^s\.csv:1: state: missing column 'state' \(give it;"):
+        rename_columns(raw, {}, source="s.csv", required=("state",), hints={"state": "give it"})

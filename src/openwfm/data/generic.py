@@ -20,6 +20,7 @@ from openwfm.data.text import (
 )
 from openwfm.data.timestamps import to_local_times
 from openwfm.errors import DataError
+from openwfm.tables import rename_columns
 
 # Outcome spellings accepted by the generic reader (case-insensitive) -> Outcome value.
 OUTCOME_ALIASES: dict[str, str] = {
@@ -157,14 +158,6 @@ def _is_parquet(path: Path) -> bool:
 
 def _load(path: Path, mapping: Mapping[str, str], delimiter: str):
     """(raw cells, row position -> line or row number) of a CSV or Parquet file."""
-    unknown_targets = sorted(set(mapping.values()) - set(INTERACTION_COLUMNS))
-    if unknown_targets:
-        raise DataError(
-            f"mapping targets unknown column(s) {', '.join(unknown_targets)} "
-            f"(schema columns: {', '.join(INTERACTION_COLUMNS)})",
-            file=str(path),
-            field="mapping",
-        )
     if _is_parquet(path):
         if not path.exists():
             raise DataError("file not found", file=str(path))
@@ -184,34 +177,15 @@ def _mapped(
     raw: pd.DataFrame, mapping: Mapping[str, str], path: Path, queue: str | None, header: bool
 ) -> pd.DataFrame:
     """Source columns renamed to the schema's; DataError for a column the reader needs."""
-    line = 1 if header else None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    missing_sources = [s for s in mapping if s not in raw.columns]
-    if missing_sources:
-        raise DataError(
-            f"missing column(s) {', '.join(missing_sources)} named in the mapping "
-            f"(file has: {', '.join(raw.columns)})",
-            file=str(path),
-            line=line,
-            field=missing_sources[0],
-        )
-    frame = raw.rename(columns=mapping)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
-    if "arrival_time" not in frame.columns:
-        raise DataError(
-            "missing column arrival_time (map a source column to it)",
-            file=str(path),
-            line=line,
-            field="arrival_time",
-        )
-    if "queue" not in frame.columns and queue is None:
-        raise DataError(
-            "missing column queue (map a source column to it or pass queue=)",
-            file=str(path),
-            line=line,
-            field="queue",
-        )
-    return frame
+    return rename_columns(
+        raw,
+        mapping,
+        source=str(path),
+        required=("arrival_time",) if queue is not None else ("arrival_time", "queue"),
+        known=INTERACTION_COLUMNS,
+        line=1 if header else None,
+        hints={"queue": "map a source column to it or pass queue="},
+    )
 
 
 def _text(frame: pd.DataFrame, name: str, default: str | None) -> pd.Series:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError
-from openwfm.tables import STATE_EVENTS
+from openwfm.tables import STATE_EVENTS, rename_columns
 
 STATE_EVENT_COLUMNS: dict[str, str] = STATE_EVENTS.dtypes()  # openwfm.tables.STATE_EVENTS
 REJECTED_COLUMNS = ["line", "agent_id", "ts", "state", "reason_code", "source", "reason"]
@@ -81,7 +81,6 @@ def _read_raw(path: Path, delimiter: str) -> tuple[pd.DataFrame, int]:
         offset = 2
     if raw.empty:
         raise DataError("no data rows", file=str(path))
-    raw.columns = [str(c).strip() for c in raw.columns]
     return raw, offset
 
 
@@ -103,26 +102,15 @@ def read_state_events(
     are rejected (counted, reported), see the module doc.
     """
     path = Path(path)
-    mapping = dict(mapping or {})
-    unknown_targets = sorted(set(mapping.values()) - set(STATE_EVENT_COLUMNS))
-    if unknown_targets:
-        raise DataError(
-            f"mapping targets unknown column(s) {', '.join(unknown_targets)} "
-            f"(state event columns: {', '.join(STATE_EVENT_COLUMNS)})",
-            file=str(path),
-            field="mapping",
-        )
     raw, offset = _read_raw(path, delimiter)
-    missing_sources = [s for s in mapping if s not in raw.columns]
-    if missing_sources:
-        raise DataError(
-            f"missing column(s) {', '.join(missing_sources)} named in the mapping "
-            f"(file has: {', '.join(raw.columns)})",
-            file=str(path),
-            field=missing_sources[0],
-        )
-    frame = raw.rename(columns=mapping)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame = rename_columns(
+        raw,
+        mapping,
+        source=str(path),
+        required=("agent_id", "ts", "state"),
+        known=STATE_EVENT_COLUMNS,
+        line=offset - 1 if offset > 1 else None,  # the header line of a CSV
+    )
     if "source" not in frame.columns:
         frame["source"] = path.name
     return check_state_events(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from openwfm.errors import DataError
+from openwfm.tables import rename_columns
 
 
 def load_mapping_file(path: str | Path | None) -> dict[str, str]:
@@ -55,29 +56,9 @@ def read_mapped_table(
     except Exception as error:  # pandas and pyarrow raise many types for unreadable files
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"cannot read the table ({message})", file=str(path)) from None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    mapping = dict(mapping or {})
-    missing_sources = [s for s in mapping if s not in raw.columns]
-    header_line = None if is_parquet else 1
-    if missing_sources:
-        raise DataError(
-            f"column {missing_sources[0]!r} named in the mapping is not in the file "
-            f"(file has: {', '.join(raw.columns)})",
-            file=str(path),
-            line=header_line,
-            field=missing_sources[0],
-        )
-    frame = raw.rename(columns=mapping)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"missing column {missing[0]!r} (map a source column to it; file has: "
-            f"{', '.join(raw.columns)})",
-            file=str(path),
-            line=header_line,
-            field=missing[0],
-        )
+    frame = rename_columns(
+        raw, mapping, source=str(path), required=required, line=None if is_parquet else 1
+    )
     keep = [c for c in (*required, *optional) if c in frame.columns]
     frame = frame[keep].apply(lambda column: column.astype(str).str.strip())
     frame["_line"] = range(1 if is_parquet else 2, len(frame) + (1 if is_parquet else 2))

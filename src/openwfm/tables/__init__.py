@@ -5,7 +5,9 @@ holds (one :class:`Table` per table, one :class:`Column` per column, with its ki
 the values it allows) and checks a table against its declaration with one function,
 :func:`check_table`, used at every public entry that receives such a table from a file or a
 caller. A bad table raises a one-line :class:`~openwfm.errors.DataError` naming the file, the
-line (CSV line: header = line 1, so row ``i`` is line ``i + 2``) and the field.
+line (CSV line: header = line 1, so row ``i`` is line ``i + 2``) and the field. A file read
+with a user's column mapping goes through :func:`rename_columns` first (one check of the
+mapping and the required columns for every reader).
 
 Conventions (see ``DESIGN.md``): times are local-naive wall-clock times of the center,
 intervals are labelled by their start, durations are seconds, counts are contacts per
@@ -46,7 +48,7 @@ from openwfm.tables.declared import (
     TIMELINE,
     WEEKLY_FORECAST,
 )
-from openwfm.tables.schema import Column, Table, check_table
+from openwfm.tables.schema import Column, Table, check_table, rename_columns
 
 __all__ = [
     "ACTIVITIES",
@@ -72,4 +74,5 @@ __all__ = [
     "Column",
     "Table",
     "check_table",
+    "rename_columns",
 ]

@@ -293,3 +293,59 @@ def check_table(
     if keys:
         _check_keys(out, table, where, line_of)
     return out
+
+
+def rename_columns(
+    raw: pd.DataFrame,
+    mapping: Mapping[str, str] | None,
+    *,
+    source: str,
+    required: Iterable[str] = (),
+    known: Iterable[str] | None = None,
+    line: int | None = 1,
+    hints: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """``raw`` (a file's cells) with its column names stripped and renamed by ``mapping``
+    (``{source column: table column}``; unmapped columns keep their names, a name that appears
+    twice after renaming keeps its first column).
+
+    Raises a one-line :class:`DataError` naming ``source``, the header ``line`` (None for a
+    Parquet file) and the field when ``mapping`` targets a column outside ``known`` (when
+    given), names a source column the file lacks, or when a ``required`` column is missing
+    after renaming (``hints[column]`` says how to supply it; default: map a source column to
+    it). The input frame is left unchanged.
+    """
+    mapping = dict(mapping or {})
+    if known is not None:
+        known = list(known)
+        unknown = sorted(set(mapping.values()) - set(known))
+        if unknown:
+            raise DataError(
+                f"mapping targets unknown column(s) {', '.join(unknown)} "
+                f"(known columns: {', '.join(known)})",
+                file=source,
+                field="mapping",
+            )
+    frame = raw.set_axis([str(c).strip() for c in raw.columns], axis=1)
+    has = ", ".join(frame.columns)
+    absent = [name for name in mapping if name not in frame.columns]
+    if absent:
+        raise DataError(
+            f"missing column(s) {', '.join(absent)} named in the mapping (file has: {has})",
+            file=source,
+            line=line,
+            field=absent[0],
+        )
+    frame = frame.rename(columns=mapping)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    hints = hints or {}
+    for name in required:
+        if name not in frame.columns:
+            hint = hints.get(name, "map a source column to it")
+            raise DataError(
+                f"missing column {name!r} ({hint}; file has: {has})",
+                file=source,
+                line=line,
+                field=name,
+            )
+    return frame
