@@ -27,6 +27,8 @@ _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 # Incomplete-gamma values below this are treated as lost (underflow / relative accuracy) and
 # the corresponding ratio is summed directly instead.
 _TINY = 1e-280
+# Poisson means at or below this take the direct log pmf (see log_poisson_pmf)
+TINY_MEAN = 1e-250
 
 
 def _stirlerr(k: np.ndarray) -> np.ndarray:
@@ -63,13 +65,15 @@ def _bd0(k: np.ndarray, m: np.ndarray) -> np.ndarray:
 def log_poisson_pmf(k: np.ndarray, m: np.ndarray) -> np.ndarray:
     """log(m**k exp(-m) / Gamma(k+1)) for real ``k >= 0`` and ``m >= 0`` (broadcast)."""
     k, m = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(m, dtype=float))
-    if k.size and k.min() >= 15.0 and m.min() > 0.0:  # the common case, without masks
+    if k.size and k.min() >= 15.0 and m.min() > TINY_MEAN:  # the common case, without masks
         return -_stirlerr(k) - _bd0(k, m) - 0.5 * np.log(2.0 * np.pi * k)
     out = np.empty(k.shape)
     zero_k = k == 0.0
     zero_m = (m == 0.0) & ~zero_k
-    small = (k > 0.0) & (k < 1.0) & (m > 0.0)
-    regular = (k >= 1.0) & (m > 0.0)
+    # a mean this far below k: the direct form has nothing to cancel (and (k - m) / m in
+    # _bd0 would overflow)
+    small = (k > 0.0) & ((k < 1.0) | (m <= TINY_MEAN)) & (m > 0.0)
+    regular = (k >= 1.0) & (m > TINY_MEAN)
     out[zero_k] = -m[zero_k]
     out[zero_m] = -np.inf
     ks, ms = k[small], m[small]
@@ -161,7 +165,7 @@ def queue_sums(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     log_s = np.empty(x.shape)
     ab_given_wait = np.empty(x.shape)
     p = special.gammainc(x, y)
-    closed = p >= _TINY
+    closed = (p >= _TINY) & (y > TINY_MEAN)  # (x / y overflows below; the series is short)
     xc, yc = x[closed], y[closed]
     log_s[closed] = np.log(p[closed]) - log_poisson_pmf(xc, yc)
     # T/(yS) = 1 - x/y + x/(y S): for y >= x all terms are >= 0; where P is not tiny

@@ -46,6 +46,7 @@ N_METRICS = len(METRIC_KEYS)
 _RESCALE = 1e200
 _NEGLIGIBLE = 1e-17
 MAX_STATES = 5_000_000
+TINY_TRAFFIC = 1e-250
 
 
 @njit(cache=True, nogil=True)
@@ -55,12 +56,13 @@ def _weights_below_agents(lam, mu, n, out):
     out[n] = 1.0
     scale = 1.0
     for x in range(n, 0, -1):
-        w = out[x] * (x * mu) / lam
-        if w > _RESCALE:
+        factor = (x * mu) / lam
+        w = out[x] * factor
+        while w > _RESCALE:  # (also when the product overflowed: a tiny lam)
             for k in range(x, n + 1):
                 out[k] /= _RESCALE
             scale /= _RESCALE
-            w /= _RESCALE
+            w = out[x] * factor
         out[x - 1] = w
     return scale
 
@@ -238,11 +240,18 @@ def needed_states(lam, mu, theta, n, lines):
     return x + 1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _negligible_traffic(lam, mu, n):
+    """Traffic below 1e-250 Erlangs with an agent: every call is answered at once to within
+    1e-250 (the weights ``x mu / lam`` of the chain would overflow)."""
+    return n >= 1 and lam <= TINY_TRAFFIC * mu
+
+
 @njit(cache=True, nogil=True)
 def one_dimensional(lam, mu, theta, n, lines, t, out):
     """Metrics of the 1-d chain for one element; False when it has no steady state.
     ``out[7]`` is the time-average queue length (PASTA)."""
-    if lam <= 0.0:
+    if lam <= 0.0 or _negligible_traffic(lam, mu, n):
         for k in range(N_METRICS):
             out[k] = 0.0
         out[3] = 1.0
@@ -264,6 +273,8 @@ def one_dimensional(lam, mu, theta, n, lines, t, out):
 def loss_probability(lam, mu, theta, n, lines):
     """P(an arriving call is blocked or abandons) of the 1-d chain (NaN: no steady state);
     the cheap part of :func:`call_metrics` that the fixed point iterates on."""
+    if _negligible_traffic(lam, mu, n):
+        return 0.0
     need = needed_states(lam, mu, theta, n, lines)
     if need < 0:
         return np.nan

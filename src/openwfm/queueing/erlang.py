@@ -491,7 +491,7 @@ def _answered_wait(x, y, theta, log_s, p_wait, answered) -> np.ndarray:
     the offered-wait law), or the direct series over the queue where ``P(x, y)`` is tiny.
     """
     p = special.gammainc(x, y)
-    closed = p >= 1e-250
+    closed = (p >= 1e-250) & (y > _core.TINY_MEAN)  # (x / y overflows below it)
     weighted = np.empty(x.shape)
     if np.any(closed):
         xc, yc = x[closed], y[closed]
