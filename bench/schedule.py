@@ -28,12 +28,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from _timing import timed
 from openwfm.model import (
     Agent,
     Availability,
@@ -166,19 +166,19 @@ def bench_a(peer_time_s: float) -> None:
 
     from pyworkforce.scheduling import MinAbsDifference
 
-    started = time.perf_counter()
-    peer = MinAbsDifference(
-        num_days=7,
-        periods=96,
-        shifts_coverage=vectors,
-        required_resources=required.tolist(),
-        max_period_concurrency=int(required.max() * 2),
-        max_shift_concurrency=int(required.max()),
-        max_search_time=peer_time_s,
-        num_search_workers=2,
-    )
-    solution = peer.solve()
-    peer_time = time.perf_counter() - started
+    with timed() as peer_timing:
+        peer = MinAbsDifference(
+            num_days=7,
+            periods=96,
+            shifts_coverage=vectors,
+            required_resources=required.tolist(),
+            max_period_concurrency=int(required.max() * 2),
+            max_shift_concurrency=int(required.max()),
+            max_search_time=peer_time_s,
+            num_search_workers=2,
+        )
+        solution = peer.solve()
+    peer_time = peer_timing.wall_s
     covered = np.zeros((7, 96), dtype=int)
     for item in solution["resources_shifts"]:
         if item["resources"] > 0:
@@ -409,7 +409,6 @@ def bank_requirements(cache_dir: str):
 
 def bench_bank(time_limit_s: float, cache_dir: str, baseline: bool) -> None:
     import dataclasses
-    import os
     import tempfile
 
     from openwfm.plan.cache import StageCache
@@ -427,26 +426,22 @@ def bench_bank(time_limit_s: float, cache_dir: str, baseline: bool) -> None:
     gaps = {}
     for name, threshold in runs:
         budget.PHASED = dataclasses.replace(budget.PHASED, guided_min_variables=threshold)
-        load = os.getloadavg()[0]
-        cpu = time.process_time()
-        began = time.perf_counter()
-        with tempfile.TemporaryDirectory() as fresh:
+        with timed() as timing, tempfile.TemporaryDirectory() as fresh:
             try:
                 result = schedule_stage(
                     scenario, requirements, options, StageCache(Path(fresh)), lambda _: None
                 ).value
             except Exception as error:  # noqa: BLE001 - the baseline may find nothing
-                wall = time.perf_counter() - began
-                print(f"{name}: no schedule after {wall:.1f} s wall ({error})")
-                continue
-        wall = time.perf_counter() - began
+                result = error
+        if isinstance(result, Exception):
+            print(f"{name}: no schedule after {timing.wall_s:.1f} s wall ({result})")
+            continue
+        wall = timing.wall_s
         gaps[name] = result.gap
         print(
             f"{name}: objective {result.objective:.1f}, bound {result.bound:.1f}, "
             f"gap {result.gap:.1%} (target <= 5%); schedule stage {wall:.1f} s wall for a "
-            f"{time_limit_s:g} s limit (ratio {wall / time_limit_s:.2f}), "
-            f"{time.process_time() - cpu:.1f} s CPU; load average {load:.1f} before, "
-            f"{os.getloadavg()[0]:.1f} after (2 cores)"
+            f"{time_limit_s:g} s limit (ratio {wall / time_limit_s:.2f}), {timing.machine()}"
         )
         print("  " + result.notes[0][:400])
     if len(gaps) == 2:

@@ -24,10 +24,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import time
 
 import pandas as pd
 
+from _timing import timed
 from openwfm.model import (
     Agent,
     Contract,
@@ -181,14 +181,15 @@ def run(
     time_limit_s: float,
     deterministic: bool = False,
 ) -> None:
-    started = time.perf_counter()
-    result = schedule_slots(scenario, slots, time_limit_s=time_limit_s, deterministic=deterministic)
-    wall = time.perf_counter() - started
+    with timed() as timing:
+        result = schedule_slots(
+            scenario, slots, time_limit_s=time_limit_s, deterministic=deterministic
+        )
     found = check_slot_roster(result.shifts, scenario, slots)
     cost = slot_cover_cost(result.shifts, slots) + found["penalty"].sum()
     print(
         f"{label:<22} {result.status:<9} objective {result.objective:9.2f}  bound "
-        f"{result.bound:9.2f}  gap {result.gap:6.2%}  {wall:6.2f} s  shifts "
+        f"{result.bound:9.2f}  gap {result.gap:6.2%}  {timing.wall_s:6.2f} s  shifts "
         f"{len(result.shifts):4d}  hard violations {int(found['hard'].sum())}  "
         f"checker cost {cost:9.2f}"
     )
