@@ -4,11 +4,11 @@ those, up to 3 Erlangs).
 
 The reference is built here from the model's rules, independently of the code: the chain on a
 window much wider than the code's (every cut edge below ~1e-25), solved once in double
-precision by a banded LU (LAPACK) and then refined with residuals computed in 50-digit
-arithmetic (mixed-precision iterative refinement) until the 50-digit balance residual is below
-1e-40 of the flow; the metrics of the arrivals' view then come from the 50-digit laws of
-``ref_metrics``. The code's own solver is a different method (aggregation-disaggregation on a
-window cut at 1e-12 per edge)."""
+precision by a banded LU (LAPACK) and then refined with residuals computed exactly in integer
+arithmetic on a 2**-400 fixed-point grid, from the 50-digit rates (mixed-precision iterative
+refinement), until the balance residual is below 1e-40 of the flow, at every size; the
+metrics of the arrivals' view then come from the 50-digit laws of ``ref_metrics``. The code's
+own solver is a different method (aggregation-disaggregation on a window cut at 1e-12 per edge)."""
 
 from __future__ import annotations
 
@@ -24,105 +24,113 @@ mp.mp.dps = 50
 REL = 1e-9
 
 
+_BITS = 400  # fixed-point scale of the refinement: 2**-400 ~ 1e-120
+
+
 def _moves(x, y, rules):
-    """The chain's moves from (x, y) as ``(x', y', rate)`` (mpmath rates)."""
-    lam, mu, th, g, p, n, x_low, lines, y_top = rules
+    """The chain's moves from (x, y) as ``(x', y', count, kind)``: the rate is ``count`` times
+    the base rate ``kind`` (see ``_base_rates``)."""
+    n, x_low, lines, y_top = rules
     out = []
     if x < lines:
-        out.append((x + 1, y, lam))
-        if y > 0:
-            out.append((x + 1, y - 1, y * g))
+        out.append((x + 1, y, 1, "lam"))
+        out.append((x + 1, y - 1, y, "retry"))
     else:  # blocked: joins the orbit, or a blocked redial gives up
         if y < y_top:
-            out.append((x, y + 1, lam * p))
-        if y > 0:
-            out.append((x, y - 1, y * g * (1 - p)))
+            out.append((x, y + 1, 1, "lam_p"))
+        out.append((x, y - 1, y, "retry_give_up"))
     if x > x_low:
-        out.append((x - 1, y, min(x, n) * mu))
+        out.append((x - 1, y, min(x, n), "mu"))
         if x > n:
-            out.append((x - 1, y, (x - n) * th * (1 - p)))
-            out.append((x - 1, min(y + 1, y_top), (x - n) * th * p))
-    return [(a, b, r) for a, b, r in out if r != 0 and (a, b) != (x, y)]
+            out.append((x - 1, y, x - n, "abandon_for_good"))
+            out.append((x - 1, min(y + 1, y_top), x - n, "abandon_redial"))
+    return [(a, b, c, k) for a, b, c, k in out if c > 0 and (a, b) != (x, y)]
 
 
-def ref_redial_view(lam, aht, patience, n, lines, retrial, retry, x_low, y_top, refine=True):
-    """View of an arriving attempt (P(finds x), x = 0..lines), the attempt rate and the
-    largest mass on a cut edge: refined to 50 digits, or (``refine=False``, large chains) the
-    double-precision banded solve alone, its residual checked."""
-    number = mp.mpf if refine else float
-    rules = (
-        number(lam),
-        1 / number(aht),
-        1 / number(patience),
-        1 / number(retry),
-        number(retrial),
-        n,
-        x_low,
-        lines,
-        y_top,
+def _base_rates(lam, aht, patience, retrial, retry):
+    """The chain's base rates, 50-digit."""
+    lam, mu, th, g, p = (
+        mp.mpf(lam),
+        1 / mp.mpf(aht),
+        1 / mp.mpf(patience),
+        1 / mp.mpf(retry),
+        mp.mpf(retrial),
     )
+    return {
+        "lam": lam,
+        "lam_p": lam * p,
+        "retry": g,
+        "retry_give_up": g * (1 - p),
+        "mu": mu,
+        "abandon_for_good": th * (1 - p),
+        "abandon_redial": th * p,
+    }
+
+
+def ref_redial_view(lam, aht, patience, n, lines, retrial, retry, x_low, y_top):
+    """View of an arriving attempt (P(finds x), x = 0..lines), the attempt rate and the
+    masses on the cut edges, to 50 digits: one banded LU solve in double precision, refined
+    with residuals computed exactly on a fixed-point grid of 2**-400 (integer arithmetic on
+    the 50-digit rates rounded to that grid) until the balance residual is below 1e-40 of the
+    flow."""
+    base = _base_rates(lam, aht, patience, retrial, retry)
+    scale = mp.mpf(2) ** _BITS
+    fixed = {k: int(mp.nint(v * scale)) for k, v in base.items()}
+    rules = (n, x_low, lines, y_top)
     height = y_top + 1
     size = (lines - x_low + 1) * height
-    source, target, rates = [], [], []
+    source, target, counts, kinds = [], [], [], []
     for x in range(x_low, lines + 1):
         for y in range(height):
-            for x2, y2, rate in _moves(x, y, rules):
+            for x2, y2, count, kind in _moves(x, y, rules):
                 source.append((x - x_low) * height + y)
                 target.append((x2 - x_low) * height + y2)
-                rates.append(rate)
+                counts.append(count)
+                kinds.append(kind)
+    rates_fixed = [c * fixed[k] for c, k in zip(counts, kinds, strict=True)]
+    rates = np.array([c * float(base[k]) for c, k in zip(counts, kinds, strict=True)])
     source, target = np.array(source), np.array(target)
-    outflow = [number(0)] * size
-    for s, r in zip(source, rates, strict=True):
-        outflow[s] += r
+    outflow_fixed = [0] * size
+    for s_, r in zip(source.tolist(), rates_fixed, strict=True):
+        outflow_fixed[s_] += r
+    outflow = np.bincount(source, weights=rates, minlength=size)
     anchor = (n - x_low) * height
     keep = np.arange(size) != anchor
 
     # B p = 0 (B = diag(outflow) - inflow), p[anchor] = 1: the other equations, banded
     width = height + 1
     band = np.zeros((2 * width + 1, size))
-    band[width] = [float(v) for v in outflow]
-    np.add.at(band, (width + target - source, source), -np.array([float(r) for r in rates]))
+    band[width] = outflow
+    np.add.at(band, (width + target - source, source), -rates)
     reduced = _drop_row_col(band, anchor, width)
+    pairs = list(zip(source.tolist(), target.tolist(), rates_fixed, strict=True))
 
-    def residual(p):
-        res = [outflow[i] * p[i] for i in range(size)]
-        for s, t, r in zip(source, target, rates, strict=True):
-            res[t] -= r * p[s]
+    def residual(p):  # exact on the grid: scaled by 2**(2 _BITS)
+        res = [o * v for o, v in zip(outflow_fixed, p, strict=True)]
+        for s_, t_, r in pairs:
+            res[t_] -= r * p[s_]
         return res
 
-    if not refine:
-        rhs = np.zeros(size)
-        column = band[:, anchor]
-        rows = anchor + np.arange(2 * width + 1) - width
-        ok = (rows >= 0) & (rows < size)
-        rhs[rows[ok]] = -column[ok]
-        p = np.insert(solve_banded((width, width), reduced, rhs[keep]), anchor, 1.0)
-        balance = np.bincount(source, weights=np.array(rates) * p[source], minlength=size)
-        balance -= np.bincount(target, weights=np.array(rates) * p[source], minlength=size)
-        flow = np.array(outflow) @ np.abs(p)
-        assert np.abs(np.delete(balance, anchor)).max() < 1e-14 * flow
-        return _view(p, x_low, lines, height, rules)
-    p = [mp.mpf(0)] * size
-    p[anchor] = mp.mpf(1)
-    flow = None
+    p = [0] * size
+    p[anchor] = 1 << _BITS
+    unit = 2.0**_BITS
     for step_number in range(8):
         res = residual(p)
         if step_number > 0:
             worst = max(abs(v) for i, v in enumerate(res) if i != anchor)
-            if worst < mp.mpf(10) ** -40 * flow:
+            flow = sum(o * abs(v) for o, v in zip(outflow_fixed, p, strict=True))
+            if worst * 10**40 < flow:
                 break
-        rhs = -np.array([float(v) for v in res])[keep]
+        rhs = -np.array([v / (1 << 2 * _BITS) for v in res])[keep]
         step = np.insert(solve_banded((width, width), reduced, rhs), anchor, 0.0)
-        p = [p[i] + mp.mpf(step[i]) for i in range(size)]
-        flow = mp.fsum(outflow[i] * abs(p[i]) for i in range(size))
+        p = [v + int(d * unit) for v, d in zip(p, step.tolist(), strict=True)]
     else:
         raise AssertionError("iterative refinement did not reach the 50-digit residual")
-    return _view(p, x_low, lines, height, rules)
+    return _view([mp.mpf(v) / scale for v in p], x_low, lines, height, base)
 
 
-def _view(p, x_low, lines, height, rules):
-    lam, g = (mp.mpf(v) for v in (rules[0], rules[3]))
-    p = [mp.mpf(v) for v in p]
+def _view(p, x_low, lines, height, base):
+    lam, g = base["lam"], base["retry"]
     total = mp.fsum(p)
     arrivals = [mp.mpf(0)] * (lines + 1)
     for x in range(x_low, lines + 1):
@@ -150,20 +158,20 @@ def _drop_row_col(band, k, width):
 
 # (Erlangs, agents, lines, AHT s, patience s, redial probability, retry s, reference window)
 GRID = [
-    (20.0, 20, 26, 200.0, 100.0, 0.5, 100.0, 0, 60, True),
-    (100.0, 100, 108, 240.0, 120.0, 0.5, 20.0, 15, 45, True),
-    (1_000.0, 1_000, 1_040, 300.0, 200.0, 0.3, 20.0, 690, 58, False),
-    (5_000.0, 5_000, 5_060, 240.0, 300.0, 0.2, 10.0, 4_250, 60, False),
-    # no line limit: the reference's lines so many that a busy signal has mass < 1e-20
-    (300.0, 300, None, 180.0, 150.0, 0.6, 30.0, 130, 60, False),
+    (20.0, 20, 26, 200.0, 100.0, 0.5, 100.0, 0, 60),
+    (100.0, 100, 108, 240.0, 120.0, 0.5, 20.0, 15, 45),
+    (1_000.0, 1_000, 1_040, 300.0, 200.0, 0.3, 20.0, 690, 58),
+    (5_000.0, 5_000, 5_060, 240.0, 300.0, 0.2, 10.0, 4_250, 60),
+    # no line limit: the reference's lines so many that a busy signal has mass < 1e-14
+    (300.0, 300, None, 180.0, 150.0, 0.6, 30.0, 130, 60),
 ]
 
 
 @pytest.mark.parametrize(
-    ("a", "n", "lines", "aht", "patience", "p", "retry", "x_low", "y_top", "refine"), GRID
+    ("a", "n", "lines", "aht", "patience", "p", "retry", "x_low", "y_top"), GRID
 )
 def test_exact_redials_match_independent_reference(
-    a, n, lines, aht, patience, p, retry, x_low, y_top, refine
+    a, n, lines, aht, patience, p, retry, x_low, y_top
 ):
     lam = a / aht
     model_lines = np.inf if lines is None else lines
@@ -171,13 +179,11 @@ def test_exact_redials_match_independent_reference(
         lam, aht, patience, n, model_lines, 20.0, retrial_probability=p, retry_mean_s=retry
     )
     ref_lines = n + 200 if lines is None else lines
-    view, attempts, edge = ref_redial_view(
-        lam, aht, patience, n, ref_lines, p, retry, x_low, y_top, refine
-    )
+    view, attempts, edge = ref_redial_view(lam, aht, patience, n, ref_lines, p, retry, x_low, y_top)
     if lines is None:
-        assert view[-1] < 1e-13  # (rounding noise of the double solve)
-    # the reference's own cuts are far below the tolerance (a double solve: its noise level)
-    assert max(edge) < (1e-20 if refine else 1e-13), edge
+        assert view[-1] < 1e-14  # (a busy signal that rare moves no metric by 1e-13)
+    # the reference's own cuts are far below the tolerance
+    assert max(edge) < 1e-20, edge
     assert abs(float(got["attempt_rate_per_s"]) - float(attempts)) <= REL * float(attempts)
     ref = ref_metrics(view, aht, patience, n, ref_lines, 20.0)
     for key in KEYS:
