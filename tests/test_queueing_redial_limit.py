@@ -49,3 +49,18 @@ def test_bound_shrinks_with_the_retry_time_and_vanishes_at_infinity():
     assert long_retry_error_bound(240.0, 120.0, 0.0, 600.0) == 0.0
     with pytest.raises(ParameterError, match="retrial_probability"):
         long_retry_error_bound(240.0, 120.0, 1.5, 600.0)
+
+
+def test_exact_chain_tends_to_the_long_retry_model_like_one_over_the_retry_time():
+    """The default (``retry_mean_s=inf``) is the limit of the exact chain (the argument is in
+    openwfm.queueing.retrial's doc): the distance falls like 1 / T as the retry time T grows."""
+    lam, aht, patience, n, p = 10.0 / 240.0, 240.0, 240.0, 10, 0.7
+    limit = erlang_x(lam, aht, patience, n, np.inf, 20.0, retrial_probability=p)
+    errors = []
+    for retry in (2_400.0, 24_000.0, 96_000.0):
+        exact = erlang_x(
+            lam, aht, patience, n, np.inf, 20.0, retrial_probability=p, retry_mean_s=retry
+        )
+        errors.append(max(abs(float(limit[k]) - float(exact[k])) for k in (*KEYS, "p_block")))
+    assert errors[0] > 5.0 * errors[1] > 0.0
+    assert 3.5 < errors[1] / errors[2] < 4.5  # four times the retry time: a quarter the error

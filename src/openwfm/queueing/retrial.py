@@ -14,20 +14,32 @@ The state is two-dimensional: ``x`` calls in the system and ``y`` callers waitin
   the probability on each cut edge (checked after the solve, widened otherwise: the stated
   truncation bound) is solved by aggregation-disaggregation to an L1 error of ~1e-13 (see
   :mod:`openwfm.queueing.redial_chain`);
-- ``retry_mean_s = inf`` (the default) is the long-retry-time limit: the orbit holds so many
-  callers, each redialling so rarely, that the redials form a Poisson stream of constant rate
-  (the law of large numbers), so the attempt rate ``R`` solves ``R = lam + p R L(R)`` with
-  ``L`` the loss (blocked + abandoned) probability of the one-dimensional chain at rate ``R``;
-  solved to 1e-15 relative. It is also the fast approximation for a finite retry time ``T``
-  (~5x an Erlang A evaluation, against ~10^4x for the exact chain at 100 Erlangs): its
-  service levels (all three), abandonment and blocking probabilities are within
-  :func:`long_retry_error_bound` ``= 0.25 p tau / (tau + T)`` (``tau = max(aht_s,
-  patience_s)``, ``p`` the redial probability) of the exact chain's, and its attempt rate
-  within that bound relative. The bound is validated, not proven: on a grid of 2 to 100
-  Erlangs, under- to overstaffed, patience 60 to 960 s, ``p`` 0.3 to 0.7, ``T`` one to 16
-  handle times, the largest error was 0.15 p tau / (tau + T) (the tests check it). The error
-  is the redials' correlation with the congestion that caused them: a caller who abandons a
-  long queue redials into a queue that has not yet recovered, which the Poisson limit misses.
+- ``retry_mean_s = inf`` (the default) is the long-retry model: the redials form a Poisson
+  stream of constant rate, so the attempt rate ``R`` solves ``R = lam + p R L(R)`` with ``L``
+  the loss (blocked + abandoned) probability of the one-dimensional chain at rate ``R``, solved
+  to 1e-15 relative (~5x an Erlang A evaluation). Why it is the limit of the chain as ``T =
+  retry_mean_s`` grows (the argument): with ``gamma = 1/T``, the redial rate ``r = gamma y``
+  moves by ``gamma`` per event, while the queue relaxes in a time of the order of ``aht_s`` and
+  ``patience_s``; so as ``gamma -> 0`` the queue sees, over its own relaxation time, a Poisson
+  stream of constant rate ``lam + r`` and its law given ``r`` is the one-dimensional chain's
+  (the averaging principle for fast-slow Markov chains, Khasminskii; for retrial queues, Falin
+  and Templeton's low-retrial-rate limit theorem). On the slow clock ``s = gamma t``, ``R = lam
+  + r`` follows ``dR/ds = lam - R (1 - p L(R))`` (the orbit gains ``p`` times the loss rate and
+  loses the redials). ``R L(R)``, the loss rate, grows by at most one loss per extra attempt
+  (couple the queues with and without one extra call: their numbers in system differ by at most
+  one at all times, and a difference ends with at most one extra loss), so ``R (1 - p L(R))``
+  grows with slope at least ``1 - p > 0`` (``p < 1``): the equation has one equilibrium, the
+  fixed point, which attracts every start; the orbit's law concentrates there (fluctuations of
+  order ``sqrt(gamma)``) and every metric tends to the one-dimensional chain's at the fixed
+  point. For a finite ``T`` this model is NOT what :func:`erlang_x` computes (the exact chain
+  above is); read as an approximation of a finite ``T`` (:func:`long_retry_error_bound`): its
+  service levels (all three), abandonment and blocking probabilities were within ``0.25 p tau /
+  (tau + T)`` (``tau = max(aht_s, patience_s)``) of the exact chain's, and its attempt rate
+  within that bound relative, on a grid of 2 to 100 Erlangs, under- to overstaffed, patience 60
+  to 960 s, ``p`` 0.3 to 0.7, ``T`` one to 16 handle times (largest error 0.15 p tau / (tau +
+  T); the tests check it). That bound is validated on that grid, not proven. The error is the
+  redials' correlation with the congestion that caused them: a caller who abandons a long queue
+  redials into a queue that has not yet recovered, which the Poisson limit misses.
 - ``retrial_probability = 0``: the one-dimensional chain (Erlang A with lines; ``lines =
   inf``: Erlang A itself; no patience as well: Erlang C).
 
@@ -144,10 +156,10 @@ def long_retry_error_bound(
     retrial_probability: ArrayLike,
     retry_mean_s: ArrayLike,
 ) -> Values:
-    """Validated bound on how far the long-retry limit (``retry_mean_s=inf``) is from the
-    exact chain with a finite ``retry_mean_s``: ``0.25 p tau / (tau + T)``, ``tau =
-    max(aht_s, patience_s)`` (see the module doc: absolute for the probabilities and service
-    levels, relative for the attempt rate); 0 for ``T = inf``."""
+    """Validated (on a grid, not proven) bound on how far the long-retry model
+    (``retry_mean_s=inf``) is from the exact chain with a finite ``retry_mean_s``: ``0.25 p
+    tau / (tau + T)``, ``tau = max(aht_s, patience_s)`` (see the module doc: absolute for the
+    probabilities and service levels, relative for the attempt rate); 0 for ``T = inf``."""
     h = as_param("aht_s", aht_s, positive=True)
     pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
     p, retry = _check_retrial(retrial_probability, retry_mean_s)
