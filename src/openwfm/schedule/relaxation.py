@@ -65,7 +65,10 @@ def _linear_row(constraint) -> tuple[list[int], list[int], int, int] | None:
 def linear_program(proto, ones: set[int]) -> LinearProgram | None:
     """The CP-SAT model ``proto`` as matrices, with the Boolean variables ``ones`` fixed to 1
     (their enforced constraints become plain ones). None when the model holds anything but
-    linear constraints with an integer (unscaled) objective."""
+    linear constraints (``at_most_one``, ``exactly_one`` and ``bool_or`` count as linear) with
+    an integer (unscaled) objective.
+    The one conversion of a model to HiGHS: the relaxation, the guided rounding, the polish
+    and phase 1's MIP (:func:`openwfm.schedule.highs.mip`) all use it."""
     from scipy.sparse import csr_matrix
 
     n = len(proto.variables)
@@ -141,16 +144,11 @@ def solve_relaxation(lp: LinearProgram, time_limit_s: float) -> tuple[np.ndarray
     return np.asarray(result.x), math.floor(float(result.fun) - 1e-6) + lp.offset
 
 
-def solve_integer(
-    lp: LinearProgram,
-    time_limit_s: float,
-    relative_gap: float = 0.002,
-    integer: np.ndarray | None = None,
-) -> tuple[np.ndarray, float] | None:
-    """A solution of ``lp`` by HiGHS's MIP solver within the active budget, the variables
-    flagged in ``integer`` (default: all) integer, checked against every constraint (integer
-    variables rounded), and its value (the model's units, offset included); None when none was
-    found."""
+def run_milp(
+    lp: LinearProgram, time_limit_s: float, relative_gap: float, integer: np.ndarray | None = None
+):
+    """scipy's ``milp`` (HiGHS) on ``lp`` within the active budget (``time_limit_s``, the
+    relative gap), the variables flagged in ``integer`` (default: all) integer: its result."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     from openwfm.schedule.budget import highs_limits, record_highs
@@ -165,6 +163,20 @@ def solve_integer(
             options={**highs_limits(time_limit_s), "mip_rel_gap": relative_gap},
         )
     record_highs(time_limit_s, getattr(result, "mip_node_count", None))
+    return result
+
+
+def solve_integer(
+    lp: LinearProgram,
+    time_limit_s: float,
+    relative_gap: float = 0.002,
+    integer: np.ndarray | None = None,
+) -> tuple[np.ndarray, float] | None:
+    """A solution of ``lp`` by HiGHS's MIP solver within the active budget, the variables
+    flagged in ``integer`` (default: all) integer, checked against every constraint (integer
+    variables rounded), and its value (the model's units, offset included); None when none was
+    found."""
+    result = run_milp(lp, time_limit_s, relative_gap, integer)
     if result.x is None:
         return None
     whole = np.ones(len(lp.cost), bool) if integer is None else integer > 0
