@@ -577,23 +577,25 @@ def test_scenario_check_names_an_unknown_type_in_the_horizon_limit():
     ), str(caught.value)
 
 
-def test_interval_schedules_keep_the_shifts_of_a_type_per_horizon_limit_too():
-    # the interval scheduler (schedule_agents) and its checker know the per-horizon limit: one
-    # agent, a 09:00-17:00 requirement on three days, at most 2 "day" shifts in the horizon
+def _one_agent_schedule(contract_rules: str, days: int, settings: str = ""):
+    """One agent on contract ``c`` (no days off needed, 8 h shifts, plus ``contract_rules``),
+    one 09:00 shift type (plus the schedule ``settings``), one agent required 09:00-17:00 on
+    the first ``days`` days, scheduled with a deterministic budget: (scenario, result)."""
     from openwfm.scenario import parse_scenario
-    from openwfm.schedule import check_schedule, schedule_agents
+    from openwfm.schedule import schedule_agents
 
     center = parse_scenario(
         "queues: [{name: voice, aht_s: 300}]\n"
         "contracts: [{name: c, min_days_off_per_week: 0, shift_lengths_min: [480],\n"
-        "             max_shifts_per_horizon_by_type: {day: 2}}]\n"
+        f"             {contract_rules}}}]\n"
         "agents: [{name: a, skills: {voice: 1}, contract: c}]\n"
         "schedule:\n"
         '  shift_templates: [{name: day, earliest_start: "09:00", latest_start: "09:00"}]\n'
+        + settings
     )
     starts = [
         pd.Timestamp(START) + pd.Timedelta(days=d, hours=9) + pd.Timedelta(minutes=15 * k)
-        for d in range(3)
+        for d in range(days)
         for k in range(32)
     ]
     requirement = pd.DataFrame({"interval_start": starts, "queue": "voice", "required_agents": 1})
@@ -606,6 +608,15 @@ def test_interval_schedules_keep_the_shifts_of_a_type_per_horizon_limit_too():
         deterministic=True,
         extra_shrinkage=0.0,
     )
+    return center, result
+
+
+def test_interval_schedules_keep_the_shifts_of_a_type_per_horizon_limit_too():
+    # the interval scheduler (schedule_agents) and its checker know the per-horizon limit: one
+    # agent, a 09:00-17:00 requirement on three days, at most 2 "day" shifts in the horizon
+    from openwfm.schedule import check_schedule
+
+    center, result = _one_agent_schedule("max_shifts_per_horizon_by_type: {day: 2}", days=3)
     assert len(result.shifts) == 2
     assert not check_schedule(result.shifts, center, START, 7)["hard"].any()
     rows = []
@@ -624,33 +635,13 @@ def test_interval_schedules_follow_the_horizon_edge_setting(ignore, expected_day
     # work is needed on days 0 and 1 (09:00-17:00); working stretches of at least 3 days are
     # hard. Ignoring edge stretches, days 0-1 touch the first day and are enough; judging them,
     # the agent works day 2 too (over-cover is cheaper than missing two days)
-    from openwfm.scenario import parse_scenario
-    from openwfm.schedule import check_schedule, schedule_agents
+    from openwfm.schedule import check_schedule
 
-    center = parse_scenario(
-        "queues: [{name: voice, aht_s: 300}]\n"
-        "contracts: [{name: c, min_days_off_per_week: 0, shift_lengths_min: [480],\n"
-        "             min_consecutive_days: 3}]\n"
-        "agents: [{name: a, skills: {voice: 1}, contract: c}]\n"
-        "schedule:\n"
-        '  shift_templates: [{name: day, earliest_start: "09:00", latest_start: "09:00"}]\n'
-        "  rules: {min_consecutive_days: {hard: true}}\n"
-        f"  ignore_edge_stretches: {str(ignore).lower()}\n"
-    )
-    starts = [
-        pd.Timestamp(START) + pd.Timedelta(days=d, hours=9) + pd.Timedelta(minutes=15 * k)
-        for d in range(2)
-        for k in range(32)
-    ]
-    requirement = pd.DataFrame({"interval_start": starts, "queue": "voice", "required_agents": 1})
-    result = schedule_agents(
-        center,
-        requirement,
-        weeks=1,
-        start=START,
-        time_limit_s=5,
-        deterministic=True,
-        extra_shrinkage=0.0,
+    center, result = _one_agent_schedule(
+        "min_consecutive_days: 3",
+        days=2,
+        settings="  rules: {min_consecutive_days: {hard: true}}\n"
+        f"  ignore_edge_stretches: {str(ignore).lower()}\n",
     )
     days = sorted((pd.Timestamp(d).date() - START).days for d in result.shifts["date"])
     assert days == expected_days
