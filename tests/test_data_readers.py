@@ -11,7 +11,7 @@ import pytest
 from openwfm.data.readers import read_anonymous_bank, read_interactions, read_table
 from openwfm.data.schema import INTERACTION_COLUMNS
 from openwfm.data.store import InteractionStore
-from openwfm.errors import DataError
+from openwfm.errors import DataError, StoreError
 
 HEADER = (
     "vru+line call_id customer_id priority type date vru_entry vru_exit vru_time q_start "
@@ -240,3 +240,21 @@ def test_real_february_timeline_matches_the_clock_fields():
     assert midnight.sum() == 1
     assert frame.loc[midnight.to_numpy(), "wait_s"].tolist() == [27.0]
     assert frame.loc[midnight.to_numpy(), "outcome"].isin(["answered", "abandoned"]).all()
+
+
+def test_other_stages_share_the_store_connection(tmp_path):
+    # quality tables live in the interactions' DuckDB file, through the store's public connection
+    from openwfm.quality.store import QualityStore
+
+    path = tmp_path / "s.duckdb"
+    with InteractionStore(path) as store:
+        assert store.connection() is store.connection()
+        assert QualityStore(store).table("survey_response").empty
+        names = {r[0] for r in store.connection().execute("SHOW TABLES").fetchall()}
+    assert {"interactions", "survey_response"} <= names
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()  # a DuckDB file that is not an openwfm store
+    with pytest.raises(StoreError, match="not an openwfm store"):
+        InteractionStore(other, read_only=True).connection()

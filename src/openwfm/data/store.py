@@ -137,7 +137,11 @@ class InteractionStore:
         self._connection = None
 
     # connection ---------------------------------------------------------------------------
-    def _con(self):
+    def connection(self):
+        """The store's open DuckDB connection (opened, and the interactions table checked, on
+        first use). The store owns it: :meth:`close` closes it. For stages that keep tables of
+        their own in the same file (:class:`openwfm.quality.store.QualityStore`); raises
+        :class:`StoreError` when the file cannot be opened or is not an openwfm store."""
         if self._connection is None:
             import duckdb
 
@@ -192,7 +196,7 @@ class InteractionStore:
             self._connection = None
 
     def __enter__(self) -> InteractionStore:
-        self._con()
+        self.connection()
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -219,7 +223,7 @@ class InteractionStore:
         check_repeated_ids(frame, where=where, locations=locations)
         result = IngestResult(read=len(frame))
         unique = frame.drop_duplicates("interaction_id", keep="first")
-        con = self._con()
+        con = self.connection()
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("incoming_ids", unique[["interaction_id"]])
@@ -267,7 +271,7 @@ class InteractionStore:
         if queues is not None:
             queues = [queues] if isinstance(queues, str) else list(queues)
             if not queues:
-                return self._typed(self._con().execute(f"SELECT * FROM {TABLE} LIMIT 0").df())
+                return self._typed(self.connection().execute(f"SELECT * FROM {TABLE} LIMIT 0").df())
             clauses.append(f"queue IN ({', '.join('?' for _ in queues)})")
             params.extend(queues)
         if start is not None:
@@ -278,7 +282,7 @@ class InteractionStore:
             params.append(pd.Timestamp(end).to_pydatetime())
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT * FROM {TABLE}{where} ORDER BY arrival_time, interaction_id"
-        return self._typed(self._con().execute(query, params).df())
+        return self._typed(self.connection().execute(query, params).df())
 
     @staticmethod
     def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -290,14 +294,14 @@ class InteractionStore:
     def count(self, outcome: str | None = None) -> int:
         """Number of stored interactions (of one ``outcome`` if given)."""
         if outcome is None:
-            return int(self._con().execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+            return int(self.connection().execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
         query = f"SELECT count(*) FROM {TABLE} WHERE outcome = ?"
-        return int(self._con().execute(query, [outcome]).fetchone()[0])
+        return int(self.connection().execute(query, [outcome]).fetchone()[0])
 
     def sources(self) -> pd.DataFrame:
         """One row per source file: source, interactions, first_arrival, last_arrival."""
         return (
-            self._con()
+            self.connection()
             .execute(
                 f"SELECT source, count(*) AS interactions, min(arrival_time) AS first_arrival, "
                 f"max(arrival_time) AS last_arrival FROM {TABLE} GROUP BY source ORDER BY source"
@@ -307,7 +311,7 @@ class InteractionStore:
 
     def queues(self) -> list[str]:
         """Names of the stored queues, sorted."""
-        rows = self._con().execute(f"SELECT DISTINCT queue FROM {TABLE} ORDER BY queue")
+        rows = self.connection().execute(f"SELECT DISTINCT queue FROM {TABLE} ORDER BY queue")
         return [row[0] for row in rows.fetchall()]
 
 

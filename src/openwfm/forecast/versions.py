@@ -52,7 +52,7 @@ class ForecastVersions:
             from openwfm.data.store import InteractionStore
 
             self._store = InteractionStore(self.path)
-            con = self._store._con()
+            con = self._store.connection()
             con.execute(
                 f"CREATE TABLE IF NOT EXISTS {VERSIONS} (id VARCHAR PRIMARY KEY, parent VARCHAR, "
                 "created TIMESTAMP, method VARCHAR, horizon VARCHAR, n_rows BIGINT, "
@@ -64,7 +64,7 @@ class ForecastVersions:
                 f"interval_start TIMESTAMP, queue VARCHAR, {values}, "
                 "PRIMARY KEY (version_id, queue, interval_start))"
             )
-        return self._store._con()
+        return self._store.connection()
 
     def close(self) -> None:
         if self._store is not None:

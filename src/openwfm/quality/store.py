@@ -78,7 +78,7 @@ class QualityStore:
         self._ready = False
 
     def _con(self):
-        con = self.store._con()
+        con = self.store.connection()
         if not self._ready:
             for statement in _DDL:
                 con.execute(statement)
