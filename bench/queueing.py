@@ -225,7 +225,7 @@ def erlang_x_beside_erlang_a() -> None:
                 lam, aht, patience, n, np.inf, target, retrial_probability=0.5, retry_mean_s=600.0
             )["service_level"]
         ),
-        1,
+        3,
     )
     batch = np.resize(np.arange(85, 126), 2_000)
     t_a, _ = timed(lambda: erlang_a(lam, aht, patience, batch, target), repeat=3)
