@@ -494,3 +494,17 @@ def test_adherence_map_from_yaml(tmp_path):
     path.write_text("rules:\n  - {state: available, adherence: maybe}\n")
     with pytest.raises(DataError, match=r"map.yaml: rules.0.adherence"):
         load_adherence_map(path)
+
+
+def test_state_times_in_a_custom_format_or_with_offsets(tmp_path):
+    path = tmp_path / "states.csv"
+    path.write_text("agent_id,ts,state\na,04/03/2024 09:00,available\na,04/03/2024 9h30,break\n")
+    with pytest.raises(DataError, match=r"states.csv:3: ts: expected a time in format '%d/%m/%Y"):
+        read_state_events(path, time_format="%d/%m/%Y %H:%M")
+    path.write_text("agent_id,ts,state\na,04/03/2024 09:00,available\n")
+    feed = read_state_events(path, time_format="%d/%m/%Y %H:%M")
+    assert feed.events["ts"].tolist() == [pd.Timestamp("2024-03-04 09:00")]
+    path.write_text("agent_id,ts,state\na,2024-03-04T08:00:00Z,available\n")
+    assert read_state_events(path).events["ts"].iloc[0] == pd.Timestamp("2024-03-04 08:00")
+    converted = read_state_events(path, timezone="Europe/Amsterdam").events["ts"].iloc[0]
+    assert converted == pd.Timestamp("2024-03-04 09:00")  # UTC+1 in March

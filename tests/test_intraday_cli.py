@@ -73,6 +73,14 @@ BAD_STATES = {
         GOOD.replace("a,2024-03-04 10:10,logged_out", "a,2024-03-04 08:10,logged_out"),
         "states.csv:4: ts: out-of-order",
     ),
+    "unparseable time": (
+        GOOD.replace("b,2024-03-04 09:00,available", "b,2024-03-04 9h00,available"),
+        "states.csv:3: ts: expected an ISO 8601 time",
+    ),
+    "empty agent": (
+        GOOD.replace("b,2024-03-04 12:00,not_ready", ",2024-03-04 12:00,not_ready"),
+        "states.csv:6: agent_id: expected",
+    ),
     "mapped column absent": (
         GOOD.replace("Agent,When,", "Agent,Time,"),
         "states.csv:1: When: missing column(s) When named in the mapping",

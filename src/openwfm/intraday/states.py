@@ -27,16 +27,21 @@ Bad input (decided here, for every reader and adapter):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError
-from openwfm.tables import STATE_EVENTS, rename_columns
+from openwfm.tables import STATE_EVENTS, check_table, rename_columns
 
 STATE_EVENT_COLUMNS: dict[str, str] = STATE_EVENTS.dtypes()  # openwfm.tables.STATE_EVENTS
+# without the center's time zone an export's offsets are dropped: each value's own wall clock
+_WALL_CLOCK_EVENTS = replace(
+    STATE_EVENTS,
+    columns=tuple(replace(c, clock="wall") if c.name == "ts" else c for c in STATE_EVENTS.columns),
+)
 REJECTED_COLUMNS = ["line", "agent_id", "ts", "state", "reason_code", "source", "reason"]
 
 
@@ -91,14 +96,16 @@ def read_state_events(
     time_format: str | None = None,
     delimiter: str = ",",
     roster: Iterable[str] | None = None,
+    timezone: str | None = None,
 ) -> StateFeed:
     """Read an ACD agent-state export (CSV, ``.csv.gz`` or Parquet) into a :class:`StateFeed`.
 
     ``mapping`` maps source column -> schema column (``agent_id, ts, state, reason_code,
     source``); unmapped columns keep their names, so a file already in the schema needs none.
     ``agent_id``, ``ts`` and ``state`` are required; ``source`` defaults to the file name.
-    ``time_format`` is a ``strptime`` format (default ISO 8601; time zones are dropped after
-    conversion to the clock they carry). ``roster``: the known agents; rows of other agents
+    ``time_format`` is a ``strptime`` format (default ISO 8601); times with a UTC offset are
+    converted to the center's ``timezone`` (without one, each keeps its own wall clock: an
+    export in the center's local offsets). ``roster``: the known agents; rows of other agents
     are rejected (counted, reported), see the module doc.
     """
     path = Path(path)
@@ -114,7 +121,12 @@ def read_state_events(
     if "source" not in frame.columns:
         frame["source"] = path.name
     return check_state_events(
-        frame, roster=roster, time_format=time_format, file=str(path), line_offset=offset
+        frame,
+        roster=roster,
+        time_format=time_format,
+        timezone=timezone,
+        file=str(path),
+        line_offset=offset,
     )
 
 
@@ -123,72 +135,45 @@ def _text(values: pd.Series) -> pd.Series:
     return text.where(text != "")
 
 
-def _times(values: pd.Series, time_format: str | None, file: str, offset: int) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    else:
-        text = _text(values)
-        kwargs = {"format": time_format} if time_format else {"format": "ISO8601"}
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", **kwargs)
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        expected = f"a time in format {time_format!r}" if time_format else "an ISO 8601 time"
-        raise DataError(
-            f"expected {expected}, got {values.iloc[row]!r}",
-            file=file,
-            line=row + offset,
-            field="ts",
-        )
-    return parsed.astype("datetime64[ns]")
-
-
 def check_state_events(
     frame: pd.DataFrame,
     *,
     roster: Iterable[str] | None = None,
     time_format: str | None = None,
+    timezone: str | None = None,
     file: str = "state events",
     line_offset: int = 2,
 ) -> StateFeed:
     """Validate a state-event table (any source) into a :class:`StateFeed`; see the module doc
-    for what is an error and what is a rejected row. Row ``i`` is reported as line
-    ``i + line_offset`` (2 for a CSV with a header, 1 for Parquet or records)."""
-    frame = frame.reset_index(drop=True)
-    for column in ("agent_id", "ts", "state"):
-        if column not in frame.columns:
-            raise DataError(
-                f"missing column {column} (map a source column to it; state events have "
-                f"{', '.join(STATE_EVENT_COLUMNS)})",
-                file=file,
-                field=column,
-            )
-    agent = _text(frame["agent_id"])
-    state = _text(frame["state"]).str.lower()
-    for name, values in (("agent_id", agent), ("state", state)):
-        empty = values.isna().to_numpy()
-        if empty.any():
-            row = int(np.flatnonzero(empty)[0])
-            raise DataError(
-                "expected a value, the field is empty",
-                file=file,
-                line=row + line_offset,
-                field=name,
-            )
-    ts = _times(frame["ts"], time_format, file, line_offset)
-    reason = (
-        _text(frame["reason_code"]).str.lower()
-        if "reason_code" in frame.columns
-        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    for what is an error and what is a rejected row. The columns are checked against
+    :data:`openwfm.tables.STATE_EVENTS` (``ts`` in ``time_format``, default ISO 8601; times
+    with a UTC offset are converted to ``timezone``, or keep their own wall clock without
+    one). Row ``i`` is reported as line ``i + line_offset`` (2 for a CSV with a header, 1 for
+    Parquet or records)."""
+    optional = ["reason_code"] if "reason_code" in frame.columns else []  # blank source: file
+    checked = check_table(
+        frame,
+        STATE_EVENTS if timezone else _WALL_CLOCK_EVENTS,
+        source=file,
+        columns=["agent_id", "ts", "state", *optional],
+        timezone=timezone,
+        time_formats={"ts": time_format} if time_format else None,
+        line_of=lambda position: position + line_offset,
     )
-    source = _text(frame["source"]).fillna(file) if "source" in frame.columns else file
+    reason = (
+        _text(checked["reason_code"]).str.lower()
+        if optional
+        else pd.Series(pd.NA, index=checked.index, dtype="string")
+    )
+    source = _text(checked["source"]).fillna(file) if "source" in checked.columns else file
     events = pd.DataFrame(
-        {"agent_id": agent, "ts": ts, "state": state, "reason_code": reason, "source": source}
+        {
+            "agent_id": _text(checked["agent_id"]),
+            "ts": checked["ts"],
+            "state": _text(checked["state"]).str.lower(),
+            "reason_code": reason,
+            "source": source,
+        }
     ).astype(STATE_EVENT_COLUMNS)
     events["_line"] = np.arange(len(events)) + line_offset
     _check_order(events, file)

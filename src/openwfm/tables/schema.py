@@ -49,6 +49,7 @@ class Column:
     whole: bool = False
     choices: tuple[str, ...] = ()
     clock: Literal["wall", "local"] = "wall"
+    time_format: str | None = None  # strptime format of a time column's text (None: ISO 8601)
     expected: str | None = None
     messages: Mapping[str, str] = field(default_factory=dict)
 
@@ -65,6 +66,8 @@ class Column:
             return self.expected
         if self.kind == "time_of_day":
             return "HH:MM"
+        if self.kind == "time" and self.time_format:
+            return f"a time in format {self.time_format!r}"
         if self.kind in ("time", "date"):
             return f"an ISO 8601 {'date' if self.kind == 'date' else 'time'} such as " + (
                 ISO_EXAMPLE[:10] if self.kind == "date" else ISO_EXAMPLE
@@ -158,9 +161,15 @@ def _parse_times(values: pd.Series, column: Column, timezone, where, line_of) ->
         return pd.to_datetime(values, errors="coerce").dt.normalize()
     if column.clock == "local":
         return to_local_times(
-            values, timezone=timezone, file=where, field=column.name, line_of=line_of
+            values,
+            timezone=timezone,
+            time_format=column.time_format,
+            file=where,
+            field=column.name,
+            line_of=line_of,
         )
-    parsed = pd.to_datetime(wall_clock_text(values), errors="coerce", format="ISO8601")
+    text = values if column.time_format else wall_clock_text(values)  # a format may hold %z
+    parsed = pd.to_datetime(text, errors="coerce", format=column.time_format or "ISO8601")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
@@ -250,6 +259,7 @@ def check_table(
     columns: Iterable[str] | None = None,
     choices: Mapping[str, Iterable[str]] | None = None,
     timezone: str | None = None,
+    time_formats: Mapping[str, str] | None = None,
     line_of: Callable[[int], int] | None = None,
     keys: bool = True,
 ) -> pd.DataFrame:
@@ -261,8 +271,19 @@ def check_table(
     a missing required column first, then each column's first bad cell, then duplicate
     ``keys``. ``columns`` limits the check to those columns (required ones among them must be
     present); ``choices`` gives the allowed values of a column known only at run time (the
-    scenario's queues). Columns the table does not declare pass through unchanged.
+    scenario's queues); ``time_formats`` a ``strptime`` format per time column (a user's
+    export; default ISO 8601). Columns the table does not declare pass through unchanged.
     """
+    if time_formats:
+        table = replace(
+            table,
+            columns=tuple(
+                replace(c, time_format=time_formats[c.name], expected=None)
+                if c.name in time_formats
+                else c
+                for c in table.columns
+            ),
+        )
     where = source or table.name
     line_of = line_of or (lambda position: position + 2)
     wanted = table.names if columns is None else [c for c in table.names if c in set(columns)]
