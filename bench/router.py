@@ -165,13 +165,16 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--processes", type=int, default=2, help="postgresql: router processes")
     parser.add_argument("--seconds", type=float, default=20.0, help="postgresql: measured time")
+    parser.add_argument(
+        "--clients", type=int, default=1, help="postgresql: client threads per router process"
+    )
     args = parser.parse_args()
     if args.db == "postgresql":
         from router_postgres import run
 
         if args.quick:
             args.agents, args.waiting, args.seconds = 100, 20, 5.0
-        run(args.agents, args.waiting, args.seconds, args.processes)
+        run(args.agents, args.waiting, args.seconds, args.processes, args.clients)
         return
     if args.only_twin:
         twin_day(args.twin_day)

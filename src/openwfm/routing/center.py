@@ -22,6 +22,10 @@ class RouterSettings:
     ``affinity_s``: how long a contact of a known customer waits for the agent who last
     served them when that agent is available (0: no affinity). ``crm_url``: a URL template
     with ``{customer_id}`` called (time-out ``crm_timeout_s``) for the customer's profile.
+    ``sweep_interval_s``: how often timers and the routing lease are checked.
+    ``route_poll_s`` (PostgreSQL): how often the routing loop looks for changes made by other
+    processes. ``route_wait_s``: how long a write waits for the routing pass that sees it
+    (0: it does not wait; offers follow within one pass).
     """
 
     offer_timeout_s: float = 30.0
@@ -32,6 +36,8 @@ class RouterSettings:
     crm_url: str | None = None
     crm_timeout_s: float = 0.5
     sweep_interval_s: float = 0.2
+    route_poll_s: float = 0.005
+    route_wait_s: float = 2.0
 
 
 @dataclass

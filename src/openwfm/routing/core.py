@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import case, func, insert, literal, null, select, update
+from sqlalchemy import Float, Integer, case, cast, func, insert, literal, null, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import Label
 
@@ -49,6 +49,7 @@ class Router:
         self._static: dict = {}  # (center, agent) -> (version, skills, capacity)
         self._static_loaded: set[str] = set()  # centers whose every agent is cached
         self.lease = None  # PostgreSQL: the routing-loop leases (set when the service starts)
+        self.loop = None  # PostgreSQL, wall clock: the routing loop (openwfm.routing.loop)
 
     # --- set-up and time --------------------------------------------------------------------
     def setup(self) -> None:
@@ -183,30 +184,41 @@ class Router:
 
     @contextmanager
     def tx(self, center: str, now: float | None = None) -> Iterator[T.Tx]:
-        """One write transaction; its events are numbered and stored just before commit."""
+        """One write transaction. With a routing loop (PostgreSQL, wall clock) it only records
+        the change: no center lock, its events left in the inbox, the loop woken (and waited
+        for, ``route_wait_s`` at most) after the commit. Otherwise it holds the center's write
+        lock, routes in the same transaction when the change may allow offers, and numbers
+        its events just before the commit."""
         self.center(center)
-        with self.store.write(center) as connection:
+        loop = self.loop
+        with self.store.write(None if loop is not None else center) as connection:
             tx = T.Tx(connection, center, self.now() if now is None else now, lock=False)
             yield tx
-            if tx.reroute:  # offers are written in the same transaction as their cause
-                self.decisions += self._route_in(tx)
-            if self.virtual_clock:
-                connection.execute(
-                    update(S.centers).where(S.centers.c.center == center).values(clock_s=tx.now)
-                )
-            tx.commit()
+            if loop is not None:
+                inbox_id = tx.commit_to_inbox()
+            else:
+                if tx.reroute:  # offers are written in the same transaction as their cause
+                    self.decisions += self.route_in(tx)
+                if self.virtual_clock:
+                    connection.execute(
+                        update(S.centers).where(S.centers.c.center == center).values(clock_s=tx.now)
+                    )
+                tx.commit()
+        if loop is not None:
+            loop.after_commit(center, inbox_id)
 
     # --- the routing pass ---------------------------------------------------------------------
     def route(self, center: str, now: float | None = None) -> int:
         """Offer queued contacts to available agents by the policy; returns offers made."""
         with self._route_lock, self.store.write(center) as connection:
             tx = T.Tx(connection, center, self.now() if now is None else now, lock=False)
-            made = self._route_in(tx)
+            made = self.route_in(tx)
             tx.commit()
         self.decisions += made
         return made
 
-    def _route_in(self, tx: T.Tx) -> int:
+    def route_in(self, tx: T.Tx) -> int:
+        """The routing pass inside ``tx``: offers written (guarded), returns how many."""
         c, a = S.contacts.c, S.agents.c
         # only agents with a free slot can take work (the policy's order is kept: by ordinal);
         # read first: with nobody free there is nothing to decide and the queue is not read
@@ -306,6 +318,19 @@ class Router:
     # --- timers -------------------------------------------------------------------------------
     def next_deadline(self, center: str) -> float | None:
         """The earliest pending timer of ``center`` (seconds), or None."""
+        values = [v for v in self.timer_deadlines(center) if v is not None]
+        return min(values) if values else None
+
+    def timer_deadlines(self, center: str) -> Row:
+        """The earliest timer of each kind (offer expiry, TTL, escalation step, wrap-up limit,
+        affinity hold; None when there is none)."""
+        with self.store.read() as connection:
+            return self._deadlines(connection, center)
+
+    @staticmethod
+    def _deadlines(connection: Connection, center: str) -> Row:
+        """The earliest timer of each kind: offer expiry, TTL, escalation step, wrap-up limit,
+        affinity hold (None when there is none), in one query."""
         c, o = S.contacts.c, S.offers.c
         live = c.state.in_(S.LIVE_STATES)
         query = select(
@@ -321,19 +346,51 @@ class Router:
             .scalar_subquery(),
             select(func.min(c.skill_hold_s)).where(c.center == center, live).scalar_subquery(),
         )
-        with self.store.read() as connection:
-            candidates = connection.execute(query).one()
-        values = [v for v in candidates if v is not None]
-        return min(values) if values else None
+        return connection.execute(query).one()
 
     def sweep(self, center: str, now: float | None = None) -> int:
         """Process every timer of ``center`` due at ``now``; returns how many fired."""
-        fired = 0
         with self.tx(center, now) as tx:
-            fired += self._sweep_offers(tx)
-            fired += self._sweep_contacts(tx)
+            fired = self.fire_timers(tx)
             if fired:
                 tx.reroute = True
+        return fired
+
+    def fire_timers(self, tx: T.Tx, deadlines: Sequence | None = None) -> int:
+        """Every timer due at ``tx.now`` inside ``tx``; returns how many fired. Only the kinds
+        with a timer due are looked at: by ``deadlines`` (the earliest of each kind, as
+        :meth:`timer_deadlines` returns them) when given, else as they are now."""
+        if deadlines is None:
+            deadlines = self._deadlines(tx.connection, tx.center)
+        offers, ttl, step, wrapup, hold = (v is not None and v <= tx.now for v in deadlines)
+        fired = self._sweep_offers(tx) if offers else 0
+        c = S.contacts.c
+        if ttl:
+            for contact in tx.connection.execute(
+                select(S.contacts.c.contact_id)
+                .where(
+                    c.center == tx.center, c.state.in_(S.LIVE_STATES), c.ttl_deadline_s <= tx.now
+                )
+                .order_by(c.number)
+            ).all():
+                T.end_waiting_contact(tx, T.contact_row(tx, contact.contact_id), "expired", "ttl")
+                fired += 1
+        if step:
+            fired += self._escalate(tx, self.centers[tx.center])
+        if hold:  # an affinity hold ended: route the contact as usual
+            fired += tx.connection.execute(
+                update(S.contacts)
+                .where(c.center == tx.center, c.skill_hold_s <= tx.now)
+                .values(skill_hold_s=None)
+            ).rowcount
+        if wrapup:
+            for contact in tx.connection.execute(
+                select(S.contacts)
+                .where(c.center == tx.center, c.state == "wrapping", c.wrapup_deadline_s <= tx.now)
+                .order_by(c.number)
+            ).all():
+                T.complete_contact(tx, contact, reason="wrap_up_limit")
+                fired += 1
         return fired
 
     def _sweep_offers(self, tx: T.Tx) -> int:
@@ -347,44 +404,31 @@ class Router:
             T.expire_offer(tx, offer, self.settings.max_missed_offers)
         return len(due)
 
-    def _sweep_contacts(self, tx: T.Tx) -> int:
+    @staticmethod
+    def _escalate(tx: T.Tx, center: Center) -> int:
+        """Every waiting contact whose next escalation step is due takes it (one update)."""
         c = S.contacts.c
-        center = self.centers[tx.center]
-        fired = 0
-        for contact in tx.connection.execute(
-            select(S.contacts)
-            .where(c.center == tx.center, c.state.in_(S.LIVE_STATES), c.ttl_deadline_s <= tx.now)
-            .order_by(c.number)
-        ).all():
-            T.end_waiting_contact(tx, T.contact_row(tx, contact.contact_id), "expired", "ttl")
-            fired += 1
-        for contact in tx.connection.execute(
-            select(S.contacts)
+        due = tx.connection.execute(
+            select(c.contact_id, c.arrival_s, c.step)
             .where(c.center == tx.center, c.state.in_(S.LIVE_STATES), c.step_deadline_s <= tx.now)
             .order_by(c.number)
-        ).all():
+        ).all()
+        if not due:
+            return 0
+        steps, deadlines = {}, {}
+        for contact in due:
             step, deadline = center.next_step_deadline(contact.arrival_s, contact.step + 1)
-            tx.connection.execute(
-                update(S.contacts)
-                .where(c.contact_id == contact.contact_id)
-                .values(step=step, step_deadline_s=deadline)
-            )
+            steps[contact.contact_id], deadlines[contact.contact_id] = step, deadline
             tx.emit("contact.escalated", contact_id=contact.contact_id, step=contact.step + 1)
-            fired += 1
-        released = tx.connection.execute(
+        tx.connection.execute(
             update(S.contacts)
-            .where(c.center == tx.center, c.skill_hold_s <= tx.now)
-            .values(skill_hold_s=None)
-        ).rowcount
-        fired += released  # an affinity hold ended: route the contact as usual
-        for contact in tx.connection.execute(
-            select(S.contacts)
-            .where(c.center == tx.center, c.state == "wrapping", c.wrapup_deadline_s <= tx.now)
-            .order_by(c.number)
-        ).all():
-            T.complete_contact(tx, contact, reason="wrap_up_limit")
-            fired += 1
-        return fired
+            .where(c.contact_id.in_(list(steps)))
+            .values(
+                step=cast(case(steps, value=c.contact_id), Integer),
+                step_deadline_s=cast(case(deadlines, value=c.contact_id), Float),
+            )
+        )
+        return len(due)
 
     def advance_clock(self, to_s: float, stop_on_offer: bool = False) -> float:
         """Virtual clock: move to ``to_s``, firing every timer at its own time, in order.

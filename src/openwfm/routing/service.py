@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -434,50 +433,14 @@ def _assigned_agent_or_admin(who: A.Principal, contact: dict) -> None:
     raise Forbidden("only the assigned agent or the admin may do this", field="Authorization")
 
 
-class Sweeper:
-    """Wall clock: fires due timers and retries routing every ``interval_s`` (a thread)."""
-
-    def __init__(self, router: Router, interval_s: float) -> None:
-        self.router = router
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="openwfm-sweeper", daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            lease = getattr(self.router, "lease", None)
-            for center in self.router.centers:
-                if lease is not None and not lease.holds(center):
-                    continue  # another process runs this center's timer loop
-                try:
-                    deadline = self.router.next_deadline(center)
-                    if deadline is not None and deadline <= self.router.now():
-                        self.router.sweep(center)
-                except Exception:  # noqa: BLE001 - the store may be briefly unreachable
-                    pass
-
-    def start(self) -> Sweeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        lease = getattr(self.router, "lease", None)
-        if lease is not None:
-            lease.release()
-
-
 def start_background(
     router: Router, export_path: str | None, export_origin: pd.Timestamp | None
 ) -> list:
-    workers: list = []
-    if not router.store.is_sqlite:
-        from openwfm.routing.lease import RoutingLease
+    """The routing loop (PostgreSQL) or timer sweeper (SQLite), webhooks and the exporter."""
+    from openwfm.routing.loop import start_routing
 
-        router.lease = RoutingLease(router.store.engine)  # one timer loop per center
-    if not router.virtual_clock:
-        workers.append(Sweeper(router, router.settings.sweep_interval_s).start())
+    routing = start_routing(router)
+    workers: list = [routing] if routing is not None else []
     dispatcher = E.WebhookDispatcher(router.store)
     dispatcher.start()
     workers.append(dispatcher)

@@ -53,6 +53,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -60,13 +61,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     String,
     Table,
     create_engine,
     event,
-    insert,
     text,
-    update,
 )
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -201,6 +201,26 @@ events = Table(
     Column("data", JSON, nullable=False),
 )
 
+# the routing loop (PostgreSQL, :mod:`openwfm.routing.loop`): an API transaction leaves its
+# events here (it takes no per-center counter), and the center's routing pass numbers them
+# into ``events`` - in the order they were written - before its own
+event_inbox = Table(
+    "router_event_inbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("center", String(100), nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("type", String(50), nullable=False),
+    Column("contact_id", String(64), nullable=True),
+    Column("agent_id", String(200), nullable=True),
+    Column("offer_id", String(64), nullable=True),
+    Column("data", JSON, nullable=False),
+    Index("ix_event_inbox_center", "center", "id"),
+)
+
+# PostgreSQL: contacts' creation numbers (``contacts.number``), taken without a center lock
+CONTACT_NUMBERS = Sequence("router_contact_number", metadata=metadata)
+
 idempotency = Table(
     "router_idempotency",
     metadata,
@@ -323,6 +343,23 @@ class Store:
             yield connection
 
     @contextmanager
+    def routing_pass(self, center: str) -> Iterator[tuple[Connection, list[dict]]]:
+        """One routing pass of ``center``: yields the connection and the events taken from the
+        inbox (:func:`openwfm.routing.outbox.take_inbox`). PostgreSQL: ``REPEATABLE READ``
+        (every statement sees the snapshot of the first, so the pass decides on exactly the
+        changes whose events it takes; a row changed under it since fails the pass, which
+        runs again), begun and the inbox taken in one round trip. SQLite: a write
+        transaction."""
+        from openwfm.routing import outbox
+
+        if self.is_sqlite:
+            with self.write() as connection:
+                yield connection, outbox.take_inbox(connection, center)
+            return
+        with self._transactions.begin() as connection:
+            yield connection, outbox.begin_pass(connection, center)
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.reader.connect() as connection:
             yield connection
@@ -379,89 +416,6 @@ def postgres_driver_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def next_event_numbers(connection: Connection, center: str, count: int) -> int:
-    """Reserve ``count`` event numbers for ``center``; returns the first (gap-free: the counter
-    row is updated inside the caller's transaction, so a rollback returns the numbers)."""
-    result = connection.execute(
-        update(centers)
-        .where(centers.c.center == center)
-        .values(event_seq=centers.c.event_seq + count)
-        .returning(centers.c.event_seq)
-    )
-    last = result.scalar_one()
-    return last - count + 1
-
-
-def _numbered_events_sql(center: str, rows: list[dict], mark) -> tuple[str, dict]:
-    """PostgreSQL: one statement numbering ``rows`` gap-free (the center's counter) and
-    inserting them; ``mark(name)`` writes a parameter placeholder. A missing counter row leaves
-    ``seq`` null: the insert fails (never a silent loss)."""
-    import json
-
-    params: dict = {"center": center, "count": len(rows)}
-    values = []
-    for k, row in enumerate(rows):
-        names = [f"{letter}{k}" for letter in "atcgod"]
-        values.append(
-            f"({k}, {', '.join(mark(n) for n in names[:5])}, CAST({mark(names[5])} AS JSON))"
-        )
-        params.update(
-            zip(
-                names,
-                (
-                    float(row["at_s"]),
-                    row["type"],
-                    row["contact_id"],
-                    row["agent_id"],
-                    row["offer_id"],
-                    json.dumps(row["data"]),
-                ),
-                strict=True,
-            )
-        )
-    count, center_mark = mark("count"), mark("center")
-    sql = (
-        f"WITH counter AS (UPDATE router_centers SET event_seq = event_seq + {count} "
-        f"WHERE center = {center_mark} RETURNING event_seq) "
-        "INSERT INTO router_events (center, seq, at_s, type, contact_id, agent_id, offer_id, data) "
-        f"SELECT {center_mark}, (SELECT event_seq FROM counter) - {count} + 1 + v.k, v.at_s, "
-        "v.type, v.contact_id, v.agent_id, v.offer_id, v.data FROM (VALUES "
-        + ", ".join(values)
-        + ") AS v(k, at_s, type, contact_id, agent_id, offer_id, data)"
-    )
-    return sql, params
-
-
-def insert_numbered_events(connection: Connection, center: str, rows: list[dict]) -> None:
-    """Number ``rows`` (``at_s, type, contact_id, agent_id, offer_id, data``) gap-free for
-    ``center`` and insert them: PostgreSQL in one statement, elsewhere
-    :func:`next_event_numbers` then an insert."""
-    if connection.dialect.name != "postgresql":
-        first = next_event_numbers(connection, center, len(rows))
-        for offset, row in enumerate(rows):
-            row["seq"] = first + offset
-        connection.execute(insert(events), rows)
-        return
-    sql, params = _numbered_events_sql(center, rows, lambda name: f":{name}")
-    connection.execute(text(sql), params)
-
-
-def commit_with_events(connection: Connection, center: str, rows: list[dict]) -> None:
-    """Insert the transaction's events (numbered) and commit. PostgreSQL: the insert and the
-    COMMIT go in one round trip (psycopg's pipeline); the caller's context then finds the
-    transaction committed. Elsewhere the events are inserted and the caller commits."""
-    if connection.dialect.name != "postgresql":
-        if rows:
-            insert_numbered_events(connection, center, rows)
-        return
-    driver = connection.connection.dbapi_connection
-    with driver.pipeline():
-        if rows:
-            sql, params = _numbered_events_sql(center, rows, lambda name: f"%({name})s")
-            driver.execute(sql, params)
-        driver.commit()
 
 
 def write_offers(connection: Connection, center: str, rows: list[dict], slots: dict) -> int:

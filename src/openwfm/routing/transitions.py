@@ -15,6 +15,7 @@ from sqlalchemy import case, insert, null, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql import Executable
 
+from openwfm.routing import outbox
 from openwfm.routing import store as S
 from openwfm.routing.lease import lock_center
 from openwfm.routing.problems import Conflict, NotFound
@@ -64,13 +65,20 @@ class Tx:
     def flush_events(self) -> None:
         """Number the pending events gap-free and insert them (called just before commit)."""
         if self.pending_events:
-            S.insert_numbered_events(self.connection, self.center, self.pending_events)
+            outbox.insert_numbered_events(self.connection, self.center, self.pending_events)
         self.pending_events = []
 
     def commit(self) -> None:
         """Insert the pending events and commit (PostgreSQL: in one round trip)."""
-        S.commit_with_events(self.connection, self.center, self.pending_events)
+        outbox.commit_with_events(self.connection, self.center, self.pending_events)
         self.pending_events = []
+
+    def commit_to_inbox(self) -> int | None:
+        """Routing loop (PostgreSQL): leave the events in the inbox for the center's routing
+        pass to number, and commit; returns the last inbox id (None: no events)."""
+        last = outbox.commit_to_inbox(self.connection, self.center, self.pending_events)
+        self.pending_events = []
+        return last
 
     def guarded(self, statement: Executable) -> Row | None:
         """Execute an update that must change exactly one row; returns that row when the
@@ -385,6 +393,12 @@ def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) 
 
 
 def _set_presence_at_once(tx: Tx, agent_id: str, status: str, reason: str | None) -> Row:
+    # the agent's row first: a routing pass writing an offer to this agent commits before the
+    # statement below takes its snapshot, so going away rescinds that offer too
+    a = S.agents.c
+    tx.connection.execute(
+        select(a.agent_id).where(a.center == tx.center, a.agent_id == agent_id).with_for_update()
+    )
     row = S.change_presence(tx.connection, tx.center, agent_id, status, tx.now)
     if row is None:
         raise NotFound(f"no agent {agent_id!r}", field="id")

@@ -1,0 +1,286 @@
+"""The routing loop: one per center at a time, deciding for every freed slot and every waiting
+contact at once, in one transaction per pass (PostgreSQL, wall clock).
+
+API transactions only record their change (guarded updates, no routing, no per-center lock)
+and leave their events in the inbox (:mod:`openwfm.routing.outbox`). The process holding the
+center's lease (:class:`openwfm.routing.lease.RoutingLease`, ``pg_try_advisory_lock`` on a
+dedicated session; another process takes it over within ``sweep_interval_s`` when the holder
+dies) runs :class:`RoutingLoop`. A pass (:func:`run_pass`, ``REPEATABLE READ``): take the
+inbox, fire the due timers, read the free agents and the waiting contacts, decide
+(:meth:`openwfm.routing.policy.RoutingPolicy.decide`), write every offer in one statement and
+commit with the events numbered - the inbox's first, in the order they were written, then the
+pass's own. Its snapshot is that of its first statement, so the pass decides on exactly the
+changes it numbers; a row changed under it since (a presence, a cancel) fails the pass
+(serialization failure or a guard), which runs again at once.
+
+Wake-ups are coalesced, never a NOTIFY per transaction (that serialises commits): a change
+committed in this process wakes the loop at once (an event); a change from another process is
+seen by a poll of the inbox every ``route_poll_s`` (one indexed ``EXISTS``); changes that
+arrive during a pass are all taken by the next one. So passes run back to back under load,
+each deciding for everything that arrived during the previous one.
+
+For a user the API behaves as before: a write request returns once a pass that saw its commit
+has committed (``route_wait_s`` at most), so an offer made because of it exists when it
+answers. In this process that is a pass started after the commit; with the loop in another
+process, the inbox no longer holding the request's events.
+
+SQLite (one process, one writer) and the virtual clock keep routing in the transaction of the
+cause (:meth:`openwfm.routing.core.Router.tx`); :class:`Sweeper` fires their timers on the wall
+clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from openwfm.routing import outbox
+from openwfm.routing import transitions as T
+from openwfm.routing.lease import RoutingLease
+
+if TYPE_CHECKING:
+    from openwfm.routing.core import Router
+
+log = logging.getLogger("openwfm.router")
+
+RETRIED_SQLSTATES = ("40001", "40P01")  # serialization failure, deadlock: run the pass again
+
+
+def run_pass(router: Router, center: str, deadlines=None) -> tuple[int, list[str]]:
+    """One routing pass of ``center`` in one transaction; returns (offers made, the agents
+    offered work, one entry per offer). ``deadlines``: fire the timers (the earliest of each
+    kind, from :meth:`openwfm.routing.core.Router.timer_deadlines`)."""
+    with router.store.routing_pass(center) as (connection, taken):
+        tx = T.Tx(connection, center, router.now(), lock=False)
+        if deadlines is not None:
+            router.fire_timers(tx, deadlines)
+        made = router.route_in(tx)
+        offered = [e["agent_id"] for e in tx.pending_events if e["type"] == "offer.created"]
+        tx.pending_events = taken + tx.pending_events
+        tx.commit()
+    router.decisions += made
+    return made, offered
+
+
+def retried(error: BaseException) -> bool:
+    """A pass that failed because the state moved under it (run it again at once)."""
+    if isinstance(error, T.GuardFailed):
+        return True
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRIED_SQLSTATES
+
+
+class RoutingLoop:
+    """This process's routing loop over the centers whose lease it holds (a thread)."""
+
+    def __init__(self, router: Router, lease: RoutingLease | None = None) -> None:
+        self.router = router
+        self.lease = lease or RoutingLease(router.store.engine)
+        self.passes = 0
+        self.retries = 0  # passes run again (the state moved under them)
+        # benchmarks: called after each committed pass with (center, wall time, agents offered)
+        self.on_pass: Callable[[str, float, list[str]], None] | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._passed = threading.Condition()
+        self._started = dict.fromkeys(router.centers, 0)  # pass numbers, per center
+        self._done = dict.fromkeys(router.centers, 0)  # the last pass committed
+        self._active: set[str] = set()  # centers whose lease was held at the last check
+        self._deadlines: dict = {}  # center -> the earliest timer of each kind
+        self._checked_at = -1e18
+        self._fired_at: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, name="openwfm-routing", daemon=True)
+
+    # --- the loop ---------------------------------------------------------------------------
+    def start(self) -> RoutingLoop:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the pass in flight and give the leases back."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        with self._passed:
+            self._active.clear()
+            self._passed.notify_all()
+        self.lease.release()
+
+    def _run(self) -> None:
+        settings = self.router.settings
+        warm_up(self.router)
+        while not self._stop.is_set():
+            if time.monotonic() - self._checked_at >= settings.sweep_interval_s:
+                self._check()
+            woken = self._wake.is_set()
+            self._wake.clear()
+            ran = False
+            for center in sorted(self._active):
+                try:
+                    if woken or self._due(center) or self._waiting(center):
+                        ran = self._pass(center) or ran
+                except Exception as error:  # noqa: BLE001 - e.g. the store restarting
+                    log.warning("routing pass of %s failed: %s", center, _first_line(error))
+                    self._checked_at = -1e18  # check the lease again
+                    self._stop.wait(0.1)
+            if not ran:
+                self._wake.wait(settings.route_poll_s)
+
+    def _check(self) -> None:
+        """Which leases this process holds, and when their next timers are due."""
+        self._checked_at = time.monotonic()
+        active = {center for center in self.router.centers if self.lease.holds(center)}
+        for center in active:
+            try:
+                self._deadlines[center] = self.router.timer_deadlines(center)
+            except Exception:  # noqa: BLE001 - unreachable: no timers fire until it is back
+                self._deadlines[center] = None
+        with self._passed:
+            self._active = active
+            self._passed.notify_all()
+
+    def _due(self, center: str) -> bool:
+        """A timer of ``center`` is due (timers fire every ``sweep_interval_s`` at most, as
+        the deadlines were at the last check: the sweeper's granularity)."""
+        deadlines = self._deadlines.get(center)
+        if not deadlines:
+            return False
+        since = time.monotonic() - self._fired_at.get(center, -1e18)
+        if since < self.router.settings.sweep_interval_s:
+            return False
+        now = self.router.now()
+        return any(v is not None and v <= now for v in deadlines)
+
+    def _waiting(self, center: str) -> bool:
+        with self.router.store.read() as connection:
+            return outbox.inbox_waiting(connection, center)
+
+    def _pass(self, center: str) -> bool:
+        """Run a pass (again while the state moves under it, three times at most)."""
+        with self._passed:
+            self._started[center] += 1
+            number = self._started[center]
+        fire = self._due(center)
+        for attempt in range(3):
+            try:
+                _made, offered = run_pass(
+                    self.router, center, self._deadlines[center] if fire else None
+                )
+                break
+            except Exception as error:
+                if not retried(error) or attempt == 2:
+                    raise
+                self.retries += 1
+        committed_at = time.time()
+        self.passes += 1
+        with self._passed:
+            self._done[center] = number
+            self._passed.notify_all()
+        if fire:
+            self._fired_at[center] = time.monotonic()
+            self._deadlines[center] = self.router.timer_deadlines(center)
+        if self.on_pass is not None:
+            self.on_pass(center, committed_at, offered)
+        return True
+
+    # --- API processes --------------------------------------------------------------------------
+    def after_commit(self, center: str, inbox_id: int | None) -> None:
+        """A change of ``center`` committed (its events at ``inbox_id`` in the inbox): wake
+        the loop, and wait (``route_wait_s`` at most) for a pass that saw it."""
+        with self._passed:
+            ticket = self._started.get(center, 0)
+        self._wake.set()
+        wait_s = self.router.settings.route_wait_s
+        if inbox_id is None or wait_s <= 0:
+            return
+        deadline = time.monotonic() + wait_s
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with self._passed:
+                if center in self._active:  # this process runs the center's loop
+                    if self._done[center] > ticket:
+                        return
+                    self._passed.wait(min(remaining, 0.05))
+                    continue
+            if not self._still_waiting(inbox_id):
+                return
+            time.sleep(min(remaining, self.router.settings.route_poll_s))
+
+    def _still_waiting(self, inbox_id: int) -> bool:
+        try:
+            with self.router.store.read() as connection:
+                return outbox.inbox_holds(connection, inbox_id)
+        except Exception:  # noqa: BLE001 - unreachable: the change is committed; answer
+            return False
+
+
+class Sweeper:
+    """SQLite on the wall clock: fires due timers every ``interval_s`` (a thread); routing
+    runs in the transaction of each cause."""
+
+    def __init__(self, router: Router, interval_s: float) -> None:
+        self.router = router
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="openwfm-sweeper", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            for center in self.router.centers:
+                try:
+                    deadline = self.router.next_deadline(center)
+                    if deadline is not None and deadline <= self.router.now():
+                        self.router.sweep(center)
+                except Exception:  # noqa: BLE001 - the store may be briefly unreachable
+                    pass
+
+    def start(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def start_routing(router: Router) -> RoutingLoop | Sweeper | None:
+    """The background routing of ``router``: PostgreSQL on the wall clock, a routing loop
+    (``router.loop``); SQLite on the wall clock, a timer sweeper; the virtual clock, none."""
+    if router.store.is_sqlite:
+        return (
+            None
+            if router.virtual_clock
+            else Sweeper(router, router.settings.sweep_interval_s).start()
+        )
+    router.lease = RoutingLease(router.store.engine)
+    if router.virtual_clock:
+        return None  # the clock's driver fires the timers; nobody holds the lease
+    loop = RoutingLoop(router, router.lease)
+    router.loop = loop
+    return loop.start()
+
+
+def warm_up(router: Router) -> None:
+    """Load (or compile) the policies' compiled functions before the first pass, so no
+    write waits for that."""
+    from openwfm.routing.policy import AgentState, WaitingContact
+
+    for center in router.centers.values():
+        queue = next(iter(center.queue_channel))
+        try:
+            center.policy.decide(
+                [WaitingContact("warm-up", queue, 0.0)],
+                [AgentState("warm-up", {queue: 1.0}, {center.queue_channel[queue]: 1})],
+                0.0,
+            )
+        except Exception:  # noqa: BLE001 - only a warm-up: the first pass compiles instead
+            pass
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
