@@ -186,3 +186,17 @@ def test_segment_rows_and_partial_aht_forecast(scenario):
     whole = requirements(base, scenario, interval_minutes=15)
     np.testing.assert_allclose(table["arrival_rate_per_s"], whole["arrival_rate_per_s"])
     assert np.all(voice["required_agents"].to_numpy() >= whole.loc[voice.index, "required_agents"])
+
+
+@pytest.mark.parametrize("aht", ["0", "fast"])
+def test_staff_command_bad_handle_time_is_one_line(aht, tmp_path, example_scenario_path):
+    forecast = tmp_path / "f.csv"
+    table = _forecast().assign(aht_s=300.0).astype({"aht_s": object})
+    table.loc[3, "aht_s"] = aht
+    table.loc[4, "aht_s"] = ""  # an empty cell takes the queue's aht_s
+    table.to_csv(forecast, index=False)
+    run = _cli("staff", str(example_scenario_path), "--forecast", str(forecast))
+    assert run.returncode == 2
+    assert run.stderr.startswith("openwfm: error: ") and run.stderr.count("\n") == 1
+    assert "f.csv:5: aht_s: expected a handle time > 0 seconds" in run.stderr
+    assert ("got 0.0" if aht == "0" else "got 'fast'") in run.stderr  # as the reader read it

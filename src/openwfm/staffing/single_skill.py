@@ -24,6 +24,8 @@ queue's target; the requirement is the larger, and ``binding_segment`` names wha
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -34,7 +36,7 @@ from openwfm.queueing import erlang_a, erlang_c
 from openwfm.queueing.birthdeath import chat_metrics
 from openwfm.queueing.deferred import deferred_requirements
 from openwfm.queueing.inversion import least_integer, required_agents
-from openwfm.tables import REQUIREMENTS
+from openwfm.tables import FORECAST, REQUIREMENTS, Table, check_table
 
 COLUMNS = REQUIREMENTS.names  # the requirements table (openwfm.tables.REQUIREMENTS)
 
@@ -50,6 +52,21 @@ def _volume_column(forecast: pd.DataFrame) -> str:
 
 
 INTERVAL_CHOICES = (5, 6, 15, 30, 60)
+# a handle-time forecast per row: > 0 s; an empty cell takes the queue's aht_s
+_ROW_AHT = replace(
+    FORECAST["aht_s"],
+    min_exclusive=True,
+    expected="a handle time > 0 seconds (or an empty cell for the queue's aht_s)",
+)
+
+
+def _declared_forecast(forecast: pd.DataFrame, volume_column: str) -> Table:
+    """The forecast columns staffing reads (the volume under its own name, aht_s if given)."""
+    names = ["interval_start", "queue", "forecast"]
+    declared = FORECAST.subset(names, {"forecast": volume_column})
+    if "aht_s" in forecast.columns:
+        declared = replace(declared, columns=(*declared.columns, _ROW_AHT))
+    return declared
 
 
 def _check_spacing(table: pd.DataFrame, interval_minutes: int, given: bool) -> None:
@@ -85,39 +102,21 @@ def requirements(
             f"expected one of {', '.join(map(str, INTERVAL_CHOICES))}, got {interval_minutes}",
             field="interval_minutes",
         )
-    from openwfm.tables import FORECAST, check_table
-
     for column in ("interval_start", "queue"):
         if column not in forecast.columns:
             raise DataError(f"missing column {column!r}", field=column)
     if forecast.empty:
         raise DataError("no rows (expected one row per queue and interval)")
     volume_column = _volume_column(forecast)
-    names = ["interval_start", "queue", "forecast"]
-    declared = FORECAST.subset(names, {"forecast": volume_column})
+    declared = _declared_forecast(forecast, volume_column)
     table = check_table(forecast, declared, source="forecast", keys=False)
     volumes = table[volume_column]
     _check_spacing(table, interval_minutes, given_minutes is not None)
     table["_volume"] = volumes
     queue_aht = {queue.name: queue.aht_s for queue in scenario.queues}
     default_aht = table["queue"].astype(str).map(queue_aht).astype(float)
-    if "aht_s" in table.columns:
-        # rows without a handle-time forecast (empty) use the queue's AHT; volume-weighted
-        row_aht = pd.to_numeric(table["aht_s"], errors="coerce")
-        given = table["aht_s"].notna() & (table["aht_s"].astype(str).str.strip() != "")
-        bad = (given & ~(row_aht > 0)) | np.isinf(row_aht)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"expected a handle time > 0 seconds (or an empty cell for the queue's "
-                f"{queue_aht.get(str(table['queue'].iloc[row]), 'default')} s), "
-                f"got {table['aht_s'].iloc[row]!r}",
-                line=row + 2,
-                field="aht_s",
-            )
-        row_aht = row_aht.fillna(default_aht)
-    else:
-        row_aht = default_aht
+    # rows without a handle-time forecast (empty) use the queue's AHT; volume-weighted
+    row_aht = table["aht_s"].fillna(default_aht) if "aht_s" in table.columns else default_aht
     check_offered_load(
         (volumes / (interval_minutes * 60.0) * row_aht.fillna(0)).to_numpy(),
         line_of=lambda position: position + 2,
