@@ -5,14 +5,15 @@ The reference is built here from the model's rules, independently of the code (w
 the chain by sparse LU and the waiting call's law by a matrix-exponential action):
 
 - the stationary law of ``(o outbound, k = inbound - (agents - o))`` by one banded LU solve
-  in double precision, refined with residuals in 50-digit arithmetic until the balance
-  residual is below 1e-40 of the flow (``refine``), or that double solve alone with its
-  residual checked (the largest chain);
+  in double precision, refined (``refine``) with residuals computed exactly in integer
+  arithmetic on a 2**-400 fixed-point grid from the 50-digit rates, until the balance
+  residual is below 1e-40 of the flow, or that double solve alone with its residual checked;
 - P(a waiting call is answered) by its exact recursion over the calls ahead (each event takes
   one call ahead away): ``h(o, j) = ((n - o) mu + j theta) h(o, j-1) + o nu h(o-1, j-1)``
   over ``(n - o) mu + o nu + (j + 1) theta``;
 - P(answered within t) by uniformization of the waiting call's chain (Poisson weights past
-  the mean until they fall below 1e-30), in the reference's number type.
+  the mean until they fall below 1e-30), on the same integer grid for the 50-digit
+  reference (both at 16 and 90 Erlangs).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
-from scipy.linalg import solve_banded
+from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 from openwfm.queueing import blend_metrics, erlang_a
 
@@ -47,7 +49,22 @@ def _moves(o, k, n, s, top, lam, mu, nu, th):
     return [(t, r) for t, r in out if r != 0]
 
 
+_BITS = 400  # fixed-point grid of the 50-digit refinement: 2**-400 ~ 1e-120
+
+
+_SCALE = mp.mpf(2) ** _BITS
+
+
+def _fixed(value):
+    """``value`` (50-digit) on the fixed-point grid, as an integer."""
+    return int(mp.nint(value * _SCALE))
+
+
 def _stationary(states, moves, number, refine, anchor_weight):
+    """Stationary law: one banded LU solve in double precision; ``refine``: refined with
+    residuals computed exactly in integer arithmetic on the 2**-400 grid (the 50-digit rates
+    rounded to it) until the balance residual is below 1e-40 of the flow; else that double
+    solve with its residual checked."""
     index = {state: i for i, state in enumerate(states)}
     size = len(states)
     source, target, rates = [], [], []
@@ -58,41 +75,71 @@ def _stationary(states, moves, number, refine, anchor_weight):
             rates.append(rate)
     source, target = np.array(source), np.array(target)
     width = int(np.max(np.abs(target - source))) + 1
-    outflow = [number(0)] * size
-    for s, r in zip(source, rates, strict=True):
-        outflow[s] += r
+    as_float = np.array([float(r) for r in rates])
+    outflow = np.bincount(source, weights=as_float, minlength=size)
     band = np.zeros((2 * width + 1, size))
-    band[width] = [float(v) for v in outflow]
-    np.add.at(band, (width + target - source, source), -np.array([float(r) for r in rates]))
+    band[width] = outflow
+    np.add.at(band, (width + target - source, source), -as_float)
     anchor = int(np.argmax([float(v) for v in anchor_weight]))
-    reduced = _drop_row_col(band, anchor, width)
+    solve = _band_solver(_drop_row_col(band, anchor, width), width)
     keep = np.arange(size) != anchor
+    if refine:
+        fixed = [_fixed(r) for r in rates]
+        out_fixed = [0] * size
+        for s_, r in zip(source.tolist(), fixed, strict=True):
+            out_fixed[s_] += r
+        pairs = list(zip(source.tolist(), target.tolist(), fixed, strict=True))
+    else:
+        out_fixed, pairs = outflow.tolist(), list(zip(source, target, as_float, strict=True))
 
     def residual(p):
-        res = [outflow[i] * p[i] for i in range(size)]
-        for s, t, r in zip(source, target, rates, strict=True):
-            res[t] -= r * p[s]
+        res = [o * v for o, v in zip(out_fixed, p, strict=True)]
+        for s_, t_, r in pairs:
+            res[t_] -= r * p[s_]
         return res
 
-    p = [number(0)] * size
-    p[anchor] = number(1)
+    unit = (1 << _BITS) if refine else 1.0
+    p = [0 if refine else 0.0] * size
+    p[anchor] = unit
     for step_number in range(8):
         res = residual(p)
-        flow = sum(outflow[i] * abs(p[i]) for i in range(size))
+        flow = sum(o * abs(v) for o, v in zip(out_fixed, p, strict=True))
         worst = max(abs(v) for i, v in enumerate(res) if i != anchor)
         if step_number > 0:
             if not refine:
                 assert worst < 1e-13 * flow
                 break
-            if worst < mp.mpf(10) ** -40 * flow:
+            if worst * 10**40 < flow:
                 break
-        rhs = -np.array([float(v) for v in res])[keep]
-        step = np.insert(solve_banded((width, width), reduced, rhs), anchor, 0.0)
-        p = [p[i] + number(step[i]) for i in range(size)]
+        rhs = -np.array([v / (unit * unit) if refine else v for v in res])[keep]
+        step = np.insert(solve(rhs), anchor, 0.0)
+        p = [
+            v + (int(d * float(unit)) if refine else d)
+            for v, d in zip(p, step.tolist(), strict=True)
+        ]
     else:
         raise AssertionError("iterative refinement did not reach the 50-digit residual")
-    total = sum(p)
+    if refine:
+        p = [mp.mpf(v) / unit for v in p]
+    total = mp.fsum(p) if refine else sum(p)
     return [v / total for v in p]
+
+
+def _band_solver(band, width):
+    """Solves with the banded matrix (LAPACK band storage, ``width`` diagonals on each side),
+    factored once (gbtrf, partial pivoting)."""
+    storage = np.zeros((3 * width + 1, band.shape[1]))
+    storage[width:] = band
+    with threadpool_limits(1):  # (two BLAS threads on a busy machine: ten times slower)
+        factors, pivots, info = lapack.dgbtrf(storage, width, width)
+    assert info == 0
+
+    def solve(rhs):
+        solution, info = lapack.dgbtrs(factors, width, width, rhs, pivots)
+        assert info == 0
+        return solution
+
+    return solve
 
 
 def _drop_row_col(band, k, width):
@@ -123,36 +170,50 @@ def _answered(start, n, top, mu, nu, th, t, number):
                 if o > 0:
                     h[o, j] += free_out * h[o - 1, j - 1] / total
     eventually = sum(p * h[state] for state, p in start.items())
-    # within t: uniformization of the transient chain (arrays [o, j]; object arrays in mpmath)
-    dtype = object if number is mp.mpf else float
-    o = np.arange(n + 1)[:, None]
-    j = np.arange(top + 1)[None, :]
-    free_in = np.array([[(n - v) * mu] for v in range(n + 1)], dtype=dtype)
-    free_out = np.array([[v * nu] for v in range(n + 1)], dtype=dtype)
-    ahead = np.array([[v * th for v in range(top + 1)]], dtype=dtype)
+    # within t: uniformization of the transient chain (arrays [o, j]; on the fixed-point grid
+    # in integers for the 50-digit reference)
     rate = max(float((n - v) * mu + v * nu) for v in range(n + 1)) + (top + 1) * float(th)
     rate = number(rate)
-    stay = 1 - (free_in + free_out + ahead + th) / rate
-    down = (free_in + ahead) / rate
-    across = free_out / rate
-    mass = np.zeros((n + 1, top + 1), dtype=dtype)
+    free_in = np.array([[(n - v) * mu] for v in range(n + 1)], dtype=object)
+    free_out = np.array([[v * nu] for v in range(n + 1)], dtype=object)
+    ahead = np.array([[v * th for v in range(top + 1)]], dtype=object)
+    parts = {
+        "stay": 1 - (free_in + free_out + ahead + th) / rate,
+        "down": (free_in + ahead) / rate,
+        "across": free_out / rate + 0 * ahead,
+        "done": (free_in[:, 0] + free_out[:, 0]) / rate,
+    }
+    mass = np.zeros((n + 1, top + 1), dtype=object)
     for (ob, jb), p in start.items():
         mass[ob, jb] = p
+    if number is mp.mpf:
+        to_grid = np.vectorize(_fixed, otypes=[object])
+        parts = {key: to_grid(value) for key, value in parts.items()}
+        mass, unit = to_grid(mass), 1 << _BITS
+    else:
+        parts = {key: value.astype(float) for key, value in parts.items()}
+        mass, unit = mass.astype(float), 1.0
     weight = (mp.exp if number is mp.mpf else np.exp)(-rate * t)
     answered, within, remaining, step = number(0), number(0), 1 - weight, 0
+    answered_grid = 0
     while step <= rate * t or weight > 1e-30:  # the Poisson tail beyond is below 1e-30
-        answered += np.sum(mass[:, 0] * (free_in[:, 0] + free_out[:, 0])) / rate
-        new = mass * stay
-        new[:, :-1] += mass[:, 1:] * down[:, 1:]
-        new[:-1, :-1] += mass[1:, 1:] * across[1:]
+        answered_grid += _scaled(np.sum(mass[:, 0] * parts["done"]), unit)
+        answered = answered_grid / unit if unit == 1.0 else mp.mpf(answered_grid) / unit
+        new = _scaled(mass * parts["stay"], unit)
+        new[:, :-1] += _scaled(mass[:, 1:] * parts["down"][:, 1:], unit)
+        new[:-1, :-1] += _scaled(mass[1:, 1:] * parts["across"][1:, 1:], unit)
         mass = new
         step += 1
         weight *= rate * t / step
         within += weight * answered
         remaining -= weight
-    del o, j
     # the answered mass grows with the steps: the tail adds at most ``remaining`` (< 1e-29)
     return eventually, within + max(remaining, 0) * answered
+
+
+def _scaled(product, unit):
+    """A product of two grid values back on the grid (floats: as is)."""
+    return product >> _BITS if unit != 1.0 else product
 
 
 def ref_blend_range(lam, aht, aht_out, n, s, t, patience, top, refine):
@@ -184,7 +245,7 @@ def ref_blend_range(lam, aht, aht_out, n, s, t, patience, top, refine):
     ("a", "aht", "aht_out", "n", "s", "patience", "top", "refine"),
     [
         (16.0, 200.0, 300.0, 18, 2, 120.0, 48, True),
-        (90.0, 240.0, 180.0, 100, 3, 150.0, 60, False),
+        (90.0, 240.0, 180.0, 100, 3, 150.0, 90, True),
     ],
 )
 def test_blend_matches_independent_reference(a, aht, aht_out, n, s, patience, top, refine):

@@ -15,9 +15,9 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
-from scipy.linalg import solve_banded
 
 from openwfm.queueing import erlang_x
+from test_queueing_blend_range import _band_solver
 from test_queueing_retrial import KEYS, ref_metrics
 
 mp.mp.dps = 50
@@ -102,7 +102,7 @@ def ref_redial_view(lam, aht, patience, n, lines, retrial, retry, x_low, y_top):
     band = np.zeros((2 * width + 1, size))
     band[width] = outflow
     np.add.at(band, (width + target - source, source), -rates)
-    reduced = _drop_row_col(band, anchor, width)
+    solve = _band_solver(_drop_row_col(band, anchor, width), width)
     pairs = list(zip(source.tolist(), target.tolist(), rates_fixed, strict=True))
 
     def residual(p):  # exact on the grid: scaled by 2**(2 _BITS)
@@ -122,7 +122,7 @@ def ref_redial_view(lam, aht, patience, n, lines, retrial, retry, x_low, y_top):
             if worst * 10**40 < flow:
                 break
         rhs = -np.array([v / (1 << 2 * _BITS) for v in res])[keep]
-        step = np.insert(solve_banded((width, width), reduced, rhs), anchor, 0.0)
+        step = np.insert(solve(rhs), anchor, 0.0)
         p = [v + int(d * unit) for v, d in zip(p, step.tolist(), strict=True)]
     else:
         raise AssertionError("iterative refinement did not reach the 50-digit residual")
