@@ -281,6 +281,44 @@ def test_survey_mapping_errors_name_file_line_and_field(
     assert table_rows(store, "survey_response") == 0
 
 
+BAD_SURVEYS = {
+    "unknown kind": ("c004,csat,4\nc005,sat,4\n", "s.csv:3: kind: unknown kind 'sat' (known: ces"),
+    "empty score": ("c004,nps,\n", "s.csv:2: value: nps expects an integer 0..10, got ''"),
+    "fraction": ("c004,ces,2\nc005,nps,7.5\n", "s.csv:3: value: nps expects an integer 0..10"),
+    "empty id": ("c004,csat,4\n,csat,4\n", "s.csv:3: interaction_id: expected a value, got an"),
+    "second response": (
+        "c004,csat,4\nc005,ces,3\nc004,CSAT,5\n",
+        "s.csv:4: interaction_id: a second csat response for this interaction (first at line 2)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SURVEYS))
+def test_bad_survey_rows_are_one_line_naming_line_and_field(
+    case, tmp_path, store, monkeypatch, capsys
+):
+    rows, expected = BAD_SURVEYS[case]
+    surveys = tmp_path / "s.csv"
+    surveys.write_text("interaction_id,kind,value\n" + rows)
+    code, _, err = run(monkeypatch, capsys, "quality", "surveys", surveys, "--store", store)
+    assert code == 2 and err.startswith("openwfm: error:") and err.count("\n") == 1, err
+    assert expected in err
+    assert table_rows(store, "survey_response") == 0
+
+
+def test_an_evaluation_row_without_an_evaluator_is_one_line(tmp_path, store, monkeypatch, capsys):
+    form = tmp_path / "form.yaml"
+    form.write_text("form: f\ngroups:\n  - name: g\n    items: [{id: a}]\n")
+    evaluations = tmp_path / "e.csv"
+    write_evaluations(evaluations, review("e1", "c000", "Eve", [("a", "yes")]) +
+                      review("e2", "c001", "", [("a", "no")]))  # fmt: skip
+    code, _, err = run(monkeypatch, capsys, "quality", "score", form, evaluations, "--store",
+                       store)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert "e.csv:3: evaluator: expected a value, got an empty cell" in err
+    assert table_rows(store, "evaluation") == 0
+
+
 def test_bad_form_is_one_line(tmp_path, store, monkeypatch, capsys):
     form = tmp_path / "form.yaml"
     form.write_text("form: f\nscoring: nice\ngroups:\n  - name: g\n    items: [{id: a}]\n")

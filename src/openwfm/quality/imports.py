@@ -31,7 +31,15 @@ from openwfm.quality.store import (
     SURVEY_SCALES,
     QualityStore,
 )
-from openwfm.quality.tables import fail, parse_timestamps, read_mapped_table
+from openwfm.quality.tables import (
+    EVALUATION_ROWS,
+    SURVEY_RESPONSES,
+    check_rows,
+    fail,
+    parse_timestamps,
+    read_mapped_table,
+    survey_scores,
+)
 
 
 @dataclass
@@ -177,10 +185,7 @@ def import_evaluations(
     )
     if frame.empty:
         raise DataError("no evaluation rows", file=str(path))
-    for column in ("evaluation_id", "interaction_id", "evaluator", "item"):
-        empty = (frame[column] == "").to_numpy()
-        if empty.any():
-            fail(path, frame, int(empty.nonzero()[0][0]), column, "expected a value, got ''")
+    check_rows(path, frame, EVALUATION_ROWS)
     quality.check_form(form, str(path))
     agent = _attribute(path, frame, quality)
     evaluated_at = parse_timestamps(path, frame, "evaluated_at")
@@ -251,42 +256,8 @@ def import_surveys(
     if frame.empty:
         raise DataError("no survey responses", file=str(path))
     frame["kind"] = frame["kind"].str.lower()
-    unknown = ~frame["kind"].isin(list(SURVEY_SCALES))
-    if unknown.any():
-        position = int(unknown.to_numpy().nonzero()[0][0])
-        fail(
-            path,
-            frame,
-            position,
-            "kind",
-            f"expected one of {', '.join(SURVEY_SCALES)}, got {frame['kind'][position]!r}",
-        )
-    value = pd.to_numeric(frame["value"], errors="coerce")
-    low = frame["kind"].map({k: s[0] for k, s in SURVEY_SCALES.items()})
-    high = frame["kind"].map({k: s[1] for k, s in SURVEY_SCALES.items()})
-    bad = (value.isna() | (value % 1 != 0) | (value < low) | (value > high)).to_numpy()
-    if bad.any():
-        position = int(bad.nonzero()[0][0])
-        kind = frame["kind"][position]
-        column = kind if wide else "value"  # the column the bad value is in
-        fail(
-            path,
-            frame,
-            position,
-            column,
-            f"{kind} expects an integer {low[position]}..{high[position]}, "
-            f"got {frame['value'][position]!r}",
-        )
-    repeated = frame.duplicated(["interaction_id", "kind"]).to_numpy()
-    if repeated.any():
-        position = int(repeated.nonzero()[0][0])
-        fail(
-            path,
-            frame,
-            position,
-            "interaction_id",
-            f"a second {frame['kind'][position]} response for this interaction",
-        )
+    check_rows(path, frame, SURVEY_RESPONSES)
+    value = survey_scores(path, frame, wide)
     agent = _attribute(path, frame, quality)
     responses = pd.DataFrame(
         {

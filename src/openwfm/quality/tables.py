@@ -7,12 +7,52 @@ is line 1) or the 1-based row (Parquet), so later checks can name where a bad va
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from openwfm.errors import DataError
-from openwfm.tables import rename_columns
+from openwfm.quality.store import SURVEY_SCALES
+from openwfm.tables import Column, Table, check_table, rename_columns
+
+EVALUATION_ROWS = Table(
+    "evaluations",
+    "One answer per row: evaluation_id, interaction_id, evaluator, item, answer (the answer is "
+    "checked against the form, openwfm.quality.scoring).",
+    tuple(
+        Column(name, expected="a value")
+        for name in ("evaluation_id", "interaction_id", "evaluator", "item")
+    ),
+)
+SURVEY_RESPONSES = Table(
+    "survey responses",
+    "One response per interaction and kind (a wide file's csat / ces / nps columns melted).",
+    (
+        Column("interaction_id", doc="the surveyed interaction (in the store)", expected="a value"),
+        Column("kind", doc="which survey", choices=tuple(SURVEY_SCALES)),
+    ),
+    keys=("kind", "interaction_id"),
+    duplicate_message="a second {kind} response for this interaction (first at line {first_line})",
+)
+
+
+def _score_column(kind: str, low: int, high: int) -> Column:
+    wrong = f"{kind} expects an integer {low}..{high}, got {{value!r}}"
+    return Column(
+        "value",
+        "number",
+        "points",
+        f"{kind} score",
+        min=low,
+        max=high,
+        whole=True,
+        messages={k: wrong for k in ("missing", "type", "infinite", "below", "above", "whole")},
+    )
+
+
+SURVEY_SCORES: dict[str, Column] = {k: _score_column(k, *s) for k, s in SURVEY_SCALES.items()}
 
 
 def load_mapping_file(path: str | Path | None) -> dict[str, str]:
@@ -83,3 +123,46 @@ def parse_timestamps(path, frame: pd.DataFrame, column: str) -> pd.Series:
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
+
+
+def _line_of(frame: pd.DataFrame, rows: np.ndarray | None = None):
+    """Row position -> line in the file, for a frame from :func:`read_mapped_table`."""
+    lines = frame["_line"].to_numpy()
+    if rows is not None:
+        lines = lines[rows]
+    return lambda position: int(lines[position])
+
+
+def check_rows(path, frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """``frame`` (from :func:`read_mapped_table`) checked against ``table``, errors naming the
+    file's line (:func:`openwfm.tables.check_table`)."""
+    return check_table(frame, table, source=str(path), line_of=_line_of(frame))
+
+
+def survey_scores(path, frame: pd.DataFrame, wide: bool) -> pd.Series:
+    """The responses' values as numbers, each checked against its kind's scale
+    (:data:`SURVEY_SCORES`); the error names the first bad line and the column the value is
+    in (the kind's column of a wide file, else ``value``)."""
+    values = pd.Series(np.nan, index=frame.index)
+    first = None
+    kinds = frame["kind"].to_numpy()
+    for kind in sorted(SURVEY_SCORES):  # the melted frame's order within a line
+        rows = np.flatnonzero(kinds == kind)
+        if not len(rows):
+            continue
+        column = replace(SURVEY_SCORES[kind], name=kind if wide else "value")
+        cells = frame[["value"]].iloc[rows].set_axis([column.name], axis=1)
+        try:
+            checked = check_table(
+                cells,
+                Table(f"{kind} responses", "", (column,)),
+                source=str(path),
+                line_of=_line_of(frame, rows),
+            )
+        except DataError as error:
+            first = error if first is None or error.line < first.line else first
+            continue
+        values.iloc[rows] = checked[column.name].to_numpy()
+    if first is not None:
+        raise first
+    return values
