@@ -290,6 +290,10 @@ BAD_SURVEYS = {
         "c004,csat,4\nc005,ces,3\nc004,CSAT,5\n",
         "s.csv:4: interaction_id: a second csat response for this interaction (first at line 2)",
     ),
+    "bad time": (
+        "c004,csat,4,2024-03-04T10:00\nc005,csat,4,yesterday\n",
+        "s.csv:3: responded_at: expected an ISO 8601 time such as",
+    ),
 }
 
 
@@ -299,7 +303,8 @@ def test_bad_survey_rows_are_one_line_naming_line_and_field(
 ):
     rows, expected = BAD_SURVEYS[case]
     surveys = tmp_path / "s.csv"
-    surveys.write_text("interaction_id,kind,value\n" + rows)
+    header = "interaction_id,kind,value" + (",responded_at" if case == "bad time" else "")
+    surveys.write_text(header + "\n" + rows)
     code, _, err = run(monkeypatch, capsys, "quality", "surveys", surveys, "--store", store)
     assert code == 2 and err.startswith("openwfm: error:") and err.count("\n") == 1, err
     assert expected in err

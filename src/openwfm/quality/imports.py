@@ -36,9 +36,9 @@ from openwfm.quality.tables import (
     SURVEY_RESPONSES,
     check_rows,
     fail,
-    parse_timestamps,
     read_mapped_table,
     survey_scores,
+    times,
 )
 
 
@@ -185,10 +185,9 @@ def import_evaluations(
     )
     if frame.empty:
         raise DataError("no evaluation rows", file=str(path))
-    check_rows(path, frame, EVALUATION_ROWS)
+    evaluated_at = times(check_rows(path, frame, EVALUATION_ROWS), "evaluated_at")
     quality.check_form(form, str(path))
     agent = _attribute(path, frame, quality)
-    evaluated_at = parse_timestamps(path, frame, "evaluated_at")
     scored, answers = _score_groups(path, frame, form)
     first = scored["position"].to_numpy()
     calibration = frame["calibration_id"].replace("", None) if "calibration_id" in frame else None
@@ -256,7 +255,7 @@ def import_surveys(
     if frame.empty:
         raise DataError("no survey responses", file=str(path))
     frame["kind"] = frame["kind"].str.lower()
-    check_rows(path, frame, SURVEY_RESPONSES)
+    responded_at = times(check_rows(path, frame, SURVEY_RESPONSES), "responded_at")
     value = survey_scores(path, frame, wide)
     agent = _attribute(path, frame, quality)
     responses = pd.DataFrame(
@@ -265,7 +264,7 @@ def import_surveys(
             "kind": frame["kind"],
             "value": value.astype(float),
             "agent": agent.astype(str),
-            "responded_at": parse_timestamps(path, frame, "responded_at"),
+            "responded_at": responded_at,
             "attributed_by": "file" if "agent" in frame.columns else "interaction",
             "source": Path(path).name,
         }

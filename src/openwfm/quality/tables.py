@@ -21,9 +21,12 @@ EVALUATION_ROWS = Table(
     "evaluations",
     "One answer per row: evaluation_id, interaction_id, evaluator, item, answer (the answer is "
     "checked against the form, openwfm.quality.scoring).",
-    tuple(
-        Column(name, expected="a value")
-        for name in ("evaluation_id", "interaction_id", "evaluator", "item")
+    (
+        *(
+            Column(name, expected="a value")
+            for name in ("evaluation_id", "interaction_id", "evaluator", "item")
+        ),
+        Column("evaluated_at", "time", doc="when (ISO 8601)", required=False, nullable=True),
     ),
 )
 SURVEY_RESPONSES = Table(
@@ -32,6 +35,7 @@ SURVEY_RESPONSES = Table(
     (
         Column("interaction_id", doc="the surveyed interaction (in the store)", expected="a value"),
         Column("kind", doc="which survey", choices=tuple(SURVEY_SCALES)),
+        Column("responded_at", "time", doc="when (ISO 8601)", required=False, nullable=True),
     ),
     keys=("kind", "interaction_id"),
     duplicate_message="a second {kind} response for this interaction (first at line {first_line})",
@@ -110,19 +114,11 @@ def fail(path: str | Path, frame: pd.DataFrame, position: int, field: str, messa
     raise DataError(message, file=str(path), line=int(frame["_line"].iloc[position]), field=field)
 
 
-def parse_timestamps(path, frame: pd.DataFrame, column: str) -> pd.Series:
-    """Parse an optional time column (ISO 8601; empty -> NaT), naming the first bad line."""
-    if column not in frame.columns:
-        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    text = frame[column].replace("", None)
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    bad = parsed.isna() & text.notna()
-    if bad.any():
-        position = int(bad.to_numpy().nonzero()[0][0])
-        fail(path, frame, position, column, f"expected a time, got {text.iloc[position]!r}")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")
+def times(checked: pd.DataFrame, column: str) -> pd.Series:
+    """An optional time column of a frame from :func:`check_rows` (NaT where absent)."""
+    if column in checked.columns:
+        return checked[column]
+    return pd.Series(pd.NaT, index=checked.index, dtype="datetime64[ns]")
 
 
 def _line_of(frame: pd.DataFrame, rows: np.ndarray | None = None):
