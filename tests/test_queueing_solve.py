@@ -41,6 +41,22 @@ def test_erlang_x_agents_is_the_least_meeting_the_target(a, patience, retrial, d
     assert n == 0 or both[0] < sl
 
 
+@settings(max_examples=6, deadline=None)
+@given(
+    a=st.floats(0.5, 20.0),
+    patience=st.floats(30.0, 600.0),
+    retry=st.floats(60.0, 1_200.0),
+    sl=st.floats(0.5, 0.95),
+)
+def test_erlang_x_agents_with_a_retry_time_is_the_least_for_the_exact_chain(a, patience, retry, sl):
+    """The search starts from the long-retry model's answer; the answer is the exact chain's."""
+    aht, options = 240.0, {"retrial_probability": 0.6, "retry_mean_s": retry}
+    n = erlang_x_required_agents(a / aht, aht, patience, 20.0, sl, **options)
+    both = erlang_x(a / aht, aht, patience, [max(n - 1, 0), n], np.inf, 20.0, **options)
+    assert both["service_level"][1] >= sl - 1e-12
+    assert n == 0 or both["service_level"][0] < sl
+
+
 def test_erlang_x_agents_without_redials_is_erlang_a_staffing():
     lam = np.array([0.05, 0.4, 2.0])
     got = erlang_x_required_agents(lam, 200.0, 150.0, 20.0, 0.8)

@@ -87,6 +87,15 @@ def erlang_x_required_agents(
     upper = np.where(np.isfinite(lines_), lines_, np.ceil(2 * a + 60 * np.sqrt(a) + 1000))
     upper = upper.astype(np.int64)
     guess = np.minimum(base, upper)
+    chain = np.isfinite(retry) & (p > 0)
+    if np.any(chain):
+        # the exact chain is slow: start from the long-retry model's answer (fast; most
+        # often the answer itself or one below it), so the search needs ~2 exact solves
+        values = (lam, h, pat, t, sl, lines_, p, ab)
+        guess[chain] = np.minimum(
+            _long_retry_guess(*(v[chain] for v in values), definition, guess[chain]),
+            upper[chain],
+        )
 
     def meets(index, n):
         r = erlang_x(
@@ -111,6 +120,27 @@ def erlang_x_required_agents(
         )
     answer = answer.reshape(shape)
     return answer[()] if answer.ndim == 0 else answer
+
+
+def _long_retry_guess(lam, h, pat, t, sl, lines, p, ab, definition, fallback) -> np.ndarray:
+    """Least agents of the long-retry model (``retry_mean_s=inf``) for the given elements
+    (1-d), or ``fallback`` where that model cannot reach the target."""
+    try:
+        return np.atleast_1d(
+            erlang_x_required_agents(
+                lam,
+                h,
+                pat,
+                t,
+                sl,
+                lines=lines,
+                retrial_probability=p,
+                definition=definition,
+                max_abandon=ab,
+            )
+        )
+    except ParameterError:
+        return fallback
 
 
 def service_level_reached(
