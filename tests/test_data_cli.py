@@ -236,11 +236,11 @@ def test_anonymous_bank_nine_months_match_raw_counts(tmp_path, monkeypatch, caps
     with InteractionStore(store) as opened:
         assert opened.count() == 318_286
         assert opened.count("excluded") == 2_658  # PHANTOM, stored and counted
-        stored = opened._con().execute(
+        stored = opened.connection().execute(
             "SELECT source, queue, outcome, count(*) FROM interactions GROUP BY ALL"
         )
         actual = Counter({(s, q, o): n for s, q, o, n in stored.fetchall()})
-        by_agent = opened._con().execute(
+        by_agent = opened.connection().execute(
             "SELECT agent, count(*) FROM interactions WHERE agent IS NOT NULL GROUP BY ALL"
         )
         actual_agents = Counter(dict(by_agent.fetchall()))

@@ -197,7 +197,7 @@ def test_b3_ctrl_c_at_commit_is_an_interrupt_not_a_rollback_traceback(tmp_path):
         load_scenario(example_path()), pd.Timestamp("2026-10-05").date(), 1, 1
     )
     store = InteractionStore(tmp_path / "s.duckdb")
-    store._con()
+    store.connection()
     store._connection = _InterruptedAtCommit(store._connection)
     with pytest.raises(KeyboardInterrupt):
         store.ingest(frame.head(50))
