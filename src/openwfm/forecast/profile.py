@@ -291,7 +291,11 @@ class DailyProfile(ForecastModel):
                 if self.weekday_level_[wd[i]] > 0:
                     prior_ratio = self.weekday_level_[quiet] / self.weekday_level_[wd[i]]
                     prior_shape = self.profiles_[quiet]
-            found = self.event_ratio_.get(key) or self.event_ratio_.get(tag)
+            found = self.event_ratio_.get(key)
+            if found is None and (tag != "holiday" or classes[i] == "full"):
+                # a holiday's ratio learned on business days does not carry to a quiet day (a
+                # Sunday holiday is not a quarter of a Sunday): there the prior holds
+                found = self.event_ratio_.get(tag)
             if given is not None:
                 ratio = given
             elif found is not None:
