@@ -57,6 +57,7 @@ def test_days(history: pd.DataFrame, period: str = "score") -> list[pd.Timestamp
 
 def main() -> int:
     from openwfm.forecast import Forecaster
+    from openwfm.forecast.level_update import learn_level_rule
 
     t0 = time.perf_counter()
     history = load_bank(30)
@@ -65,7 +66,7 @@ def main() -> int:
     print(f"Anonymous Bank 1999, 30-min intervals: {len(days)} test days from {days[0].date()}")
     err = {(m, c): 0.0 for m in METHODS for c in CUTOFFS}
     act = dict.fromkeys(CUTOFFS, 0.0)
-    learned_k = []
+    rules = {c: [] for c in CUTOFFS}
     for n, day in enumerate(days):
         train = history[history["interval_start"] < day]
         model = Forecaster(horizon_days=1, country="IL").fit(train)
@@ -75,7 +76,9 @@ def main() -> int:
             & (history["interval_start"] < day + pd.Timedelta(days=1))
         ]
         truth = truth.set_index("interval_start")["offered"]
-        learned_k.append(model.shrink_k()["bank"])
+        past = model.dayahead_backtests()["bank"]
+        for cut in CUTOFFS:
+            rules[cut].append(learn_level_rule(past, pd.Timedelta(hours=cut), 30))
         for cut in CUTOFFS:
             as_of = day + pd.Timedelta(hours=cut)
             actuals = history[
@@ -111,7 +114,16 @@ def main() -> int:
         "ratio_half (targets < 1); never worse than un-updated: "
         f"{all(wape[('auto', c)] <= wape[('none', c)] for c in CUTOFFS)}"
     )
-    print(f"learned shrink k (contacts): median {np.median(learned_k):.0f}")
+    print("learned level rule per cut-off (window minutes, 0 = day so far: share of days; beta):")
+    for cut in CUTOFFS:
+        found = [r for r in rules[cut] if r is not None]
+        windows = pd.Series([r.window_minutes or 0 for r in found]).value_counts(normalize=True)
+        betas = [r.beta for r in found]
+        print(
+            f"  {cut:02d}:00  {len(found)} days, windows "
+            + ", ".join(f"{int(w)}: {share:.0%}" for w, share in windows.items())
+            + f"; beta median {np.median(betas):.2f} (min {min(betas):.2f}, max {max(betas):.2f})"
+        )
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -16,6 +16,7 @@ from openwfm.forecast import Forecaster
 from openwfm.forecast.factor import ROOT_SHIFT, FactorModel
 from openwfm.forecast.history import to_series
 from openwfm.forecast.intraday import learn_shrinkage, learn_shrinkage_by_hour
+from openwfm.forecast.level_update import MIN_LEARNING_DAYS, LevelRule, learn_level_rule
 from openwfm.forecast.versions import ForecastVersions
 
 
@@ -90,7 +91,9 @@ def fitted():
     return history, Forecaster(horizon_days=1, backtest_step_days=1).fit(history)
 
 
-@pytest.mark.parametrize("method", ["auto", "ratio", "ratio_half", "ratio_shrunk", "factor"])
+@pytest.mark.parametrize(
+    "method", ["auto", "ratio", "ratio_half", "ratio_shrunk", "ratio_window", "learned", "factor"]
+)
 def test_update_on_a_day_running_at_forecast_changes_nothing(fitted, method):
     history, model = fitted
     forecast = model.predict(1)
@@ -115,7 +118,7 @@ def test_update_follows_a_busy_morning_and_ratio_is_exact(fitted):
     np.testing.assert_allclose(ratio["forecast"].to_numpy(), 2 * original)
     auto = model.update(actuals, as_of)  # default forecast: the forecaster's own
     assert original.sum() < auto["forecast"].sum() < 2 * original.sum()
-    assert set(auto["method"]) == {"ratio_shrunk+window"}
+    assert set(auto["method"]) == {"learned"}  # 40 days of history to learn from
 
 
 def test_update_rejects_bad_actuals(fitted):
@@ -159,6 +162,40 @@ def test_shrinkage_per_hour_ignores_an_uninformative_first_hour():
     )
     assert set(k) == set(range(24))
     assert k[9] > 4 * k[12]
+
+
+def past_days(n_days, morning_sd, carry, seed=2):
+    """Past day-ahead forecasts (100 per hour, 08-20h) against actuals whose morning (08-12h)
+    level is off by ``exp(N(0, morning_sd))`` and the afternoon by that to the power ``carry``
+    (times its own small noise)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in pd.date_range("2024-01-01", periods=n_days, freq="D"):
+        morning = rng.normal(0, morning_sd)
+        afternoon = carry * morning + rng.normal(0, 0.02)
+        for h in range(8, 20):
+            level = np.exp(morning if h < 12 else afternoon)
+            rows.append((day + pd.Timedelta(hours=h), rng.poisson(100 * level), 100.0))
+    return pd.DataFrame(rows, columns=["interval_start", "actual", "forecast"])
+
+
+def test_learned_level_rule_follows_what_the_morning_says_about_the_afternoon():
+    noon = pd.Timedelta(hours=12)
+    carried = learn_level_rule(past_days(60, 0.2, 1.0), noon, 60)
+    halfway = learn_level_rule(past_days(60, 0.2, 0.5), noon, 60)
+    unrelated = learn_level_rule(past_days(60, 0.2, 0.0), noon, 60)
+    assert carried.beta >= 0.85 and carried.days == 60
+    assert 0.3 <= halfway.beta <= 0.7
+    assert unrelated.beta <= 0.1
+    # too few past days: no rule (the caller falls back to the shrunk ratio)
+    assert learn_level_rule(past_days(MIN_LEARNING_DAYS - 1, 0.2, 1.0), noon, 60) is None
+    # a day at its forecast stays there; a busy morning moves the rest by ratio ** beta
+    starts = pd.date_range("2024-06-03 08:00", periods=4, freq="h").to_numpy()
+    as_of = pd.Timestamp("2024-06-03 12:00")
+    rule = LevelRule(None, 0.5, 60)
+    assert rule.multiplier(starts, np.full(4, 100.0), np.full(4, 100.0), as_of) == 1.0
+    busy = rule.multiplier(starts, np.full(4, 144.0), np.full(4, 100.0), as_of)
+    assert busy == pytest.approx(np.sqrt(577 / 401))
 
 
 # -- CLI ---------------------------------------------------------------------------------------

@@ -489,9 +489,9 @@ def run_reforecast(
     raw = pd.read_csv(actuals, dtype={"queue": "string"})
     checked = validate_actuals(raw, fc, cutoff, minutes, source=str(actuals))
     fitted = fit_on_actuals_history(checked, cutoff, minutes, country)
-    if method == "factor" and fitted is None:
+    if method in ("factor", "learned") and fitted is None:
         raise ParameterError(
-            "the factor update needs at least 14 days of history in the actuals file "
+            f"the {method} update needs at least 14 days of history in the actuals file "
             "(rows before the day of --as-of)",
             field="--method",
         )
@@ -503,6 +503,9 @@ def run_reforecast(
         method,
         shrink_k=None if fitted is None else fitted.shrink_k_by_hour(),
         factor_models=None if fitted is None or method != "factor" else fitted.factor_models(),
+        backtests=None
+        if fitted is None or method not in ("auto", "learned")
+        else fitted.dayahead_backtests(),
     )
     used = sorted(set(updated["method"])) if len(updated) else [method]
     written = updated[list(fc.columns)].copy()
@@ -528,7 +531,7 @@ def register_reforecast(app: typer.Typer) -> None:
         method: str = typer.Option(
             "auto",
             "--method",
-            help="auto, none, ratio, ratio_window, ratio_half, ratio_shrunk or factor.",
+            help="auto, none, ratio, ratio_window, ratio_half, ratio_shrunk, learned or factor.",
         ),
         country: str = typer.Option(
             None, "--country", help="Holidays of this country, for the history in --actuals."

@@ -282,10 +282,12 @@ class Forecaster:
         ``as_of`` (earlier days are ignored here: refit to learn from them). ``forecast``: the
         forecast table to update (a version a schedule was built on); default: this forecaster's
         own :meth:`predict` for that day, which must lie within 31 days after the history.
-        ``method``: one of :data:`~openwfm.forecast.intraday.UPDATE_METHODS`; ``auto`` averages
-        the cumulative ratio shrunk by a weight learned from this forecaster's own backtest
-        with the last two hours' ratio shrunk halfway toward 1; early in the day both barely
-        move. ``factor``: the day's scores of a :class:`~openwfm.forecast.factor.FactorModel`
+        ``method``: one of :data:`~openwfm.forecast.intraday.UPDATE_METHODS`; ``auto`` is
+        ``learned``: the morning's level ratio raised to a power learned, with its window, for
+        this cut-off time from this forecaster's day-ahead backtest over the last 120 days
+        (:meth:`dayahead_backtests`), so an uninformative morning barely moves the forecast
+        (without 10 such days: the shrunk ratio averaged with the half-shrunk window ratio).
+        ``factor``: the day's scores of a :class:`~openwfm.forecast.factor.FactorModel`
         fitted on this history, re-estimated from the morning.
 
         Returns the forecast's columns for the intervals of that day ending after ``as_of`` (same
@@ -320,7 +322,20 @@ class Forecaster:
             method,
             shrink_k=self.shrink_k_by_hour(),
             factor_models=self.factor_models() if method == "factor" else None,
+            backtests=self.dayahead_backtests() if method in ("auto", "learned") else None,
         )
+
+    def dayahead_backtests(self) -> dict[str, pd.DataFrame | None]:
+        """Per queue, the chosen method's day-ahead backtest over the last 120 days (cached):
+        what the ``learned`` intraday update learns from."""
+        from openwfm.forecast.level_update import dayahead_backtest
+
+        if not hasattr(self, "dayahead_backtests_"):
+            self.dayahead_backtests_ = {
+                q: dayahead_backtest(m, self.series_[q], self.calendar_)
+                for q, m in self.models_.items()
+            }
+        return self.dayahead_backtests_
 
     def shrink_k(self) -> dict[str, float]:
         """Per queue, the ``ratio_shrunk`` pseudo-count learned from the auto pick's backtest."""

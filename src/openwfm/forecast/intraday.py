@@ -19,12 +19,14 @@ forecast:
   :class:`~openwfm.forecast.factor.FactorModel` are re-estimated from the morning (Kalman step,
   prior = the day-ahead score forecast), and the multiplier is posterior / prior per interval.
   It also learns *shape* (a busy morning peak that predicts a busy afternoon peak);
-* ``auto`` (default, reported as ``ratio_shrunk+window``): the mean of the ``ratio_shrunk``
-  multiplier (the day's level so far, learned shrinkage) and the window ratio over the last
-  ``window_minutes`` shrunk halfway toward 1 (the recent drift). Chosen on Anonymous Bank days of
-  April-June 1999 with the day-of-month day-ahead model, among the updates never worse than no
-  update at any cut-off (``factor``, which once made the default with ``ratio_shrunk``, was
-  worse than no update at 09:00 and 12:00 there); ``bench/intraday.py`` scores July-December.
+* ``learned``: the morning's level ratio over a window, raised to a power ``beta``; window and
+  ``beta`` learned per cut-off time from the forecaster's day-ahead backtest over the last 120
+  days (:mod:`openwfm.forecast.level_update`), so early in the day, where the morning says
+  little, it barely moves and later it trusts the actuals;
+* ``auto`` (default): ``learned`` when there are at least 10 past days to learn from, otherwise
+  (reported as ``ratio_shrunk+window``) the mean of the ``ratio_shrunk`` multiplier and the
+  window ratio over the last ``window_minutes`` shrunk halfway toward 1. ``bench/intraday.py``
+  chooses on April-June and scores July-December on the Anonymous Bank.
 
 A multiplier never turns a forecast negative; prediction bounds are scaled with the forecast.
 """
@@ -43,8 +45,18 @@ from openwfm.errors import ParameterError
 if TYPE_CHECKING:
     from openwfm.forecast.factor import FactorModel
     from openwfm.forecast.forecaster import Forecaster
+    from openwfm.forecast.level_update import LevelRule
 
-UPDATE_METHODS = ("auto", "none", "ratio", "ratio_window", "ratio_half", "ratio_shrunk", "factor")
+UPDATE_METHODS = (
+    "auto",
+    "none",
+    "ratio",
+    "ratio_window",
+    "ratio_half",
+    "ratio_shrunk",
+    "learned",
+    "factor",
+)
 DEFAULT_SHRINK_K = 150.0  # contacts: phi ~ 1.5 over a 10% daily level error (tau^2 = 0.01)
 # Prior score variance of the factor update relative to the model's own AR(1) forecast variance;
 # chosen on Anonymous Bank days of April-June 1999 (x0.5 beat x1 and x0.25 at 12:00; x1 was
@@ -183,13 +195,16 @@ def update_queue_day(
     shrink_k: float | dict[int, float] = DEFAULT_SHRINK_K,
     factor_model: FactorModel | None = None,
     window_minutes: int = 120,
+    level_rule: LevelRule | None = None,
 ) -> pd.DataFrame:
     """Re-forecast one queue's day: the rows of ``forecast_day`` after ``as_of``, rescaled.
 
     ``forecast_day``: that day's forecast rows (``interval_start, forecast`` and optional bound
     columns). ``actual_day``: ``interval_start, offered`` of that day's intervals ended by
     ``as_of``. ``factor_model``: a fitted :class:`~openwfm.forecast.factor.FactorModel` of the
-    queue (needed by ``factor``). Returns
+    queue (needed by ``factor``); ``level_rule``: the
+    :class:`~openwfm.forecast.level_update.LevelRule` learned for this cut-off (needed by
+    ``learned``; ``auto`` uses it when given). Returns
     the rows of intervals ending after ``as_of`` with the forecast (and bounds) multiplied and a
     ``method`` column naming the update used.
     """
@@ -214,9 +229,22 @@ def update_queue_day(
     )
     if isinstance(shrink_k, dict):  # learned per cut-off hour
         shrink_k = shrink_k.get(as_of.hour, DEFAULT_SHRINK_K)
-    used = "ratio_shrunk+window" if method == "auto" else method
+    used = method
+    if method == "auto":
+        used = "learned" if level_rule is not None else "ratio_shrunk+window"
     out = fc.loc[rest].copy()
-    if used == "factor":
+    if used == "learned":
+        if level_rule is None:
+            raise ParameterError(
+                "the learned update needs at least 10 past days of history to learn from",
+                field="method",
+            )
+        seen = pd.to_datetime(merged["interval_start"]).to_numpy()
+        level = level_rule.multiplier(
+            seen, merged["offered"].to_numpy(float), merged["forecast"].to_numpy(float), as_of
+        )
+        mult = np.full(len(out), level)
+    elif used == "factor":
         if factor_model is None:
             raise ParameterError(
                 "the factor update needs a history to fit the factor model on", field="method"
@@ -369,13 +397,18 @@ def update_forecast(
     method: str = "auto",
     shrink_k: dict[str, float | dict[int, float]] | None = None,
     factor_models: dict | None = None,
+    backtests: dict[str, pd.DataFrame | None] | None = None,
 ) -> pd.DataFrame:
     """Re-forecast every queue of ``forecast`` for the rest of ``as_of``'s day.
 
-    ``actuals`` must already be validated (:func:`validate_actuals`). ``shrink_k`` and
-    ``factor_models`` are per queue (missing queues: default ``k``, no factor model); a
-    queue's ``k`` may be one number or one per cut-off hour.
+    ``actuals`` must already be validated (:func:`validate_actuals`). ``shrink_k``,
+    ``factor_models`` and ``backtests`` are per queue (missing queues: default ``k``, no factor
+    model, nothing to learn from); a queue's ``k`` may be one number or one per cut-off hour;
+    ``backtests`` are past day-ahead forecasts against actuals
+    (:func:`~openwfm.forecast.level_update.dayahead_backtest`) the ``learned`` update learns from.
     """
+    from openwfm.forecast.level_update import learn_level_rule
+
     as_of = pd.Timestamp(as_of)
     day = as_of.normalize()
     starts = pd.to_datetime(forecast["interval_start"])
@@ -383,6 +416,10 @@ def update_forecast(
     frames = []
     for queue, part in forecast[in_day.to_numpy()].groupby("queue", sort=True):
         acts = actuals[(actuals["queue"] == str(queue)) & (actuals["interval_start"] >= day)]
+        rule = None
+        if method in ("auto", "learned"):
+            past = (backtests or {}).get(str(queue))
+            rule = learn_level_rule(past, as_of - day, interval_minutes)
         frames.append(
             update_queue_day(
                 part,
@@ -392,6 +429,7 @@ def update_forecast(
                 method,
                 (shrink_k or {}).get(str(queue), DEFAULT_SHRINK_K),
                 (factor_models or {}).get(str(queue)),
+                level_rule=rule,
             )
         )
     if not frames:
@@ -448,8 +486,9 @@ def fit_on_actuals_history(
 ) -> Forecaster | None:
     """A day-ahead ``profile`` forecaster fitted on the actuals' days before ``as_of``'s day.
 
-    Gives the learned shrinkage and the factor models for the update; None when fewer than 14
-    days of history are given (the update then uses the default shrinkage, no factor model).
+    Gives the day-ahead backtest the ``learned`` update learns from, the learned shrinkage and
+    the factor models; None when fewer than 14 days of history are given (the update then uses
+    the default shrinkage, no factor model).
     """
     from openwfm.forecast.forecaster import Forecaster
     from openwfm.forecast.history import to_series
