@@ -41,7 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from forecast import load_bank  # noqa: E402
 
 CUTOFFS = (9, 10, 12, 14)
-METHODS = ("none", "ratio", "ratio_half", "ratio_window", "ratio_shrunk", "factor", "auto")
+METHODS = (
+    "none",
+    "ratio",
+    "ratio_half",
+    "ratio_window",
+    "ratio_shrunk",
+    "factor",
+    "learned_factor",
+    "auto",
+)
 
 
 def test_days(history: pd.DataFrame, period: str = "score") -> list[pd.Timestamp]:

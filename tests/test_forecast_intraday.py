@@ -92,7 +92,17 @@ def fitted():
 
 
 @pytest.mark.parametrize(
-    "method", ["auto", "ratio", "ratio_half", "ratio_shrunk", "ratio_window", "learned", "factor"]
+    "method",
+    [
+        "auto",
+        "ratio",
+        "ratio_half",
+        "ratio_shrunk",
+        "ratio_window",
+        "learned",
+        "factor",
+        "learned_factor",
+    ],
 )
 def test_update_on_a_day_running_at_forecast_changes_nothing(fitted, method):
     history, model = fitted
@@ -235,6 +245,7 @@ def test_reforecast_cli_writes_the_rest_of_the_day(cli_files):
         "--as-of", as_of.isoformat(), "--out", str(out), "--versions", str(store),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert "method learned" in run.stdout  # the default learns from the history in A.csv
     with ForecastVersions(store) as versions:
         listed = versions.list()
         parent = versions.find(pd.read_csv(f_path))
@@ -297,3 +308,20 @@ def test_reforecast_cli_bad_actuals_one_line_error(cli_files, case, field, words
     assert len(message.splitlines()) == 1, message
     assert f"{bad}:{line}" in message and field in message and words in message, message
     assert not out.exists()
+
+
+def test_reforecast_cli_learned_without_history_is_a_one_line_error(cli_files):
+    folder, f_path, a_path, as_of, n_history = cli_files
+    today = pd.read_csv(a_path).iloc[n_history:]
+    path = folder / "A_today.csv"
+    today.to_csv(path, index=False)
+    out = folder / "F2_today.csv"
+    args = ["reforecast", "--forecast", str(f_path), "--actuals", str(path)]
+    args += ["--as-of", as_of.isoformat(), "--out", str(out)]
+    run = openwfm(*args, "--method", "learned")
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1 and "--method" in run.stderr, run.stderr
+    assert not out.exists()
+    fallback = openwfm(*args)  # auto without history: the default shrunk ratio
+    assert fallback.returncode == 0, fallback.stderr
+    assert "ratio_shrunk+window" in fallback.stdout

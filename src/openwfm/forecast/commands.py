@@ -457,6 +457,8 @@ def run_reforecast(
 
     from openwfm.forecast.history import infer_interval_minutes
     from openwfm.forecast.intraday import (
+        FACTOR_METHODS,
+        LEARNED_METHODS,
         UPDATE_METHODS,
         fit_on_actuals_history,
         read_forecast_csv,
@@ -489,7 +491,7 @@ def run_reforecast(
     raw = pd.read_csv(actuals, dtype={"queue": "string"})
     checked = validate_actuals(raw, fc, cutoff, minutes, source=str(actuals))
     fitted = fit_on_actuals_history(checked, cutoff, minutes, country)
-    if method in ("factor", "learned") and fitted is None:
+    if method in FACTOR_METHODS + LEARNED_METHODS[1:] and fitted is None:
         raise ParameterError(
             f"the {method} update needs at least 14 days of history in the actuals file "
             "(rows before the day of --as-of)",
@@ -502,9 +504,11 @@ def run_reforecast(
         minutes,
         method,
         shrink_k=None if fitted is None else fitted.shrink_k_by_hour(),
-        factor_models=None if fitted is None or method != "factor" else fitted.factor_models(),
+        factor_models=None
+        if fitted is None or method not in FACTOR_METHODS
+        else fitted.factor_models(),
         backtests=None
-        if fitted is None or method not in ("auto", "learned")
+        if fitted is None or method not in LEARNED_METHODS
         else fitted.dayahead_backtests(),
     )
     used = sorted(set(updated["method"])) if len(updated) else [method]
@@ -531,7 +535,8 @@ def register_reforecast(app: typer.Typer) -> None:
         method: str = typer.Option(
             "auto",
             "--method",
-            help="auto, none, ratio, ratio_window, ratio_half, ratio_shrunk, learned or factor.",
+            help="auto, none, ratio, ratio_window, ratio_half, ratio_shrunk, learned, factor or "
+            "learned_factor.",
         ),
         country: str = typer.Option(
             None, "--country", help="Holidays of this country, for the history in --actuals."

@@ -295,7 +295,12 @@ class Forecaster:
         :class:`~openwfm.errors.DataError` for actuals after ``as_of``, of an unknown queue, of a
         closed interval, or duplicated; nothing is changed in place.
         """
-        from openwfm.forecast.intraday import update_forecast, validate_actuals
+        from openwfm.forecast.intraday import (
+            FACTOR_METHODS,
+            LEARNED_METHODS,
+            update_forecast,
+            validate_actuals,
+        )
 
         if not hasattr(self, "models_"):
             raise ParameterError("call fit() before update()", field="Forecaster")
@@ -321,8 +326,8 @@ class Forecaster:
             minutes,
             method,
             shrink_k=self.shrink_k_by_hour(),
-            factor_models=self.factor_models() if method == "factor" else None,
-            backtests=self.dayahead_backtests() if method in ("auto", "learned") else None,
+            factor_models=self.factor_models() if method in FACTOR_METHODS else None,
+            backtests=self.dayahead_backtests() if method in LEARNED_METHODS else None,
         )
 
     def dayahead_backtests(self) -> dict[str, pd.DataFrame | None]:

@@ -23,6 +23,7 @@ forecast:
   ``beta`` learned per cut-off time from the forecaster's day-ahead backtest over the last 120
   days (:mod:`openwfm.forecast.level_update`), so early in the day, where the morning says
   little, it barely moves and later it trusts the actuals;
+* ``learned_factor``: the mean of the ``learned`` and ``factor`` multipliers (level and shape);
 * ``auto`` (default): ``learned`` when there are at least 10 past days to learn from, otherwise
   (reported as ``ratio_shrunk+window``) the mean of the ``ratio_shrunk`` multiplier and the
   window ratio over the last ``window_minutes`` shrunk halfway toward 1. ``bench/intraday.py``
@@ -56,7 +57,10 @@ UPDATE_METHODS = (
     "ratio_shrunk",
     "learned",
     "factor",
+    "learned_factor",
 )
+FACTOR_METHODS = ("factor", "learned_factor")  # updates that need a fitted factor model
+LEARNED_METHODS = ("auto", "learned", "learned_factor")  # updates that learn from a backtest
 DEFAULT_SHRINK_K = 150.0  # contacts: phi ~ 1.5 over a 10% daily level error (tau^2 = 0.01)
 # Prior score variance of the factor update relative to the model's own AR(1) forecast variance;
 # chosen on Anonymous Bank days of April-June 1999 (x0.5 beat x1 and x0.25 at 12:00; x1 was
@@ -233,7 +237,7 @@ def update_queue_day(
     if method == "auto":
         used = "learned" if level_rule is not None else "ratio_shrunk+window"
     out = fc.loc[rest].copy()
-    if used == "learned":
+    if used in ("learned", "learned_factor"):
         if level_rule is None:
             raise ParameterError(
                 "the learned update needs at least 10 past days of history to learn from",
@@ -244,16 +248,17 @@ def update_queue_day(
             seen, merged["offered"].to_numpy(float), merged["forecast"].to_numpy(float), as_of
         )
         mult = np.full(len(out), level)
-    elif used == "factor":
+    if used in ("factor", "learned_factor"):
         if factor_model is None:
             raise ParameterError(
                 "the factor update needs a history to fit the factor model on", field="method"
             )
-        mult = factor_multipliers(factor_model, actual_day, fc, rest.to_numpy(), interval_minutes)
+        shape = factor_multipliers(factor_model, actual_day, fc, rest.to_numpy(), interval_minutes)
+        mult = shape if used == "factor" else 0.5 * (mult + shape)
     elif used == "ratio_shrunk+window":
         window = ratio_multiplier("ratio_window", state)
         mult = np.full(len(out), 0.5 * (shrunk_ratio(state, shrink_k) + 1.0 + 0.5 * (window - 1)))
-    else:
+    elif used != "learned":
         mult = np.full(len(out), ratio_multiplier(used, state, shrink_k))
     mult = np.clip(np.nan_to_num(mult, nan=1.0), 0.0, None)
     for column in SCALED_COLUMNS:
@@ -417,7 +422,7 @@ def update_forecast(
     for queue, part in forecast[in_day.to_numpy()].groupby("queue", sort=True):
         acts = actuals[(actuals["queue"] == str(queue)) & (actuals["interval_start"] >= day)]
         rule = None
-        if method in ("auto", "learned"):
+        if method in LEARNED_METHODS:
             past = (backtests or {}).get(str(queue))
             rule = learn_level_rule(past, as_of - day, interval_minutes)
         frames.append(
