@@ -132,3 +132,34 @@ def _inbox_empty(router) -> bool:
 
     with router.store.read() as connection:
         return not outbox.inbox_waiting(connection, "tiny")
+
+
+def test_offers_whose_guard_fails_at_commit_write_nothing(tmp_path, postgres_url):
+    """The offers of a pass go with its COMMIT in one round trip; when a planned offer is no
+    longer possible the guard fails the whole transaction (GuardFailed, nothing written)."""
+    import pytest
+
+    from openwfm.routing import operations as O
+    from openwfm.routing import transitions as T
+
+    router = make_router(tmp_path, url=postgres_url)
+    router.setup()
+    O.set_presence(router, "tiny", "cat", "available")
+    _, created = O.create_contact(router, "tiny", "k1", {"queue": "email"}, None)
+    events = len(_events(router))
+    with pytest.raises(T.GuardFailed):  # offered already: the plan no longer holds
+        with router.store.write("tiny") as connection:
+            tx = T.Tx(connection, "tiny", router.now(), lock=False)
+            contact = T.contact_row(tx, created["id"])
+            T.make_offers(tx, [T.PlannedOffer(contact, "cat", 0.8, "email", 1)], 30.0)
+            tx.commit()
+    assert len(O.agent_offers(router, "tiny", "cat")) == 1 and len(_events(router)) == events
+    O.set_presence(router, "tiny", "cat", "away")  # the store is usable after the failure
+    assert O.get_contact(router, "tiny", created["id"])["state"] == "queued"
+    router.store.dispose()
+
+
+def _events(router):
+    from openwfm.routing import events as E
+
+    return E.list_events(router.store, "tiny", 0)

@@ -1,20 +1,17 @@
 """Several router processes on one PostgreSQL database: per-center write order and the
 routing lease.
 
-* Every write transaction of a center first takes ``pg_advisory_xact_lock`` on that center
-  (:func:`begin_statement`, sent with its ``BEGIN`` in one round trip by
-  :meth:`openwfm.routing.store.Store.write`; :func:`lock_center` for a transaction already
-  open): the center's state changes and routing passes run one at a time across every
-  process, like SQLite's single writer, and each reads what the previous one committed (READ
-  COMMITTED).
-  The guarded updates and the table constraints stay the last line of defence. The lock goes
-  with the transaction, so a killed process never leaves it held.
-* The timer loop of a center (the sweeper: offer expiry, escalation, TTL, wrap-up limit) runs in
+* The routing loop of a center (:mod:`openwfm.routing.loop`: routing passes and timers) runs in
   one process at a time: the one whose dedicated session holds ``pg_try_advisory_lock`` on the
   center (:class:`RoutingLease`). When that process dies its session ends, PostgreSQL releases
-  the lock and the next process to poll takes the lease over (within one poll interval).
-* No NOTIFY: API processes route in the transaction that made routing possible, so nothing
-  waits for a wake-up; the lease holder polls the timers every ``sweep_interval_s``.
+  the lock and the next process to check takes the lease over (within ``sweep_interval_s``).
+  API transactions then take no per-center lock: they only record their change.
+* Without a routing loop (the virtual clock, command-line writes) every write transaction of a
+  center first takes ``pg_advisory_xact_lock`` on that center (:func:`begin_statement`, sent
+  with its ``BEGIN`` in one round trip by :meth:`openwfm.routing.store.Store.write`;
+  :func:`lock_center` for a transaction already open) and routes in the same transaction, like
+  SQLite's single writer. The lock goes with the transaction, so a killed process never leaves
+  it held. The guarded updates and the table constraints stay the last line of defence.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ clock.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("openwfm.router")
 
+SWITCH_INTERVAL_S = 0.001
 RETRIED_SQLSTATES = ("40001", "40P01")  # serialization failure, deadlock: run the pass again
 
 
@@ -95,6 +97,10 @@ class RoutingLoop:
 
     # --- the loop ---------------------------------------------------------------------------
     def start(self) -> RoutingLoop:
+        # a pass waits on the store several times; with request threads busy in Python each
+        # wait ends with a wait for the interpreter lock, up to the switch interval (5 ms by
+        # default) per busy thread: a routing process switches threads every 1 ms at most
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread.start()
         return self
 

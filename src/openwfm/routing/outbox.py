@@ -89,7 +89,9 @@ def insert_numbered_events(connection: Connection, center: str, rows: list[dict]
     connection.execute(text(sql), params)
 
 
-def commit_with_events(connection: Connection, center: str, rows: list[dict]) -> None:
+def commit_with_events(
+    connection: Connection, center: str, rows: list[dict], before: list | None = None
+) -> None:
     """Insert the transaction's events (numbered) and commit. PostgreSQL: the insert and the
     COMMIT go in one round trip (psycopg's pipeline); the caller's context then finds the
     transaction committed. Elsewhere the events are inserted and the caller commits."""
@@ -99,6 +101,8 @@ def commit_with_events(connection: Connection, center: str, rows: list[dict]) ->
         return
     driver = connection.connection.dbapi_connection
     with driver.pipeline():
+        for sql, params in before or ():  # guarded writes: a failure aborts the COMMIT
+            driver.execute(sql, params)
         if rows:
             sql, params = _numbered_events_sql(center, rows, lambda name: f"%({name})s")
             driver.execute(sql, params)

@@ -1,8 +1,10 @@
 """The router's durable store: tables, constraints and the state machines they guard.
 
 One durable truth: every state change is one transaction holding the change itself, its
-events (with a gap-free per-center sequence number) and, for creates, the idempotency record.
-Nothing answers 2xx before that transaction commits. SQLite (embedded, one writer at a time:
+events and, for creates, the idempotency record (events get their gap-free per-center number
+in that transaction, or - with the PostgreSQL routing loop - in the routing pass that takes
+them from the inbox: :mod:`openwfm.routing.outbox`). Nothing answers 2xx before that
+transaction commits. SQLite (embedded, one writer at a time:
 every write transaction starts with ``BEGIN IMMEDIATE``) and PostgreSQL run the same
 SQLAlchemy Core statements; state changes are guarded updates (``UPDATE ... WHERE state = 'x'``
 whose affected-row count is checked), and the constraints below are the last line of defence.
@@ -418,27 +420,40 @@ def postgres_driver_url(url: str) -> str:
     return url
 
 
-def write_offers(connection: Connection, center: str, rows: list[dict], slots: dict) -> int:
-    """PostgreSQL: the offers of one routing pass in one statement. Each planned contact goes
-    ``queued -> offered``, each agent takes its slots (available, idle or on the channel,
+GUARD_SQLSTATE = "OWG01"  # raised by router_guard(ok, what) (migration 0005) when not ok
+
+
+def write_offers(
+    connection: Connection, center: str, rows: list[dict], slots: dict, mark=None
+) -> tuple[str, dict]:
+    """PostgreSQL: the offers of one routing pass as one guarded statement (SQL, parameters;
+    ``mark(name)`` writes a parameter placeholder, ``:name`` by default). Each planned contact
+    goes ``queued -> offered``, each agent takes its slots (available, idle or on the channel,
     within its limit: ``slots`` maps ``(agent, channel, limit)`` to a count, one entry per
-    agent), and an offer row is inserted for every pair whose contact and agent both changed.
-    Returns the offers inserted: fewer than ``rows`` means a guard failed (roll back)."""
+    agent), and an offer row is inserted for every pair whose contact and agent both changed;
+    fewer offers than ``rows`` fails the statement (``router_guard``: SQLSTATE
+    :data:`GUARD_SQLSTATE`), so it can go with the ``COMMIT`` in one round trip."""
+    mark = mark or (lambda name: f":{name}")
     params: dict = {
         "center": center,
         "now": rows[0]["created_s"],
         "expires": rows[0]["expires_at_s"],
+        "count": len(rows),
     }
     planned = []
     for k, row in enumerate(rows):
-        planned.append(f"(:c{k}, :o{k}, :a{k})")
+        planned.append(f"({mark(f'c{k}')}, {mark(f'o{k}')}, {mark(f'a{k}')})")
         params.update(
             {f"c{k}": row["contact_id"], f"o{k}": row["offer_id"], f"a{k}": row["agent_id"]}
         )
     taking = []
     for k, ((agent_id, channel, limit), count) in enumerate(slots.items()):
-        taking.append(f"(:g{k}, CAST(:n{k} AS INTEGER), :h{k}, CAST(:l{k} AS INTEGER))")
+        taking.append(
+            f"({mark(f'g{k}')}, CAST({mark(f'n{k}')} AS INTEGER), {mark(f'h{k}')}, "
+            f"CAST({mark(f'l{k}')} AS INTEGER))"
+        )
         params.update({f"g{k}": agent_id, f"n{k}": count, f"h{k}": channel, f"l{k}": limit})
+    center_mark = mark("center")
     sql = (
         f"WITH planned(contact_id, offer_id, agent_id) AS (VALUES {', '.join(planned)}), "
         "offered AS (UPDATE router_contacts AS c SET state = 'offered', "
@@ -447,16 +462,20 @@ def write_offers(connection: Connection, center: str, rows: list[dict], slots: d
         "RETURNING c.contact_id), "
         "taken AS (UPDATE router_agents AS a SET load = a.load + s.k, channel = s.channel, "
         f"load_limit = s.lim FROM (VALUES {', '.join(taking)}) AS s(agent_id, k, channel, lim) "
-        "WHERE a.center = :center AND a.agent_id = s.agent_id AND a.status = 'available' "
+        f"WHERE a.center = {center_mark} AND a.agent_id = s.agent_id "
+        "AND a.status = 'available' "
         "AND (a.load = 0 OR a.channel = s.channel) AND a.load + s.k <= s.lim "
-        "RETURNING a.agent_id) "
-        "INSERT INTO router_offers (offer_id, center, contact_id, agent_id, state, active, "
-        "created_s, expires_at_s) SELECT planned.offer_id, :center, planned.contact_id, "
-        "planned.agent_id, 'pending', true, :now, :expires FROM planned "
+        "RETURNING a.agent_id), "
+        "inserted AS (INSERT INTO router_offers (offer_id, center, contact_id, agent_id, state, "
+        f"active, created_s, expires_at_s) SELECT planned.offer_id, {center_mark}, "
+        f"planned.contact_id, planned.agent_id, 'pending', true, {mark('now')}, "
+        f"{mark('expires')} FROM planned "
         "JOIN offered ON offered.contact_id = planned.contact_id "
-        "JOIN taken ON taken.agent_id = planned.agent_id"
+        "JOIN taken ON taken.agent_id = planned.agent_id RETURNING 1) "
+        f"SELECT router_guard((SELECT count(*) FROM inserted) = {mark('count')}, "
+        "'planned offers no longer possible')"
     )
-    return connection.execute(text(sql), params).rowcount
+    return sql, params
 
 
 PRESENCE_SQL = """

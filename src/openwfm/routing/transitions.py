@@ -34,6 +34,8 @@ class Tx:
     now: float
     pending_events: list[dict] = field(default_factory=list)
     reroute: bool = False  # something changed that may allow new offers
+    # PostgreSQL: guarded statements (SQL, parameters) sent with the COMMIT (the last writes)
+    deferred: list[tuple[str, dict]] = field(default_factory=list)
     lock: bool = True  # False: the center's write lock is held already, or only reading
 
     def __post_init__(self) -> None:
@@ -70,8 +72,18 @@ class Tx:
 
     def commit(self) -> None:
         """Insert the pending events and commit (PostgreSQL: in one round trip)."""
-        outbox.commit_with_events(self.connection, self.center, self.pending_events)
+        import psycopg
+
+        try:
+            outbox.commit_with_events(
+                self.connection, self.center, self.pending_events, self.deferred
+            )
+        except psycopg.Error as error:
+            if error.sqlstate == S.GUARD_SQLSTATE:
+                raise GuardFailed(str(error).strip()) from error
+            raise
         self.pending_events = []
+        self.deferred = []
 
     def commit_to_inbox(self) -> int | None:
         """Routing loop (PostgreSQL): leave the events in the inbox for the center's routing
@@ -198,8 +210,9 @@ class PlannedOffer:
 
 def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
     """Offer each planned contact (queued) to its agent (available, with free slots), guarded:
-    PostgreSQL in one statement (:func:`openwfm.routing.store.write_offers`), elsewhere one
-    update of the contacts, one of each agent and one insert of the offers."""
+    PostgreSQL in one statement sent with the COMMIT (:func:`openwfm.routing.store.write_offers`;
+    the transaction's last write), elsewhere one update of the contacts, one of each agent and
+    one insert of the offers."""
     if not planned:
         return
     offer_ids = {p.contact.contact_id: new_id("off") for p in planned}
@@ -223,9 +236,10 @@ def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
     ]
     one_row_per_agent = len({agent for agent, _, _ in slots}) == len(slots)
     if tx.connection.dialect.name == "postgresql" and one_row_per_agent:
-        written = S.write_offers(tx.connection, tx.center, rows, slots)
-        if written != len(rows):
-            raise GuardFailed(f"{len(rows) - written} planned offer(s) no longer possible")
+        # guarded in SQL, sent with the COMMIT in one round trip (see Tx.commit)
+        tx.deferred.append(
+            S.write_offers(tx.connection, tx.center, rows, slots, lambda name: f"%({name})s")
+        )
     else:
         _write_offers(tx, rows, slots)
     for row, p in zip(rows, planned, strict=True):
