@@ -29,7 +29,11 @@ the best baseline (was 0.827), week-ahead 0.813x; 80% coverage 79.9% / 80.4%; 14
 6 queues in 19.4 s. Long term: 0.743x the best of AutoETS / AutoARIMA.
 
 Run: .venv/bin/python bench/forecast.py [classic] [nested] [longterm]   (all by default;
-about 3 minutes for the classic part, 20-30 for the nested one on 2 busy cores)
+about 3 minutes for the classic part, 20-30 for the nested one on 2 busy cores, over an hour
+at load 16+). Faster loops: NESTED_ONLY="IT desk" runs one series (one process per series in
+parallel, then ``nested-summary``); NESTED_REUSE_BASELINES=1 reuses the baselines' rows that
+an earlier run saved in NESTED_DIR (same series, horizon and origin step) and runs openwfm's
+variants only. Reported figures come from runs without it.
 """
 
 from __future__ import annotations
@@ -142,6 +146,10 @@ def nested_one(name: str, spec: tuple) -> pd.DataFrame:
         factories = {m: METHODS[m] for m in BASELINES}
         factories.update({v: make(horizon) for v, make in default_variants().items()})
         t = time.perf_counter()
+        saved = _saved_baselines(name, horizon, step)
+        if saved is not None:  # NESTED_REUSE_BASELINES=1: iterate on openwfm's models only
+            rows.extend(saved.itertuples(index=False, name=None))
+            factories = {m: f for m, f in factories.items() if m not in BASELINES}
         for method, factory in factories.items():
             bt = backtest_series(
                 series, {method: factory}, horizon, calendar=calendar, origins=origins
@@ -156,7 +164,27 @@ def nested_one(name: str, spec: tuple) -> pd.DataFrame:
         )
     table = pd.DataFrame(rows, columns=["series", "period", "horizon", "method", "wape", "origins"])
     print(table.to_string(index=False), flush=True)  # raw figures, kept if a later series fails
+    for horizon in horizons:
+        path = _baselines_path(name, horizon, step)
+        part = table[(table["horizon"] == horizon) & table["method"].isin(BASELINES)]
+        part.to_csv(path, index=False)
     return table
+
+
+def _baselines_path(name: str, horizon: int, step: int) -> Path:
+    folder = Path(os.environ.get("NESTED_DIR", "/tmp/openwfm-bench-nested"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"baselines_{name.replace(' ', '_')}_h{horizon}_step{step}.csv"
+
+
+def _saved_baselines(name: str, horizon: int, step: int) -> pd.DataFrame | None:
+    """The baselines' WAPE rows of an earlier run (same series, horizon and origins), when
+    NESTED_REUSE_BASELINES=1: a faster loop while changing openwfm's models. The figures
+    reported come from full runs without it."""
+    path = _baselines_path(name, horizon, step)
+    if os.environ.get("NESTED_REUSE_BASELINES") != "1" or not path.exists():
+        return None
+    return pd.read_csv(path)
 
 
 def nested_backtest() -> pd.DataFrame:
