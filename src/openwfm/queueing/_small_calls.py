@@ -18,19 +18,23 @@ _FLOATS = (float, int, np.floating, np.integer)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _service_level_kernel(a, n, h, t, out, fallback) -> bool:
+def _service_level_kernel(a, n, h, t, out, fallback) -> int:
+    """Fills ``out`` (and ``fallback``: the elements left to the general path); returns how
+    many were left, or -1 for an input the general path must reject."""
     size = a.size
     for i in range(size):
         # NaN fails every comparison; infinite target time is allowed
         if not (0.0 <= a[i] < np.inf and 0.0 <= n[i] < np.inf and 0.0 < h[i] < np.inf):
-            return False
+            return -1
         if not t[i] >= 0.0:
-            return False
+            return -1
     c = np.empty(size)
     not_c = np.empty(size)
     _core._erlang_c_chunk(a, n, c, not_c, fallback, 0, size)
+    left = 0
     for i in range(size):
         if fallback[i]:
+            left += 1
             continue
         if a[i] == 0.0:
             out[i] = 1.0
@@ -42,14 +46,32 @@ def _service_level_kernel(a, n, h, t, out, fallback) -> bool:
             else:
                 decay = -math.expm1(-(n[i] - a[i]) / h[i] * t[i])
             out[i] = min(not_c[i] + c[i] * decay, 1.0)
-    return True
+    return left
 
 
 def _flat(value, shape, size):
-    array = np.asarray(value, dtype=np.float64)
-    if array.shape != shape:
-        array = np.broadcast_to(array, shape)
-    return np.ascontiguousarray(array).reshape(size)
+    if isinstance(value, np.ndarray):
+        if value.shape == shape and value.dtype == np.float64 and value.flags.c_contiguous:
+            return value.reshape(size)  # (a view: the kernel only reads it)
+        array = value.astype(np.float64, copy=False)
+        if array.shape != shape:
+            array = np.broadcast_to(array, shape)
+        return np.ascontiguousarray(array).reshape(size)
+    return np.full(size, float(value))
+
+
+def _shape(values):
+    """The broadcast shape (None when the values do not broadcast): the common cases (arrays
+    of one shape and plain numbers) without NumPy's general rule."""
+    shapes = {v.shape for v in values if isinstance(v, np.ndarray)}
+    if len(shapes) == 1:
+        shape = shapes.pop()
+        if shape:
+            return shape
+    try:
+        return np.broadcast_shapes(*(np.shape(v) for v in values))
+    except ValueError:
+        return None
 
 
 def service_level(traffic, agents, aht_s, target_s, general):
@@ -59,9 +81,8 @@ def service_level(traffic, agents, aht_s, target_s, general):
     for v in values:
         if not (isinstance(v, np.ndarray) and v.dtype.kind in "fiu") and not isinstance(v, _FLOATS):
             return None
-    try:
-        shape = np.broadcast_shapes(*(np.shape(v) for v in values))
-    except ValueError:
+    shape = _shape(values)
+    if shape is None:
         return None
     size = math.prod(shape)
     if size == 0 or size > MAX_SIZE or not shape:
@@ -69,8 +90,9 @@ def service_level(traffic, agents, aht_s, target_s, general):
     a, n, h, t = (_flat(v, shape, size) for v in values)
     out = np.empty(size)
     fallback = np.zeros(size, dtype=np.bool_)
-    if not _service_level_kernel(a, n, h, t, out, fallback):
+    left = _service_level_kernel(a, n, h, t, out, fallback)
+    if left < 0:
         return None
-    if fallback.any():
+    if left:
         out[fallback] = general(a[fallback], n[fallback], h[fallback], t[fallback])
     return out.reshape(shape)
