@@ -139,6 +139,25 @@ def test_generic_mapping_errors_name_file_line_and_field(
     assert count(store) == 7
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("columns: {Call: callid}\n", "m.yaml: columns: unknown column(s) callid (known"),
+        ("columns: {Call: interaction_id\n", "m.yaml: invalid YAML"),
+        ("columns: {}\ndelimiter: ';;'\n", "m.yaml: delimiter: expected one character"),
+        ("columns: {}\ntime_format: '%Q'\n", "m.yaml: time_format: invalid strptime"),
+        ("colums: {Call: interaction_id}\nqueue: a\n", "m.yaml: columns: expected source"),
+    ],
+)
+def test_bad_mapping_file_is_one_line(text, expected, tmp_path, store, monkeypatch, capsys):
+    log = _write(tmp_path / "acd.csv", "Call,Skill,Start\nc1,billing,2024-05-06 09:00:00\n")
+    mapping = _write(tmp_path / "m.yaml", text)
+    args = ["ingest", log, "--format", "csv", "--mapping", mapping, "--store", store]
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("openwfm: error:"), err
+    assert expected in err
+
+
 def test_kpi_command_table_and_files(tmp_path, store, monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys, "kpi", "--store", store, "--by", "queue,segment")
     assert code == 0, err

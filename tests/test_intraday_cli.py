@@ -113,6 +113,15 @@ def test_adherence_command_bad_input_is_one_line_and_writes_nothing(case, tmp_pa
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_adherence_command_names_a_bad_mapping_file(tmp_path):
+    states, shifts, mapping = write_day(tmp_path, GOOD)
+    mapping.write_text("columns: {Agent: agent, When: ts, Status: state}\ntime_format: 5\n")
+    done = run("intraday", "adherence", "--states", str(states), "--schedule", str(shifts),
+               "--mapping", str(mapping), "--date", "2024-03-04")  # fmt: skip
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "map.yaml: columns: unknown column(s) agent (known columns: agent_id" in done.stderr
+
+
 def write_outlook_inputs(tmp_path: Path) -> list[str]:
     scenario = tmp_path / "center.yaml"
     scenario.write_text(

@@ -281,6 +281,17 @@ def test_survey_mapping_errors_name_file_line_and_field(
     assert table_rows(store, "survey_response") == 0
 
 
+def test_a_mapping_file_with_an_unknown_key_is_one_line(tmp_path, store, monkeypatch, capsys):
+    responses = tmp_path / "responses.csv"
+    responses.write_text("Call,Type,Answer\nc004,csat,3\n")
+    mapping = tmp_path / "survey_mapping.yaml"
+    mapping.write_text("columns: {Call: interaction_id, Type: kind, Answer: value}\nsep: ';'\n")
+    code, _, err = run(monkeypatch, capsys, "quality", "surveys", responses, "--mapping",
+                       mapping, "--store", store)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert "survey_mapping.yaml: sep: unknown key(s) sep (expected columns)" in err
+
+
 BAD_SURVEYS = {
     "unknown kind": ("c004,csat,4\nc005,sat,4\n", "s.csv:3: kind: unknown kind 'sat' (known: ces"),
     "empty score": ("c004,nps,\n", "s.csv:2: value: nps expects an integer 0..10, got ''"),

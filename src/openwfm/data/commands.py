@@ -14,80 +14,14 @@ def load_mapping(path: Path) -> dict:
     ``columns`` (that mapping) and optional ``channel``, ``queue``, ``time_format``,
     ``delimiter``. Returns keyword arguments for :func:`openwfm.data.readers.read_interactions`.
     """
-    import yaml
-
-    if not path.exists():
-        raise DataError("mapping file not found", file=str(path))
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise DataError(f"invalid YAML ({str(error).splitlines()[0]})", file=str(path)) from None
-    if not isinstance(content, dict):
-        raise DataError("expected a mapping of source column -> schema column", file=str(path))
-    options_keys = ("channel", "queue", "time_format", "delimiter")
-    if "columns" in content:
-        unknown = sorted(set(content) - {"columns", *options_keys})
-        if unknown:
-            raise DataError(
-                f"unknown key(s) {', '.join(unknown)} (expected columns, "
-                f"{', '.join(options_keys)})",
-                file=str(path),
-                field=unknown[0],
-            )
-        columns = content["columns"]
-        options = {k: content[k] for k in options_keys if k in content}
-    else:
-        columns, options = content, {}
-    if not isinstance(columns, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
-    ):
-        raise DataError("columns: expected source column -> schema column", file=str(path))
-    _check_mapping_options(path, columns, options)
-    return {"mapping": columns, **options}
-
-
-def _check_mapping_options(path: Path, columns: dict, options: dict) -> None:
-    """DataError naming the mapping file and key for a bad target, delimiter or time format."""
-    import datetime as dt
-
     from openwfm.data.schema import INTERACTION_COLUMNS
+    from openwfm.tables import load_mapping_file
 
-    unknown_targets = sorted(set(columns.values()) - set(INTERACTION_COLUMNS))
-    if unknown_targets:
-        raise DataError(
-            f"unknown schema column(s) {', '.join(unknown_targets)} "
-            f"(schema columns: {', '.join(INTERACTION_COLUMNS)})",
-            file=str(path),
-            field="columns",
-        )
-    for key in ("channel", "queue", "time_format", "delimiter"):
-        if key in options and not isinstance(options[key], str):
-            raise DataError(
-                f"expected a quoted string, got {options[key]!r}", file=str(path), field=key
-            )
-    if "delimiter" in options and len(options["delimiter"]) != 1:
-        raise DataError(
-            f"expected one character, got {options['delimiter']!r}",
-            file=str(path),
-            field="delimiter",
-        )
-    if "time_format" in options:
-        fmt = options["time_format"]
-        try:
-            dt.datetime.strptime(dt.datetime(2026, 10, 5, 8, 0).strftime(fmt), fmt)
-        except ValueError as error:
-            if "does not match" not in str(error) and "unconverted" not in str(error):
-                raise DataError(
-                    f"invalid strptime format {fmt!r} ({error})",
-                    file=str(path),
-                    field="time_format",
-                ) from None
-        if "%" not in fmt:
-            raise DataError(
-                f"invalid strptime format {fmt!r} (no % directive)",
-                file=str(path),
-                field="time_format",
-            )
+    return load_mapping_file(
+        path,
+        options=("channel", "queue", "time_format", "delimiter"),
+        targets=INTERACTION_COLUMNS,
+    )
 
 
 def check_timezone(name: str, field: str) -> str:

@@ -82,26 +82,12 @@ def write_outputs(out: Path, tables: dict, fmt: str, page: str | None = None) ->
 def load_column_mapping(path: Path | None) -> dict:
     """A YAML column mapping ``{source column: schema column}`` or ``{columns: {...},
     time_format, delimiter}`` (as for interactions) -> keyword arguments of the reader."""
-    if path is None:
-        return {}
-    import yaml
+    from openwfm.intraday.states import STATE_EVENT_COLUMNS
+    from openwfm.tables import load_mapping_file
 
-    from openwfm.errors import DataError
-
-    if not path.exists():
-        raise DataError("mapping file not found", file=str(path))
-    content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(content, dict):
-        raise DataError("expected a mapping of source column -> schema column", file=str(path))
-    if "columns" in content:
-        unknown = sorted(set(content) - {"columns", "time_format", "delimiter"})
-        if unknown:
-            raise DataError(
-                f"unknown key(s) {', '.join(unknown)}", file=str(path), field=unknown[0]
-            )
-        options = {k: content[k] for k in ("time_format", "delimiter") if k in content}
-        return {"mapping": dict(content["columns"]), **options}
-    return {"mapping": {str(k): str(v) for k, v in content.items()}}
+    return load_mapping_file(
+        path, options=("time_format", "delimiter"), targets=STATE_EVENT_COLUMNS
+    )
 
 
 def load_schedule(path: Path) -> pd.DataFrame:

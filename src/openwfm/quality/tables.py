@@ -61,22 +61,9 @@ SURVEY_SCORES: dict[str, Column] = {k: _score_column(k, *s) for k, s in SURVEY_S
 
 def load_mapping_file(path: str | Path | None) -> dict[str, str]:
     """A YAML mapping ``{source column: openwfm column}`` (or ``{columns: {...}}``)."""
-    if path is None:
-        return {}
-    import yaml
+    from openwfm.tables import load_mapping_file as load
 
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("mapping file not found", file=str(path)) from None
-    except yaml.YAMLError as error:
-        raise DataError(f"not valid YAML: {error}", file=str(path)) from None
-    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
-        data = data["columns"]
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise DataError("expected a mapping of source column -> column", file=str(path))
-    return {str(k): v for k, v in data.items()}
+    return load(path).get("mapping", {})
 
 
 def read_mapped_table(

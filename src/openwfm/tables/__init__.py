@@ -7,7 +7,8 @@ the values it allows) and checks a table against its declaration with one functi
 caller. A bad table raises a one-line :class:`~openwfm.errors.DataError` naming the file, the
 line (CSV line: header = line 1, so row ``i`` is line ``i + 2``) and the field. A file read
 with a user's column mapping goes through :func:`rename_columns` first (one check of the
-mapping and the required columns for every reader).
+mapping and the required columns for every reader); the user's mapping file (YAML) is read by
+:func:`load_mapping_file`.
 
 Conventions (see ``DESIGN.md``): times are local-naive wall-clock times of the center,
 intervals are labelled by their start, durations are seconds, counts are contacts per
@@ -48,6 +49,7 @@ from openwfm.tables.declared import (
     TIMELINE,
     WEEKLY_FORECAST,
 )
+from openwfm.tables.mapping import load_mapping_file
 from openwfm.tables.schema import Column, Table, check_table, rename_columns
 
 __all__ = [
@@ -74,5 +76,6 @@ __all__ = [
     "Column",
     "Table",
     "check_table",
+    "load_mapping_file",
     "rename_columns",
 ]
