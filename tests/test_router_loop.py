@@ -37,6 +37,9 @@ def test_api_transactions_record_and_the_loop_routes_them(tmp_path, postgres_url
         events = api.events()
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
         assert [e["type"] for e in events] == ["agent.presence", "contact.created", "offer.created"]
+        metrics = api.get("/metrics").text
+        assert "openwfm_router_routing_passes_total 0" not in metrics
+        assert "openwfm_router_decisions_total 1" in metrics
         router.loop.stop()
     router.store.dispose()
 

@@ -36,5 +36,6 @@ def test_metrics_count_decisions_queue_depth_and_waits(tmp_path, router_db_url):
     # SQLite: one process, always the holder; PostgreSQL: the virtual clock runs no timer loop
     held = 1 if router_db_url.startswith("sqlite") else 0
     assert samples['openwfm_router_lease_held{center="tiny"}'] == held
+    assert samples["openwfm_router_routing_passes_total"] == 0  # the virtual clock: no loop
     events = samples['openwfm_router_events_total{center="tiny"}']
     assert events == len(api.events())

@@ -1,7 +1,9 @@
 """``GET /metrics``: the router in Prometheus' text format (version 0.0.4), no client library.
 
 Per process: ``openwfm_router_decisions_total`` (offers this process made),
-``openwfm_router_lease_held`` (1 when this process runs the center's timer loop). From the store
+``openwfm_router_routing_passes_total`` and ``..._retried_total`` (routing-loop passes committed,
+and run again because the state moved under them), ``openwfm_router_lease_held`` (1 when this
+process runs the center's routing loop). From the store
 (the same in every process): ``openwfm_router_queue_depth`` (contacts waiting, by queue and
 state), ``openwfm_router_events_total`` (the last event number),
 ``openwfm_router_outbox_lag_events``
@@ -47,6 +49,14 @@ def render(router: Router) -> str:
         "# HELP openwfm_router_decisions_total Offers made by this process.",
         "# TYPE openwfm_router_decisions_total counter",
         _line("openwfm_router_decisions_total", router.decisions),
+        "# HELP openwfm_router_routing_passes_total Routing passes this process committed "
+        "(PostgreSQL routing loop).",
+        "# TYPE openwfm_router_routing_passes_total counter",
+        _line("openwfm_router_routing_passes_total", getattr(router.loop, "passes", 0)),
+        "# HELP openwfm_router_routing_passes_retried_total Routing passes run again because "
+        "the state moved under them.",
+        "# TYPE openwfm_router_routing_passes_retried_total counter",
+        _line("openwfm_router_routing_passes_retried_total", getattr(router.loop, "retries", 0)),
         "# HELP openwfm_router_lease_held 1 when this process holds the center's routing lease.",
         "# TYPE openwfm_router_lease_held gauge",
     ]

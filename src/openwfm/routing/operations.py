@@ -347,8 +347,8 @@ def put_agent(router: Router, center: str, agent_id: str, body: dict) -> dict:
     capacity = spec.agent_capacity(skills, body.get("capacity") or {})
     a = S.agents.c
     with router.tx(center) as tx:
-        row = tx.connection.execute(
-            select(S.agents).where(a.center == center, a.agent_id == agent_id)
+        row = tx.connection.execute(  # locked: a routing pass may be taking its slots
+            select(S.agents).where(a.center == center, a.agent_id == agent_id).with_for_update()
         ).first()
         if row is None:
             ordinal = (
