@@ -33,6 +33,7 @@ from openwfm.quality.store import (
 )
 from openwfm.quality.tables import (
     EVALUATION_ROWS,
+    HANDLED_BY,
     SURVEY_RESPONSES,
     check_rows,
     fail,
@@ -54,31 +55,13 @@ class ImportResult:
 def _attribute(path, frame: pd.DataFrame, quality: QualityStore) -> pd.Series:
     """The agent of each row: checked against the store, or taken from the interaction."""
     handled = quality.handled_by(frame["interaction_id"].unique()).set_index("interaction_id")
-    known_ids = frame["interaction_id"].isin(handled.index).to_numpy()
-    if not known_ids.all():
-        position = int((~known_ids).nonzero()[0][0])
-        fail(
-            path,
-            frame,
-            position,
-            "interaction_id",
-            f"interaction {frame['interaction_id'].iloc[position]!r} is not in the store",
-        )
+    choices = {"interaction_id": handled.index}
+    if "agent" in frame.columns:
+        choices["agent"] = quality.agents()
+    check_rows(path, frame, HANDLED_BY, choices)
     handler = frame["interaction_id"].map(handled["agent"]).astype(object)
     if "agent" in frame.columns:
         given = frame["agent"].replace("", None)
-        agents = quality.agents()
-        unknown = given.notna() & ~given.isin(agents)
-        if unknown.any():
-            position = int(unknown.to_numpy().nonzero()[0][0])
-            fail(
-                path,
-                frame,
-                position,
-                "agent",
-                f"unknown agent {given.iloc[position]!r} (no stored interaction was handled "
-                "by this agent)",
-            )
         other = given.notna() & handler.notna() & (given != handler)
         if other.any():
             position = int(other.to_numpy().nonzero()[0][0])

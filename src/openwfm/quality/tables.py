@@ -6,7 +6,7 @@ is line 1) or the 1-based row (Parquet), so later checks can name where a bad va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +39,24 @@ SURVEY_RESPONSES = Table(
     ),
     keys=("kind", "interaction_id"),
     duplicate_message="a second {kind} response for this interaction (first at line {first_line})",
+)
+
+HANDLED_BY = Table(
+    "attributions",
+    "Whose work a row judges: a stored interaction and, when the file names one, an agent of "
+    "the store (openwfm.quality.imports checks that this agent handled that interaction).",
+    (
+        Column("interaction_id", messages={"unknown": "interaction {value!r} is not in the store"}),
+        Column(
+            "agent",
+            required=False,
+            nullable=True,
+            messages={
+                "unknown": "unknown agent {value!r} (no stored interaction was handled by this "
+                "agent)"
+            },
+        ),
+    ),
 )
 
 
@@ -116,10 +134,13 @@ def _line_of(frame: pd.DataFrame, rows: np.ndarray | None = None):
     return lambda position: int(lines[position])
 
 
-def check_rows(path, frame: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """``frame`` (from :func:`read_mapped_table`) checked against ``table``, errors naming the
-    file's line (:func:`openwfm.tables.check_table`)."""
-    return check_table(frame, table, source=str(path), line_of=_line_of(frame))
+def check_rows(
+    path, frame: pd.DataFrame, table: Table, choices: Mapping[str, Iterable[str]] | None = None
+) -> pd.DataFrame:
+    """``frame`` (from :func:`read_mapped_table`) checked against ``table`` (``choices``: the
+    allowed values of a column, known at run time), errors naming the file's line
+    (:func:`openwfm.tables.check_table`)."""
+    return check_table(frame, table, source=str(path), choices=choices, line_of=_line_of(frame))
 
 
 def survey_scores(path, frame: pd.DataFrame, wide: bool) -> pd.Series:
