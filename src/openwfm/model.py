@@ -150,6 +150,13 @@ class Queue(Strict):
     proficiency_slope: Annotated[float, Field(ge=0.0)] = 0.0
     redial_probability: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     redial_delay_s: PositiveSeconds = 300.0
+    # blending (openwfm.queueing.blend): ``outbound_per_hour`` outbound calls of mean
+    # ``outbound_aht_s`` (None: aht_s) to make, one started whenever more than
+    # ``outbound_threshold`` agents skilled for the queue are idle (None: staffing picks the
+    # least threshold per interval; the simulator needs it given).
+    outbound_per_hour: Annotated[float, Field(ge=0.0)] = 0.0
+    outbound_aht_s: PositiveSeconds | None = None
+    outbound_threshold: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _concurrency(self) -> Queue:
@@ -159,6 +166,13 @@ class Queue(Strict):
             raise ValueError(
                 f"aht_s_by_concurrency needs max_concurrency={self.max_concurrency} values, "
                 f"got {len(self.aht_s_by_concurrency)}"
+            )
+        if self.outbound_per_hour > 0 and (
+            self.max_concurrency > 1 or self.channel not in (Channel.VOICE, Channel.CALLBACK)
+        ):
+            raise ValueError(
+                "outbound_per_hour (blending) needs a voice or callback queue with "
+                "max_concurrency 1"
             )
         return self
 

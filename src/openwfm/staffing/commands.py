@@ -91,3 +91,9 @@ def register(app: typer.Typer) -> None:
             ["max", "mean"]
         )
         console.print(summary.round(2).to_string())
+        if "outbound_per_interval" in result.columns:  # blending: outbound asked vs expected
+            outbound = result.groupby("queue")[
+                ["outbound_per_interval", "expected_outbound_per_interval"]
+            ].sum()
+            outbound = outbound[outbound["outbound_per_interval"] > 0]
+            console.print(outbound.round(1).to_string())

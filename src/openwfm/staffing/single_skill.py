@@ -36,6 +36,7 @@ from openwfm.queueing import erlang_a, erlang_c
 from openwfm.queueing.birthdeath import chat_metrics
 from openwfm.queueing.deferred import deferred_requirements
 from openwfm.queueing.inversion import least_integer, required_agents
+from openwfm.staffing.blending import OUTBOUND_COLUMNS as _OUTBOUND_COLUMNS
 from openwfm.tables import FORECAST, REQUIREMENTS, Table, check_table
 
 COLUMNS = REQUIREMENTS.names  # the requirements table (openwfm.tables.REQUIREMENTS)
@@ -148,7 +149,9 @@ def requirements(
         parts.append(_queue_requirements(rows, queue, scenario, aht, interval_s))
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(parts, ignore_index=True)[COLUMNS]
+    result = pd.concat(parts, ignore_index=True)
+    # queues with outbound work (blending) add their columns (openwfm.staffing.blending)
+    return result[COLUMNS + [c for c in _OUTBOUND_COLUMNS if c in result.columns]]
 
 
 def _queue_requirements(rows, queue: Queue, scenario: Scenario, aht, interval_s):
@@ -188,8 +191,23 @@ def _queue_requirements(rows, queue: Queue, scenario: Scenario, aht, interval_s)
     n = np.atleast_1d(n)
     n, binding = _segments(n, lam, aht, queue, scenario)
     out["binding_segment"] = binding
+    if queue.outbound_per_hour > 0:  # blending (no redials in that model: Erlang X's floor)
+        from openwfm.staffing.blending import with_outbound
+
+        if _with_redials(queue):
+            n = _redials(out, n, lam, aht, queue)["required_agents"].to_numpy()
+        else:
+            out = _erlang_a_metrics(out, n, lam, aht, queue)
+        return _scheduled(with_outbound(out, n, queue, scenario, interval_s), scenario)
     if _with_redials(queue):
         return _scheduled(_redials(out, n, lam, aht, queue), scenario)
+    return _scheduled(_erlang_a_metrics(out, n, lam, aht, queue), scenario)
+
+
+def _erlang_a_metrics(out, n, lam, aht, queue: Queue):
+    """``out`` with ``n`` agents and Erlang A's (C's without patience) metrics for them."""
+    target = queue.target
+    pat = queue.patience_s
     metrics = erlang_a(lam, aht, np.inf if pat is None else pat, n, target.within_s)
     attr = {
         "offered": "service_level",
@@ -202,7 +220,7 @@ def _queue_requirements(rows, queue: Queue, scenario: Scenario, aht, interval_s)
     out["expected_asa_s"] = np.atleast_1d(metrics.asa_s)
     out["expected_abandon"] = np.atleast_1d(metrics.p_abandon)
     out["expected_occupancy"] = np.atleast_1d(metrics.occupancy)
-    return _scheduled(out, scenario)
+    return out
 
 
 def _with_redials(queue: Queue) -> bool:
