@@ -8,23 +8,30 @@ clock hour), per update method, beside the un-updated forecast, the plain cumula
 the ratio shrunk halfway toward 1.
 
 ``python bench/intraday.py choose`` runs the same table on the April-June days on which the
-default update was chosen (auto = mean of the shrunk ratio, its k learned per cut-off hour, and
-the two-hour window ratio shrunk halfway: the best at 12:00 there among the updates never worse
-than none; with the day-of-month day-ahead model, 39 choose days: 0.932 / 0.915 / 0.922 / 0.889
-x un-updated at 09 / 10 / 12 / 14, ratio 0.943 and half ratio 0.931 at 12:00; a perfect
-rest-of-day level would give 0.816 at 12:00 there, so the 0.80 target is out of reach of any
-level update on those days).
+default update was chosen. ``auto`` is ``learned`` (openwfm.forecast.level_update): the
+morning's level ratio over a window (the day so far, its last 1, 2 or 3 hours) raised to a power
+``beta``, window and ``beta`` learned per cut-off time from the forecaster's own day-ahead
+backtest over the 120 days before the test day. Choose days (39; 2026-11-30, main ce8bce0):
+learned 0.937 / 0.935 / 0.904 / 0.902 x un-updated at 09 / 10 / 12 / 14, learned_factor (mean
+with the factor update's multipliers) 0.963 / 0.968 / 0.935 / 0.942, factor 1.046 / 1.062 /
+1.009 / 1.009, ratio_shrunk 0.931 / 0.930 / 0.932 / 0.919: learned kept. Offline on the same
+choose days a fixed 2-hour window, an ensemble of the windows, a per-hour ``beta`` and a
+Gaussian conditioning of the day's errors on a factor covariance learned from past days' errors
+(a shape update) were no better; a perfect rest-of-day level (an oracle) gives 0.816 at 12:00
+there and 0.780 on the score days, so the 0.80 target is at the edge of any level update.
 
-Last score run (2026-11-30, 53 days Jul-Dec, day-of-month day-ahead model; un-updated hourly WAPE
-0.185 / 0.185 / 0.192 / 0.201): auto 1.027 / 0.912 / 0.885 / 0.880 x un-updated at 09 / 10 / 12
-/ 14 (worse than none at 09:00: missed), 0.961 x ratio and 0.990 x half ratio at 12:00 (met),
-0.885 at 12:00 (target 0.80: missed). The factor update scored 0.975 / 0.916 / 0.883 / 0.892
-there but was 1.045 x none at 09:00 on the choose days, so the protocol left it out.
+Last score run (2026-11-30, main ce8bce0, 53 days Jul-Dec; un-updated hourly WAPE 0.183 /
+0.183 / 0.190 / 0.200): auto (learned) 0.987 / 0.907 / 0.908 / 0.900 x un-updated at 09 / 10 /
+12 / 14: never worse (met; the previous default, ratio_shrunk+window with k per hour from an
+8-day backtest, was 1.027 / 0.912 / 0.885 / 0.880); at 12:00 0.969 x ratio (met) and 1.007 x
+half ratio (missed), 0.908 x un-updated (target 0.80: missed). learned_factor scored 0.971 /
+0.900 / 0.881 / 0.880 there (0.977 x half ratio at 12:00), but the choose days rejected it.
+About 17 minutes on the loaded 2-core machine (120 day-ahead refits per test day).
 
 Targets (issue 15): the default update (``auto``) at least 20% better than un-updated at 12:00,
 never worse at any cut-off, and better than both ratios at 12:00.
 
-Run: .venv/bin/python bench/intraday.py   (a few minutes on 2 cores)
+Run: .venv/bin/python bench/intraday.py [choose]
 """
 
 from __future__ import annotations

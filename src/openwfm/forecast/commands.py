@@ -551,8 +551,9 @@ def register_reforecast(app: typer.Typer) -> None:
         """Re-forecast the rest of the day of --as-of from the actuals so far.
 
         Writes the columns of the forecast CSV for that day's intervals after --as-of. Rows of
-        earlier days in --actuals (14 days or more) are history: they train the model-based
-        update and the shrinkage weight; without them auto uses a default shrunk ratio.
+        earlier days in --actuals (14 days or more) are history: a day-ahead backtest on them
+        teaches the learned update (auto) how far to trust the morning, and they train the
+        model-based update; without them auto uses a default shrunk ratio.
         """
         written, used = run_reforecast(forecast, actuals, as_of, out, method, country)
         if versions is not None:

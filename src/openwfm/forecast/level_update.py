@@ -15,11 +15,11 @@ it trusts the actuals more. With fewer than :data:`MIN_LEARNING_DAYS` usable pas
 no rule (the caller falls back to the shrunk ratio). A day running exactly at forecast has
 ``r = 1`` and is left unchanged.
 
-Chosen on Anonymous Bank days of April-June 1999 (choose period of ``bench/intraday.py``): the
-window picked per cut-off among {day so far, 1 h, 2 h, 3 h} had the best mean ratio to no update
-over 09:00-14:00 there (0.919 / 0.918 / 0.898 / 0.898), beside a fixed 2-hour window (0.938 /
-0.918 / 0.917 / 0.898), an ensemble of the windows, per-hour ``beta`` and a factor-covariance
-(Gaussian conditioning) shape update, which was worse than no update at 09:00-12:00.
+Chosen on Anonymous Bank days of April-June 1999 (``bench/intraday.py choose``): 0.937 / 0.935 /
+0.904 / 0.902 x no update at 09 / 10 / 12 / 14, beside the mean with the factor update (0.963 /
+0.968 / 0.935 / 0.942) and, offline, a fixed 2-hour window, an ensemble of the windows, a
+per-hour ``beta`` and a Gaussian conditioning of the day's errors on a factor covariance learned
+from past errors (a shape update), none better there.
 """
 
 from __future__ import annotations
