@@ -89,11 +89,34 @@ def check_scenario(scenario: Scenario, routing: RoutingConfig | None = None) -> 
                 f"(best {reach:g}): its contacts could never be routed",
                 field="routing.min_proficiency",
             )
+    _check_outbound(scenario, agents)
     if routing.policy == "best_skilled" and not routing.a_team_segments:
         raise ScenarioError(
             "policy best_skilled needs a_team_segments (segments routed to the best skilled)",
             field="routing.a_team_segments",
         )
+
+
+def _check_outbound(scenario: Scenario, agents) -> None:
+    """Outbound work (blending) needs a threshold the simulator can run: declared, and below
+    the agents skilled for the queue (else no outbound call would ever start)."""
+    for index, queue in enumerate(scenario.queues):
+        if queue.outbound_per_hour <= 0:
+            continue
+        where = f"queues[{index}].outbound_threshold"
+        if queue.outbound_threshold is None:
+            raise ScenarioError(
+                "the simulator needs the threshold of idle agents kept for inbound when a "
+                "queue has outbound_per_hour",
+                field=where,
+            )
+        skilled = sum(1 for a in agents if a.skills.get(queue.name, -1.0) >= 0.0)
+        if queue.outbound_threshold >= skilled:
+            raise ScenarioError(
+                f"threshold {queue.outbound_threshold} is not below the {skilled} agents "
+                f"skilled for queue {queue.name!r}: no outbound call would ever start",
+                field=where,
+            )
 
 
 def build_model(
@@ -170,6 +193,16 @@ def build_model(
         empirical_start=empirical_start,
         empirical_s=np.concatenate(empirical) if empirical else np.zeros(0),
         empirical_mean_s=empirical_mean,
+        outbound_aht_s=np.array(
+            [
+                (q.outbound_aht_s or q.aht_s) if q.outbound_per_hour > 0 else 0.0
+                for q in scenario.queues
+            ],
+            dtype=np.float64,
+        ),  # fmt: skip
+        outbound_threshold=np.array(
+            [q.outbound_threshold or 0 for q in scenario.queues], dtype=np.int64
+        ),
     )
     return SimulationModel(
         scenario=scenario,

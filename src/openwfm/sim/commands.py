@@ -82,6 +82,19 @@ def _shrinkage(given: float | None, scenario: Scenario, scheduled: bool) -> floa
     return float(scenario.shrinkage) if scheduled else 0.0
 
 
+def _prepare_naming_file(path: Path, scenario, **options):
+    """:func:`openwfm.sim.run.prepare`; its outbound (blending) checks name the scenario file."""
+    from openwfm.errors import ScenarioError
+    from openwfm.sim.run import prepare
+
+    try:
+        return prepare(scenario, **options)
+    except ScenarioError as error:
+        if error.file is None and "outbound" in (error.field or ""):
+            raise ScenarioError(error.message, file=str(path), field=error.field) from None
+        raise
+
+
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_command(
@@ -149,7 +162,7 @@ def register(app: typer.Typer) -> None:
 
         from openwfm.io import check_date_span, check_output_folder, parse_date
         from openwfm.scenario import load_scenario
-        from openwfm.sim.run import DEFAULT_START, check_scheduler, prepare, run_prepared
+        from openwfm.sim.run import DEFAULT_START, check_scheduler, run_prepared
 
         check_scheduler(scheduler)
         loaded = load_scenario(scenario)
@@ -163,7 +176,8 @@ def register(app: typer.Typer) -> None:
             rates, trace = read_arrivals(arrivals)
         if schedule is not None:
             schedule_frame = read_table_file(schedule, "schedule")
-        prepared = prepare(
+        prepared = _prepare_naming_file(
+            scenario,
             loaded,
             rates=rates,
             trace=trace,
@@ -177,6 +191,9 @@ def register(app: typer.Typer) -> None:
         result = run_prepared(prepared, replications, seed, scheduler, progress=not as_json)
         if out is not None:
             write_outputs(result, out)
+        from openwfm.sim.outbound import outbound_report
+
+        outbound = outbound_report(prepared, result)  # blending: calls made vs asked
         if as_json:
             payload = {
                 "info": result.info,
@@ -184,6 +201,8 @@ def register(app: typer.Typer) -> None:
                 "elapsed_s": result.elapsed_s,
                 "summary": json.loads(result.summary.to_json(orient="records")),
             }
+            if not outbound.empty:
+                payload["outbound"] = json.loads(outbound.to_json(orient="records"))
             typer.echo(json.dumps(payload, indent=2))
             return
         table = Table(
@@ -212,3 +231,9 @@ def register(app: typer.Typer) -> None:
                 ci(row, "occupancy", ".1%"),
             )
         Console().print(table)
+        for _, row in outbound.iterrows():
+            Console().print(
+                f"outbound {row['queue']}: {row['delivered']:.0f} calls made "
+                f"[{row['delivered_ci_low']:.0f}, {row['delivered_ci_high']:.0f}] vs "
+                f"{row['asked']:.0f} asked"
+            )

@@ -19,6 +19,12 @@ Semantics, in one place:
   ``aht_by_load[q, load - 1] * (1 + proficiency_slope * (1 - proficiency))``, ``load`` counting
   this contact (chat concurrency). Wrap-up keeps the agent's slot after the contact ends.
 - An agent going off shift or on a break finishes its contacts but takes no new ones.
+- Outbound work (blending, :mod:`openwfm.queueing.blend`): a queue with ``outbound_aht_s > 0``
+  has an unlimited backlog of outbound calls. An agent skilled for it who gains capacity and
+  finds no waiting contact starts one (exponential, mean ``outbound_aht_s``, no wrap-up) when
+  more than ``outbound_threshold`` agents skilled for the queue are idle, counting itself.
+  An outbound call is a contact row with ``ATTEMPT = -1`` (:data:`OUTBOUND`), its ARRIVAL and
+  ANSWER at its start. Centers without outbound work never enter that branch.
 
 The loop runs until no event is left; contacts still waiting then are reported ``unserved``.
 
@@ -57,6 +63,7 @@ QUEUE, SEGMENT, STATE, AGENT, NEXT, ATTEMPT = 0, 1, 2, 3, 4, 5
 # event kinds
 EV_ARRIVAL, EV_ABANDON, EV_END, EV_ESCALATE, EV_AGENT_ON, EV_AGENT_OFF = 0, 1, 2, 3, 4, 5
 KIND_SHIFT = 40  # item = kind << KIND_SHIFT | id
+OUTBOUND = -1  # ATTEMPT of an outbound call (blending)
 
 
 class QueueTables(NamedTuple):
@@ -73,6 +80,25 @@ class QueueTables(NamedTuple):
     empirical_start: np.ndarray  # int64[n_queues + 1] offsets into empirical_s
     empirical_s: np.ndarray  # float64 observed handle times (empirical distribution)
     empirical_mean_s: np.ndarray  # float64 mean of each queue's empirical sample
+    outbound_aht_s: np.ndarray  # float64 mean outbound handle time, 0 = no outbound work
+    outbound_threshold: np.ndarray  # int64 idle agents kept for inbound (blending)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _outbound_queue(queues, proficiency, load, free_agents, n_free, agent):
+    """The first queue with outbound work ``agent`` is skilled for whose idle agents
+    (``agent`` included) outnumber its threshold, or -1."""
+    for q in range(queues.outbound_aht_s.shape[0]):
+        if queues.outbound_aht_s[q] <= 0.0 or proficiency[agent, q] < 0.0:
+            continue
+        idle = 0
+        for k in range(n_free):
+            other = free_agents[k]
+            if load[other] == 0 and proficiency[other, q] >= 0.0:
+                idle += 1
+        if idle > queues.outbound_threshold[q]:
+            return q
+    return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -274,6 +300,10 @@ def run_replication(  # noqa: C901
         seq += 1
     next_arrival = 0
     n_events = 0
+    has_outbound = False
+    for q in range(n_queues):
+        if queues.outbound_aht_s[q] > 0.0:
+            has_outbound = True
     while True:
         if next_arrival < n_arrivals and (heap_size == 0 or arrival_s[next_arrival] <= heap_t[0]):
             now = arrival_s[next_arrival]
@@ -482,4 +512,36 @@ def run_replication(  # noqa: C901
             )  # fmt: skip
             heap_size += 1
             seq += 1
+        if has_outbound and fill >= 0 and load[fill] == 0 and available[fill]:
+            q = _outbound_queue(queues, proficiency, load, free_agents, n_free, fill)
+            if q >= 0:  # start an outbound call (blending)
+                if n_contacts == floats.shape[0]:
+                    floats, ints, heap_t, heap_seq, heap_item = _grow(
+                        floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,
+                        per_contact,
+                    )  # fmt: skip
+                call = n_contacts
+                n_contacts += 1
+                handle = np.random.exponential(queues.outbound_aht_s[q])
+                floats[call, ARRIVAL] = now
+                floats[call, ANSWER] = now
+                floats[call, HANDLE] = handle
+                floats[call, END] = now + handle
+                floats[call, PATIENCE] = np.inf
+                ints[call, QUEUE] = q
+                ints[call, SEGMENT] = 0
+                ints[call, STATE] = IN_SERVICE
+                ints[call, AGENT] = fill
+                ints[call, ATTEMPT] = OUTBOUND
+                load[fill] += 1
+                channel[fill] = tables.queue_channel[q]
+                n_free = _update_free(
+                    fill, capacity, load, channel, available, free_agents, free_pos, n_free
+                )
+                _heap_push(
+                    heap_t, heap_seq, heap_item, heap_size, now + handle, seq,
+                    (EV_END << KIND_SHIFT) | call,
+                )  # fmt: skip
+                heap_size += 1
+                seq += 1
     return floats[:n_contacts], ints[:n_contacts], n_contacts, n_events

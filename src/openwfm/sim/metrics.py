@@ -40,6 +40,7 @@ COUNTS = (
     "wait_answered_s",
     "handle_s",
     "past_deadline",
+    "outbound",
 )
 METRICS = (
     "offered",
@@ -52,7 +53,9 @@ METRICS = (
     "aht_s",
     "occupancy",
     "past_deadline_rate",
+    "outbound",
 )
+OUTBOUND_METRICS = ("outbound",)  # only in the tables of centers with outbound work
 ALL = "all"
 # Metrics that are fractions: their confidence intervals are clipped to [0, 1]; every metric's
 # interval is clipped at 0 (counts, rates and seconds are never negative). Occupancy is not
@@ -169,6 +172,10 @@ def _bin_contacts(
         q = ints[c, E.QUEUE]
         s = ints[c, E.SEGMENT]
         i = min(max(int(arrival // interval_s), 0), n_intervals - 1)
+        if ints[c, E.ATTEMPT] == E.OUTBOUND:  # an outbound call (blending): count, busy time
+            counts[9, q, s, i] += 1.0
+            _add_busy(busy, q, arrival, floats[c, E.END], 1.0, interval_s, n_intervals)
+            continue
         answered = not np.isnan(floats[c, E.ANSWER])
         abandoned = not np.isnan(floats[c, E.ABANDON])
         wait = (floats[c, E.ANSWER] if answered else floats[c, E.ABANDON]) - arrival
@@ -195,16 +202,20 @@ def _bin_contacts(
                 counts[8, q, s, i] += 1.0
         if answered:
             # busy agent-seconds from answer to end of wrap-up, split over the intervals
-            start = floats[c, E.ANSWER]
             stop = floats[c, E.END] + wrap_up_s[q]
-            weight = 1.0 / slots[c]
-            k = int(start // interval_s)
-            while k < n_intervals and k * interval_s < stop:
-                lo = max(start, k * interval_s)
-                hi = min(stop, (k + 1) * interval_s)
-                if hi > lo and k >= 0:
-                    busy[q, k] += (hi - lo) * weight
-                k += 1
+            _add_busy(busy, q, floats[c, E.ANSWER], stop, 1.0 / slots[c], interval_s, n_intervals)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_busy(busy, q, start, stop, weight, interval_s, n_intervals):
+    """Add ``weight`` agent-seconds per second of ``[start, stop)`` to ``busy[q, interval]``."""
+    k = int(start // interval_s)
+    while k < n_intervals and k * interval_s < stop:
+        lo = max(start, k * interval_s)
+        hi = min(stop, (k + 1) * interval_s)
+        if hi > lo and k >= 0:
+            busy[q, k] += (hi - lo) * weight
+        k += 1
 
 
 def replication_counts(
@@ -268,6 +279,8 @@ def _ratios(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "occupancy": c["busy_s"] / c["available_s"],
             # deferred work: share of items not finished within the target's all_within_s
             "past_deadline_rate": c["past_deadline"] / c["offered"],
+            # outbound calls started (blending), per interval or over the horizon
+            "outbound": c["outbound"],
         }
 
 
@@ -286,11 +299,13 @@ def mean_ci(
     return mean, mean - half, mean + half
 
 
-def _level_rows(stacked: dict[str, np.ndarray], queue_axis_names, segment_names, intervals):
+def _level_rows(
+    stacked: dict[str, np.ndarray], queue_axis_names, segment_names, intervals, with_outbound
+):
     """Rows of one roll-up level; ``stacked`` arrays are [replication, q, s, i] (summed axes 1)."""
     ratios = _ratios(stacked)
     columns: dict[str, np.ndarray] = {}
-    for name in METRICS:
+    for name in METRICS if with_outbound else METRICS[: -len(OUTBOUND_METRICS)]:
         mean, low, high = mean_ci(ratios[name])
         # the Student-t interval is symmetric; a KPI's domain is not: clip it (NaN stays NaN)
         low = np.where(np.isnan(low), low, np.maximum(low, 0.0))
@@ -326,6 +341,7 @@ def summarize(
     whole horizon. Occupancy is only given on ``all``-segment rows.
     """
     n_intervals = counts[0]["offered"].shape[2]
+    with_outbound = bool(np.any(model.queues.outbound_aht_s > 0))
     stacked = {k: np.stack([c[k] for c in counts]) for k in counts[0]}  # [r, q, s, i]
     starts = [origin + pd.Timedelta(seconds=i * interval_s) for i in range(n_intervals)]
     nan_segments = {k: v for k, v in stacked.items() if k not in ("busy_s", "available_s")}
@@ -353,7 +369,7 @@ def summarize(
         queue_names = model.queue_names if by_queue else [ALL]
         segments = model.segment_names if by_segment else [ALL]
         times = starts if over_time else [pd.NaT]
-        return _level_rows(data, queue_names, segments, times)
+        return _level_rows(data, queue_names, segments, times, with_outbound)
 
     intervals = pd.concat(
         [level(True, True, True), level(False, True, True), level(False, False, True)],
@@ -380,6 +396,8 @@ def summarize(
                 totals[key] = np.broadcast_to(np.nan, shape) if by_segment else total
         segments = model.segment_names if by_segment else [ALL]
         ratios = _ratios(totals)
+        if not with_outbound:
+            ratios = {k: v for k, v in ratios.items() if k not in OUTBOUND_METRICS}
         r_idx, q_idx, s_idx = np.meshgrid(
             np.arange(n_reps), np.arange(model.n_queues), np.arange(len(segments)), indexing="ij"
         )
