@@ -13,6 +13,7 @@ import openwfm
 from _cli import one_error_line, run
 from openwfm.model import Scenario
 from openwfm.queueing import blend_metrics
+from openwfm.queueing.blend import _least_threshold
 from openwfm.sim import prepare, run_prepared
 from openwfm.sim.metrics import mean_ci
 
@@ -34,22 +35,20 @@ def _center(**queue) -> Scenario:
     )  # fmt: skip
 
 
-def _run(scenario: Scenario, replications: int):
+def _prepared(scenario: Scenario):
     starts = pd.date_range("2024-01-01", periods=int(HORIZON_S // 900), freq="900s")
     rates = pd.DataFrame({"interval_start": starts, "queue": "q", "arrival_rate_per_s": RATE_PER_S})
-    prepared = prepare(
-        scenario, rates=rates, always_on_s=HORIZON_S, interval_s=900, warmup_s=WARMUP_S
-    )
+    return prepare(scenario, rates=rates, always_on_s=HORIZON_S, interval_s=900, warmup_s=WARMUP_S)
+
+
+def _run(scenario: Scenario, replications: int):
+    prepared = _prepared(scenario)
     return run_prepared(prepared, replications, seed=11, scheduler="sync", progress=False)
 
 
-def test_simulated_blending_agrees_with_the_model():
-    blended = _center(
-        outbound_per_hour=10.0, outbound_aht_s=OUT_AHT_S, outbound_threshold=THRESHOLD
-    )
-    result = _run(blended, 16)
+def _check_against_model(result, threshold):
     exact = blend_metrics(
-        RATE_PER_S, AHT_S, OUT_AHT_S, AGENTS, THRESHOLD, TARGET_S, patience_s=PATIENCE_S
+        RATE_PER_S, AHT_S, OUT_AHT_S, AGENTS, threshold, TARGET_S, patience_s=PATIENCE_S
     )
     reps = result.replications[result.replications["segment"] == "all"]
     measured = {
@@ -61,10 +60,30 @@ def test_simulated_blending_agrees_with_the_model():
     for key, values in measured.items():
         _, low, high = mean_ci(values.to_numpy(float))
         assert low <= float(exact[key]) <= high, (key, low, float(exact[key]), high)
+
+
+def test_simulated_blending_agrees_with_the_model():
+    blended = _center(
+        outbound_per_hour=10.0, outbound_aht_s=OUT_AHT_S, outbound_threshold=THRESHOLD
+    )
+    result = _run(blended, 16)
+    _check_against_model(result, THRESHOLD)
     # outbound work takes agents from inbound: the same center without it does better
     plain = _run(_center(), 4)
     assert "outbound" not in plain.summary.columns
     assert plain.metric("service_level")[0] > result.metric("service_level")[0]
+
+
+def test_an_undeclared_threshold_is_the_least_meeting_the_target_per_interval():
+    blended = _center(outbound_per_hour=10.0, outbound_aht_s=OUT_AHT_S)
+    prepared = _prepared(blended)
+    table = prepared.model.queues.outbound_threshold
+    least = _least_threshold(RATE_PER_S, AHT_S, OUT_AHT_S, AGENTS, TARGET_S, 0.8, PATIENCE_S)
+    assert least is not None and 0 < least < AGENTS
+    assert set(table[0, : int(HORIZON_S // 900)]) == {least}
+    result = run_prepared(prepared, 16, seed=5, scheduler="sync", progress=False)
+    _check_against_model(result, least)
+    assert result.metric("service_level")[2] >= 0.8  # the target, within the interval
 
 
 def _yaml_with(tmp_path, lines: str) -> Path:
@@ -76,7 +95,7 @@ def _yaml_with(tmp_path, lines: str) -> Path:
 
 
 def test_simulate_cli_shows_outbound_made_vs_asked(tmp_path, monkeypatch, capsys):
-    lines = "    outbound_per_hour: 30\n    outbound_aht_s: 300\n    outbound_threshold: 2\n"
+    lines = "    outbound_per_hour: 30\n    outbound_aht_s: 300\n"
     path = _yaml_with(tmp_path, lines)
     args = ("simulate", path, "--days", "1", "-r", "2", "--scheduler", "sync")
     code, stdout, stderr = run(monkeypatch, capsys, *args)
@@ -92,7 +111,6 @@ def test_simulate_cli_shows_outbound_made_vs_asked(tmp_path, monkeypatch, capsys
 @pytest.mark.parametrize(
     ("lines", "fragment"),
     [
-        ("    outbound_per_hour: 30\n", "outbound_threshold"),
         ("    outbound_per_hour: 30\n    outbound_threshold: 5000\n", "outbound_threshold"),
     ],
 )

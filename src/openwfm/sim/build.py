@@ -98,18 +98,14 @@ def check_scenario(scenario: Scenario, routing: RoutingConfig | None = None) -> 
 
 
 def _check_outbound(scenario: Scenario, agents) -> None:
-    """Outbound work (blending) needs a threshold the simulator can run: declared, and below
-    the agents skilled for the queue (else no outbound call would ever start)."""
+    """A declared outbound threshold (blending) must be below the agents skilled for the
+    queue (else no outbound call would ever start)."""
     for index, queue in enumerate(scenario.queues):
         if queue.outbound_per_hour <= 0:
             continue
         where = f"queues[{index}].outbound_threshold"
         if queue.outbound_threshold is None:
-            raise ScenarioError(
-                "the simulator needs the threshold of idle agents kept for inbound when a "
-                "queue has outbound_per_hour",
-                field=where,
-            )
+            continue  # per interval, from the arrival rates (openwfm.sim.outbound)
         skilled = sum(1 for a in agents if a.skills.get(queue.name, -1.0) >= 0.0)
         if queue.outbound_threshold >= skilled:
             raise ScenarioError(
@@ -200,9 +196,15 @@ def build_model(
             ],
             dtype=np.float64,
         ),  # fmt: skip
+        # one column: the declared thresholds (-1: none, openwfm.sim.outbound fills them in)
         outbound_threshold=np.array(
-            [q.outbound_threshold or 0 for q in scenario.queues], dtype=np.int64
-        ),
+            [
+                [-1 if q.outbound_threshold is None else q.outbound_threshold]
+                for q in scenario.queues
+            ],
+            dtype=np.int64,
+        ),  # fmt: skip
+        outbound_interval_s=np.array([86400.0]),
     )
     return SimulationModel(
         scenario=scenario,

@@ -81,13 +81,16 @@ class QueueTables(NamedTuple):
     empirical_s: np.ndarray  # float64 observed handle times (empirical distribution)
     empirical_mean_s: np.ndarray  # float64 mean of each queue's empirical sample
     outbound_aht_s: np.ndarray  # float64 mean outbound handle time, 0 = no outbound work
-    outbound_threshold: np.ndarray  # int64 idle agents kept for inbound (blending)
+    outbound_threshold: np.ndarray  # int64[n_queues, k]: idle agents kept for inbound, per
+    # interval of outbound_interval_s[0] seconds (column k - 1 from then on)
+    outbound_interval_s: np.ndarray  # float64[1]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _outbound_queue(queues, proficiency, load, free_agents, n_free, agent):
+def _outbound_queue(queues, proficiency, load, free_agents, n_free, agent, now):
     """The first queue with outbound work ``agent`` is skilled for whose idle agents
-    (``agent`` included) outnumber its threshold, or -1."""
+    (``agent`` included) outnumber its threshold at ``now``, or -1."""
+    column = min(int(now / queues.outbound_interval_s[0]), queues.outbound_threshold.shape[1] - 1)
     for q in range(queues.outbound_aht_s.shape[0]):
         if queues.outbound_aht_s[q] <= 0.0 or proficiency[agent, q] < 0.0:
             continue
@@ -96,7 +99,7 @@ def _outbound_queue(queues, proficiency, load, free_agents, n_free, agent):
             other = free_agents[k]
             if load[other] == 0 and proficiency[other, q] >= 0.0:
                 idle += 1
-        if idle > queues.outbound_threshold[q]:
+        if idle > queues.outbound_threshold[q, column]:
             return q
     return -1
 
@@ -513,7 +516,7 @@ def run_replication(  # noqa: C901
             heap_size += 1
             seq += 1
         if has_outbound and fill >= 0 and load[fill] == 0 and available[fill]:
-            q = _outbound_queue(queues, proficiency, load, free_agents, n_free, fill)
+            q = _outbound_queue(queues, proficiency, load, free_agents, n_free, fill, now)
             if q >= 0:  # start an outbound call (blending)
                 if n_contacts == floats.shape[0]:
                     floats, ints, heap_t, heap_seq, heap_item = _grow(

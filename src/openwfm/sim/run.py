@@ -364,6 +364,7 @@ def prepare(
     compiled = None
     if rates is not None:
         compiled = compile_rates(rates, model, origin, interval_s, given_rows)
+    _outbound_thresholds(model, compiled, availability, interval_s, n_intervals)
     return PreparedSimulation(
         model,
         origin,
@@ -375,6 +376,19 @@ def prepare(
         warmup_s,
         shrinkage,
     )
+
+
+def _outbound_thresholds(model, rates, availability, interval_s, n_intervals) -> None:
+    """Outbound work (blending) without a declared threshold: one per interval."""
+    if not np.any(model.queues.outbound_aht_s > 0):
+        return
+    from openwfm.sim.outbound import interval_thresholds
+
+    table = interval_thresholds(model, rates, availability, interval_s, n_intervals)
+    if table is not None:
+        model.queues = model.queues._replace(
+            outbound_threshold=table, outbound_interval_s=np.array([float(interval_s)])
+        )
 
 
 def check_scheduler(scheduler: str) -> None:
