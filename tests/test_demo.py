@@ -134,3 +134,26 @@ def test_demo_plans_the_week_after_the_history(demo_dir):
     if not summary["unavailable"]:
         for name in ("requirements.csv", "schedule.csv", "coverage.csv", "simulation.csv"):
             assert (plan / name).stat().st_size > 0
+
+
+def test_demo_plan_reports_the_one_verdict_agreement(demo_dir):
+    out, stdout = demo_dir
+    plan = out / "plan"
+    summary = json.loads((plan / "summary.json").read_text())
+    verdicts = pd.read_csv(plan / "verdicts.csv")
+    # the example center's blended agents make pools across its channels
+    pools = pd.read_csv(plan / "pool_requirements.csv")
+    assert {"voice+chat", "chat+email", "voice+chat+email"} <= set(pools["pool"])
+    figure = summary["verdicts"]
+    assert figure["blocks"] == len(verdicts) > 0
+    assert figure["agreement"] == pytest.approx(verdicts["agree"].mean())
+    # the acceptance: the plan's coverage verdict and the simulated verdict agree in at
+    # least 90% of queue x 2-hour blocks (a work budget and seeds: the same plan anywhere)
+    assert figure["agreement"] >= 0.90
+    assert set(verdicts["queue"]) == set(QUEUES)
+    differ = verdicts[~verdicts["agree"]]
+    assert (differ["why"].fillna("").astype(str).str.len() > 0).all()  # each says why
+    assert f"agreement {figure['agreement']:.1%} of {len(verdicts)}" in stdout.replace("\n", " ")
+    report = (plan / "report.html").read_text()
+    assert "One verdict: coverage vs simulation" in report
+    assert "voice+chat+email" in report  # per-pool coverage

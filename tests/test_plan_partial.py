@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from openwfm.plan import run_plan
 from openwfm.scenario import parse_scenario
 from test_plan import small_center
@@ -67,3 +69,22 @@ def test_cli_prints_the_partial_summary_and_exits_1(tmp_path):
     assert "VERDICT: no schedule" in done.stdout
     assert "openwfm: error" not in done.stderr
     assert json.loads((out / "summary.json").read_text())["verdict"] == "no schedule"
+
+
+def test_a_plan_without_simulation_or_schedule_failure_has_no_summary(tmp_path):
+    # a found schedule is always simulated (run_plan); no other outcome has a verdict
+    from typing import get_args
+
+    from openwfm.plan.pipeline import PlanResult
+    from openwfm.plan.summary import Verdict, plan_summary
+    from openwfm.scenario import example_path, load_scenario
+
+    assert "unavailable" not in get_args(Verdict)
+    with pytest.raises(ValueError, match="simulated schedule or a schedule failure"):
+        plan_summary(
+            load_scenario(example_path()),
+            PlanResult(out_dir=tmp_path, report_path=None),
+            weeks=1,
+            replications=2,
+            history_source="none",
+        )

@@ -83,10 +83,14 @@ def test_a_blended_agent_counts_toward_both_queues_and_their_pool():
 
 def test_the_pool_constraint_picks_the_cheapest_mix():
     sc = scenario(THREE)
-    # each queue 1, the pool 2: x and y (no surplus) beat z + x (voice one over all day)
+    # each queue 1, the pool 2: two agents who cover both queues; a third is surplus, priced
+    # once (on the pool, the widest set: z on voice, chat and the pool is one agent too many)
     result = _solve(sc, _per_queue(1, 1), _pool(2))
     assert result.objective == pytest.approx(0.0)
-    assert sorted(result.shifts["agent"]) == ["x", "y"]
+    assert len(result.shifts) == 2
+    assert (result.coverage["under"] == 0).all()
+    every = _solve(sc, _per_queue(1, 1), _pool(3))  # the pool wants all three
+    assert len(every.shifts) == 3 and every.objective == pytest.approx(0.0)
 
 
 def test_a_pool_of_an_unknown_queue_is_a_data_error():

@@ -11,13 +11,8 @@ from openwfm.model import Scenario
 from openwfm.queueing import erlang_c
 from openwfm.queueing.inversion import required_agents
 from openwfm.scenario import load_scenario
-from openwfm.staffing import requirements
-from openwfm.staffing.skill_sets import (
-    correct_by_simulation,
-    raise_where_missed,
-    skill_set_requirements,
-    skill_sets,
-)
+from openwfm.staffing import correct_by_simulation, raise_where_missed, requirements
+from openwfm.staffing.skill_sets import skill_set_requirements, skill_sets
 
 STARTS = pd.date_range("2024-01-01 08:00", periods=4, freq="30min")
 
@@ -67,15 +62,27 @@ def test_sets_follow_the_agents_skills():
         [_queue("a"), _queue("b"), _queue("c"), {"name": "d", "channel": "chat", "aht_s": 300}],
         [
             {"name": "x", "skills": {"a": 1, "b": 1}},
-            {"name": "y", "skills": {"b": 1, "c": 1, "d": 1}},
+            {"name": "y", "skills": {"b": 1, "c": 1}},
+            {"name": "z", "skills": {"d": 1}},
         ],
     )
-    # a and c share no agent: {a, c} needs no pool of its own; chat never pools with voice
+    # a and c share no agent: {a, c} needs no pool of its own; nobody serves d with another
     assert skill_sets(chain) == [("a", "b"), ("b", "c"), ("a", "b", "c")]
+    blended = _scenario(
+        [_queue("a"), {"name": "d", "channel": "chat", "aht_s": 300}],
+        [{"name": "y", "skills": {"a": 1, "d": 1}}],
+    )
+    assert skill_sets(blended) == [("a", "d")]  # channels pool too: one agent serves both
 
 
-def test_the_example_center_has_no_pool_of_one_channel(example_scenario_path):
-    assert skill_sets(load_scenario(example_scenario_path)) == []
+def test_the_example_center_pools_its_blended_channels(example_scenario_path):
+    sets = skill_sets(load_scenario(example_scenario_path))
+    assert sets == [
+        ("voice", "chat"),
+        ("voice", "email"),
+        ("chat", "email"),
+        ("voice", "chat", "email"),
+    ]
 
 
 @settings(max_examples=30, deadline=None)
@@ -139,3 +146,35 @@ def test_a_simulated_miss_raises_the_queue_and_every_pool_holding_it():
     assert added_pools == 2  # b+c and a+b+c hold c; a+b does not
     assert diff[("b+c", STARTS[0])] == 1 and diff[("a+b+c", STARTS[0])] == 1
     assert diff[("a+b", STARTS[0])] == 0 and diff[("b+c", STARTS[1])] == 0
+
+
+def _blended_center() -> Scenario:
+    voice = {**_queue("voice", aht_s=240.0), "patience_s": 180.0}
+    email = {
+        "name": "email",
+        "channel": "email",
+        "aht_s": 360.0,
+        "target": {"service_level": 0.9, "within_s": 28800},
+    }
+    return _scenario([voice, email], [{"name": "x", "skills": {"voice": 1, "email": 1}}])
+
+
+def test_blended_email_is_carried_as_it_arrives_and_the_simulator_agrees():
+    # the routing policy takes email whenever no call waits, so email work arrives with the
+    # email: the pool needs more than voice alone although email's deadline would allow later
+    scenario = _blended_center()
+    forecast = _forecast({"voice": 150.0, "email": 40.0})
+    per_queue = requirements(forecast, scenario)
+    pools = skill_set_requirements(forecast, scenario, per_queue=per_queue)
+    assert set(pools["pool"]) == {"voice+email"} and set(pools["model"]) == {"blended"}
+    own = per_queue.pivot(index="interval_start", columns="queue", values="required_agents")
+    voice_alone = own["voice"].to_numpy()
+    need = pools.sort_values("interval_start")["required_agents"].to_numpy()
+    email_erlangs = 40.0 * 360.0 / 1800.0  # 8 Erlangs of email work
+    assert np.all(need >= voice_alone + email_erlangs - 2)
+    # the simulator: the pool at its requirement meets voice's target, at voice's own misses
+    kept = correct_by_simulation(pools, per_queue, scenario, rounds=1, replications=8, seed=3)
+    assert kept["correction"].sum() <= 1
+    alone = pools.assign(required_agents=voice_alone)
+    raised = correct_by_simulation(alone, per_queue, scenario, rounds=1, replications=8, seed=3)
+    assert np.all(raised["correction"] == 1)

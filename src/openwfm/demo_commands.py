@@ -214,9 +214,9 @@ def run_demo(
         time_limit_s=time_limit_s,
         replications=replications,
         seed=seed,
-        # with a work budget (one CP-SAT worker) the phased strategy reaches a far better
-        # schedule than the single model in the same work
-        strategy="auto" if deterministic else "single",
+        # the phased strategy: the single model finds no first schedule within the demo's
+        # limit once the pools of blended agents are constraints (issue 14)
+        strategy="auto",
         deterministic=deterministic,
         console=console,
     )

@@ -33,6 +33,7 @@ from openwfm.plan.stages import (
     forecast_stage,
     history_paths,
     history_stage,
+    pool_stage,
     schedule_stage,
     simulation_stage,
     staffing_stage,
@@ -56,11 +57,13 @@ class PlanResult:
     history: pd.DataFrame | None = None
     forecast: pd.DataFrame | None = None
     requirements: pd.DataFrame | None = None
+    pool_requirements: pd.DataFrame | None = None  # per set of queues sharing agents
     schedule: Any = None  # openwfm.schedule.ScheduleResult
     schedule_failure: str | None = None  # why no schedule was found
     simulation: pd.DataFrame | None = None
     simulation_summary: pd.DataFrame | None = None
     binding_rules: pd.DataFrame | None = None
+    verdicts: pd.DataFrame | None = None  # coverage vs simulated verdict per queue x block
     stages: dict[str, str] = field(default_factory=dict)
     start: dt.date | None = None  # first day of the plan
     shrinkage: ShrinkageApplied | None = None  # which shrinkage was applied where
@@ -148,10 +151,13 @@ def run_plan(
     time limit is solver work, not wall seconds (:mod:`openwfm.schedule.budget`), so the plan is
     the same on any machine.
 
-    Writes ``forecast.csv``, ``requirements.csv``, ``schedule.csv`` (shifts),
-    ``activities.csv``, ``coverage.csv``, ``rules.csv``, ``simulation.csv`` (KPIs per queue x
-    segment x interval with 95% CIs), ``simulation_summary.csv``, ``summary.json``,
-    ``report.html`` and PNG charts. When no schedule is found, the schedule stage is
+    Writes ``forecast.csv``, ``requirements.csv``, ``pool_requirements.csv`` (sets of queues
+    that share agents; :func:`openwfm.staffing.skill_set_requirements`), ``schedule.csv``
+    (shifts), ``activities.csv``, ``coverage.csv`` (per queue and pool), ``rules.csv``,
+    ``simulation.csv`` (KPIs per queue x segment x interval with 95% CIs),
+    ``simulation_summary.csv``, ``verdicts.csv`` (coverage verdict vs simulated verdict per
+    queue x 2-hour block, :mod:`openwfm.plan.verdicts`), ``summary.json``, ``report.html`` and
+    PNG charts. When no schedule is found, the schedule stage is
     ``failed: why``, the simulation does not run and the report is partial.
     """
     from rich.console import Console
@@ -178,6 +184,10 @@ def run_plan(
         )
         source = _plan_stages(scenario, history, result, cache, display, options)
         began = display.begin("report", "report: summary, HTML and PNG charts")
+        if result.simulation is not None:
+            from openwfm.plan.verdicts import plan_verdicts
+
+            result.verdicts = plan_verdicts(scenario, result)
         result.plan_summary = plan_summary(
             scenario, result, weeks=weeks, replications=replications, history_source=source
         )
@@ -228,12 +238,15 @@ def _plan_stages(
     # is closed and has no forecast rows)
     result.start = (past.value["interval_start"].max().normalize() + pd.Timedelta(days=1)).date()
 
-    began = display.begin("staffing", "staffing: requirements per interval")
+    began = display.begin("staffing", "staffing: requirements per interval and pool")
     requirements = staffing_stage(scenario, forecast, cache)
+    pools = pool_stage(scenario, requirements, cache)
     result.requirements = requirements.value
-    _record(result, display, "staffing", began, requirements.state, "staffing")
+    result.pool_requirements = pools.value
+    state = "cached" if requirements.cached and pools.cached else "computed"
+    _record(result, display, "staffing", began, state, "staffing")
 
-    schedule = _schedule(scenario, requirements, result, cache, display, o)
+    schedule = _schedule(scenario, requirements, pools, result, cache, display, o)
     if schedule is None:
         result.stages["simulation"] = "unavailable: no schedule"
         display.skip("simulation", "unavailable")
@@ -262,6 +275,7 @@ def _plan_stages(
 def _schedule(
     scenario: Scenario,
     requirements: StageOutput[pd.DataFrame],
+    pools: StageOutput[pd.DataFrame],
     result: PlanResult,
     cache: StageCache,
     display: PlanProgress,
@@ -285,7 +299,12 @@ def _schedule(
     began = display.begin("schedule", f"schedule: HiGHS + CP-SAT, up to {o.time_limit_s:g} s")
     try:
         schedule = schedule_stage(
-            scenario, requirements, options, cache, lambda text: display.status("schedule", text)
+            scenario,
+            requirements,
+            options,
+            cache,
+            lambda text: display.status("schedule", text),
+            pools=pools,
         )
     except (InfeasibleError, ScheduleTimeoutError) as error:
         # the failure is the state: the plan reports it, no traceback
@@ -304,6 +323,8 @@ def _output_tables(result: PlanResult) -> dict[Path, pd.DataFrame]:
     tables: dict[Path, pd.DataFrame] = {out_dir / "forecast.csv": result.forecast}
     if result.requirements is not None:
         tables[out_dir / "requirements.csv"] = result.requirements
+    if result.pool_requirements is not None and len(result.pool_requirements):
+        tables[out_dir / "pool_requirements.csv"] = result.pool_requirements
     if result.schedule is not None:
         tables[out_dir / "schedule.csv"] = result.schedule.shifts
         tables[out_dir / "activities.csv"] = result.schedule.activities
@@ -312,6 +333,8 @@ def _output_tables(result: PlanResult) -> dict[Path, pd.DataFrame]:
     if result.simulation is not None:
         tables[out_dir / "simulation.csv"] = result.simulation
         tables[out_dir / "simulation_summary.csv"] = result.simulation_summary
+    if result.verdicts is not None:
+        tables[out_dir / "verdicts.csv"] = result.verdicts
     return tables
 
 

@@ -14,6 +14,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from openwfm.model import Scenario
@@ -128,6 +129,10 @@ def summary_html(summary: PlanSummary) -> str:
     if summary.why:
         items = "".join(f"<li>{e(reason)}</li>" for reason in summary.why)
         parts.append(f"<h3>Why</h3><ul>{items}</ul>")
+    if summary.verdicts is not None:
+        from openwfm.plan.summary import verdict_sentence
+
+        parts.append(f"<p id=verdicts>{e(verdict_sentence(summary.verdicts))}.</p>")
     if summary.shrinkage:
         parts.append(f"<p id=shrinkage>{e(summary.shrinkage.text())}.</p>")
     if summary.cost is not None:
@@ -421,6 +426,35 @@ def plan_report_files(
     return html, sorted(Path(p) for p in written)
 
 
+def _coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
+    from openwfm.plan.verdicts import coverage_by_queue_and_pool
+
+    return coverage_by_queue_and_pool(coverage)
+
+
+def _verdict_section(summary: PlanSummary, table: pd.DataFrame) -> tuple[str, pd.DataFrame, str]:
+    """The one-verdict table: per queue x block the coverage verdict, the simulated verdict
+    and, where they differ, why (the differing blocks first)."""
+    from openwfm.plan.summary import verdict_sentence
+
+    shown = table.assign(
+        block=pd.to_datetime(table["block"]).dt.strftime("%a %Y-%m-%d %H:%M"),
+        coverage=np.where(table["covered"], "met", "short"),
+        simulated=np.where(table["met"], "met", "missed"),
+        service_level=table["service_level"].map(lambda v: f"{v:.1%}"),
+    )
+    shown = shown.sort_values(["agree", "queue"], kind="stable")
+    columns = ["queue", "block", "coverage", "simulated", "service_level", "offered", "why"]
+    note = (
+        verdict_sentence(summary.verdicts) + ". Coverage: the scheduled agents carry the "
+        "queue's requirement and every pool holding it over the block; simulated: the block's "
+        "service level (and abandonment) meets the target within its 95% confidence interval."
+        if summary.verdicts is not None
+        else ""
+    )
+    return "One verdict: coverage vs simulation", shown[columns], note
+
+
 def plan_report(scenario: Scenario, result: PlanResult) -> Report:
     """The plan report as a :class:`openwfm.report.html.Report`."""
     from openwfm.report.html import Report
@@ -458,7 +492,16 @@ def plan_report(scenario: Scenario, result: PlanResult) -> Report:
         from openwfm.plan.findings import cost_table
         from openwfm.schedule.charts import coverage_figure, gantt_figure
 
-        report.add_section("Requirement vs scheduled coverage", [coverage_figure(schedule)])
+        report.add_section(
+            "Requirement vs scheduled coverage",
+            [coverage_figure(schedule), _coverage_table(schedule.coverage)],
+            note="Per queue and per pool (a set of queues that shares agents, named a+b): an "
+            "agent at work counts toward every queue and pool they can serve; a pool's "
+            "requirement (pool_requirements.csv) is what its merged queue needs.",
+        )
+    if result.verdicts is not None:
+        heading, table, note = _verdict_section(summary, result.verdicts)
+        report.add_section(heading, table, note=note)
     if result.simulation is not None:
         report.add_section(
             "Simulated service level, ASA and abandonment",

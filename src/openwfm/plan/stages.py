@@ -11,8 +11,11 @@ read from the cache.
    (:func:`openwfm.data.synthetic.generate_interactions`); aggregated to the scenario's grid.
 2. :func:`forecast_stage`: :class:`openwfm.forecast.Forecaster` (auto pick), ``7 * weeks`` days
    after the history, with prediction intervals, dispersion and handle times.
-3. :func:`staffing_stage`: :func:`openwfm.staffing.requirements` per queue x interval.
-4. :func:`schedule_stage`: :func:`openwfm.schedule.schedule_agents` against the requirement.
+3. :func:`staffing_stage`: :func:`openwfm.staffing.requirements` per queue x interval, and
+   :func:`pool_stage`: :func:`openwfm.staffing.skill_set_requirements` per set of queues that
+   shares agents (the pools; none when no agent serves two queues).
+4. :func:`schedule_stage`: :func:`openwfm.schedule.schedule_agents` against both (an agent
+   counts toward every queue and pool it can serve).
 5. :func:`simulation_stage`: the schedule against the forecast with forecast uncertainty
    (:func:`openwfm.sim.uncertainty.sample_rate_factors`) through :func:`openwfm.sim.simulate`.
 """
@@ -208,10 +211,13 @@ def forecast_stage(
     last = table["interval_start"].max().normalize()
     recent = table[table["interval_start"] >= last - pd.Timedelta(weeks=FIT_WEEKS)]
     forecast = Forecaster(method="auto", horizon_days=7 * weeks).fit(recent).predict()
-    fallback = forecast["queue"].map({q.name: q.aht_s for q in scenario.queues}).astype(float)
+    from openwfm.staffing.single_skill import recorded_aht_s
+
+    recorded = {q.name: recorded_aht_s(q) for q in scenario.queues}
+    fallback = forecast["queue"].map(recorded).astype(float)
     if "aht_s" not in forecast.columns:
         forecast["aht_s"] = fallback
-    # slots with no handled contact in the history: the scenario's mean handle time
+    # slots with no handled contact in the history: the scenario's handle time as recorded
     forecast["aht_s"] = forecast["aht_s"].astype(float).fillna(fallback)
     cache.put("forecast", key, forecast)
     return StageOutput(key, forecast, False)
@@ -232,6 +238,22 @@ def staffing_stage(
     return StageOutput(key, table, False)
 
 
+def pool_stage(
+    scenario: Scenario, requirements: StageOutput[pd.DataFrame], cache: StageCache
+) -> StageOutput[pd.DataFrame]:
+    """The pool requirements (:func:`openwfm.staffing.skill_set_requirements`) of the
+    per-queue requirement; empty when no agent serves two queues."""
+    from openwfm.staffing import skill_set_requirements
+
+    key = stage_key("pools", requirements.key, _scenario_key(scenario), code_fingerprint())
+    hit = cache.get("pools", key)
+    if hit is not None:
+        return StageOutput(key, hit, True)
+    table = skill_set_requirements(None, scenario, per_queue=requirements.value)
+    cache.put("pools", key, table)
+    return StageOutput(key, table, False)
+
+
 MIN_RETRY_S = 5.0  # after a failed two-phase run the single model is tried with this left
 
 
@@ -241,8 +263,10 @@ def schedule_stage(
     options: ScheduleOptions,
     cache: StageCache,
     status: Callable[[str], None],
+    pools: StageOutput[pd.DataFrame] | None = None,
 ) -> StageOutput[Any]:
-    """The schedule (:class:`openwfm.schedule.ScheduleResult`) covering the requirement.
+    """The schedule (:class:`openwfm.schedule.ScheduleResult`) covering the requirement and,
+    with ``pools`` (not empty), the pool requirements.
 
     When ``auto`` or ``two_phase`` finds no schedule in time, the single model is tried in the
     time that is left of ``options.time_limit_s`` (one budget clock for both: the stage keeps
@@ -256,6 +280,7 @@ def schedule_stage(
     key = stage_key(
         "schedule",
         requirements.key,
+        None if pools is None else pools.key,
         _scenario_key(scenario),
         o.weeks,
         str(o.start),
@@ -282,6 +307,7 @@ def schedule_stage(
         progress=progress,
         source="requirements",
         deterministic=o.deterministic,
+        pool_requirements=None if pools is None or pools.value.empty else pools.value,
     )
     with use_budget(o.deterministic):  # one clock for both tries: --time-limit bounds the stage
         began = clock_now()

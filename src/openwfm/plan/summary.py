@@ -15,12 +15,13 @@ from pydantic import BaseModel
 
 from openwfm.model import Scenario
 from openwfm.plan.findings import MissCause, cost_table, missed_blocks, target_table
+from openwfm.plan.verdicts import agreement
 
 if TYPE_CHECKING:
     from openwfm.plan.pipeline import PlanResult
 
 MAX_BLOCKS = 8
-Verdict = Literal["met", "met within CI", "missed", "no schedule", "unavailable"]
+Verdict = Literal["met", "met within CI", "missed", "no schedule"]
 
 
 class Horizon(BaseModel):
@@ -153,6 +154,29 @@ class MissedBlock(BaseModel):
     reason: str
 
 
+class VerdictDifference(BaseModel):
+    """A queue x block whose coverage verdict and simulated verdict differ, and why."""
+
+    queue: str
+    block: str
+    covered: bool
+    met: bool
+    service_level: float
+    why: str
+
+
+class VerdictAgreement(BaseModel):
+    """The plan's coverage verdict beside the simulated verdict per queue x ``block_hours``
+    block (:mod:`openwfm.plan.verdicts`): how many blocks, the share that agree, per queue,
+    and the blocks that differ (first ``MAX_BLOCKS``) with the reason."""
+
+    block_hours: int
+    blocks: int
+    agreement: float
+    by_queue: dict[str, float]
+    differ: list[VerdictDifference]
+
+
 class PlanSummary(BaseModel):
     """The plan's summary (what ``summary.json`` holds and the report's first page shows)."""
 
@@ -168,7 +192,8 @@ class PlanSummary(BaseModel):
     schedule: ScheduleFigures | ScheduleFailure | None = None
     cost: CostSummary | None = None
     binding_rules: list[BindingRule] | None = None
-    verdict: Verdict = "unavailable"
+    verdicts: VerdictAgreement | None = None
+    verdict: Verdict
     headline: str = ""
     targets: list[TargetResult] = []
     missed_interval_blocks: int | None = None
@@ -236,8 +261,15 @@ def _with_schedule(summary: PlanSummary, scenario: Scenario, result: PlanResult)
 def plan_summary(
     scenario: Scenario, result: PlanResult, *, weeks: int, replications: int, history_source: str
 ) -> PlanSummary:
-    """The summary of ``result``: verdict, targets, where and why, schedule and cost."""
+    """The summary of ``result``: verdict, targets, where and why, schedule and cost.
+    ``result`` holds a simulated plan, or a schedule failure (the plan has no other outcome:
+    a schedule found is always simulated); ValueError otherwise."""
     forecast = result.forecast
+    targets = None
+    if result.schedule_failure is None:
+        if result.schedule is None or result.simulation_summary is None:
+            raise ValueError("plan_summary needs a simulated schedule or a schedule failure")
+        targets = target_table(scenario, result.simulation_summary)
     start = pd.Timestamp(result.start)
     summary = PlanSummary(
         scenario=scenario.name,
@@ -252,27 +284,44 @@ def plan_summary(
         replications=replications,
         unavailable={k: v for k, v in result.stages.items() if v.startswith("unavailable")},
         shrinkage=result.shrinkage,
+        verdict="no schedule" if targets is None else _verdict(set(targets["status"])),
     )
     if result.requirements is not None:
         summary.requirement_models = _requirement_models(result.requirements)
-    if result.schedule_failure is not None:
+    if targets is None:
         return _no_schedule(summary, scenario, result, result.schedule_failure)
-    if result.schedule is not None:
-        _with_schedule(summary, scenario, result)
-    if result.simulation_summary is None:
-        summary.headline = "No simulated proof: " + "; ".join(
-            f"{k} {v}" for k, v in summary.unavailable.items()
-        )
-        return summary
-    targets = target_table(scenario, result.simulation_summary)
+    _with_schedule(summary, scenario, result)
     blocks = missed_blocks(scenario, result.simulation, result.schedule.coverage)
-    summary.verdict = _verdict(set(targets["status"]))
+    if result.verdicts is not None:
+        summary.verdicts = verdict_agreement(result.verdicts)
     summary.targets = _records(targets, TargetResult)
     summary.missed_interval_blocks = int(len(blocks))
     summary.where = _records(blocks.head(MAX_BLOCKS), MissedBlock)
     summary.why = _why(summary, blocks)
     summary.headline = _headline(summary.verdict, summary.targets)
     return summary
+
+
+def verdict_agreement(table: pd.DataFrame, block_hours: int = 2) -> VerdictAgreement:
+    """The summary of a verdict table (:func:`openwfm.plan.verdicts.verdict_table`)."""
+    differ = table[~table["agree"]].sort_values(["queue", "block"])
+    return VerdictAgreement(
+        block_hours=block_hours,
+        blocks=int(len(table)),
+        agreement=agreement(table),
+        by_queue={str(q): float(v) for q, v in table.groupby("queue")["agree"].mean().items()},
+        differ=[
+            VerdictDifference(
+                queue=str(row.queue),
+                block=pd.Timestamp(row.block).isoformat(),
+                covered=bool(row.covered),
+                met=bool(row.met),
+                service_level=float(row.service_level),
+                why=str(row.why),
+            )
+            for row in differ.head(MAX_BLOCKS).itertuples(index=False)
+        ],
+    )
 
 
 def _verdict(statuses: set[str]) -> Verdict:
@@ -346,7 +395,6 @@ def _no_schedule(
 ) -> PlanSummary:
     """The partial summary of a plan whose schedule stage found no schedule: the forecast and
     the requirement stand, the schedule stage says what it could not do and why."""
-    summary.verdict = "no schedule"
     summary.headline = f"No schedule found, so no simulated proof: {why}"
     reasons = [f"schedule stage: {why}"]
     requirements = result.requirements
@@ -397,10 +445,33 @@ def summary_text(summary: PlanSummary) -> str:
     if summary.why:
         lines.append("Why:")
         lines.extend(f"  - {reason}" for reason in summary.why)
+    lines.extend(_verdict_lines(summary.verdicts))
     lines.extend(_schedule_and_cost_lines(summary))
     for stage, state in summary.unavailable.items():
         lines.append(f"Stage {stage}: {state}")
     return "\n".join(lines) + "\n"
+
+
+def verdict_sentence(verdicts: VerdictAgreement) -> str:
+    """One sentence: how often the coverage verdict and the simulated verdict agree."""
+    return (
+        f"Coverage verdict vs simulated verdict: agreement {verdicts.agreement:.1%} of "
+        f"{verdicts.blocks} queue x {verdicts.block_hours}-hour blocks ("
+        + ", ".join(f"{q} {v:.0%}" for q, v in verdicts.by_queue.items())
+        + ")"
+    )
+
+
+def _verdict_lines(verdicts: VerdictAgreement | None) -> list[str]:
+    if verdicts is None:
+        return []
+    lines = [verdict_sentence(verdicts)]
+    for d in verdicts.differ:
+        lines.append(
+            f"  {d.queue} {d.block[:16]}: coverage {'met' if d.covered else 'short'}, "
+            f"simulated {'met' if d.met else 'missed'} (SL {d.service_level:.0%}) - {d.why}"
+        )
+    return lines
 
 
 def _schedule_and_cost_lines(summary: PlanSummary) -> list[str]:

@@ -153,7 +153,9 @@ def add_coverage_costs(model: ShiftModel, contributions: dict[tuple[str, int], l
     """``covered + under - over = required`` per queue and interval, and their costs (a
     queue-interval nobody can cover costs its whole requirement, as a constant)."""
     over_coefficient = round(model.scope.over_weight * SCALE)
+    widest = _widest_keys(model.required) if model.scope.count_every_skill else None
     for q, array in model.required.items():
+        over = over_coefficient if widest is None or q in widest else 0
         for t in set(np.flatnonzero(array).tolist()) | {t for (qq, t) in contributions if qq == q}:
             r = int(array[t])
             terms = contributions.get((q, t), [])
@@ -165,7 +167,18 @@ def add_coverage_costs(model: ShiftModel, contributions: dict[tuple[str, int], l
                     r - COST_BREAKPOINTS, 0
                 ) * float(marginal[-1])
                 continue
-            _add_slot_cost(model, q, t, r, sum(terms), marginal, over_coefficient)
+            _add_slot_cost(model, q, t, r, sum(terms), marginal, over)
+
+
+def _widest_keys(required: dict) -> set[str]:
+    """The queues and pools (``a+b``) no other pool of ``required`` contains. With skill sets
+    an agent at work counts toward every queue and pool it can serve, so a surplus agent is
+    surplus on all of them: it is priced once, on the widest (each agent serves one of them:
+    the pools are the connected sets of queues its skills link)."""
+    members = {key: frozenset(key.split("+")) for key in required}
+    return {
+        key for key, mine in members.items() if not any(mine < other for other in members.values())
+    }
 
 
 def _add_slot_cost(model: ShiftModel, q, t, r, covered, marginal, over_coefficient) -> None:

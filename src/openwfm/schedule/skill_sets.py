@@ -43,6 +43,7 @@ def with_pools(
                 file="pool requirements",
                 field="pool",
             )
+    pools, names = _one_per_agent_set(pools, names, agents, cover_column)
     keep = [c for c in pools.columns if c in requirements.columns]
     table = pd.concat([requirements, pools[keep]], ignore_index=True)
     expanded = []
@@ -51,6 +52,29 @@ def with_pools(
         extra = tuple(n for n in names if served & set(n.split(POOL_SEPARATOR)))
         expanded.append(AgentSpec(agent.name, agent.team, agent.contract, agent.skills + extra))
     return table, expanded
+
+
+def _one_per_agent_set(
+    pools: pd.DataFrame, names: list[str], agents: list[AgentSpec], cover_column: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Pools that the very same agents serve are one constraint: per interval the largest of
+    their requirements, under the name of the pool with the most queues (the example center's
+    voice+chat, voice+email and voice+chat+email are all its agents: one row, not three)."""
+    by_agents: dict[frozenset[str], list[str]] = {}
+    for name in names:
+        members = set(name.split(POOL_SEPARATOR))
+        who = frozenset(a.name for a in agents if members & set(a.skills))
+        by_agents.setdefault(who, []).append(name)
+    rename = {}
+    for group in by_agents.values():
+        widest = max(group, key=lambda n: (len(n.split(POOL_SEPARATOR)), -group.index(n)))
+        rename.update(dict.fromkeys(group, widest))
+    if len(set(rename.values())) == len(names):
+        return pools, names
+    merged = pools.assign(queue=pools["queue"].astype(str).map(rename))
+    merged = merged.sort_values(cover_column, ascending=False, kind="stable")
+    merged = merged.drop_duplicates(["interval_start", "queue"]).sort_index()
+    return merged, list(dict.fromkeys(rename[n] for n in names))
 
 
 def pool_coverage(coverage: pd.DataFrame) -> pd.DataFrame:

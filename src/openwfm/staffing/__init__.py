@@ -23,10 +23,12 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "skill_sets": [
             "POOL_COLUMNS",
-            "correct_by_simulation",
-            "raise_where_missed",
             "skill_set_requirements",
             "skill_sets",
+        ],
+        "skill_set_correction": [
+            "correct_by_simulation",
+            "raise_where_missed",
         ],
     },
 )

@@ -114,7 +114,7 @@ def requirements(
     volumes = table[volume_column]
     _check_spacing(table, interval_minutes, given_minutes is not None)
     table["_volume"] = volumes
-    queue_aht = {queue.name: queue.aht_s for queue in scenario.queues}
+    queue_aht = {queue.name: recorded_aht_s(queue) for queue in scenario.queues}
     default_aht = table["queue"].astype(str).map(queue_aht).astype(float)
     # rows without a handle-time forecast (empty) use the queue's AHT; volume-weighted
     row_aht = table["aht_s"].fillna(default_aht) if "aht_s" in table.columns else default_aht
@@ -145,7 +145,7 @@ def requirements(
             rows["_aht_weight"] / rows["_volume"].where(rows["_volume"] > 0, 1),
             np.nan,
         )
-        aht = np.where(np.isfinite(aht) & (aht > 0), aht, queue.aht_s)
+        aht = np.where(np.isfinite(aht) & (aht > 0), aht, recorded_aht_s(queue))
         parts.append(_queue_requirements(rows, queue, scenario, aht, interval_s))
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
@@ -304,10 +304,21 @@ def _segments(n, lam, aht, queue: Queue, scenario: Scenario):
     return n, binding
 
 
+def recorded_aht_s(queue: Queue) -> float:
+    """The per-contact handle time (s) a history records for ``queue`` when the scenario holds:
+    for chat with ``aht_s_by_concurrency``, the time at full concurrency (the level a chat
+    center runs at, and the one :mod:`openwfm.data.synthetic` generates), else ``aht_s``."""
+    if queue.aht_s_by_concurrency:
+        return float(queue.aht_s_by_concurrency[-1])
+    return float(queue.aht_s)
+
+
 def _chat(out, queue: Queue, scenario: Scenario, lam):
     target = queue.target
     levels = queue.aht_s_by_concurrency or [queue.aht_s] * queue.max_concurrency
-    scale = out["aht_s"].to_numpy(float) / queue.aht_s
+    # the forecast's handle time is per chat as the history recorded it (at full concurrency):
+    # it scales the levels against that one, not against the first level
+    scale = out["aht_s"].to_numpy(float) / recorded_aht_s(queue)
     k = queue.max_concurrency
     n = np.zeros(lam.size, dtype=np.int64)
     metrics = {key: np.zeros(lam.size) for key in ("service_level", "p_abandon", "occupancy")}
