@@ -166,3 +166,17 @@ def _events(router):
     from openwfm.routing import events as E
 
     return E.list_events(router.store, "tiny", 0)
+
+
+def test_a_pass_runs_again_when_the_state_moved_under_it():
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    from openwfm.routing import transitions as T
+    from openwfm.routing.loop import retried
+
+    moved = psycopg.errors.SerializationFailure("could not serialize access")
+    assert retried(moved)  # raised by the COMMIT's pipeline (psycopg's own error)
+    assert retried(OperationalError("UPDATE", {}, moved))  # through SQLAlchemy
+    assert retried(psycopg.errors.DeadlockDetected("deadlock")) and retried(T.GuardFailed("x"))
+    assert not retried(psycopg.errors.AdminShutdown("terminating connection"))

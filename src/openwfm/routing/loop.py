@@ -71,7 +71,8 @@ def retried(error: BaseException) -> bool:
     """A pass that failed because the state moved under it (run it again at once)."""
     if isinstance(error, T.GuardFailed):
         return True
-    return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRIED_SQLSTATES
+    driver_error = getattr(error, "orig", None) or error  # SQLAlchemy's, or psycopg's own
+    return getattr(driver_error, "sqlstate", None) in RETRIED_SQLSTATES
 
 
 class RoutingLoop:
@@ -129,8 +130,9 @@ class RoutingLoop:
                         ran = self._pass(center) or ran
                 except Exception as error:  # noqa: BLE001 - e.g. the store restarting
                     log.warning("routing pass of %s failed: %s", center, _first_line(error))
-                    self._checked_at = -1e18  # check the lease again
-                    self._stop.wait(0.1)
+                    if not retried(error):  # the store unreachable: check the lease again
+                        self._checked_at = -1e18
+                        self._stop.wait(0.1)
             if not ran:
                 self._wake.wait(settings.route_poll_s)
 
