@@ -38,9 +38,10 @@ there; the IT desk's (0.26) gives 0.1% when used. The IT desk's largest score-pe
 Corpus Christi (26 May 2016, an optional holiday in the BR calendar, tagged holiday_period with
 no example before it: 369 forecast vs 73 actual, 10% of May's absolute error); it was left
 alone, a prior tuned on that day would be tuned on the scored period.
-Classic part (run before these changes; 51 origins every 5th day, 1999-04-14 .. 12-20): auto
-day-ahead 0.759x the best baseline, week-ahead 0.813x; 80% coverage 79.9% / 80.4%; 14-day
-forecast of 6 queues in 19.4 s. Long term: 0.743x the best of AutoETS / AutoARIMA.
+Classic part, same code (`bench/forecast.py classic longterm`, 663 s at load 9; 51 origins every
+5th day, 1999-04-14 .. 12-20): auto day-ahead 0.758x the best baseline (was 0.759), week-ahead
+0.813x; 80% coverage 80.3% / 80.8%; 14-day forecast of 6 queues in 27.9 s (19.4 s at a lower
+load). Long term: 0.743x the best of AutoETS / AutoARIMA.
 
 Run: .venv/bin/python bench/forecast.py [classic] [nested] [longterm]   (all by default;
 about 3 minutes for the classic part, 20-30 for the nested one on 2 busy cores, over an hour
