@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -31,6 +32,7 @@ def _center(**queue) -> Scenario:
                  "target": {"within_s": TARGET_S}, **queue}
             ],
             "agent_groups": [{"name": "g", "count": AGENTS, "skills": {"q": 1.0}}],
+            "grid": {"opening_hours": {"mon": {"open": "00:00", "close": "24:00"}}},
         }
     )  # fmt: skip
 
@@ -63,9 +65,8 @@ def _check_against_model(result, threshold):
 
 
 def test_simulated_blending_agrees_with_the_model():
-    blended = _center(
-        outbound_per_hour=10.0, outbound_aht_s=OUT_AHT_S, outbound_threshold=THRESHOLD
-    )
+    # an ask far above what the agents can make: the model's unlimited backlog
+    blended = _center(outbound_per_hour=1e6, outbound_aht_s=OUT_AHT_S, outbound_threshold=THRESHOLD)
     result = _run(blended, 16)
     _check_against_model(result, THRESHOLD)
     # outbound work takes agents from inbound: the same center without it does better
@@ -75,7 +76,7 @@ def test_simulated_blending_agrees_with_the_model():
 
 
 def test_an_undeclared_threshold_is_the_least_meeting_the_target_per_interval():
-    blended = _center(outbound_per_hour=10.0, outbound_aht_s=OUT_AHT_S)
+    blended = _center(outbound_per_hour=1e6, outbound_aht_s=OUT_AHT_S)
     prepared = _prepared(blended)
     table = prepared.model.queues.outbound_threshold
     least = _least_threshold(RATE_PER_S, AHT_S, OUT_AHT_S, AGENTS, TARGET_S, 0.8, PATIENCE_S)
@@ -84,6 +85,19 @@ def test_an_undeclared_threshold_is_the_least_meeting_the_target_per_interval():
     result = run_prepared(prepared, 16, seed=5, scheduler="sync", progress=False)
     _check_against_model(result, least)
     assert result.metric("service_level")[2] >= 0.8  # the target, within the interval
+
+
+def test_a_finite_ask_is_made_and_not_more():
+    """10 calls an hour, well below the 35 an hour the agents could make: all of them are made
+    (but those asked in the last minutes), never more than asked, and inbound does better."""
+    finite = _run(_center(outbound_per_hour=10.0, outbound_aht_s=OUT_AHT_S), 6)
+    saturated = _run(_center(outbound_per_hour=1e6, outbound_aht_s=OUT_AHT_S), 6)
+    asked = 10.0 * HORIZON_S / 3600.0
+    reps = finite.replications[finite.replications["segment"] == "all"]
+    made = reps["outbound"].to_numpy() + 0.0
+    assert np.all(made <= asked)  # counted after the warm-up: at most the ask
+    assert np.all(made >= 10.0 * (HORIZON_S - WARMUP_S) / 3600.0 - 3)
+    assert finite.metric("service_level")[0] > saturated.metric("service_level")[0]
 
 
 def _yaml_with(tmp_path, lines: str) -> Path:

@@ -204,6 +204,7 @@ def build_model(
             ],
             dtype=np.int64,
         ),  # fmt: skip
+        outbound_asked=np.full((n_queues, 2), np.inf),  # openwfm.sim.outbound sets them
         outbound_interval_s=np.array([86400.0]),
     )
     return SimulationModel(

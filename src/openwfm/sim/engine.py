@@ -20,9 +20,11 @@ Semantics, in one place:
   this contact (chat concurrency). Wrap-up keeps the agent's slot after the contact ends.
 - An agent going off shift or on a break finishes its contacts but takes no new ones.
 - Outbound work (blending, :mod:`openwfm.queueing.blend`): a queue with ``outbound_aht_s > 0``
-  has an unlimited backlog of outbound calls. An agent skilled for it who gains capacity and
-  finds no waiting contact starts one (exponential, mean ``outbound_aht_s``, no wrap-up) when
-  more than ``outbound_threshold`` agents skilled for the queue are idle, counting itself.
+  has outbound calls to make, ``outbound_asked`` of them by each interval boundary (linear
+  within an interval; ``inf``: an unlimited backlog, the model's case). An agent skilled for
+  it who gains capacity and finds no waiting contact starts one (exponential, mean
+  ``outbound_aht_s``, no wrap-up) when a call is due and more than ``outbound_threshold``
+  agents skilled for the queue are idle, counting itself.
   An outbound call is a contact row with ``ATTEMPT = -1`` (:data:`OUTBOUND`), its ARRIVAL and
   ANSWER at its start. Centers without outbound work never enter that branch.
 
@@ -83,17 +85,26 @@ class QueueTables(NamedTuple):
     outbound_aht_s: np.ndarray  # float64 mean outbound handle time, 0 = no outbound work
     outbound_threshold: np.ndarray  # int64[n_queues, k]: idle agents kept for inbound, per
     # interval of outbound_interval_s[0] seconds (column k - 1 from then on)
+    outbound_asked: np.ndarray  # float64[n_queues, m + 1]: calls asked by boundary j (inf: all)
     outbound_interval_s: np.ndarray  # float64[1]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _outbound_queue(queues, proficiency, load, free_agents, n_free, agent, now):
-    """The first queue with outbound work ``agent`` is skilled for whose idle agents
-    (``agent`` included) outnumber its threshold at ``now``, or -1."""
-    column = min(int(now / queues.outbound_interval_s[0]), queues.outbound_threshold.shape[1] - 1)
+def _outbound_queue(queues, proficiency, load, free_agents, n_free, agent, now, started):
+    """The first queue with outbound work ``agent`` is skilled for with a call due (``started``
+    calls so far) whose idle agents (``agent`` included) outnumber its threshold at ``now``,
+    or -1."""
+    position = now / queues.outbound_interval_s[0]
+    column = min(int(position), queues.outbound_threshold.shape[1] - 1)
+    boundary = min(int(position), queues.outbound_asked.shape[1] - 2)
+    within = min(max(position - boundary, 0.0), 1.0)
     for q in range(queues.outbound_aht_s.shape[0]):
         if queues.outbound_aht_s[q] <= 0.0 or proficiency[agent, q] < 0.0:
             continue
+        low = queues.outbound_asked[q, boundary]
+        high = queues.outbound_asked[q, boundary + 1]
+        if high < np.inf and low + (high - low) * within < started[q] + 1.0:
+            continue  # no call due yet
         idle = 0
         for k in range(n_free):
             other = free_agents[k]
@@ -304,6 +315,7 @@ def run_replication(  # noqa: C901
     next_arrival = 0
     n_events = 0
     has_outbound = False
+    outbound_started = np.zeros(n_queues, dtype=np.float64)
     for q in range(n_queues):
         if queues.outbound_aht_s[q] > 0.0:
             has_outbound = True
@@ -516,8 +528,11 @@ def run_replication(  # noqa: C901
             heap_size += 1
             seq += 1
         if has_outbound and fill >= 0 and load[fill] == 0 and available[fill]:
-            q = _outbound_queue(queues, proficiency, load, free_agents, n_free, fill, now)
+            q = _outbound_queue(
+                queues, proficiency, load, free_agents, n_free, fill, now, outbound_started
+            )
             if q >= 0:  # start an outbound call (blending)
+                outbound_started[q] += 1.0
                 if n_contacts == floats.shape[0]:
                     floats, ints, heap_t, heap_seq, heap_item = _grow(
                         floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,

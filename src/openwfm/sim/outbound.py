@@ -29,7 +29,26 @@ if TYPE_CHECKING:
     from openwfm.sim.build import SimulationModel
     from openwfm.sim.run import PreparedSimulation, SimulationResult
 
-__all__ = ["interval_thresholds", "outbound_report"]
+__all__ = ["asked_by_boundary", "interval_thresholds", "outbound_report"]
+
+
+def asked_by_boundary(
+    model: SimulationModel, origin: pd.Timestamp, interval_s: float, n_intervals: int
+) -> np.ndarray:
+    """float64[n_queues, n_intervals + 1]: outbound calls asked from the start of the horizon
+    to each interval boundary, ``outbound_per_hour`` through the open intervals of the grid."""
+    grid = model.scenario.grid
+    is_open = np.array(
+        [
+            grid.is_open((origin + pd.Timedelta(seconds=k * interval_s)).to_pydatetime())
+            for k in range(n_intervals)
+        ],
+        dtype=float,
+    )
+    per_hour = np.array([q.outbound_per_hour for q in model.scenario.queues])
+    asked = np.zeros((model.n_queues, n_intervals + 1))
+    asked[:, 1:] = np.cumsum(per_hour[:, None] * is_open[None, :] * interval_s / 3600.0, axis=1)
+    return asked
 
 
 def interval_thresholds(

@@ -364,7 +364,7 @@ def prepare(
     compiled = None
     if rates is not None:
         compiled = compile_rates(rates, model, origin, interval_s, given_rows)
-    _outbound_thresholds(model, compiled, availability, interval_s, n_intervals)
+    _outbound_thresholds(model, compiled, availability, origin, interval_s, n_intervals)
     return PreparedSimulation(
         model,
         origin,
@@ -378,17 +378,19 @@ def prepare(
     )
 
 
-def _outbound_thresholds(model, rates, availability, interval_s, n_intervals) -> None:
-    """Outbound work (blending) without a declared threshold: one per interval."""
+def _outbound_thresholds(model, rates, availability, origin, interval_s, n_intervals) -> None:
+    """Outbound work (blending): the calls asked by each interval boundary, and thresholds
+    per interval where none is declared (:mod:`openwfm.sim.outbound`)."""
     if not np.any(model.queues.outbound_aht_s > 0):
         return
-    from openwfm.sim.outbound import interval_thresholds
+    from openwfm.sim.outbound import asked_by_boundary, interval_thresholds
 
     table = interval_thresholds(model, rates, availability, interval_s, n_intervals)
-    if table is not None:
-        model.queues = model.queues._replace(
-            outbound_threshold=table, outbound_interval_s=np.array([float(interval_s)])
-        )
+    model.queues = model.queues._replace(
+        outbound_threshold=model.queues.outbound_threshold if table is None else table,
+        outbound_asked=asked_by_boundary(model, origin, interval_s, n_intervals),
+        outbound_interval_s=np.array([float(interval_s)]),
+    )
 
 
 def check_scheduler(scheduler: str) -> None:
