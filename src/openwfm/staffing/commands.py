@@ -96,4 +96,5 @@ def register(app: typer.Typer) -> None:
                 ["outbound_per_interval", "expected_outbound_per_interval"]
             ].sum()
             outbound = outbound[outbound["outbound_per_interval"] > 0]
+            outbound.columns = ["outbound calls asked", "outbound calls expected"]
             console.print(outbound.round(1).to_string())
