@@ -220,9 +220,8 @@ class Router:
     def route_in(self, tx: T.Tx) -> int:
         """The routing pass inside ``tx``: offers written (guarded), returns how many."""
         c, a = S.contacts.c, S.agents.c
-        # only agents with a free slot can take work (the policy's order is kept: by ordinal);
-        # read first: with nobody free there is nothing to decide and the queue is not read
-        agents = tx.connection.execute(
+        # only agents with a free slot can take work (the policy's order is kept: by ordinal)
+        free = (
             select(*self.AGENT_COLUMNS)
             .where(
                 a.center == tx.center,
@@ -230,14 +229,19 @@ class Router:
                 (a.load == 0) | (a.load < a.load_limit),
             )
             .order_by(a.ordinal)
-        ).all()
-        if not agents:
-            return 0
-        waiting = tx.connection.execute(
+        )
+        queue = (
             select(*self.WAITING_COLUMNS, declined_agents(tx.connection.dialect.name))
             .where(c.center == tx.center, c.state == "queued")
             .order_by(c.number)
-        ).all()
+        )
+        if tx.connection.dialect.name == "postgresql":  # both in one round trip
+            agents, waiting = S.read_pipelined(tx.connection, [free, queue])
+        else:  # read first: with nobody free the queue is not read
+            agents = tx.connection.execute(free).all()
+            waiting = tx.connection.execute(queue).all() if agents else []
+        if not agents:
+            return 0
         if not waiting:
             return 0
         center = self.centers[tx.center]

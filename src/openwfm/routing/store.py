@@ -420,6 +420,29 @@ def postgres_driver_url(url: str) -> str:
     return url
 
 
+def read_pipelined(connection: Connection, statements: list) -> list[list]:
+    """PostgreSQL: run the SELECT ``statements`` in one round trip (psycopg's pipeline, inside
+    the connection's transaction); returns each one's rows (named tuples of its columns)."""
+    from collections import namedtuple
+
+    driver = connection.connection.dbapi_connection
+    cursors = []
+    with driver.pipeline():
+        for statement in statements:
+            compiled = statement.compile(
+                dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            cursor = driver.cursor()
+            cursor.execute(str(compiled), compiled.params)
+            cursors.append(cursor)
+    results = []
+    for cursor in cursors:
+        row_type = namedtuple("Row", [column.name for column in cursor.description])
+        results.append([row_type(*row) for row in cursor.fetchall()])
+        cursor.close()
+    return results
+
+
 GUARD_SQLSTATE = "OWG01"  # raised by router_guard(ok, what) (migration 0005) when not ok
 
 
