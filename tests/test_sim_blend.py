@@ -14,7 +14,7 @@ import openwfm
 from _cli import one_error_line, run
 from openwfm.model import Scenario
 from openwfm.queueing import blend_metrics
-from openwfm.queueing.blend import _least_threshold
+from openwfm.queueing.blend import least_threshold
 from openwfm.sim import prepare, run_prepared
 from openwfm.sim.metrics import mean_ci
 
@@ -79,7 +79,7 @@ def test_an_undeclared_threshold_is_the_least_meeting_the_target_per_interval():
     blended = _center(outbound_per_hour=1e6, outbound_aht_s=OUT_AHT_S)
     prepared = _prepared(blended)
     table = prepared.model.queues.outbound_threshold
-    least = _least_threshold(RATE_PER_S, AHT_S, OUT_AHT_S, AGENTS, TARGET_S, 0.8, PATIENCE_S)
+    least = least_threshold(RATE_PER_S, AHT_S, OUT_AHT_S, AGENTS, TARGET_S, 0.8, PATIENCE_S)
     assert least is not None and 0 < least < AGENTS
     assert set(table[0, : int(HORIZON_S // 900)]) == {least}
     result = run_prepared(prepared, 16, seed=5, scheduler="sync", progress=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import openwfm
@@ -82,6 +82,8 @@ def test_queues_without_outbound_keep_their_table(scenario):
 
 
 @settings(max_examples=12, deadline=None)
+@example(volume=1e-300, outbound_per_hour=0.5, threshold=None)  # underflowed: no staffing found
+@example(volume=1e-300, outbound_per_hour=0.5, threshold=4)
 @given(
     volume=st.floats(min_value=0.0, max_value=80.0),
     outbound_per_hour=st.floats(min_value=0.5, max_value=120.0),

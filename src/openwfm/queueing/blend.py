@@ -35,7 +35,10 @@ from openwfm.queueing import blend_wait
 from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param
 
-__all__ = ["BLEND_KEYS", "blend_metrics", "blend_staffing"]
+__all__ = ["BLEND_KEYS", "blend_metrics", "blend_staffing", "least_threshold"]
+
+NO_INBOUND_BELOW_PER_S = 1e-12
+"""Inbound arrival rates below this (per second) count as no inbound work."""
 
 BLEND_KEYS = (
     "p_wait",
@@ -193,7 +196,9 @@ def _anchor(o: np.ndarray, k: np.ndarray, busy_out: int) -> int:
 def _blend_one(lam, h, h_out, n, s, t, patience) -> dict[str, float]:
     mu, mu_out = 1.0 / h, 1.0 / h_out
     theta = 0.0 if np.isinf(patience) else 1.0 / patience
-    if lam == 0.0:
+    # below one contact in 30,000 years the chain's weights underflow (a 1e-300/s rate found
+    # no staffing at all): such a queue has no inbound work
+    if lam < NO_INBOUND_BELOW_PER_S:
         out_busy = n - s
         return {
             "p_wait": 0.0,
@@ -299,7 +304,7 @@ def blend_staffing(
                     f"no staffing up to {max_agents} agents meets both targets at element {i}",
                     field="outbound_per_s",
                 )
-            threshold = _least_threshold(lam[i], h[i], h_out[i], n, t[i], sl[i], pat[i])
+            threshold = least_threshold(lam[i], h[i], h_out[i], n, t[i], sl[i], pat[i])
             if threshold is not None:
                 got = _blend_one(lam[i], h[i], h_out[i], n, threshold, t[i], pat[i])
                 if got["outbound_per_s"] >= volume[i] - 1e-12:
@@ -312,19 +317,32 @@ def blend_staffing(
     return agents, thresholds
 
 
-def _least_threshold(lam, h, h_out, n, t, sl, pat):
-    """Smallest threshold in ``0..n`` whose inbound service level reaches ``sl`` (bisection:
-    the service level rises with the threshold); None if even ``n`` does not."""
+def least_threshold(
+    arrival_rate_per_s: float,
+    aht_s: float,
+    outbound_aht_s: float,
+    agents: int,
+    target_s: float,
+    service_level: float,
+    patience_s: float,
+) -> int | None:
+    """Smallest threshold (idle agents kept free for inbound, ``0..agents``) whose inbound
+    service level within ``target_s`` seconds reaches ``service_level`` (bisection: the
+    service level rises with the threshold); None if even ``agents`` does not. Rates per
+    second, times in seconds. Staffing and the simulator pick a threshold with it."""
 
     def passes(s):
         try:
-            return _blend_one(lam, h, h_out, n, s, t, pat)["service_level"] >= sl - 1e-12
+            metrics = _blend_one(
+                arrival_rate_per_s, aht_s, outbound_aht_s, agents, s, target_s, patience_s
+            )
         except ParameterError:
             return False
+        return metrics["service_level"] >= service_level - 1e-12
 
-    if not passes(n):
+    if not passes(agents):
         return None
-    lo, hi = -1, n
+    lo, hi = -1, agents
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if passes(mid):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from openwfm.queueing.blend import _least_threshold
+from openwfm.queueing.blend import least_threshold
 
 if TYPE_CHECKING:
     from openwfm.sim.agents import AvailableSpans
@@ -95,7 +95,7 @@ def interval_thresholds(
                 continue
             key = (round(lam, 12), agents)
             if key not in found:
-                least = _least_threshold(
+                least = least_threshold(
                     lam, aht, h_out, agents, target.within_s, target.service_level, patience
                 )
                 found[key] = agents if least is None else least

@@ -22,7 +22,7 @@ import pandas as pd
 
 from openwfm.errors import ParameterError
 from openwfm.model import Queue, Scenario
-from openwfm.queueing.blend import _least_threshold, blend_metrics, blend_staffing
+from openwfm.queueing.blend import blend_metrics, blend_staffing, least_threshold
 
 OUTBOUND_COLUMNS = ["outbound_threshold", "outbound_per_interval", "expected_outbound_per_interval"]
 MAX_AGENTS = 2_000
@@ -88,7 +88,7 @@ def _one_interval(lam, aht, h_out, within_s, level, asked_per_s, patience, floor
         agents, threshold = int(agents), int(threshold)
         if floor > agents:
             agents = floor
-            threshold = _least_threshold(lam, aht, h_out, agents, within_s, level, patience)
+            threshold = least_threshold(lam, aht, h_out, agents, within_s, level, patience)
         return agents, threshold
     agents = max(floor, fixed, 1)
     while agents <= MAX_AGENTS:
