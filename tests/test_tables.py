@@ -316,13 +316,16 @@ def test_a_schedule_writes_the_declared_shift_activity_and_coverage_tables():
 def test_declared_columns_are_the_ones_the_modules_use():
     from openwfm.forecast.commands import FORECAST_COLUMNS
     from openwfm.intraday.states import STATE_EVENT_COLUMNS
-    from openwfm.sim.metrics import METRICS
+    from openwfm.sim.metrics import METRICS, OUTBOUND_METRICS
     from openwfm.tables import SIMULATION_INTERVALS, STATE_EVENTS
 
     assert set(FORECAST_COLUMNS) <= set(FORECAST.names)
     assert STATE_EVENT_COLUMNS == STATE_EVENTS.dtypes()
     metrics = [c.name for c in SIMULATION_INTERVALS.columns if c.kind == "number"]
-    assert metrics == [f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high")]
+    # outbound columns are added only for centers with outbound work (the table's description)
+    every_center = [m for m in METRICS if m not in OUTBOUND_METRICS]
+    assert metrics == [f"{m}{s}" for m in every_center for s in ("", "_ci_low", "_ci_high")]
+    assert all(m in SIMULATION_INTERVALS.doc for m in OUTBOUND_METRICS)
 
 
 def test_a_simulation_writes_the_declared_interval_table(tmp_path):

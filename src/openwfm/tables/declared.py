@@ -288,7 +288,9 @@ _SIM_METRICS = (
 SIMULATION_INTERVALS = Table(
     "simulation intervals",
     "Simulated KPIs per queue, segment and interval with 95% confidence intervals over the "
-    "replications (openwfm.sim; rows with segment 'all' and queue 'all' are roll-ups).",
+    "replications (openwfm.sim; rows with segment 'all' and queue 'all' are roll-ups). Centers "
+    "with outbound work add outbound, outbound_ci_low and outbound_ci_high (outbound calls "
+    "made per interval).",
     (
         _QUEUE,
         _SEGMENT,
