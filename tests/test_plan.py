@@ -219,3 +219,30 @@ def test_cli_missing_history_file_is_one_line_error(tmp_path):
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 2
     assert "nope.csv" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_pools_plans_per_queue_only(tmp_path):
+    """Agents trained on two queues make a pool; --no-pools plans without it (the CLI)."""
+    text = small_center(6).replace("{voice: 1.0}", "{voice: 1.0, sales: 1.0}")
+    sales = (
+        "  - name: sales\n    aht_s: 240\n    patience_s: 300\n"
+        "    target: {service_level: 0.80, within_s: 20}\n"
+        '    demand: {contacts_per_day: 120, peaks: {"12:00": 1.0}}\n'
+    )
+    text = text.replace("contracts:\n", sales + "contracts:\n", 1)
+    center = tmp_path / "two-queues.yaml"
+    center.write_text(text)
+    outputs = {}
+    for flag in ("--pools", "--no-pools"):
+        out = tmp_path / flag.strip("-")
+        done = subprocess.run(
+            [sys.executable, "-m", "openwfm", "plan", str(center), "--out", str(out),
+             "--time-limit", "4", "--deterministic", "--replications", "2", flag],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs[flag] = out
+    pools = pd.read_csv(outputs["--pools"] / "pool_requirements.csv")
+    assert len(pools) > 0 and pools["pool"].astype(str).str.contains("sales").all()
+    assert not (outputs["--no-pools"] / "pool_requirements.csv").exists()
+    assert (outputs["--no-pools"] / "verdicts.csv").stat().st_size > 0

@@ -55,6 +55,15 @@ def register(app: typer.Typer) -> None:
                 "worker; HiGHS nodes), not wall seconds: the same plan on any machine.",
             ),
         ] = False,
+        pools: Annotated[
+            bool,
+            typer.Option(
+                "--pools/--no-pools",
+                help="Staff and schedule the sets of queues that share agents as pools (an "
+                "agent counts toward every queue it can serve). --no-pools: per queue only, "
+                "each agent toward one queue per interval.",
+            ),
+        ] = True,
     ) -> None:
         """Forecast, staff, schedule and simulate WEEKS weeks; write tables and a report.
 
@@ -86,6 +95,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             shrinkage=shrinkage,
             deterministic=deterministic,
+            pools=pools,
         )
         console = Console()
         console.print(summary_text(result.plan_summary), highlight=False, markup=False)
