@@ -106,20 +106,28 @@ def atomic_write(
     check_output_path(path, field or "--out")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary_beside(path)
     except OSError as error:
         raise _output_error(path, error, field) from None
     remove_stale_temporaries(path)
     try:
+        # made inside the try: a signal right after the file exists still removes it
+        temporary = _temporary_beside(path)
         write(temporary)
         os.chmod(temporary, 0o644)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(temporary, path)
     except BaseException as error:
-        temporary.unlink(missing_ok=True)
+        _remove_own_temporaries(path)
         if isinstance(error, OSError):
             raise _output_error(path, error, field) from None
         raise
     return path
+
+
+def _remove_own_temporaries(path: Path) -> None:
+    """Remove this process's temporaries of ``path`` (found by name: a signal can arrive
+    between the file's creation and the assignment of its name)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.{os.getpid()}.*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str, field: str | None = "--out") -> Path:
@@ -190,6 +198,8 @@ def write_tables(
     finally:
         for written in temporary.values():
             written.unlink(missing_ok=True)
+        for path in paths:  # one made just before a signal, its name not yet recorded
+            _remove_own_temporaries(path)
 
 
 # Earliest and latest dates a date option accepts: pandas timestamps (nanoseconds) span
