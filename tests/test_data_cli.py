@@ -143,7 +143,7 @@ def test_generic_mapping_errors_name_file_line_and_field(
     ("text", "expected"),
     [
         ("columns: {Call: callid}\n", "m.yaml: columns: unknown column(s) callid (known"),
-        ("columns: {Call: interaction_id\n", "m.yaml: invalid YAML"),
+        ("columns: {Call: interaction_id\n", "m.yaml:2: not valid YAML"),
         ("columns: {}\ndelimiter: ';;'\n", "m.yaml: delimiter: expected one character"),
         ("columns: {}\ntime_format: '%Q'\n", "m.yaml: time_format: invalid strptime"),
         ("colums: {Call: interaction_id}\nqueue: a\n", "m.yaml: columns: expected source"),

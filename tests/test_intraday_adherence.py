@@ -492,7 +492,10 @@ def test_adherence_map_from_yaml(tmp_path):
     )
     assert day_row(result)["neutral_s"] == 1800 and day_row(result)["adherence"] == 1.0
     path.write_text("rules:\n  - {state: available, adherence: maybe}\n")
-    with pytest.raises(DataError, match=r"map.yaml: rules.0.adherence"):
+    with pytest.raises(DataError, match=r"map.yaml:2: rules\[0\]\.adherence: .*\(got 'maybe'\)"):
+        load_adherence_map(path)
+    path.write_text("- {state: available, adherence: in}\n- {state: busy, adherence: in\n")
+    with pytest.raises(DataError, match=r"map.yaml:3: not valid YAML"):
         load_adherence_map(path)
 
 

@@ -158,3 +158,20 @@ def test_alerts_leave_through_the_live_routers_event_stream(tmp_path):
     (event,) = [e for e in events if e["type"] == "intraday.alert"]
     assert event["agent_id"] == "bob"
     assert event["data"]["rule"] == "adh" and event["data"]["value"] == 900.0
+
+
+def test_alert_rules_file_errors_name_file_line_and_field(tmp_path):
+    from openwfm.errors import DataError
+    from openwfm.intraday.commands import load_alert_rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("- {name: hold, metric: longest_wait_s, threshold: 120}\n")
+    assert [rule.threshold for rule in load_alert_rules(path)] == [120]
+    path.write_text("rules:\n  - {name: hold, metric: longest_wait_s, threshold: 120\n")
+    with pytest.raises(DataError, match=r"rules.yaml:3: not valid YAML"):
+        load_alert_rules(path)
+    path.write_text("rules:\n  - {name: hold, metric: longest_wait_s}\n  - {name: x, metric: y}\n")
+    with pytest.raises(DataError, match=r"rules.yaml:3: rules\[1\]\.metric: .*\(got 'y'\)"):
+        load_alert_rules(path)
+    with pytest.raises(DataError, match=r"missing.yaml: alert rules file not found"):
+        load_alert_rules(tmp_path / "missing.yaml")

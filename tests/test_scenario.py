@@ -123,3 +123,16 @@ def test_anonymous_bank_scenario_loads():
     assert len(scenario.agents) >= 40
     # NAAMA and ANAT once each (the raw files' NO_SERVERAMA / ANO_SERVERT are the same people)
     assert not any("NO_SERVER" in agent.name for agent in scenario.agents)
+
+
+def test_capacity_plans_and_forms_refuse_a_key_given_twice(tmp_path):
+    from openwfm.capacity.inputs import parse_plan
+    from openwfm.errors import DataError
+    from openwfm.quality.forms import parse_form
+
+    plan = "start: 2026-01-05\nhours_per_fte_week: 40\nstart: 2026-02-02\n"
+    with pytest.raises(ScenarioError, match=r"plan.yaml:3: start: key 'start' is given twice"):
+        parse_plan(plan, "plan.yaml")
+    form = "form: f\nversion: 1\ngroups: []\nversion: 2\n"
+    with pytest.raises(DataError, match=r"form.yaml:4: version: key 'version' is given twice"):
+        parse_form(form, "form.yaml")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from openwfm.errors import ScenarioError
 from openwfm.model import Scenario
+from openwfm.yaml_input import parse_yaml_mapping, raise_at, raise_validation_error, read_text_file
 
 # the example scenarios ship inside the package (``openwfm demo`` works from an installed wheel);
 # the repository's top-level ``examples/*.yaml`` are links to these files
@@ -23,39 +23,6 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 def example_path(name: str = "center.yaml") -> Path:
     """Path of a scenario shipped with openwfm (``openwfm/examples/``)."""
     return EXAMPLES_DIR / name
-
-
-def _format_path(location: tuple[Any, ...]) -> str:
-    text = ""
-    for part in location:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
-
-
-def _line_of(root: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
-    """1-based line of the YAML node at ``location`` (or its nearest existing parent)."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in location:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
-                key = next(
-                    (k for k, _ in node.value if getattr(k, "value", None) == str(part)), None
-                )
-                return key.start_mark.line + 1 if key is not None else line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line
-            node = node.value[part]
-        else:
-            return line
-        line = node.start_mark.line + 1
-    return line
 
 
 Problem = tuple[tuple[Any, ...], str]  # (YAML path, message)
@@ -201,97 +168,21 @@ def _check_schedule_section(scenario: Scenario) -> list[tuple[tuple[Any, ...], s
     return problems
 
 
-def _check_duplicate_keys(node: yaml.Node | None, source: str, path: str = "") -> None:
-    """ScenarioError for a key given twice in one mapping (YAML keeps the last silently)."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            name = str(key.value)
-            where = f"{path}.{name}" if path else name
-            if name in seen:
-                raise ScenarioError(
-                    f"key {name!r} is given twice (first on line {seen[name]}); the first "
-                    f"value would be ignored",
-                    file=source,
-                    line=key.start_mark.line + 1,
-                    field=where,
-                )
-            seen[name] = key.start_mark.line + 1
-            _check_duplicate_keys(value, source, where)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _check_duplicate_keys(item, source, f"{path}[{index}]")
-
-
-def read_yaml_mapping(text: str, source: str, error: type, not_a_mapping: str):
-    """(node tree, data) of YAML text whose top level is a mapping; else ``error`` (an
-    :class:`openwfm.errors.OpenWFMError` class) naming ``source`` and the line. The node tree
-    gives the line of a field (:func:`_line_of`) when validation fails later."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as problem_error:
-        mark = getattr(problem_error, "problem_mark", None)
-        problem = getattr(problem_error, "problem", None) or str(problem_error)
-        raise error(
-            f"not valid YAML: {problem}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise error(not_a_mapping, file=source)
-    return root, data
-
-
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate scenario YAML text; raise :class:`ScenarioError` naming the first bad field."""
-    root, data = read_yaml_mapping(
+    root, data = parse_yaml_mapping(
         text, source, ScenarioError, "expected a mapping of scenario fields at the top level"
     )
-    _check_duplicate_keys(root, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
-            shown = first["input"]
-            if not isinstance(shown, dict | list):
-                message += f" (got {shown!r})"
-        more = error.error_count() - 1
-        if more:
-            message += f" [and {more} more problem{'s' if more > 1 else ''}]"
-        raise ScenarioError(
-            message,
-            file=source,
-            line=_line_of(root, location),
-            field=_format_path(location),
-        ) from None
-    problems = _check_references(scenario)
-    if problems:
-        location, message = problems[0]
-        raise ScenarioError(
-            message, file=source, line=_line_of(root, location), field=_format_path(location)
-        )
+        raise_validation_error(ScenarioError, error, source, root)
+    for location, message in _check_references(scenario)[:1]:
+        raise_at(ScenarioError, message, source, root, location)
     return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("file not found", file=str(path)) from None
-    except UnicodeDecodeError:
-        from openwfm.io import undecodable_line
-
-        raise ScenarioError(
-            "not UTF-8 text; save the file as UTF-8", file=str(path), line=undecodable_line(path)
-        ) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a folder, expected a scenario file", file=str(path)) from None
-    except OSError as error:
-        raise ScenarioError(f"cannot read: {error.strerror or error}", file=str(path)) from None
+    text = read_text_file(path, ScenarioError, "scenario file")
     return parse_scenario(text, source=str(path))

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from openwfm.errors import DataError, ScenarioError
 from openwfm.tables import PROFILE, ROSTER, WEEKLY_FORECAST, check_table
+from openwfm.yaml_input import parse_yaml_mapping, raise_at, raise_validation_error, read_text_file
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -259,43 +260,22 @@ def parse_plan(
     text: str, source: str = "<plan>", *, known_queues: set[str] | None = None
 ) -> CapacityPlan:
     """Validate plan YAML; raise :class:`ScenarioError` naming file, line and first bad field."""
-    from openwfm.scenario import _format_path, _line_of, read_yaml_mapping
-
-    root, data = read_yaml_mapping(
+    root, data = parse_yaml_mapping(
         text, source, ScenarioError, "expected a mapping of plan fields at the top level"
     )
     base_dir = str(Path(source).parent) if source != "<plan>" else "."
     try:
         plan = CapacityPlan.model_validate({**data, "source": source, "base_dir": base_dir})
     except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
-            shown = first["input"]
-            if not isinstance(shown, dict | list):
-                message += f" (got {shown!r})"
-        raise ScenarioError(
-            message, file=source, line=_line_of(root, location), field=_format_path(location)
-        ) from None
-    problems = _plan_problems(plan, known_queues)
-    if problems:
-        location, message = problems[0]
-        raise ScenarioError(
-            message, file=source, line=_line_of(root, location), field=_format_path(location)
-        )
+        raise_validation_error(ScenarioError, error, source, root)
+    for location, message in _plan_problems(plan, known_queues)[:1]:
+        raise_at(ScenarioError, message, source, root, location)
     return plan
 
 
 def load_plan(path: str | Path, *, known_queues: set[str] | None = None) -> CapacityPlan:
     """Read and validate a plan file; ``known_queues`` checks the scenario adjustments."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"cannot read: {error}", file=str(path)) from None
+    text = read_text_file(path, ScenarioError, "capacity plan file")
     return parse_plan(text, str(path), known_queues=known_queues)
 
 

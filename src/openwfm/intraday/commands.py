@@ -274,24 +274,25 @@ def load_alert_rules(path: Path | None) -> list[AlertRule]:
 
     if path is None:
         return default_rules()
-    import yaml
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
     from openwfm.errors import DataError
+    from openwfm.yaml_input import parse_yaml_mapping, raise_validation_error, read_text_file
 
-    if not path.exists():
-        raise DataError("alert rules file not found", file=str(path))
-    content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    items = content.get("rules") if isinstance(content, dict) else content
-    if not isinstance(items, list):
-        raise DataError("expected a list of rules (or rules: [...])", file=str(path))
+    source = str(path)
+    root, content = parse_yaml_mapping(
+        read_text_file(path, DataError, "alert rules file"),
+        source,
+        DataError,
+        "expected a list of rules (or rules: [...])",
+        list_key="rules",
+    )
+    if "rules" not in content:
+        raise DataError("expected a list of rules (or rules: [...])", file=source)
     try:
-        return [AlertRule.model_validate(item) for item in items]
+        return TypeAdapter(list[AlertRule]).validate_python(content["rules"])
     except ValidationError as error:
-        first = error.errors()[0]
-        raise DataError(
-            first["msg"], file=str(path), field=".".join(str(p) for p in first["loc"])
-        ) from None
+        raise_validation_error(DataError, error, source, root, prefix=("rules",))
 
 
 def forecast_interval_minutes(forecast: pd.DataFrame, default: int) -> int:

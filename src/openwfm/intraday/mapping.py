@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError
 
 from openwfm.errors import DataError
 from openwfm.model import Strict
+from openwfm.yaml_input import parse_yaml_mapping, raise_validation_error, read_text_file
 
 Category = Literal["in", "out", "neutral"]
 ANY = "*"
@@ -177,20 +178,15 @@ def default_adherence_map() -> AdherenceMap:
 def load_adherence_map(path: str | Path) -> AdherenceMap:
     """Read an adherence map from YAML (``rules: [{state, reason_code, activity, adherence,
     grace_s}]`` and optionally the vocabulary lists); DataError naming the field if invalid."""
-    import yaml
-
-    path = Path(path)
-    if not path.exists():
-        raise DataError("adherence map file not found", file=str(path))
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise DataError(f"invalid YAML ({str(error).splitlines()[0]})", file=str(path)) from None
-    if isinstance(content, list):
-        content = {"rules": content}
+    source = str(path)
+    root, content = parse_yaml_mapping(
+        read_text_file(path, DataError, "adherence map file"),
+        source,
+        DataError,
+        "expected a list of rules or a mapping with rules:",
+        list_key="rules",
+    )
     try:
         return AdherenceMap.model_validate(content)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise DataError(first["msg"], file=str(path), field=where) from None
+        raise_validation_error(DataError, error, source, root)

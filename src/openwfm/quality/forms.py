@@ -33,6 +33,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openwfm.errors import DataError
+from openwfm.yaml_input import parse_yaml_mapping, raise_at, raise_validation_error, read_text_file
 
 SCORING_PRESETS = (
     "genesys",
@@ -201,36 +202,19 @@ class EvaluationForm(_Strict):
 
 def parse_form(text: str, source: str = "<form>") -> EvaluationForm:
     """Validate form YAML; :class:`DataError` names the file, line and field of the problem."""
-    from openwfm.scenario import _format_path, _line_of, read_yaml_mapping
-
-    root, data = read_yaml_mapping(
+    root, data = parse_yaml_mapping(
         text, source, DataError, "expected a mapping with form, version, groups"
     )
     try:
         form = EvaluationForm.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
-        raise DataError(
-            first["msg"].removeprefix("Value error, "),
-            file=source,
-            line=_line_of(root, location),
-            field=_format_path(location),
-        ) from None
+        raise_validation_error(DataError, error, source, root)
     for location, message in form.problems()[:1]:
-        raise DataError(
-            message, file=source, line=_line_of(root, location), field=_format_path(location)
-        )
+        raise_at(DataError, message, source, root, location)
     return form
 
 
 def load_form(path: str | Path) -> EvaluationForm:
     """Read and validate a form YAML file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot read: {error}", file=str(path)) from None
+    text = read_text_file(path, DataError, "form file")
     return parse_form(text, source=str(path))

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from openwfm.errors import DataError
+from openwfm.yaml_input import parse_yaml_mapping, read_text_file
 
 
 def load_mapping_file(
@@ -29,17 +30,13 @@ def load_mapping_file(
     """
     if path is None:
         return {}
-    import yaml
-
     path = Path(path)
-    if not path.exists():
-        raise DataError("mapping file not found", file=str(path))
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise DataError(f"invalid YAML ({str(error).splitlines()[0]})", file=str(path)) from None
-    if not isinstance(content, dict):
-        raise DataError("expected a mapping of source column -> column", file=str(path))
+    _, content = parse_yaml_mapping(
+        read_text_file(path, DataError, "mapping file"),
+        str(path),
+        DataError,
+        "expected a mapping of source column -> column",
+    )
     options = tuple(options)
     found = {}
     if "columns" in content:
