@@ -163,6 +163,21 @@ def test_generic_csv_custom_time_format_and_bad_time(tmp_path):
     assert frame.iloc[0].answer_time == pd.Timestamp("2024-05-06 09:00:05")
 
 
+def test_generic_outcome_spellings_and_durations_are_checked(tmp_path):
+    path = tmp_path / "log.csv"
+    header = "interaction_id,queue,arrival_time,outcome,wait_s,handle_s\n"
+    path.write_text(header + "1,q,2026-10-05 08:00, Served ,5,60\n2,q,2026-10-05 08:01,HANG,9,\n")
+    frame = read_table(path)
+    assert frame["outcome"].tolist() == ["answered", "abandoned"]
+    assert frame["handle_s"].tolist() == [60.0, 0.0]
+    path.write_text(header + "1,q,2026-10-05 08:00,answered,5,60\n2,q,2026-10-05 08:01,lost,9,\n")
+    with pytest.raises(DataError, match=r"log.csv:3: outcome: expected an outcome .*got 'lost'"):
+        read_table(path)
+    path.write_text(header + "1,q,2026-10-05 08:00,answered,-5,60\n")
+    with pytest.raises(DataError, match=r"log.csv:2: wait_s: expected a number of seconds from 0"):
+        read_table(path)
+
+
 def test_openwfm_format_round_trip(tmp_path):
     frame = read_anonymous_bank(bank_file(tmp_path))
     for name in ("log.csv", "log.parquet"):

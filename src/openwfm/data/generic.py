@@ -20,7 +20,7 @@ from openwfm.data.text import (
 )
 from openwfm.data.timestamps import to_local_times
 from openwfm.errors import DataError
-from openwfm.tables import rename_columns
+from openwfm.tables import Column, Table, check_table, rename_columns
 
 # Outcome spellings accepted by the generic reader (case-insensitive) -> Outcome value.
 OUTCOME_ALIASES: dict[str, str] = {
@@ -51,25 +51,43 @@ def _parse_times(
     )
 
 
-def _parse_numbers(values: pd.Series, path: Path, field: str, line_of) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values):
-        numbers = values.astype(float)
-        blank = numbers.isna()
-    else:
-        text = values.astype("string").str.strip()
-        blank = text.isna() | (text == "")
-        numbers = pd.to_numeric(text.where(~blank), errors="coerce").astype(float)
-    bad = (numbers.isna() & ~blank) | (numbers < 0) | (numbers > MAX_DURATION_S)
-    if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"expected a number of seconds from 0 to {MAX_DURATION_S:,} (31 days), "
-            f"got {str(values.iloc[position])!r}",
-            file=str(path),
-            line=line_of(position),
-            field=field,
-        )
-    return numbers
+def _duration(name: str) -> Column:
+    return Column(
+        name,
+        "number",
+        "s",
+        required=False,
+        nullable=True,
+        min=0.0,
+        max=MAX_DURATION_S,
+        expected=f"a number of seconds from 0 to {MAX_DURATION_S:,} (31 days)",
+    )
+
+
+# The cells of a generic log checked as given, before the missing columns are derived: blank
+# durations are unknown; an outcome is any spelling of OUTCOME_ALIASES in any case (the
+# spellings a file uses are the run-time choices, see _outcome_spellings).
+LOG_CELLS = Table(
+    "interaction log",
+    "durations and outcomes of a generic interaction log as given",
+    (
+        _duration("wait_s"),
+        _duration("handle_s"),
+        Column(
+            "outcome",
+            required=False,
+            expected=f"an outcome ({', '.join(o.value for o in Outcome)})",
+            messages={"unknown": "expected {expected}, got {value!r}"},
+        ),
+    ),
+)
+
+
+def _outcome_spellings(values: pd.Series) -> list[str]:
+    """The values of an outcome column that name an outcome (:data:`OUTCOME_ALIASES`, any
+    case, surrounding blanks ignored), as they are written."""
+    written = pd.Series(values.dropna().unique()).astype(str)
+    return [*OUTCOME_ALIASES, *written[written.str.strip().str.lower().isin(OUTCOME_ALIASES)]]
 
 
 def read_table(
@@ -120,12 +138,17 @@ def read_table(
     }
     arrival = times["arrival_time"]
     fail_at(arrival.isna(), path, "arrival_time", "a time (the value is empty)")
-    numbers = {
-        column: _parse_numbers(frame[column], path, column, line_of)
-        for column in ("wait_s", "handle_s")
-        if column in has
-    }
-    outcome = _outcomes(frame, has, times, numbers, path, line_of)
+    cells = check_table(
+        frame,
+        LOG_CELLS,
+        source=str(path),
+        columns=has,
+        choices={"outcome": _outcome_spellings(frame["outcome"])} if "outcome" in has else None,
+        line_of=line_of,
+        keys=False,
+    ).set_axis(frame.index)
+    numbers = {column: cells[column] for column in ("wait_s", "handle_s") if column in has}
+    outcome = _outcomes(cells, has, times, numbers, path)
     out = _times_and_durations(outcome, times, numbers, path)
     if "interaction_id" in has:
         ids = _text(frame, "interaction_id", None)
@@ -203,21 +226,10 @@ def _answered(outcome: pd.Series) -> np.ndarray:
     return (outcome == Outcome.ANSWERED.value).to_numpy()
 
 
-def _outcomes(frame, has, times: dict, numbers: dict, path: Path, line_of) -> pd.Series:
-    """The outcome column as given (any spelling in :data:`OUTCOME_ALIASES`) or derived."""
+def _outcomes(frame, has, times: dict, numbers: dict, path: Path) -> pd.Series:
+    """The outcome column as given (checked: a spelling in :data:`OUTCOME_ALIASES`) or derived."""
     if "outcome" in has:
-        outcome = _text(frame, "outcome", None).str.lower().map(OUTCOME_ALIASES)
-        bad = outcome.isna().to_numpy()
-        if bad.any():
-            position = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"expected an outcome ({', '.join(o.value for o in Outcome)}), "
-                f"got {frame['outcome'].iloc[position]!r}",
-                file=str(path),
-                line=line_of(position),
-                field="outcome",
-            )
-        return outcome
+        return frame["outcome"].astype("string").str.strip().str.lower().map(OUTCOME_ALIASES)
     answered = pd.Series(False, index=frame.index)
     abandoned = pd.Series(False, index=frame.index)
     if "answer_time" in times:
