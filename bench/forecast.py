@@ -142,6 +142,25 @@ def default_variants() -> dict:
     }
 
 
+COLUMNS = ["series", "period", "horizon", "method", "wape", "origins", "level_known", "floor"]
+
+
+def level_known_and_floor(part: pd.DataFrame) -> tuple[float, float]:
+    """Where a forecast's WAPE is: the WAPE it would have with each day's total known (every
+    day's forecast scaled to that day's actual total: what is left is the within-day shape and
+    the noise), and the Poisson noise floor (the WAPE of a forecast equal to the true rate,
+    taking the level-known forecast as that rate)."""
+    from openwfm.forecast import poisson_floor_wape
+
+    day = pd.to_datetime(part["interval_start"]).dt.normalize()
+    totals = part.groupby(day)[["actual", "forecast"]].transform("sum")
+    scale = np.where(totals["forecast"] > 0, totals["actual"] / totals["forecast"], 0.0)
+    known = part["forecast"].to_numpy() * scale
+    actual = part["actual"].to_numpy()
+    level_known = float(np.abs(known - actual).sum() / actual.sum())
+    return level_known, poisson_floor_wape(known) * float(known.sum() / actual.sum())
+
+
 def nested_one(name: str, spec: tuple) -> pd.DataFrame:
     """WAPE per (period, horizon, method) for one series; period = choose | score.
 
@@ -163,7 +182,7 @@ def nested_one(name: str, spec: tuple) -> pd.DataFrame:
         t = time.perf_counter()
         saved = _saved_baselines(name, horizon, step)
         if saved is not None:  # NESTED_REUSE_BASELINES=1: iterate on openwfm's models only
-            rows.extend(saved.itertuples(index=False, name=None))
+            rows.extend(saved.reindex(columns=COLUMNS).itertuples(index=False, name=None))
             factories = {m: f for m, f in factories.items() if m not in BASELINES}
         for method, factory in factories.items():
             bt = backtest_series(
@@ -172,12 +191,16 @@ def nested_one(name: str, spec: tuple) -> pd.DataFrame:
             origin_day = pd.to_datetime(bt["origin"]) + pd.Timedelta(days=1)
             bt["period"] = np.where(origin_day < pd.Timestamp(score_from), "choose", "score")
             for (period,), part in bt.groupby(["period"]):
-                rows.append((name, period, horizon, method, wape(part), part["origin"].nunique()))
+                known, floor = level_known_and_floor(part)
+                rows.append(
+                    (name, period, horizon, method, wape(part), part["origin"].nunique())
+                    + (known, floor)
+                )
         print(
             f"  {name}: h={horizon}, {len(origins)} origins, {time.perf_counter() - t:.0f} s",
             flush=True,
         )
-    table = pd.DataFrame(rows, columns=["series", "period", "horizon", "method", "wape", "origins"])
+    table = pd.DataFrame(rows, columns=COLUMNS)
     print(table.to_string(index=False), flush=True)  # raw figures, kept if a later series fails
     for horizon in horizons:
         path = _baselines_path(name, horizon, step)
@@ -273,7 +296,36 @@ def nested_summary(folder: Path, names: list[str]) -> pd.DataFrame:
                 ratio = float(got["ratio"].iloc[0])
                 verdict = "met" if ratio <= target else "MISSED"
                 print(f"  {method} on {series_name}, score origins: {ratio:.3f} ({verdict})")
+        print_error_decomposition(part, chosen_series, chosen, target)
     return table
+
+
+def print_error_decomposition(part: pd.DataFrame, names: list[str], chosen: str, target: float):
+    """WAPE of the chosen default split into daily level / within-day shape / Poisson noise,
+    beside the best baseline and the target, as ratios to the best baseline."""
+    if "level_known" not in part or part["level_known"].isna().all():
+        return
+    print(
+        f"  where {chosen}'s error is (ratio to the best baseline; target {target}): WAPE | "
+        "with each day's total known | Poisson floor"
+    )
+    for series_name in names:
+        for period in ("choose", "score"):
+            got = part[
+                (part["series"] == series_name)
+                & (part["method"] == chosen)
+                & (part["period"] == period)
+            ]
+            if got.empty or not np.isfinite(got["level_known"].iloc[0]):
+                continue
+            row = got.iloc[0]
+            best = row["best_baseline"]
+            print(
+                f"    {series_name:<15} {period:<7} best baseline {best:.3f}: "
+                f"{row['wape']:.3f} ({row['wape'] / best:.3f}) | {row['level_known']:.3f} "
+                f"({row['level_known'] / best:.3f}) | {row['floor']:.3f} "
+                f"({row['floor'] / best:.3f})"
+            )
 
 
 def main() -> int:

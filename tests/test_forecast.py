@@ -75,7 +75,11 @@ def test_pure_weekly_pattern_is_forecast_exactly_by_seasonal_naive_and_classic()
     truth = weekly_pattern(48)
     future = pd.date_range(series.days[-1] + pd.Timedelta(days=1), periods=14)
     expected = truth[future.dayofweek]
-    for model in (SeasonalNaive(), WeekdayAverage(), DailyProfile(ets_weight=0.0, shrink=0.0)):
+    for model in (
+        SeasonalNaive(),
+        WeekdayAverage(),
+        DailyProfile(ets_weight=0.0, shrink=0.0, smooth_slots=0.0),
+    ):
         forecast = model.fit(series).predict(14)
         np.testing.assert_allclose(forecast, expected, rtol=1e-9, err_msg=model.name)
 
@@ -119,7 +123,7 @@ def test_closed_hours_and_days_are_not_forecast_and_missing_days_do_not_bias():
     series = series_of(history)
     assert series.open_slots.sum() == 6 * 20  # Saturday closed, 8-18 on the other days
     assert np.isnan(series.values[22]).all()  # the missing days stay missing (not zero)
-    exact = DailyProfile(ets_weight=0.0, shrink=0.0)
+    exact = DailyProfile(ets_weight=0.0, shrink=0.0, smooth_slots=0.0)
     result = Forecaster(models=[exact]).fit(history).predict(7)
     assert len(result) == 6 * 20
     assert (result["interval_start"].dt.dayofweek != 5).all()

@@ -16,6 +16,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "backtest_series",
             "coverage",
             "origin_indices",
+            "poisson_floor_wape",
+            "poisson_mean_abs_deviation",
         ],
         "events": [
             "Event",

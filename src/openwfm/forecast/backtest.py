@@ -141,6 +141,34 @@ def accuracy(
     return table.reset_index()
 
 
+def poisson_mean_abs_deviation(rate: np.ndarray | float) -> np.ndarray:
+    """``E|N - rate|`` for Poisson counts ``N`` with mean ``rate`` (contacts per interval).
+
+    Closed form ``2 * rate * P(N = floor(rate))`` (the Poisson mean absolute deviation,
+    Ramasubban 1958); about ``sqrt(2 * rate / pi)`` for large rates, 0 at rate 0.
+    """
+    from scipy.special import gammaln
+
+    lam = np.asarray(rate, dtype=float)
+    if (lam < 0).any() or not np.isfinite(lam).all():
+        raise ParameterError("rates must be finite and non-negative", field="rate")
+    k = np.floor(lam)
+    with np.errstate(divide="ignore"):
+        log_pmf = k * np.log(lam) - lam - gammaln(k + 1)
+    return np.where(lam > 0, 2.0 * lam * np.exp(log_pmf), 0.0)
+
+
+def poisson_floor_wape(rate: np.ndarray) -> float:
+    """WAPE that a forecast equal to the true ``rate`` (per interval) would score when the
+    counts are Poisson: ``sum E|N - rate| / sum rate``. The noise floor no forecast beats in
+    expectation; it grows as intervals get shorter (about ``sqrt(2 / (pi * rate))`` each)."""
+    lam = np.asarray(rate, dtype=float).ravel()
+    total = float(lam.sum())
+    if total <= 0:
+        raise ParameterError("rates sum to zero: no floor", field="rate")
+    return float(poisson_mean_abs_deviation(lam).sum() / total)
+
+
 def coverage(results: pd.DataFrame, lower: str = "lower_80", upper: str = "upper_80") -> float:
     """Share of actuals inside [lower, upper]."""
     inside = (results["actual"] >= results[lower]) & (results["actual"] <= results[upper])

@@ -162,3 +162,29 @@ def pool_profiles(profiles: np.ndarray, noise: np.ndarray, groups: np.ndarray) -
         pooled = (profiles[w] + len(others) * target) / (len(others) + 1)
         out[w] = weight * profiles[w] + (1 - weight) * pooled
     return out
+
+
+def smooth_shares(profiles: np.ndarray, open_slots: np.ndarray, weight: float) -> np.ndarray:
+    """Intraday shares (rows x slots) smoothed across neighbouring intervals, rows summing to 1.
+
+    Each open slot becomes ``(1 - 2 * weight) * own + weight * (left + right)``, a neighbour that
+    is closed (or beyond the day) counting as the slot itself, so no share leaks into closed
+    slots; each row is then rescaled to its original sum. ``weight`` 0 leaves the shares as they
+    are; at most 0.5. A share that is the same in every open slot is unchanged.
+    """
+    if not 0 <= weight <= 0.5:
+        raise ParameterError(f"smoothing weight must be in [0, 0.5], got {weight}", field="weight")
+    shares = np.where(open_slots, profiles, 0.0)
+    if weight == 0:
+        return shares
+    left = np.concatenate([shares[:, :1], shares[:, :-1]], axis=1)
+    right = np.concatenate([shares[:, 1:], shares[:, -1:]], axis=1)
+    left_open = np.concatenate([np.zeros_like(open_slots[:, :1]), open_slots[:, :-1]], axis=1)
+    right_open = np.concatenate([open_slots[:, 1:], np.zeros_like(open_slots[:, :1])], axis=1)
+    smoothed = (1 - 2 * weight) * shares + weight * (
+        np.where(left_open, left, shares) + np.where(right_open, right, shares)
+    )
+    smoothed = np.where(open_slots, smoothed, 0.0)
+    before = shares.sum(axis=1, keepdims=True)
+    after = smoothed.sum(axis=1, keepdims=True)
+    return np.divide(smoothed * before, after, out=np.zeros_like(smoothed), where=after > 0)

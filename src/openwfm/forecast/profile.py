@@ -14,6 +14,7 @@ from openwfm.forecast.base import (
     _weekday_profiles_noise,
     fill_missing,
     pool_profiles,
+    smooth_shares,
 )
 
 
@@ -97,6 +98,10 @@ class DailyProfile(ForecastModel):
     fixed ``shrink`` toward weekdays with a similar shape (correlation >= 0.95). With
     ``day_of_month`` the daily totals carry a day-of-the-month multiplier (salary and statement
     days; :func:`month_day_effect`, shrunk to none where the history does not show one).
+    The pooled shares are then smoothed across neighbouring intervals: each open interval keeps
+    ``1 - 2 * smooth_slots`` of its share and takes ``smooth_slots`` from each open neighbour
+    (0.2, chosen on the nested backtest's choose origins among 0, 0.1, 0.2, 0.3: the mean ratio
+    to the best baseline over the three series, every day an origin, 0.799 -> 0.795).
     Untagged outlier days (outages, one-off surges) are clipped to the median +- ``outlier_mad``
     scaled MADs of their weekday before the level is averaged (None: no clipping). Level
     defaults were chosen on the Anonymous Bank's February-April 1999; the pooling and the
@@ -128,6 +133,7 @@ class DailyProfile(ForecastModel):
         ets_model: str = "ANA",
         outlier_mad: float | None = 3.0,
         day_of_month: bool = True,
+        smooth_slots: float = 0.2,
     ) -> None:
         self.level_weeks = level_weeks
         self.level_half_life_weeks = level_half_life_weeks
@@ -140,6 +146,7 @@ class DailyProfile(ForecastModel):
         self.ets_model = ets_model
         self.outlier_mad = outlier_mad
         self.day_of_month = day_of_month
+        self.smooth_slots = smooth_slots
 
     # -- helpers -------------------------------------------------------------------------
     def _tags(self, days: pd.DatetimeIndex) -> np.ndarray:
@@ -208,6 +215,12 @@ class DailyProfile(ForecastModel):
             return None
 
     def _fit_profiles(self, series: QueueSeries, filled: np.ndarray, clean: np.ndarray):
+        """Intraday shares per weekday (7 x slots), pooled across weekdays, then smoothed
+        across neighbouring intervals (:func:`~openwfm.forecast.base.smooth_shares`)."""
+        pooled = self._pooled_profiles(series, filled, clean)
+        return smooth_shares(pooled, series.open_slots, self.smooth_slots)
+
+    def _pooled_profiles(self, series: QueueSeries, filled: np.ndarray, clean: np.ndarray):
         """Intraday shares per weekday (7 x slots), shrunk toward similar weekdays' pool."""
         profiles, noise = _weekday_profiles_noise(
             filled, series.days, clean, self.profile_weeks, self.profile_half_life_weeks
