@@ -152,6 +152,17 @@ def _grow(floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _room_for_a_contact(
+    floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per_contact
+):
+    """The contact tables and the heap, grown (:func:`_grow`) when contact number
+    ``n_contacts`` (a new arrival, redial or outbound call) would not fit."""
+    if n_contacts < floats.shape[0]:
+        return floats, ints, heap_t, heap_seq, heap_item
+    return _grow(floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per_contact)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _heap_pop(times, seqs, items, size):
     """Remove the top (caller read it at index 0); ``size`` is the size before the pop."""
     size -= 1
@@ -337,11 +348,9 @@ def run_replication(  # noqa: C901
         fill = -1  # agent who gained capacity
         if kind == EV_ARRIVAL:
             if ident < 0:  # from the arrival stream: create the contact
-                if n_contacts == floats.shape[0]:
-                    floats, ints, heap_t, heap_seq, heap_item = _grow(
-                        floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,
-                        per_contact,
-                    )  # fmt: skip
+                floats, ints, heap_t, heap_seq, heap_item = _room_for_a_contact(
+                    floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per_contact
+                )
                 ident = n_contacts
                 n_contacts += 1
                 q = arrival_queue[next_arrival]
@@ -372,11 +381,9 @@ def run_replication(  # noqa: C901
             if queues.redial_probability[q] > 0.0 and (
                 np.random.random() < queues.redial_probability[q]
             ):
-                if n_contacts == floats.shape[0]:
-                    floats, ints, heap_t, heap_seq, heap_item = _grow(
-                        floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,
-                        per_contact,
-                    )  # fmt: skip
+                floats, ints, heap_t, heap_seq, heap_item = _room_for_a_contact(
+                    floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per_contact
+                )
                 redial = n_contacts
                 n_contacts += 1
                 when = now + np.random.exponential(queues.redial_delay_s[q])
@@ -533,11 +540,9 @@ def run_replication(  # noqa: C901
             )
             if q >= 0:  # start an outbound call (blending)
                 outbound_started[q] += 1.0
-                if n_contacts == floats.shape[0]:
-                    floats, ints, heap_t, heap_seq, heap_item = _grow(
-                        floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra,
-                        per_contact,
-                    )  # fmt: skip
+                floats, ints, heap_t, heap_seq, heap_item = _room_for_a_contact(
+                    floats, ints, heap_t, heap_seq, heap_item, n_contacts, heap_extra, per_contact
+                )
                 call = n_contacts
                 n_contacts += 1
                 handle = np.random.exponential(queues.outbound_aht_s[q])
