@@ -119,6 +119,15 @@ def test_missing_column_and_runtime_choices():
     assert caught.value.line == 2 and caught.value.field == "queue"
 
 
+def test_an_empty_text_cell_is_described_with_its_article():
+    table = Table("evaluations", "", (Column("evaluator"), Column("queue")))
+    frame = pd.DataFrame({"evaluator": ["ann", " "], "queue": ["voice", "voice"]})
+    with pytest.raises(DataError, match=r"e.csv:3: evaluator: expected an evaluator, got an"):
+        check_table(frame, table, source="e.csv")
+    with pytest.raises(DataError, match=r"queue: expected a queue, got an empty cell"):
+        check_table(frame.assign(evaluator="ann", queue=["voice", ""]), table)
+
+
 def test_time_offsets_wall_clock_and_local():
     """Interval labels keep their wall-clock time; instants are converted to the center's zone."""
     labels = pd.DataFrame(

@@ -73,7 +73,8 @@ class Column:
                 ISO_EXAMPLE[:10] if self.kind == "date" else ISO_EXAMPLE
             )
         if self.kind == "string":
-            return f"a {self.name}"
+            article = "an" if self.name[:1].lower() in tuple("aeiou") else "a"
+            return f"{article} {self.name}"
         noun = "a whole number" if self.whole else "a finite number"
         if self.min is not None:
             noun += f" {'>' if self.min_exclusive else '>='} {self.min:g}"
