@@ -331,10 +331,10 @@ def test_declared_columns_are_the_ones_the_modules_use():
     assert set(FORECAST_COLUMNS) <= set(FORECAST.names)
     assert STATE_EVENT_COLUMNS == STATE_EVENTS.dtypes()
     metrics = [c.name for c in SIMULATION_INTERVALS.columns if c.kind == "number"]
-    # outbound columns are added only for centers with outbound work (the table's description)
-    every_center = [m for m in METRICS if m not in OUTBOUND_METRICS]
-    assert metrics == [f"{m}{s}" for m in every_center for s in ("", "_ci_low", "_ci_high")]
-    assert all(m in SIMULATION_INTERVALS.doc for m in OUTBOUND_METRICS)
+    assert metrics == [f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high")]
+    # outbound columns are added only for centers with outbound work: declared optional
+    optional = {c.name for c in SIMULATION_INTERVALS.columns if not c.required}
+    assert optional == {f"{m}{s}" for m in OUTBOUND_METRICS for s in ("", "_ci_low", "_ci_high")}
 
 
 def test_a_simulation_writes_the_declared_interval_table(tmp_path):
@@ -345,9 +345,21 @@ def test_a_simulation_writes_the_declared_interval_table(tmp_path):
     scenario = load_scenario(EXAMPLES / "center.yaml")
     rates = pd.read_csv(_rates(tmp_path / "rates.csv"))
     result = simulate(scenario, replications=2, seed=3, scheduler="sync", rates=rates)
-    assert list(result.intervals.columns) == SIMULATION_INTERVALS.names
+    assert list(result.intervals.columns) == SIMULATION_INTERVALS.required
     checked = check_table(result.intervals, SIMULATION_INTERVALS)
     assert (checked["queue"] == "all").any() and (checked["segment"] == "all").any()
+    # a center with outbound work writes the optional outbound columns too
+    outbound = scenario.model_copy(
+        update={
+            "queues": [
+                queue.model_copy(update={"outbound_per_hour": 30.0, "outbound_aht_s": 300.0})
+                for queue in scenario.queues
+            ]
+        }
+    )
+    blended = simulate(outbound, replications=2, seed=3, scheduler="sync", rates=rates)
+    assert list(blended.intervals.columns) == SIMULATION_INTERVALS.names
+    assert check_table(blended.intervals, SIMULATION_INTERVALS)["outbound"].sum() > 0
 
 
 def test_a_resolution_with_a_bad_time_names_its_line():

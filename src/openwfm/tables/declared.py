@@ -288,9 +288,9 @@ _SIM_METRICS = (
 SIMULATION_INTERVALS = Table(
     "simulation intervals",
     "Simulated KPIs per queue, segment and interval with 95% confidence intervals over the "
-    "replications (openwfm.sim; rows with segment 'all' and queue 'all' are roll-ups). Centers "
-    "with outbound work add outbound, outbound_ci_low and outbound_ci_high (outbound calls "
-    "made per interval).",
+    "replications (openwfm.sim; rows with segment 'all' and queue 'all' are roll-ups). Only "
+    "centers with outbound work have the (optional) outbound, outbound_ci_low and "
+    "outbound_ci_high columns (outbound calls made per interval).",
     (
         _QUEUE,
         _SEGMENT,
@@ -298,6 +298,10 @@ SIMULATION_INTERVALS = Table(
         *(
             Column(f"{name}{suffix}", "number", unit, nullable=True, min=0.0)
             for name, unit in _SIM_METRICS
+            for suffix in ("", "_ci_low", "_ci_high")
+        ),
+        *(
+            Column(f"outbound{suffix}", "number", "contacts", required=False, nullable=True, min=0)
             for suffix in ("", "_ci_low", "_ci_high")
         ),
     ),
