@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from _timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT.parent / "shared" / "data" / "anonymous-bank" / "raw"
@@ -49,19 +50,19 @@ def optimality(instances: int, periods: int, seed: int) -> list[float]:
     gaps: dict[str, list[float]] = {method: [] for method in METHODS}
     for number in range(instances):
         instance = gz.random_instance(rng, periods=periods)
-        began = time.process_time()
-        optimum, _ = gz.optimal_cost(instance)
-        row = ""
-        for method in METHODS:
-            cost = gz.openwfm_policy_cost(instance, method)
-            gaps[method].append(100 * (cost / optimum - 1))
-            row += f" {cost:10.3f} {gaps[method][-1]:5.2f}"
+        with timed() as timing:
+            optimum, _ = gz.optimal_cost(instance)
+            row = ""
+            for method in METHODS:
+                cost = gz.openwfm_policy_cost(instance, method)
+                gaps[method].append(100 * (cost / optimum - 1))
+                row += f" {cost:10.3f} {gaps[method][-1]:5.2f}"
         print(
             f"{number:3d}  {instance.demand:5.0f} {instance.learning:5.3f}  "
             f"{instance.trainee_turnover:5.3f}  {instance.turnover:5.3f}  "
             f"{instance.trainee_productivity:5.3f} {instance.hire_cost:5.2f} "
             f"{instance.shortage_cost:5.2f} {str(instance.start):7s} {optimum:10.3f}"
-            f"{row} {time.process_time() - began:6.1f}",
+            f"{row} {timing.cpu_s:6.1f}",
             flush=True,
         )
     for method in METHODS:
@@ -86,17 +87,17 @@ def bank_case(forecast_path: str | None, forecaster: str = "openwfm") -> None:
     calls = pd.concat([read_anonymous_bank(path) for path in files], ignore_index=True)
     scenario = load_scenario(ROOT / "examples" / "anonymous-bank.yaml")
     forecast = read_weekly_forecast(forecast_path) if forecast_path else None
-    began = time.perf_counter()
-    case = plan_from_records(
-        calls,
-        scenario,
-        dt.date(1999, 7, 4),
-        26,
-        forecast=forecast,
-        forecaster=forecaster,
-        country="IL",
-    )
-    seconds = time.perf_counter() - began
+    with timed() as timing:
+        case = plan_from_records(
+            calls,
+            scenario,
+            dt.date(1999, 7, 4),
+            26,
+            forecast=forecast,
+            forecaster=forecaster,
+            country="IL",
+        )
+    seconds = timing.wall_s
     print("\n== Anonymous Bank: plan from 1999-07-04 with the records before it ==")
     print(
         f"forecast: {case.forecast_method}; roster {len(case.roster)} agents seen, "
@@ -140,9 +141,9 @@ def speed() -> None:
     ]
     weekly = pd.DataFrame(rows, columns=["week_start", "queue", "offered", "aht_s"])
     roster = check_roster(pd.DataFrame({"agent": range(50), "hire_date": "2024-03-04"}))
-    began = time.perf_counter()
-    result = capacity_plan(scenario, plan, weekly, roster=roster, weeks=52)
-    seconds = time.perf_counter() - began
+    with timed() as timing:
+        result = capacity_plan(scenario, plan, weekly, roster=roster, weeks=52)
+    seconds = timing.wall_s
     starts = result.classes.groupby("scenario")["starts"].sum().to_dict()
     print(
         f"\n== speed: 52 weeks x 2 scenarios, 3 queues, optimiser + band: {seconds:.1f} s; "

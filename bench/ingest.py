@@ -17,11 +17,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 
+from _timing import timed
 from openwfm.data.intervals import interval_kpis
 from openwfm.data.readers import read_anonymous_bank
 from openwfm.data.store import InteractionStore
@@ -38,9 +38,9 @@ def best_of(runs: int, function):
     """Best wall time of ``runs`` calls (the machine is shared) and the last result."""
     best, result = float("inf"), None
     for _ in range(runs):
-        started = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - started)
+        with timed() as timing:
+            result = function()
+        best = min(best, timing.wall_s)
     return best, result
 
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from _timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "anonymous-bank" / "calls-1999.csv.gz"
@@ -147,9 +148,9 @@ def bench_adherence(agents: int, events_per_agent: int = 60) -> None:
             )
             t += pd.Timedelta(seconds=int(rng.exponential(480)))
     events = check_state_events(pd.DataFrame(rows)).events
-    began = time.perf_counter()
-    result = adherence(events, pd.DataFrame(plan), start=day, end=day + pd.Timedelta(days=1))
-    elapsed = time.perf_counter() - began
+    with timed() as timing:
+        result = adherence(events, pd.DataFrame(plan), start=day, end=day + pd.Timedelta(days=1))
+    elapsed = timing.wall_s
     print(
         f"adherence engine: {agents} agents, {len(events)} state events -> "
         f"{len(result.segments)} segments, {len(result.exceptions)} exceptions in {elapsed:.2f} s"
@@ -177,9 +178,9 @@ def main() -> None:
     from openwfm.model import Scenario
     from openwfm.sim.replay import busy_agents_per_hour, exponential_patience_mle
 
-    began = time.perf_counter()
-    calls = load_calls()
-    read_s = time.perf_counter() - began
+    with timed() as timing:
+        calls = load_calls()
+    read_s = timing.wall_s
     per_day = calls.groupby(calls["arrival_time"].dt.normalize()).size()
     day = pd.Timestamp(args.day) if args.day else per_day.idxmax()
     as_of = pd.Timestamp(f"{day.date()} {args.as_of}")
@@ -221,20 +222,20 @@ def main() -> None:
     plain = outlook(
         forecast, today, agents, scenario, as_of=as_of, update_options={"method": "none"}
     )  # also compiles the Erlang A kernel
-    began = time.perf_counter()
-    updated = outlook(forecast, today, agents, scenario, as_of=as_of)
-    outlook_s = time.perf_counter() - began
+    with timed() as timing:
+        updated = outlook(forecast, today, agents, scenario, as_of=as_of)
+    outlook_s = timing.wall_s
     alerts = evaluate_alerts(default_rules(), as_of, outlook=updated)
-    began = time.perf_counter()
-    simulated = simulate_rest_of_day(
-        scenario,
-        updated.intervals,
-        observed_schedule(agents_per_hour, day),
-        as_of=as_of,
-        replications=args.replications,
-        seed=1,
-    )
-    simulate_s = time.perf_counter() - began
+    with timed() as timing:
+        simulated = simulate_rest_of_day(
+            scenario,
+            updated.intervals,
+            observed_schedule(agents_per_hour, day),
+            as_of=as_of,
+            replications=args.replications,
+            seed=1,
+        )
+    simulate_s = timing.wall_s
     simulated = simulated.set_index(simulated["interval_start"].dt.hour)
     actual = actual_by_hour(today)
     rest = updated.intervals[~updated.intervals["past"]].set_index(

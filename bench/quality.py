@@ -24,13 +24,13 @@ import argparse
 import datetime as dt
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from _timing import timed
 from openwfm.quality.agents import agent_quality
 from openwfm.quality.proficiency import derive_proficiency, write_proficiency
 from openwfm.quality.routing import compare_routing
@@ -211,18 +211,18 @@ def main() -> None:
     else:
         scenario, resolution = synthetic_inputs(args)
         segment, queue, start, segments = "gold", None, dt.date(2024, 1, 1), None
-    began = time.perf_counter()
-    table = compare_routing(
-        scenario,
-        resolution,
-        segment=segment,
-        queue=queue,
-        replications=args.replications,
-        seed=args.seed,
-        start=start,
-        days=args.days,
-    )
-    elapsed = time.perf_counter() - began
+    with timed() as timing:
+        table = compare_routing(
+            scenario,
+            resolution,
+            segment=segment,
+            queue=queue,
+            replications=args.replications,
+            seed=args.seed,
+            start=start,
+            days=args.days,
+        )
+    elapsed = timing.wall_s
     print_comparison(
         table,
         f"\n{args.replications} replications x {args.days} day(s), 95% CI over replications "

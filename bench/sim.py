@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from _timing import timed
 from openwfm.model import Scenario
 from openwfm.sim import prepare, run_prepared
 
@@ -59,9 +59,9 @@ def openwfm_prepared(hours: float):
 
 def run_openwfm(replications: int, hours: float, scheduler: str):
     prepared = openwfm_prepared(hours)
-    began = time.perf_counter()
-    result = run_prepared(prepared, replications, seed=1, scheduler=scheduler)
-    elapsed = time.perf_counter() - began
+    with timed() as timing:
+        result = run_prepared(prepared, replications, seed=1, scheduler=scheduler)
+    elapsed = timing.wall_s
     reps = result.replications[result.replications["segment"] == "all"]
     events = float((reps["offered"] + reps["answered"] + reps["abandoned"]).sum())
     stats = {
@@ -79,41 +79,41 @@ def run_simpy(replications: int, hours: float):
     horizon_s = hours * 3600
     stats = {k: [] for k in ("p_wait", "service_level", "asa_s", "p_abandon")}
     events = 0
-    began = time.perf_counter()
-    for r in range(replications):
-        rng = np.random.default_rng(1000 + r)
-        env = simpy.Environment()
-        agents = simpy.Resource(env, AGENTS)
-        waits: list[float] = []
-        abandoned = [0]
+    with timed() as timing:
+        for r in range(replications):
+            rng = np.random.default_rng(1000 + r)
+            env = simpy.Environment()
+            agents = simpy.Resource(env, AGENTS)
+            waits: list[float] = []
+            abandoned = [0]
 
-        def customer(env=env, agents=agents, rng=rng, waits=waits, abandoned=abandoned):
-            arrived = env.now
-            with agents.request() as request:
-                outcome = yield request | env.timeout(rng.exponential(PATIENCE_S))
-                if request in outcome:
-                    waits.append(env.now - arrived)
-                    yield env.timeout(rng.exponential(AHT_S))
-                else:
-                    abandoned[0] += 1
+            def customer(env=env, agents=agents, rng=rng, waits=waits, abandoned=abandoned):
+                arrived = env.now
+                with agents.request() as request:
+                    outcome = yield request | env.timeout(rng.exponential(PATIENCE_S))
+                    if request in outcome:
+                        waits.append(env.now - arrived)
+                        yield env.timeout(rng.exponential(AHT_S))
+                    else:
+                        abandoned[0] += 1
 
-        def source(env=env, rng=rng):
-            while True:
-                yield env.timeout(rng.exponential(1 / RATE_PER_S))
-                if env.now > horizon_s:
-                    return
-                env.process(customer())
+            def source(env=env, rng=rng):
+                while True:
+                    yield env.timeout(rng.exponential(1 / RATE_PER_S))
+                    if env.now > horizon_s:
+                        return
+                    env.process(customer())
 
-        env.process(source())
-        env.run()
-        w = np.asarray(waits)
-        offered = len(w) + abandoned[0]
-        events += offered + len(w) + abandoned[0]
-        stats["p_wait"].append((np.sum(w > 0) + abandoned[0]) / offered)
-        stats["service_level"].append(np.sum(w <= TARGET_S) / offered)
-        stats["asa_s"].append(w.mean())
-        stats["p_abandon"].append(abandoned[0] / offered)
-    return time.perf_counter() - began, events, {k: np.asarray(v) for k, v in stats.items()}
+            env.process(source())
+            env.run()
+            w = np.asarray(waits)
+            offered = len(w) + abandoned[0]
+            events += offered + len(w) + abandoned[0]
+            stats["p_wait"].append((np.sum(w > 0) + abandoned[0]) / offered)
+            stats["service_level"].append(np.sum(w <= TARGET_S) / offered)
+            stats["asa_s"].append(w.mean())
+            stats["p_abandon"].append(abandoned[0] / offered)
+    return timing.wall_s, events, {k: np.asarray(v) for k, v in stats.items()}
 
 
 def run_ciw(replications: int, hours: float):
@@ -127,21 +127,21 @@ def run_ciw(replications: int, hours: float):
     )
     stats = {k: [] for k in ("p_wait", "service_level", "asa_s", "p_abandon")}
     events = 0
-    began = time.perf_counter()
-    for r in range(replications):
-        ciw.seed(2000 + r)
-        simulation = ciw.Simulation(network)
-        simulation.simulate_until_max_time(hours * 3600)
-        records = simulation.get_all_records()
-        served = np.array([x.waiting_time for x in records if x.record_type == "service"])
-        reneged = sum(1 for x in records if x.record_type == "renege")
-        offered = len(served) + reneged
-        events += offered + len(served) + reneged
-        stats["p_wait"].append((np.sum(served > 0) + reneged) / offered)
-        stats["service_level"].append(np.sum(served <= TARGET_S) / offered)
-        stats["asa_s"].append(served.mean())
-        stats["p_abandon"].append(reneged / offered)
-    return time.perf_counter() - began, events, {k: np.asarray(v) for k, v in stats.items()}
+    with timed() as timing:
+        for r in range(replications):
+            ciw.seed(2000 + r)
+            simulation = ciw.Simulation(network)
+            simulation.simulate_until_max_time(hours * 3600)
+            records = simulation.get_all_records()
+            served = np.array([x.waiting_time for x in records if x.record_type == "service"])
+            reneged = sum(1 for x in records if x.record_type == "renege")
+            offered = len(served) + reneged
+            events += offered + len(served) + reneged
+            stats["p_wait"].append((np.sum(served > 0) + reneged) / offered)
+            stats["service_level"].append(np.sum(served <= TARGET_S) / offered)
+            stats["asa_s"].append(served.mean())
+            stats["p_abandon"].append(reneged / offered)
+    return timing.wall_s, events, {k: np.asarray(v) for k, v in stats.items()}
 
 
 def exact_erlang_a() -> dict[str, float] | None:
@@ -169,9 +169,9 @@ def ci_text(values: np.ndarray, fmt: str) -> str:
 def bench_mmnm(replications: int, hours: float) -> None:
     print(f"== 1. M/M/n+M: {ERLANGS:g} Erlangs, {AGENTS} agents, AHT {AHT_S:g} s, patience "
           f"{PATIENCE_S:g} s, {hours:g} h, {replications} replications")  # fmt: skip
-    began = time.perf_counter()
-    run_openwfm(1, 0.5, "sync")  # compile (or load the numba cache) once
-    print(f"openwfm one-off numba compile/cache load: {time.perf_counter() - began:.1f} s")
+    with timed() as timing:
+        run_openwfm(1, 0.5, "sync")  # compile (or load the numba cache) once
+    print(f"openwfm one-off numba compile/cache load: {timing.wall_s:.1f} s")
     runs = {
         "openwfm (1 core)": run_openwfm(replications, hours, "sync"),
         "openwfm (threads)": run_openwfm(replications, hours, "threads"),
@@ -269,10 +269,10 @@ def bench_week(replications: int, days: int) -> None:
     print(f"\n== 2. {scenario.name}: {len(scenario.all_agents())} agents, A-team policy "
           f"(best_skilled for gold), {days} days Mon-Fri 08:00-20:00, {replications} "
           "replications")  # fmt: skip
-    began = time.perf_counter()
-    prepared = prepare(scenario, days=days)
-    result = run_prepared(prepared, replications, seed=1, scheduler="threads")
-    total = time.perf_counter() - began
+    with timed() as timing:
+        prepared = prepare(scenario, days=days)
+        result = run_prepared(prepared, replications, seed=1, scheduler="threads")
+    total = timing.wall_s
     print(
         f"wall {total:.1f} s (target < 60 s; replications {result.elapsed_s:.1f} s), "
         f"{result.contacts:,} contacts, {result.events:,} engine events, "

@@ -21,11 +21,12 @@ Run: ``.venv/bin/python bench/validate.py``
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from _timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "anonymous-bank" / "raw"
@@ -42,9 +43,9 @@ def main() -> int:
     if len(files) != 9:
         print(f"expected the nine monthly files in {DATA}, found {len(files)}")
         return 1
-    began = time.perf_counter()
-    history = pd.concat([read_anonymous_bank(f) for f in files], ignore_index=True)
-    read_s = time.perf_counter() - began
+    with timed() as timing:
+        history = pd.concat([read_anonymous_bank(f) for f in files], ignore_index=True)
+    read_s = timing.wall_s
     scenario = load_scenario(SCENARIO)
     print(f"read {len(history):,} records from {len(files)} files in {read_s:.1f} s")
     redials = redial_estimates(files)
@@ -54,17 +55,17 @@ def main() -> int:
     pd.set_option("display.max_rows", 100)
     results = {}
     for agents in ("split", "busy"):
-        began = time.perf_counter()
-        result = model_fidelity(
-            history,
-            scenario=scenario,
-            agents=agents,
-            models=("erlang_c", "erlang_a", "erlang_x", "simulation", "queue_mean"),
-            replications=5,
-            seed=1,
-            redials=redials,
-        )
-        elapsed = time.perf_counter() - began
+        with timed() as timing:
+            result = model_fidelity(
+                history,
+                scenario=scenario,
+                agents=agents,
+                models=("erlang_c", "erlang_a", "erlang_x", "simulation", "queue_mean"),
+                replications=5,
+                seed=1,
+                redials=redials,
+            )
+        elapsed = timing.wall_s
         results[agents] = result
         info = result.info
         print(
@@ -131,9 +132,9 @@ def redial_estimates(files) -> dict:
     a day for comparison). Erlang X uses the one-hour estimate."""
     from openwfm.validate.redials import estimate_redials, read_anonymous_bank_callers
 
-    began = time.perf_counter()
-    callers = read_anonymous_bank_callers(files)
-    print(f"\nredials from {len(callers):,} caller records ({time.perf_counter() - began:.1f} s):")
+    with timed() as timing:
+        callers = read_anonymous_bank_callers(files)
+    print(f"\nredials from {len(callers):,} caller records ({timing.wall_s:.1f} s):")
     estimates = {}
     for window in (3_600.0, 86_400.0):
         got = estimate_redials(callers, window_s=window)
@@ -166,20 +167,22 @@ def peer(result) -> None:
     # stable hours; openwfm is timed on the same hours, in one vectorised call
     stable = traffic < agents
     offered = est["offered"].to_numpy()[stable]
-    began = time.perf_counter()
-    theirs = []
-    for count, h, t, n in zip(offered, aht[stable], target[stable], agents[stable], strict=True):
-        model = ErlangC(transactions=float(count), aht=float(h), asa=float(t), interval=3600)
-        theirs.append(model.service_level(positions=int(n), scale_positions=False))
-    theirs_s = time.perf_counter() - began
+    with timed() as timing:
+        theirs = []
+        for count, h, t, n in zip(
+            offered, aht[stable], target[stable], agents[stable], strict=True
+        ):
+            model = ErlangC(transactions=float(count), aht=float(h), asa=float(t), interval=3600)
+            theirs.append(model.service_level(positions=int(n), scale_positions=False))
+    theirs_s = timing.wall_s
     theirs = np.clip(np.asarray(theirs, dtype=float), 0, 1)
     # steady state, as for the peer's loop: the first call loads the compiled kernel
     queueing.service_level(traffic[stable], agents[stable], aht[stable], target[stable])
-    began = time.perf_counter()
-    ours = np.asarray(
-        queueing.service_level(traffic[stable], agents[stable], aht[stable], target[stable])
-    )
-    ours_s = time.perf_counter() - began
+    with timed() as timing:
+        ours = np.asarray(
+            queueing.service_level(traffic[stable], agents[stable], aht[stable], target[stable])
+        )
+    ours_s = timing.wall_s
     diff = np.abs(ours - theirs)
     print(
         f"\npeer pyworkforce ErlangC on {len(est):,} queue-hours: max |SL difference| on the "
