@@ -9,13 +9,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import PROJECT_ROOT
 from openwfm.errors import DataError
 from openwfm.forecast import Forecaster
 from openwfm.forecast.factor import ROOT_SHIFT, FactorModel
 from openwfm.forecast.history import to_series
-from openwfm.forecast.intraday import learn_shrinkage, learn_shrinkage_by_hour
+from openwfm.forecast.intraday import (
+    UPDATE_METHODS,
+    learn_shrinkage,
+    learn_shrinkage_by_hour,
+    update_queue_day,
+)
 from openwfm.forecast.level_update import MIN_LEARNING_DAYS, LevelRule, learn_level_rule
 from openwfm.forecast.versions import ForecastVersions
 
@@ -206,6 +213,49 @@ def test_learned_level_rule_follows_what_the_morning_says_about_the_afternoon():
     assert rule.multiplier(starts, np.full(4, 100.0), np.full(4, 100.0), as_of) == 1.0
     busy = rule.multiplier(starts, np.full(4, 144.0), np.full(4, 100.0), as_of)
     assert busy == pytest.approx(np.sqrt(577 / 401))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    forecast=st.lists(st.floats(0.0, 500.0), min_size=4, max_size=24),
+    scale=st.floats(0.0, 4.0),
+    beta=st.floats(0.0, 1.0),
+    window=st.sampled_from([None, 60, 120]),
+    cut=st.integers(1, 3),
+)
+def test_level_update_properties(forecast, scale, beta, window, cut):
+    """On any day: actuals equal to the forecast change nothing (every ratio method and the
+    learned rule); the learned rule moves the rest between no update and the window's ratio
+    (beta in [0, 1]), more when the morning is busier; nothing turns negative."""
+    starts = pd.date_range("2024-06-03 08:00", periods=len(forecast), freq="h")
+    fc = pd.DataFrame({"interval_start": starts, "forecast": forecast})
+    fc["lower_80"], fc["upper_80"] = 0.5 * fc["forecast"], 2.0 * fc["forecast"]
+    as_of = starts[0] + pd.Timedelta(hours=cut)
+    seen = fc[fc["interval_start"] < as_of]
+    at_forecast = seen[["interval_start"]].assign(offered=seen["forecast"])
+    rule = LevelRule(window, beta, 60)
+    for method in [m for m in UPDATE_METHODS if m not in ("factor", "learned_factor")]:
+        out = update_queue_day(fc, at_forecast, as_of, 60, method, level_rule=rule)
+        np.testing.assert_allclose(out["forecast"], fc["forecast"].iloc[cut:], rtol=1e-12)
+    fallback = update_queue_day(fc, at_forecast, as_of, 60, "auto")  # nothing learned
+    np.testing.assert_allclose(fallback["forecast"], fc["forecast"].iloc[cut:], rtol=1e-12)
+    mult = []
+    for factor in (scale, scale + 0.5):
+        busy = seen[["interval_start"]].assign(offered=np.round(factor * seen["forecast"]))
+        out = update_queue_day(fc, busy, as_of, 60, "learned", level_rule=rule)
+        assert (out[["forecast", "lower_80", "upper_80"]].to_numpy() >= 0).all()
+        m = rule.multiplier(
+            busy["interval_start"].to_numpy(),
+            busy["offered"].to_numpy(),
+            seen["forecast"].to_numpy(),
+            as_of,
+        )
+        kept = seen["interval_start"] >= (as_of - pd.Timedelta(minutes=window or 10**6))
+        ratio = (busy["offered"][kept].sum() + 1) / (seen["forecast"][kept].sum() + 1)
+        assert min(1.0, ratio) - 1e-9 <= m <= max(1.0, ratio) + 1e-9
+        np.testing.assert_allclose(out["forecast"], m * fc["forecast"].iloc[cut:], rtol=1e-9)
+        mult.append(m)
+    assert mult[1] >= mult[0] - 1e-12
 
 
 # -- CLI ---------------------------------------------------------------------------------------
