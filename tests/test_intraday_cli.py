@@ -381,3 +381,53 @@ def test_a_supervisor_approves_an_exception_and_the_log_only_grows(tmp_path):
     unknown = run(*base, "--approve", "a@2024-03-04T11:11:11")
     assert unknown.returncode == 2 and "unknown exception" in unknown.stderr
     assert len(pd.read_csv(log)) == 2  # nothing written on error
+
+
+UTC_STATES = (
+    "Agent,When,Status,Aux\n"
+    "a,2024-03-04T08:10:00Z,available,\n"
+    "b,2024-03-04T08:00:00Z,available,\n"
+    "a,2024-03-04T09:10:00Z,logged_out,\n"
+    "ghost,2024-03-04T08:00:00Z,available,\n"
+    "b,2024-03-04T11:00:00Z,not_ready,lunch\n"
+    "b,2024-03-04T11:30:00Z,available,\n"
+    "b,2024-03-04T16:00:00Z,logged_out,\n"
+)
+
+
+def _by_day(tmp_path: Path, states_text: str, *extra: str, schedule: Path | None = None):
+    tmp_path.mkdir()
+    states, shifts, mapping = write_day(tmp_path, states_text)
+    out = tmp_path / "out"
+    done = run("intraday", "adherence", "--states", str(states), "--schedule",
+               str(schedule or shifts), "--mapping", str(mapping), "--date", "2024-03-04",
+               "--out", str(out), *extra)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    columns = ["scheduled_s", "out_s", "adherence"]
+    return pd.read_csv(out / "by_day.csv").set_index("agent_id")[columns]
+
+
+def test_adherence_timezone_converts_utc_state_and_schedule_times(tmp_path):
+    local = _by_day(tmp_path / "local", GOOD)
+    # the ACD exports in UTC, the schedule is in the center's local time (UTC+1 in March)
+    zoned = _by_day(tmp_path / "utc", UTC_STATES, "--timezone", "Europe/Amsterdam")
+    pd.testing.assert_frame_equal(zoned, local)
+    # without the zone each state time keeps its own wall clock: an hour early
+    unzoned = _by_day(tmp_path / "wall", UTC_STATES)
+    assert unzoned.loc["a", "adherence"] < local.loc["a", "adherence"]
+    # a schedule file with offsets is converted to the same zone
+    plan = tmp_path / "plan.csv"
+    plan.write_text(
+        "agent_id,start,end,activity\n"
+        "a,2024-03-04T08:00:00Z,2024-03-04T09:00:00Z,shift\n"
+        "b,2024-03-04T08:00:00Z,2024-03-04T11:00:00Z,shift\n"
+        "b,2024-03-04T11:00:00Z,2024-03-04T11:30:00Z,lunch\n"
+        "b,2024-03-04T11:30:00Z,2024-03-04T16:00:00Z,shift\n"
+    )
+    both = _by_day(tmp_path / "plan", UTC_STATES, "--timezone", "Europe/Amsterdam", schedule=plan)
+    pd.testing.assert_frame_equal(both, local)
+    (tmp_path / "bad").mkdir()
+    states, shifts, _ = write_day(tmp_path / "bad", GOOD)
+    done = run("intraday", "adherence", "--states", str(states), "--schedule", str(shifts),
+               "--date", "2024-03-04", "--timezone", "Mars/Olympus")  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith("openwfm: error: --timezone: unknown")

@@ -90,9 +90,10 @@ def load_column_mapping(path: Path | None) -> dict:
     )
 
 
-def load_schedule(path: Path) -> pd.DataFrame:
-    """The scheduled-activity table from a file: ``agent_id, start, end, activity`` as is,
-    the scheduler's ``activities`` (agent, interval_start, activity) or ``shifts``."""
+def load_schedule(path: Path, timezone: str | None = None) -> pd.DataFrame:
+    """The scheduled-activity table from a file: ``agent_id, start, end, activity`` as is
+    (times with a UTC offset converted to ``timezone``), the scheduler's ``activities``
+    (agent, interval_start, activity) or ``shifts``."""
     from openwfm.intraday.timeline import check_schedule_table, scheduled_activities
 
     frame = read_any_table(path, "schedule")
@@ -100,7 +101,7 @@ def load_schedule(path: Path) -> pd.DataFrame:
         return scheduled_activities(activities=frame)
     if "shift_start" in frame.columns:
         return scheduled_activities(shifts=frame)
-    return check_schedule_table(frame, file=str(path))
+    return check_schedule_table(frame, file=str(path), timezone=timezone)
 
 
 def _day_window(date: str, as_of: str | None):
@@ -157,22 +158,34 @@ def adherence_command(
         help="Known agents (a table with agent_id); default: the schedule's agents.",
     ),
     interval_minutes: int = typer.Option(15, "--interval-minutes", help="Interval length."),
+    timezone: str = typer.Option(
+        None,
+        "--timezone",
+        help="The center's IANA time zone (e.g. Europe/Amsterdam): state and schedule times "
+        "with a UTC offset are converted to it (the day and --as-of are local). Without it, "
+        "a state time keeps its own wall clock and a schedule time with an offset is an error.",
+    ),
     out: Path = typer.Option(None, "--out", help="Output directory for tables and page.html."),
     fmt: TableFormat = typer.Option("csv", "--format", help="csv or parquet."),
 ) -> None:
     """Adherence and conformance per agent x interval and day, exceptions, who is out now."""
     from rich.console import Console
 
+    from openwfm.data.commands import check_timezone
     from openwfm.intraday.adherence_figures import adherence
     from openwfm.intraday.mapping import default_adherence_map, load_adherence_map
     from openwfm.intraday.states import read_state_events
 
+    if timezone is not None:
+        check_timezone(timezone, "--timezone")
     day, end, now = _day_window(date, as_of)
-    plan = load_schedule(schedule)
+    plan = load_schedule(schedule, timezone)
     known = set(plan["agent_id"])
     if roster is not None:
         known = set(read_any_table(roster, "roster")["agent_id"].astype(str))
-    feed = read_state_events(states, roster=known, **load_column_mapping(mapping))
+    feed = read_state_events(
+        states, roster=known, timezone=timezone, **load_column_mapping(mapping)
+    )
     amap = load_adherence_map(adherence_map) if adherence_map else default_adherence_map()
     decisions = None
     if resolutions is not None and resolutions.exists():

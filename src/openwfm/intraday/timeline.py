@@ -101,9 +101,12 @@ def scheduled_activities(
     return check_schedule_table(pd.DataFrame(_break_rows(shifts), columns=SCHEDULE_COLUMNS))
 
 
-def check_schedule_table(schedule: pd.DataFrame, file: str = "schedule") -> pd.DataFrame:
+def check_schedule_table(
+    schedule: pd.DataFrame, file: str = "schedule", timezone: str | None = None
+) -> pd.DataFrame:
     """Validate ``agent_id, start, end, activity`` (an ``agent`` column is accepted):
-    times parse, end after start, no overlap per agent. Sorted by agent and start."""
+    times parse (times with a UTC offset are converted to ``timezone``; without one they are
+    an error), end after start, no overlap per agent. Sorted by agent and start."""
     from openwfm.tables import TIMELINE, check_table
 
     frame = schedule.rename(columns={"agent": "agent_id"}).reset_index(drop=True)
@@ -111,7 +114,7 @@ def check_schedule_table(schedule: pd.DataFrame, file: str = "schedule") -> pd.D
         if column not in frame.columns:
             raise DataError(f"missing column {column}", file=file, field=column)
     declared = TIMELINE.subset(["agent", "start", "end", "activity"], {"agent": "agent_id"})
-    checked = check_table(frame, declared, source=file, keys=False)
+    checked = check_table(frame, declared, source=file, timezone=timezone, keys=False)
     out = pd.DataFrame(
         {
             "agent_id": checked["agent_id"].astype("string").str.strip(),
