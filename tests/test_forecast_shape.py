@@ -117,3 +117,12 @@ def test_poisson_floor_reference_values():
         poisson_floor_wape(np.zeros(3))
     with pytest.raises(ParameterError):
         poisson_mean_abs_deviation(-1.0)
+
+
+def test_a_zero_rate_has_no_deviation_and_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = poisson_mean_abs_deviation(np.array([0.0, 2.0]))
+    assert out[0] == 0.0 and out[1] == pytest.approx(8 * math.exp(-2))  # 2 * 2 * P(N=2)

@@ -152,10 +152,10 @@ def poisson_mean_abs_deviation(rate: np.ndarray | float) -> np.ndarray:
     lam = np.asarray(rate, dtype=float)
     if (lam < 0).any() or not np.isfinite(lam).all():
         raise ParameterError("rates must be finite and non-negative", field="rate")
-    k = np.floor(lam)
-    with np.errstate(divide="ignore"):
-        log_pmf = k * np.log(lam) - lam - gammaln(k + 1)
-    return np.where(lam > 0, 2.0 * lam * np.exp(log_pmf), 0.0)
+    positive = np.where(lam > 0, lam, 1.0)  # rate 0: no deviation (kept out of the logs)
+    k = np.floor(positive)
+    log_pmf = k * np.log(positive) - positive - gammaln(k + 1)
+    return np.where(lam > 0, 2.0 * positive * np.exp(log_pmf), 0.0)
 
 
 def poisson_floor_wape(rate: np.ndarray) -> float:
