@@ -9,11 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from openwfm.errors import ScenarioError
 from openwfm.model import Scenario
-from openwfm.yaml_input import parse_yaml_mapping, raise_at, raise_validation_error, read_text_file
+from openwfm.yaml_input import parse_yaml_model, raise_at, read_text_file
 
 # the example scenarios ship inside the package (``openwfm demo`` works from an installed wheel);
 # the repository's top-level ``examples/*.yaml`` are links to these files
@@ -170,13 +168,13 @@ def _check_schedule_section(scenario: Scenario) -> list[tuple[tuple[Any, ...], s
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate scenario YAML text; raise :class:`ScenarioError` naming the first bad field."""
-    root, data = parse_yaml_mapping(
-        text, source, ScenarioError, "expected a mapping of scenario fields at the top level"
+    root, scenario = parse_yaml_model(
+        text,
+        source,
+        Scenario,
+        ScenarioError,
+        "expected a mapping of scenario fields at the top level",
     )
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as error:
-        raise_validation_error(ScenarioError, error, source, root)
     for location, message in _check_references(scenario)[:1]:
         raise_at(ScenarioError, message, source, root, location)
     return scenario

@@ -9,15 +9,16 @@ line and the YAML path of the field, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from openwfm.errors import OpenWFMError
 
 if TYPE_CHECKING:  # yaml and pydantic are loaded when a file is read, not when the CLI starts
     import yaml
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
 Location = tuple[Any, ...]  # a YAML path as a tuple of keys and list indexes
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def read_text_file(path: str | Path, error: type[OpenWFMError], what: str = "file") -> str:
@@ -149,13 +150,11 @@ def raise_validation_error(
     problem: ValidationError,
     source: str,
     root: yaml.Node | None,
-    prefix: Location = (),
 ) -> NoReturn:
     """Raise ``error`` for pydantic's first problem: its file, line, YAML path and message,
-    the value given (a single value) and how many more problems there are. ``prefix`` is the
-    YAML path of what was validated (``()``: the whole file)."""
+    the value given (a single value) and how many more problems there are."""
     first = problem.errors()[0]
-    location = (*prefix, *first["loc"])
+    location = tuple(first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
         shown = first["input"]
@@ -165,3 +164,41 @@ def raise_validation_error(
     if more:
         message += f" [and {more} more problem{'s' if more > 1 else ''}]"
     raise_at(error, message, source, root, location)
+
+
+def parse_yaml_model(
+    text: str,
+    source: str,
+    model: type[Model],
+    error: type[OpenWFMError],
+    not_a_mapping: str,
+    *,
+    list_key: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[yaml.Node | None, Model]:
+    """(node tree, ``model`` validated from YAML text): :func:`parse_yaml_mapping`, then
+    pydantic with :func:`raise_validation_error`. ``extra`` adds fields the file does not
+    give (where it was read from). The node tree places the caller's own cross-field checks
+    (:func:`raise_at`)."""
+    from pydantic import ValidationError
+
+    root, data = parse_yaml_mapping(text, source, error, not_a_mapping, list_key=list_key)
+    try:
+        return root, model.model_validate({**data, **(extra or {})})
+    except ValidationError as problem:
+        raise_validation_error(error, problem, source, root)
+
+
+def load_yaml_model(
+    path: str | Path,
+    model: type[Model],
+    error: type[OpenWFMError],
+    what: str,
+    not_a_mapping: str,
+    *,
+    list_key: str | None = None,
+) -> Model:
+    """``model`` validated from the YAML file at ``path`` (``what`` names the kind of file in
+    errors: ``adherence map file not found``)."""
+    text = read_text_file(path, error, what)
+    return parse_yaml_model(text, str(path), model, error, not_a_mapping, list_key=list_key)[1]

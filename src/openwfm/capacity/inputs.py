@@ -40,11 +40,11 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from openwfm.errors import DataError, ScenarioError
 from openwfm.tables import PROFILE, ROSTER, WEEKLY_FORECAST, check_table
-from openwfm.yaml_input import parse_yaml_mapping, raise_at, raise_validation_error, read_text_file
+from openwfm.yaml_input import parse_yaml_model, raise_at, read_text_file
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -260,14 +260,15 @@ def parse_plan(
     text: str, source: str = "<plan>", *, known_queues: set[str] | None = None
 ) -> CapacityPlan:
     """Validate plan YAML; raise :class:`ScenarioError` naming file, line and first bad field."""
-    root, data = parse_yaml_mapping(
-        text, source, ScenarioError, "expected a mapping of plan fields at the top level"
-    )
     base_dir = str(Path(source).parent) if source != "<plan>" else "."
-    try:
-        plan = CapacityPlan.model_validate({**data, "source": source, "base_dir": base_dir})
-    except ValidationError as error:
-        raise_validation_error(ScenarioError, error, source, root)
+    root, plan = parse_yaml_model(
+        text,
+        source,
+        CapacityPlan,
+        ScenarioError,
+        "expected a mapping of plan fields at the top level",
+        extra={"source": source, "base_dir": base_dir},
+    )
     for location, message in _plan_problems(plan, known_queues)[:1]:
         raise_at(ScenarioError, message, source, root, location)
     return plan

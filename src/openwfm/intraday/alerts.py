@@ -85,6 +85,12 @@ class AlertRule(Strict):
         return self.op or DEFAULT_OPS[self.metric]
 
 
+class AlertRules(Strict):
+    """An alert rules file: ``rules: [...]`` (or the list alone)."""
+
+    rules: list[AlertRule]
+
+
 def default_rules() -> list[AlertRule]:
     """Projected service level below target in the next hour, a long hold above 3 minutes,
     projected abandonment above 10%, an agent out of adherence for more than 10 minutes, and

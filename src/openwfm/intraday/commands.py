@@ -283,29 +283,18 @@ def _as_of(text: str):
 def load_alert_rules(path: Path | None) -> list[AlertRule]:
     """Alert rules from YAML (``rules: [{name, metric, threshold, op, look_ahead_s,
     cooldown_s, queues}]``); the defaults when no file is given."""
-    from openwfm.intraday.alerts import AlertRule, default_rules
+    from openwfm.intraday.alerts import default_rules
 
     if path is None:
         return default_rules()
-    from pydantic import TypeAdapter, ValidationError
-
     from openwfm.errors import DataError
-    from openwfm.yaml_input import parse_yaml_mapping, raise_validation_error, read_text_file
+    from openwfm.intraday.alerts import AlertRules
+    from openwfm.yaml_input import load_yaml_model
 
-    source = str(path)
-    root, content = parse_yaml_mapping(
-        read_text_file(path, DataError, "alert rules file"),
-        source,
-        DataError,
-        "expected a list of rules (or rules: [...])",
-        list_key="rules",
-    )
-    if "rules" not in content:
-        raise DataError("expected a list of rules (or rules: [...])", file=source)
-    try:
-        return TypeAdapter(list[AlertRule]).validate_python(content["rules"])
-    except ValidationError as error:
-        raise_validation_error(DataError, error, source, root, prefix=("rules",))
+    what = "expected a list of rules (or rules: [...])"
+    return load_yaml_model(
+        path, AlertRules, DataError, "alert rules file", what, list_key="rules"
+    ).rules
 
 
 def forecast_interval_minutes(forecast: pd.DataFrame, default: int) -> int:

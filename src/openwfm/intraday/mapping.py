@@ -27,11 +27,11 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from openwfm.errors import DataError
 from openwfm.model import Strict
-from openwfm.yaml_input import parse_yaml_mapping, raise_validation_error, read_text_file
+from openwfm.yaml_input import load_yaml_model
 
 Category = Literal["in", "out", "neutral"]
 ANY = "*"
@@ -178,15 +178,11 @@ def default_adherence_map() -> AdherenceMap:
 def load_adherence_map(path: str | Path) -> AdherenceMap:
     """Read an adherence map from YAML (``rules: [{state, reason_code, activity, adherence,
     grace_s}]`` and optionally the vocabulary lists); DataError naming the field if invalid."""
-    source = str(path)
-    root, content = parse_yaml_mapping(
-        read_text_file(path, DataError, "adherence map file"),
-        source,
+    return load_yaml_model(
+        path,
+        AdherenceMap,
         DataError,
+        "adherence map file",
         "expected a list of rules or a mapping with rules:",
         list_key="rules",
     )
-    try:
-        return AdherenceMap.model_validate(content)
-    except ValidationError as error:
-        raise_validation_error(DataError, error, source, root)

@@ -30,10 +30,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from openwfm.errors import DataError
-from openwfm.yaml_input import parse_yaml_mapping, raise_at, raise_validation_error, read_text_file
+from openwfm.yaml_input import parse_yaml_model, raise_at, read_text_file
 
 SCORING_PRESETS = (
     "genesys",
@@ -202,13 +202,9 @@ class EvaluationForm(_Strict):
 
 def parse_form(text: str, source: str = "<form>") -> EvaluationForm:
     """Validate form YAML; :class:`DataError` names the file, line and field of the problem."""
-    root, data = parse_yaml_mapping(
-        text, source, DataError, "expected a mapping with form, version, groups"
+    root, form = parse_yaml_model(
+        text, source, EvaluationForm, DataError, "expected a mapping with form, version, groups"
     )
-    try:
-        form = EvaluationForm.model_validate(data)
-    except ValidationError as error:
-        raise_validation_error(DataError, error, source, root)
     for location, message in form.problems()[:1]:
         raise_at(DataError, message, source, root, location)
     return form
