@@ -228,7 +228,7 @@ class _Search:
     def _try(self, agent, row, kind, detail, minutes) -> bool:
         """Score ``row`` as a proposal; keep it if the checker adds no hard violation."""
         new_cover = self._cover(row)
-        agents = self.agents + np.outer(self.share[agent], new_cover - self.cover[agent])
+        agents = self._agents_with(agent, new_cover)
         before, _ = self.day.score(self.agents)
         after, _ = self.day.score(agents)
         horizon = self._with_row(agent, row)
@@ -311,8 +311,7 @@ class _Search:
             trial = [list(b) for b in breaks]
             trial[k] = [candidate, candidate + length, trial[k][2]]
             cover = self.day.cover(row["shift_start"], row["shift_end"], trial)
-            agents = self.agents + np.outer(self.share[agent], cover - self.cover[agent])
-            gain = self.day.score(agents)[0] - base
+            gain = self.day.score(self._agents_with(agent, cover))[0] - base
             if gain > best_gain:
                 best, best_gain = candidate, gain
         return best
@@ -326,6 +325,20 @@ class _Search:
         if contract.shift_lengths_min:
             allowed &= set(contract.shift_lengths_min)
         return sorted(allowed)
+
+    def _agents_with(self, agent, cover: np.ndarray) -> np.ndarray:
+        """Agents per queue x interval if ``agent`` covered ``cover`` instead of its shift."""
+        return self.agents + np.outer(self.share[agent], cover - self.cover[agent])
+
+    def _resizes(self, blocked: set):
+        """(agent, length, resized row, change in paid minutes) for each allowed length of each
+        shift not over yet, but the (agent, length) pairs in ``blocked``."""
+        for agent, row in self.rows.items():
+            if row["shift_end"] <= self.as_of:
+                continue
+            for length in self._lengths(agent, row):
+                if (agent, length) not in blocked:
+                    yield (agent, length, *self._resized(row, length))
 
     def _resized(self, row, length: int):
         new = {**row, "_breaks": [list(b) for b in row["_breaks"]]}
@@ -345,18 +358,13 @@ class _Search:
                 return
             best = None
             base = self.day.score(self.agents)[0]
-            for agent, row in self.rows.items():
-                if row["shift_end"] <= self.as_of:
+            for agent, length, new, extra in self._resizes(blocked):
+                if extra <= 0:
                     continue
-                for length in self._lengths(agent, row):
-                    new, extra = self._resized(row, length)
-                    if extra <= 0 or (agent, length) in blocked:
-                        continue
-                    cover = self._cover(new)
-                    agents = self.agents + np.outer(self.share[agent], cover - self.cover[agent])
-                    rate = (self.day.score(agents)[0] - base) / extra
-                    if rate > 1e-9 and (best is None or rate > best[0]):
-                        best = (rate, agent, new, extra, length)
+                agents = self._agents_with(agent, self._cover(new))
+                rate = (self.day.score(agents)[0] - base) / extra
+                if rate > 1e-9 and (best is None or rate > best[0]):
+                    best = (rate, agent, new, extra, length)
             best = self._best_call_in(base, blocked, best)
             if best is None:
                 return
@@ -416,25 +424,20 @@ class _Search:
                 return
             best = None
             base = self.day.score(self.agents)[0]
-            for agent, row in self.rows.items():
-                if row["shift_end"] <= self.as_of:
+            for agent, length, new, change in self._resizes(blocked):
+                if change >= 0 or new["shift_end"] < self.as_of:
                     continue
-                for length in self._lengths(agent, row):
-                    new, change = self._resized(row, length)
-                    if change >= 0 or new["shift_end"] < self.as_of or (agent, length) in blocked:
-                        continue
-                    if any(b[1] > new["shift_end"] for b in new["_breaks"]):
-                        continue
-                    cover = self._cover(new)
-                    agents = self.agents + np.outer(self.share[agent], cover - self.cover[agent])
-                    score, sl = self.day.score(agents)
-                    affected = (cover < self.cover[agent])[None, :] & (self.day.volume > 0)
-                    floor = np.broadcast_to(self.day.target_sl[:, None] + margin, sl.shape)
-                    if np.any(sl[affected] < floor[affected]):
-                        continue
-                    loss = (base - score) / -change
-                    if best is None or loss < best[0]:
-                        best = (loss, agent, new, change, length)
+                if any(b[1] > new["shift_end"] for b in new["_breaks"]):
+                    continue
+                cover = self._cover(new)
+                score, sl = self.day.score(self._agents_with(agent, cover))
+                affected = (cover < self.cover[agent])[None, :] & (self.day.volume > 0)
+                floor = np.broadcast_to(self.day.target_sl[:, None] + margin, sl.shape)
+                if np.any(sl[affected] < floor[affected]):
+                    continue
+                loss = (base - score) / -change
+                if best is None or loss < best[0]:
+                    best = (loss, agent, new, change, length)
             if best is None:
                 return
             _, agent, new, change, length = best
