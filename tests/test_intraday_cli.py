@@ -30,6 +30,18 @@ def write_day(tmp_path: Path, states_text: str) -> tuple[Path, Path, Path]:
     return states, shifts, mapping
 
 
+def run_adherence(
+    tmp_path: Path, states_text: str, *extra: str, schedule: Path | None = None
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """``intraday adherence`` of one day (:func:`write_day`) into ``tmp_path / "out"``."""
+    states, shifts, mapping = write_day(tmp_path, states_text)
+    out = tmp_path / "out"
+    done = run("intraday", "adherence", "--states", str(states), "--schedule",
+               str(schedule or shifts), "--mapping", str(mapping), "--date", "2024-03-04",
+               "--out", str(out), *extra)  # fmt: skip
+    return done, out
+
+
 GOOD = (
     "Agent,When,Status,Aux\n"
     "a,2024-03-04 09:10,available,\n"
@@ -43,22 +55,7 @@ GOOD = (
 
 
 def test_adherence_command_writes_tables_and_page(tmp_path):
-    states, shifts, mapping = write_day(tmp_path, GOOD)
-    out = tmp_path / "out"
-    done = run(
-        "intraday",
-        "adherence",
-        "--states",
-        str(states),
-        "--schedule",
-        str(shifts),
-        "--mapping",
-        str(mapping),
-        "--date",
-        "2024-03-04",
-        "--out",
-        str(out),
-    )
+    done, out = run_adherence(tmp_path, GOOD)
     assert done.returncode == 0, done.stderr
     assert "rejected rows: 1" in done.stdout
     by_day = pd.read_csv(out / "by_day.csv").set_index("agent_id")
@@ -91,22 +88,7 @@ BAD_STATES = {
 @pytest.mark.parametrize("case", sorted(BAD_STATES))
 def test_adherence_command_bad_input_is_one_line_and_writes_nothing(case, tmp_path):
     bad, expected = BAD_STATES[case]
-    states, shifts, mapping = write_day(tmp_path, bad)
-    out = tmp_path / "out"
-    done = run(
-        "intraday",
-        "adherence",
-        "--states",
-        str(states),
-        "--schedule",
-        str(shifts),
-        "--mapping",
-        str(mapping),
-        "--date",
-        "2024-03-04",
-        "--out",
-        str(out),
-    )
+    done, out = run_adherence(tmp_path, bad)
     assert done.returncode == 2
     assert done.stderr.startswith("openwfm: error: ") and len(done.stderr.splitlines()) == 1
     assert expected in done.stderr
@@ -397,11 +379,7 @@ UTC_STATES = (
 
 def _by_day(tmp_path: Path, states_text: str, *extra: str, schedule: Path | None = None):
     tmp_path.mkdir()
-    states, shifts, mapping = write_day(tmp_path, states_text)
-    out = tmp_path / "out"
-    done = run("intraday", "adherence", "--states", str(states), "--schedule",
-               str(schedule or shifts), "--mapping", str(mapping), "--date", "2024-03-04",
-               "--out", str(out), *extra)  # fmt: skip
+    done, out = run_adherence(tmp_path, states_text, *extra, schedule=schedule)
     assert done.returncode == 0, done.stderr
     columns = ["scheduled_s", "out_s", "adherence"]
     return pd.read_csv(out / "by_day.csv").set_index("agent_id")[columns]
