@@ -60,10 +60,10 @@ Corpus Christi bridge (27 May: 182 forecast, 81 actual; the single earlier bridg
 wrong on the bank's, 1.15x a normal day on 8 and 22 April 1999, in the choose period) and Corpus
 Christi itself (not an origin).
 
-Classic part, same code (`bench/forecast.py classic longterm`, 663 s at load 9; 51 origins every
-5th day, 1999-04-14 .. 12-20): auto day-ahead 0.758x the best baseline (was 0.759), week-ahead
-0.813x; 80% coverage 80.3% / 80.8%; 14-day forecast of 6 queues in 27.9 s (19.4 s at a lower
-load). Long term: 0.743x the best of AutoETS / AutoARIMA.
+Classic part, same code (`nice -n 10 .venv/bin/python bench/forecast.py classic`, 516 s at load
+8-13; 51 origins every 5th day, 1999-04-14 .. 12-20): auto day-ahead 0.756x the best baseline
+(was 0.758), week-ahead 0.812x (was 0.813); 80% coverage 80.3% / 80.7%; 14-day forecast of 6
+queues in 16.8 s. Long term (not rerun, code unchanged): 0.743x the best of AutoETS / AutoARIMA.
 
 Run: .venv/bin/python bench/forecast.py [classic] [nested] [longterm]   (all by default;
 about 3 minutes for the classic part, 20-30 for the nested one on 2 busy cores, over an hour
