@@ -246,3 +246,27 @@ def test_no_pools_plans_per_queue_only(tmp_path):
     assert len(pools) > 0 and pools["pool"].astype(str).str.contains("sales").all()
     assert not (outputs["--no-pools"] / "pool_requirements.csv").exists()
     assert (outputs["--no-pools"] / "verdicts.csv").stat().st_size > 0
+
+
+def test_summary_prints_outbound_made_vs_asked(tmp_path):
+    """A center with outbound work: the summary gives calls made (simulated) vs asked."""
+    text = small_center(8).replace(
+        "    patience_s: 300\n", "    patience_s: 300\n    outbound_per_hour: 6\n", 1
+    )
+    result = run_plan(
+        parse_scenario(text, source="outbound.yaml"),
+        weeks=1,
+        out_dir=tmp_path / "outbound",
+        time_limit_s=5,
+        deterministic=True,
+        replications=4,
+        progress=False,
+    )
+    (figures,) = result.plan_summary.outbound
+    # 6 an hour over the open hours of the planned week (Mon-Fri 09:00-17:00)
+    assert figures.queue == "voice" and figures.asked == pytest.approx(6 * 8 * 5)
+    assert 0 < figures.made <= figures.asked * 1.01
+    assert figures.ci_low <= figures.made <= figures.ci_high
+    assert "Outbound voice:" in (tmp_path / "outbound" / "summary.txt").read_text()
+    written = json.loads((tmp_path / "outbound" / "summary.json").read_text())
+    assert written["outbound"][0]["queue"] == "voice"

@@ -64,6 +64,14 @@ def register(app: typer.Typer) -> None:
                 "each agent toward one queue per interval.",
             ),
         ] = True,
+        correction_rounds: Annotated[
+            int,
+            typer.Option(
+                "--correction-rounds",
+                help="With pools: at most this many rounds of simulate the schedule, raise the "
+                "requirements where it clearly misses, re-schedule (0: none).",
+            ),
+        ] = 2,
     ) -> None:
         """Forecast, staff, schedule and simulate WEEKS weeks; write tables and a report.
 
@@ -96,6 +104,7 @@ def register(app: typer.Typer) -> None:
             shrinkage=shrinkage,
             deterministic=deterministic,
             pools=pools,
+            correction_rounds=correction_rounds,
         )
         console = Console()
         console.print(summary_text(result.plan_summary), highlight=False, markup=False)

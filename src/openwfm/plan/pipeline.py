@@ -25,6 +25,13 @@ from openwfm.errors import ParameterError
 from openwfm.io import check_output_folder, write_tables
 from openwfm.model import Scenario
 from openwfm.plan.cache import StageCache
+from openwfm.plan.correction import (
+    CHECK_SEED_OFFSET,
+    DEFAULT_ROUNDS,
+    CorrectionRound,
+    correction_note,
+    raised,
+)
 from openwfm.plan.progress import PlanProgress
 from openwfm.plan.stages import (
     HistoryInput,
@@ -134,6 +141,7 @@ def run_plan(
     strategy: Strategy = "auto",
     deterministic: bool = False,
     pools: bool = True,
+    correction_rounds: int = DEFAULT_ROUNDS,
     console: Any = None,
     progress: bool = True,
 ) -> PlanResult:
@@ -151,10 +159,10 @@ def run_plan(
     ``two_phase`` finds no schedule in time, the single model is tried); ``deterministic``: the
     time limit is solver work, not wall seconds (:mod:`openwfm.schedule.budget`), so the plan is
     the same on any machine. ``pools=False`` schedules against the per-queue requirement
-    alone, each agent counting toward one queue per interval (the merged-queue pool model is
-    not corrected by simulation inside the plan: on the Anonymous Bank's voice queues it
-    overstates pooling and the pooled plan misses its targets; the example center's
-    cross-channel pools need it).
+    alone, each agent counting toward one queue per interval. With pools, the plan corrects
+    its requirements by simulation (:mod:`openwfm.plan.correction`): up to
+    ``correction_rounds`` rounds of simulate, raise where clearly missed, re-schedule (0: the
+    merged-queue model uncorrected).
 
     Writes ``forecast.csv``, ``requirements.csv``, ``pool_requirements.csv`` (sets of queues
     that share agents; :func:`openwfm.staffing.skill_set_requirements`), ``schedule.csv``
@@ -168,6 +176,11 @@ def run_plan(
     from rich.console import Console
 
     check_plan_options(weeks, replications, time_limit_s, seed, shrinkage, format)
+    if isinstance(correction_rounds, bool) or not 0 <= int(correction_rounds) <= 10:
+        raise ParameterError(
+            f"expected 0..10 correction rounds, got {correction_rounds!r}",
+            field="--correction-rounds",
+        )
     scenario = _scenario(scenario)
     applied = ShrinkageApplied.of(scenario, shrinkage)
     if history is not None and not isinstance(history, pd.DataFrame):
@@ -187,6 +200,7 @@ def run_plan(
             strategy=strategy,
             deterministic=deterministic,
             pools=pools,
+            correction_rounds=correction_rounds,
         )
         source = _plan_stages(scenario, history, result, cache, display, options)
         began = display.begin("report", "report: summary, HTML and PNG charts")
@@ -214,13 +228,17 @@ class _RunOptions:
     strategy: str
     deterministic: bool
     pools: bool = True
+    correction_rounds: int = DEFAULT_ROUNDS
 
 
 def _record(
     result: PlanResult, display: PlanProgress, stage: str, began: float, state: str, text: str
 ) -> None:
     result.stages[stage] = state
-    result.timings_s[stage] = display.end(stage, began, state, text)
+    # a stage run more than once (the correction's rounds) counts all its wall time
+    result.timings_s[stage] = result.timings_s.get(stage, 0.0) + display.end(
+        stage, began, state, text
+    )
 
 
 def _plan_stages(
@@ -262,8 +280,30 @@ def _plan_stages(
         result.stages["simulation"] = "unavailable: no schedule"
         display.skip("simulation", "unavailable")
         return past.source
+    if o.pools and len(pools.value) and o.correction_rounds > 0:
+        schedule = _corrected(
+            scenario, forecast, requirements, pools, schedule, result, cache, display, o
+        )
+    simulated = _simulate(scenario, forecast, schedule, result, cache, display, o, o.seed)
+    result.simulation = simulated.value.intervals
+    result.simulation_summary = simulated.value.summary
+    return past.source
+
+
+def _simulate(
+    scenario: Scenario,
+    forecast: StageOutput[pd.DataFrame],
+    schedule: StageOutput[Any],
+    result: PlanResult,
+    cache: StageCache,
+    display: PlanProgress,
+    o: _RunOptions,
+    seed: int,
+    text: str = "simulation",
+) -> StageOutput[Any]:
+    """The simulation stage with ``seed``, recorded as the ``simulation`` stage."""
     began = display.begin(
-        "simulation", f"simulation: {o.replications} replications", total=o.replications
+        "simulation", f"{text}: {o.replications} replications", total=o.replications
     )
     simulated = simulation_stage(
         scenario,
@@ -272,15 +312,60 @@ def _plan_stages(
         start=result.start,
         weeks=o.weeks,
         replications=o.replications,
-        seed=o.seed,
+        seed=seed,
         shrinkage=result.shrinkage.simulation,
         cache=cache,
         on_replication=lambda: display.advance("simulation"),
     )
-    result.simulation = simulated.value.intervals
-    result.simulation_summary = simulated.value.summary
-    _record(result, display, "simulation", began, simulated.state, "simulation")
-    return past.source
+    _record(result, display, "simulation", began, simulated.state, text)
+    return simulated
+
+
+def _corrected(
+    scenario: Scenario,
+    forecast: StageOutput[pd.DataFrame],
+    requirements: StageOutput[pd.DataFrame],
+    pools: StageOutput[pd.DataFrame],
+    schedule: StageOutput[Any],
+    result: PlanResult,
+    cache: StageCache,
+    display: PlanProgress,
+    o: _RunOptions,
+) -> StageOutput[Any]:
+    """The simulation-based correction (:mod:`openwfm.plan.correction`): simulate, raise the
+    requirements where the simulation clearly misses, re-schedule; at most
+    ``o.correction_rounds`` rounds. ``result`` gets the raised requirements; the schedule's
+    notes say what was added. A round whose schedule fails keeps the previous one."""
+    rounds: list[CorrectionRound] = []
+    for index in range(o.correction_rounds):
+        seed = o.seed + CHECK_SEED_OFFSET + index
+        check = _simulate(
+            scenario,
+            forecast,
+            schedule,
+            result,
+            cache,
+            display,
+            o,
+            seed,
+            f"simulation: correction check {index + 1}",
+        )
+        more_requirements, added = raised(requirements, check, scenario)
+        more_pools, pooled = raised(pools, check, scenario)
+        rounds.append(CorrectionRound(added, pooled))
+        if added + pooled == 0:
+            break
+        state = dict(result.stages)
+        again = _schedule(scenario, more_requirements, more_pools, result, cache, display, o)
+        if again is None:  # keep the schedule that was found
+            result.stages.update(state)
+            result.schedule_failure = None
+            break
+        schedule, requirements, pools = again, more_requirements, more_pools
+    result.requirements = requirements.value
+    result.pool_requirements = pools.value
+    result.schedule.notes.append(correction_note(rounds, o.correction_rounds))
+    return schedule
 
 
 def _schedule(

@@ -177,6 +177,17 @@ class VerdictAgreement(BaseModel):
     differ: list[VerdictDifference]
 
 
+class OutboundFigures(BaseModel):
+    """Outbound calls (blending) of one queue over the plan: ``asked`` (``outbound_per_hour``
+    over the open hours), ``made`` (simulated mean over the replications) and its 95% CI."""
+
+    queue: str
+    asked: float
+    made: float
+    ci_low: float
+    ci_high: float
+
+
 class PlanSummary(BaseModel):
     """The plan's summary (what ``summary.json`` holds and the report's first page shows)."""
 
@@ -192,6 +203,7 @@ class PlanSummary(BaseModel):
     schedule: ScheduleFigures | ScheduleFailure | None = None
     cost: CostSummary | None = None
     binding_rules: list[BindingRule] | None = None
+    outbound: list[OutboundFigures] | None = None
     verdicts: VerdictAgreement | None = None
     verdict: Verdict
     headline: str = ""
@@ -291,6 +303,7 @@ def plan_summary(
     if targets is None:
         return _no_schedule(summary, scenario, result, result.schedule_failure)
     _with_schedule(summary, scenario, result)
+    summary.outbound = outbound_figures(scenario, result.simulation_summary, start, weeks)
     blocks = missed_blocks(scenario, result.simulation, result.schedule.coverage)
     if result.verdicts is not None:
         summary.verdicts = verdict_agreement(result.verdicts)
@@ -300,6 +313,37 @@ def plan_summary(
     summary.why = _why(summary, blocks)
     summary.headline = _headline(summary.verdict, summary.targets)
     return summary
+
+
+def outbound_figures(
+    scenario: Scenario, simulated: pd.DataFrame, start: pd.Timestamp, weeks: int
+) -> list[OutboundFigures] | None:
+    """Outbound calls asked and made per queue with outbound work (None: the center has none):
+    asked is ``outbound_per_hour`` over the open hours of the ``weeks`` from ``start``, made
+    the simulated calls started (the summary's ``outbound`` column)."""
+    queues = [q for q in scenario.queues if q.outbound_per_hour > 0]
+    if not queues or "outbound" not in simulated.columns:
+        return None
+    step = pd.Timedelta(minutes=scenario.grid.interval_minutes)
+    slots = pd.date_range(start, start + pd.Timedelta(days=7 * weeks), freq=step, inclusive="left")
+    open_h = sum(scenario.grid.is_open(t.to_pydatetime()) for t in slots) * step.total_seconds()
+    open_h /= 3600.0
+    rows = simulated[simulated["segment"].astype(str) == "all"].set_index("queue")
+    figures = []
+    for queue in queues:
+        if queue.name not in rows.index:
+            continue
+        row = rows.loc[queue.name]
+        figures.append(
+            OutboundFigures(
+                queue=queue.name,
+                asked=queue.outbound_per_hour * open_h,
+                made=float(row["outbound"]),
+                ci_low=float(row.get("outbound_ci_low", float("nan"))),
+                ci_high=float(row.get("outbound_ci_high", float("nan"))),
+            )
+        )
+    return figures
 
 
 def verdict_agreement(table: pd.DataFrame, block_hours: int = 2) -> VerdictAgreement:
@@ -483,6 +527,12 @@ def _schedule_and_cost_lines(summary: PlanSummary) -> list[str]:
             f"{schedule.bound:.1f}, gap {schedule.gap:.1%} (solver {schedule.solver_s:.0f}"
             f" s); {schedule.shifts} shifts for {schedule.agents_scheduled} of "
             f"{schedule.agents_available} agents"
+        )
+        lines.extend(f"  note: {note}" for note in schedule.notes)
+    for o in summary.outbound or []:
+        lines.append(
+            f"Outbound {o.queue}: {o.made:,.0f} calls made [{o.ci_low:,.0f}, "
+            f"{o.ci_high:,.0f}] vs {o.asked:,.0f} asked (simulated, over the open hours)"
         )
     if summary.shrinkage:
         lines.append(summary.shrinkage.text())

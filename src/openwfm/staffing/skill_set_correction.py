@@ -120,17 +120,23 @@ def raise_where_missed(
     intervals: pd.DataFrame,
     scenario: Scenario,
     tolerance: float = 0.02,
+    summary: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The simulation-based correction on a whole schedule (Cezik & L'Ecuyer's loop): one
     more agent in each interval where the simulated schedule (``intervals``:
     :func:`openwfm.sim.simulate`'s KPIs) clearly misses a queue's service level or its
     ``max_abandon`` (the 95% interval beyond the target; without intervals in the table, the
-    mean beyond it by more than ``tolerance``), for that queue's own row (a per-queue table, column
+    mean beyond it by more than ``tolerance``; a segment with its own target is judged against
+    it), for that queue's own row (a per-queue table, column
     ``queue``) or every pool holding it (a pool table, column ``pool``); re-schedule against
-    the result. Raising the pools too matters: a blended agent counts fully toward its
+    the result. ``summary`` (the simulation's summary, per queue x segment over the whole
+    horizon): a queue or segment that clearly misses over the horizon (its 95% interval beyond
+    the target) is raised in every interval where its simulated mean misses, clearly or not (a
+    small deficit spread over many intervals, each too noisy to call, still misses the week).
+    Raising the pools too matters: a blended agent counts fully toward its
     queue's own row, so that row alone rarely buys the missing capacity. Returns the raised
     table and the number of agent-intervals added."""
-    missed = _missed(intervals, scenario, tolerance)
+    missed = _missed(intervals, scenario, tolerance, _weekly_misses(summary, scenario))
     out = table.copy()
     key = "pool" if "pool" in out.columns else "queue"
     names = out[key].astype(str).map(pool_members)
@@ -146,23 +152,61 @@ def raise_where_missed(
     return out, int(hit.sum())
 
 
-def _missed(intervals: pd.DataFrame, scenario: Scenario, tolerance: float) -> set:
+def _own_target(scenario: Scenario, queue: str, segment: str):
+    """The target a KPI row of ``queue`` x ``segment`` is judged by: the queue's for ``all``, a
+    segment's own where it has one; None for a segment without one (its queue's row judges)."""
+    if segment == "all":
+        return scenario.queue(queue).target
+    if any(s.name == segment and queue in s.targets for s in scenario.segments):
+        return scenario.target_for(queue, segment)
+    return None
+
+
+def _short(record, target, tolerance: float, clearly: bool) -> bool:
+    """Does a KPI row miss ``target``: clearly (its whole 95% interval beyond the target when
+    the KPIs have one, else the mean beyond it by more than ``tolerance``), or by its mean?"""
+    if clearly:
+        level = getattr(record, "service_level_ci_high", record.service_level + tolerance)
+        abandon = getattr(record, "abandon_rate_ci_low", record.abandon_rate - tolerance)
+    else:
+        level, abandon = record.service_level, record.abandon_rate
+    short = bool(level < target.service_level)
+    if target.max_abandon is not None:
+        short |= bool(abandon > target.max_abandon)
+    return short
+
+
+def _weekly_misses(summary: pd.DataFrame | None, scenario: Scenario) -> set:
+    """(queue, segment) whose horizon-wide KPIs clearly miss their target."""
+    if summary is None:
+        return set()
+    found = set()
+    for record in summary[summary["queue"].astype(str) != "all"].itertuples(index=False):
+        queue, segment = str(record.queue), str(getattr(record, "segment", "all"))
+        target = _own_target(scenario, queue, segment)
+        if target is not None and record.offered > 0 and _short(record, target, 0.0, True):
+            found.add((queue, segment))
+    return found
+
+
+def _missed(
+    intervals: pd.DataFrame, scenario: Scenario, tolerance: float, weekly: set | None = None
+) -> set:
+    """(queue, interval start) where the simulated KPIs clearly miss: the queue's row, and each
+    segment's row against the segment's own target (a priority segment with a tighter target
+    can miss where the queue as a whole meets its own); for the (queue, segment) in
+    ``weekly``, wherever the mean misses (:func:`raise_where_missed`)."""
     kpis = intervals[intervals["queue"].astype(str) != "all"]
-    if "segment" in kpis.columns:
-        kpis = kpis[kpis["segment"].astype(str) == "all"]
+    weekly = weekly or set()
     missed = set()
     for record in kpis.itertuples(index=False):
         if not record.offered > 0:
             continue
-        target = scenario.queue(str(record.queue)).target
-        # a clear miss: the whole 95% interval on the wrong side when the KPIs have one (an
-        # interval's noise over a few replications would otherwise buy agents), else the mean
-        # beyond the tolerance
-        level = getattr(record, "service_level_ci_high", record.service_level + tolerance)
-        short = level < target.service_level
-        if target.max_abandon is not None:
-            abandon = getattr(record, "abandon_rate_ci_low", record.abandon_rate - tolerance)
-            short |= abandon > target.max_abandon
-        if short:
-            missed.add((str(record.queue), pd.Timestamp(record.interval_start)))
+        queue, segment = str(record.queue), str(getattr(record, "segment", "all"))
+        target = _own_target(scenario, queue, segment)
+        if target is None:
+            continue
+        # clearly: an interval's noise over a few replications would otherwise buy agents
+        if _short(record, target, tolerance, (queue, segment) not in weekly):
+            missed.add((queue, pd.Timestamp(record.interval_start)))
     return missed

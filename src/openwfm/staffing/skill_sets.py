@@ -51,6 +51,13 @@ chat agent takes a second one. Per interval, the pool needs (method, and why):
   week day (30% shrinkage), meet chat at 95% and email at 99.8% where "chat's own requirement
   plus email's" calls them 10-20% short.
 
+Outbound work (``outbound_per_hour``, blending) is left out of the merged queue: the threshold
+policy makes outbound calls only with more than ``outbound_threshold`` agents idle, so inbound
+service is what the merged queue models, and a member's own requirement (which the blending
+model sizes to complete the asked calls, :mod:`openwfm.staffing.blending`) is the pool's floor.
+Two members of a pool with outbound work compete for the same idle agents; the floor does not
+see that (the plan's simulation does, and its summary prints the calls made vs asked).
+
 The pool requirement is kept between the largest member's own requirement (the agents of a set
 include those of each member) and the members' sum (separate teams always suffice). The
 blending rules are approximations; :func:`openwfm.staffing.correct_by_simulation` checks a pool
