@@ -70,21 +70,23 @@ def _client(router, names, seconds, seed, window, causes, api) -> None:
         api.append(after - before)
 
 
-def _route_worker(url, n_agents, share, processes, seconds, seed, clients, barrier, results):
+def _api_worker(url, n_agents, share, processes, seconds, seed, clients, sync, results):
+    """A router process serving the API: ``clients`` client threads and, as every process of
+    ``serve`` runs, a standby routing loop (it takes the lease over if the routing process
+    dies; here it stays standby)."""
     import threading
 
     from openwfm.routing import operations as O
     from openwfm.routing.loop import start_routing
 
+    barrier, holding = sync
+    holding.wait(timeout=300)  # the routing process holds the lease
     router = _router(url, n_agents)
-    loop = start_routing(router)  # this process's routing loop (one of them takes the lease)
-    passes: list = []
-    loop.on_pass = lambda _center, at, agents: passes.append((at, agents))
+    loop = start_routing(router)
     names = [a.name for a in router.centers["bench"].scenario.all_agents()][share::processes]
-    for name in names[:5]:  # warm-up (numba, statement caches)
+    for name in names[:5]:  # warm-up (statement caches)
         O.set_presence(router, "bench", name, "away")
         O.set_presence(router, "bench", name, "available")
-    time.sleep(3.0)  # the lease holder's first passes compile the policy
     barrier.wait(timeout=300)
     window = [time.time()]
     causes: list = []
@@ -102,9 +104,32 @@ def _route_worker(url, n_agents, share, processes, seconds, seed, clients, barri
         thread.join()
     window.append(time.time())
     barrier.wait(timeout=300)
+    barrier.wait(timeout=300)  # the routing process has stopped
+    loop.stop()
+    results.put({"window": window, "causes": causes, "api": api, "passes": []})
+    router.store.dispose()
+
+
+def _routing_worker(url, n_agents, sync, results):
+    """The routing process: the center's routing loop and nothing else (it takes the lease
+    first: the API processes start once it holds it)."""
+    from openwfm.routing.loop import start_routing
+
+    barrier, holding = sync
+    router = _router(url, n_agents)
+    loop = start_routing(router)
+    passes: list = []
+    loop.on_pass = lambda _center, at, agents: passes.append((at, agents))
+    while "bench" not in loop.lease.held():
+        time.sleep(0.05)
+    time.sleep(2.0)  # its first passes compile the policy
+    holding.set()
+    barrier.wait(timeout=300)  # measuring
+    barrier.wait(timeout=300)  # the clients are done
     time.sleep(1.0)  # the passes still to come for causes of the window
     loop.stop()
-    results.put((window, causes, passes, api, loop.passes, loop.retries))
+    barrier.wait(timeout=300)
+    results.put({"passes": passes, "made": loop.passes, "retries": loop.retries, "causes": []})
     router.store.dispose()
 
 
@@ -113,17 +138,18 @@ def _decisions(collected):
     its cause (the agent's return) to the commit of the pass that made it."""
     from bisect import bisect_right
 
-    start = min(w[0] for w, *_ in collected)
-    end = max(w[1] for w, *_ in collected)
+    windows = [c["window"] for c in collected if "window" in c]
+    start = min(w[0] for w in windows)
+    end = max(w[1] for w in windows)
     returns: dict[str, list] = {}
-    for _, causes, *_ in collected:
-        for name, before, after in causes:
+    for c in collected:
+        for name, before, after in c["causes"]:
             returns.setdefault(name, []).append((before, after))
     for times in returns.values():
         times.sort()
     latencies, made, unmatched = [], 0, 0
-    for _, _, passes, *_ in collected:
-        for at, agents in passes:
+    for c in collected:
+        for at, agents in c["passes"]:
             if not start <= at <= end:
                 continue
             made += len(agents)
@@ -182,33 +208,16 @@ def _bare_worker(dsn, n_agents, seconds, seed, results) -> None:
     results.put((reserved, elapsed, latencies))
 
 
-def _run(target, args_of, processes: int):
-    context = multiprocessing.get_context("spawn")
+def _collect(context, workers: list[tuple]) -> list:
+    """Start ``(target, args)`` processes, each putting one result on the queue passed as its
+    last argument; returns the results (in the order they came)."""
     results = context.Queue()
-    workers = [
-        context.Process(target=target, args=(*args_of(i), results)) for i in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    collected = [results.get(timeout=600) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-    count = sum(c for c, _, _ in collected)
-    elapsed = max(e for _, e, _ in collected)
-    latencies = [x for _, _, lat in collected for x in lat]
-    return count / elapsed, latencies, count
-
-
-def _collect(context, target, args_of, processes: int) -> list:
-    results = context.Queue()
-    workers = [
-        context.Process(target=target, args=(*args_of(i), results)) for i in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    collected = [results.get(timeout=900) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
+    processes = [context.Process(target=t, args=(*args, results)) for t, args in workers]
+    for process in processes:
+        process.start()
+    collected = [results.get(timeout=900) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
     return collected
 
 
@@ -232,28 +241,32 @@ def run(n_agents: int, waiting: int, seconds: float, processes: int, clients: in
             f"{waiting} waiting, {time.perf_counter() - began:.1f} s"
         )
         context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(processes)
-        collected = _collect(
-            context,
-            _route_worker,
-            lambda i: (url, n_agents, i, processes, seconds, 11 + i, clients, barrier),
-            processes,
-        )
+        sync = (context.Barrier(processes + 1), context.Event())
+        workers = [(_routing_worker, (url, n_agents, sync))]
+        workers += [
+            (_api_worker, (url, n_agents, i, processes, seconds, 11 + i, clients, sync))
+            for i in range(processes)
+        ]
+        collected = _collect(context, workers)
         rate, latencies, made, unmatched, window_s = _decisions(collected)
-        passes = sum(c[4] for c in collected)
-        retries = sum(c[5] for c in collected)
-        api = [x for c in collected for x in c[3]]
+        routing = next(c for c in collected if "made" in c)
+        passes, retries = routing["made"], routing["retries"]
+        api = [x for c in collected for x in c.get("api", [])]
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
         _bare_set_up(dsn, waiting)
-        bare_rate, bare_latencies, reserved = _run(  # as many connections as router clients
-            _bare_worker, lambda i: (dsn, n_agents, seconds, 23 + i), processes * clients
+        bare = _collect(  # as many connections as router client threads
+            context,
+            [(_bare_worker, (dsn, n_agents, seconds, 23 + i)) for i in range(processes * clients)],
         )
+        reserved = sum(c for c, _, _ in bare)
+        bare_rate = reserved / max(e for _, e, _ in bare)
+        bare_latencies = [x for _, _, lat in bare for x in lat]
     p50, p99 = _percentile(latencies, 0.5) * 1e3, _percentile(latencies, 0.99) * 1e3
     b50, b99 = _percentile(bare_latencies, 0.5) * 1e3, _percentile(bare_latencies, 0.99) * 1e3
     a50, a99 = _percentile(api, 0.5) * 1e3, _percentile(api, 0.99) * 1e3
     print(
-        f"{processes} router processes x {clients} client thread(s) (routing loop in the "
-        f"lease holder), {window_s:.1f} s, same database, same run:"
+        f"{processes} router processes x {clients} client thread(s) and the routing process "
+        f"(the lease holder), {window_s:.1f} s, same database, same run:"
     )
     print(
         f"  router: {made} durable decisions, {rate:7.1f}/s in {passes} routing passes "

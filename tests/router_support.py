@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -103,3 +104,33 @@ class Api:
 
     def events(self, after=0):
         return self.get("/v1/events", after=after).json()
+
+
+def replay_events(events: list[dict], capacity: dict) -> tuple[int, int]:
+    """(double offers or assignments, capacity violations) found by replaying an event history
+    (``GET /v1/events``) in sequence; ``capacity``: agent -> channel -> simultaneous
+    contacts. Checked from the history, not only the final state."""
+    load: dict[str, int] = defaultdict(int)
+    channel: dict[str, str] = {}
+    active: dict[str, int] = defaultdict(int)  # contact -> active offers/assignments
+    assigned_of: dict[str, str] = {}
+    doubles = violations = 0
+    for event in events:
+        kind, contact, agent = event["type"], event["contact_id"], event["agent_id"]
+        if kind == "contact.created":
+            channel[contact] = event["data"]["channel"]
+        elif kind == "offer.created":
+            load[agent] += 1
+            active[contact] += 1
+            doubles += active[contact] > 1
+            violations += load[agent] > capacity[agent].get(channel[contact], 0)
+        elif kind in ("offer.rejected", "offer.expired", "offer.rescinded"):
+            load[agent] -= 1
+            active[contact] -= 1
+        elif kind == "contact.assigned":
+            doubles += contact in assigned_of
+            assigned_of[contact] = agent
+        elif kind == "contact.completed":
+            load[assigned_of.get(contact, agent)] -= 1
+            active[contact] -= 1
+    return doubles, violations

@@ -6,10 +6,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import defaultdict
 
 from openwfm.routing.loop import RoutingLoop, start_routing
-from router_support import Api, client_for, make_router
+from router_support import Api, client_for, make_router, replay_events
 
 
 def _wait_for(condition, timeout_s: float = 30.0) -> bool:
@@ -61,26 +60,6 @@ def test_a_write_answers_after_the_pass_that_saw_it_in_any_process(tmp_path, pos
     second.store.dispose()
 
 
-def _replay(events, capacity):
-    """Double offers/assignments and capacity violations replaying the event history."""
-    load: dict[str, int] = defaultdict(int)
-    channel, active = {}, defaultdict(int)
-    doubles = violations = 0
-    for event in events:
-        kind, contact, agent = event["type"], event["contact_id"], event["agent_id"]
-        if kind == "contact.created":
-            channel[contact] = event["data"]["channel"]
-        elif kind == "offer.created":
-            load[agent] += 1
-            active[contact] += 1
-            doubles += active[contact] > 1
-            violations += load[agent] > capacity[agent].get(channel[contact], 0)
-        elif kind in ("offer.rejected", "offer.expired", "offer.rescinded", "contact.completed"):
-            load[agent] -= 1
-            active[contact] -= 1
-    return doubles, violations
-
-
 def test_concurrent_writers_never_double_assign_or_exceed_capacity(tmp_path, postgres_url):
     """Two router processes' worth of writers at once (presence, creates, accept, reject,
     complete, cancel) with the loop deciding: the event history replays without a double
@@ -125,7 +104,7 @@ def test_concurrent_writers_never_double_assign_or_exceed_capacity(tmp_path, pos
         events = apis[0].get("/v1/events", limit=10000).json()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert sum(e["type"] == "offer.created" for e in events) > 0
-    assert _replay(events, capacity) == (0, 0)
+    assert replay_events(events, capacity) == (0, 0)
     for router in routers:
         router.store.dispose()
 
@@ -180,3 +159,92 @@ def test_a_pass_runs_again_when_the_state_moved_under_it():
     assert retried(OperationalError("UPDATE", {}, moved))  # through SQLAlchemy
     assert retried(psycopg.errors.DeadlockDetected("deadlock")) and retried(T.GuardFailed("x"))
     assert not retried(psycopg.errors.AdminShutdown("terminating connection"))
+
+
+def _recording_router(tmp_path, postgres_url):
+    """A router whose API transactions only record (as with a routing loop), passes run by
+    the test (:func:`openwfm.routing.loop.run_pass`)."""
+    from openwfm.routing import operations as O
+
+    class NoLoop:
+        @staticmethod
+        def after_commit(center, inbox_id) -> None:
+            return None
+
+    router = make_router(tmp_path, url=postgres_url, virtual=False)
+    router.setup()
+    router.loop = NoLoop()
+    for agent in ("bob", "cat"):
+        O.set_presence(router, "tiny", agent, "available")
+    email = O.create_contact(router, "tiny", "k1", {"queue": "email"}, None)[1]["id"]
+    voice = O.create_contact(router, "tiny", "k2", {"queue": "voice"}, None)[1]["id"]
+    return router, email, voice
+
+
+def _after_deciding(monkeypatch, change) -> None:
+    """Run ``change`` (a committed API transaction) once, between a pass's reads and its
+    write."""
+    from openwfm.routing import core
+
+    decide = core.decide_offers
+    done = []
+
+    def deciding(*args, **kwargs):
+        plan = decide(*args, **kwargs)
+        if not done:
+            done.append(change())
+        return plan
+
+    monkeypatch.setattr(core, "decide_offers", deciding)
+
+
+def test_a_pass_drops_the_offers_of_an_agent_who_moved_after_its_reads(
+    tmp_path, postgres_url, monkeypatch
+):
+    """The pass writes in READ COMMITTED: an agent who went away between its reads and its
+    write gets no offer (no error, nothing half-written) and that contact stays queued; the
+    change it did not see stays in the inbox, numbered after the pass's events by the next
+    pass, which routes the contact."""
+    from openwfm.routing import operations as O
+    from openwfm.routing.loop import run_pass
+
+    router, email, voice = _recording_router(tmp_path, postgres_url)
+    _after_deciding(monkeypatch, lambda: O.set_presence(router, "tiny", "cat", "away"))
+    assert run_pass(router, "tiny") == (1, ["bob"])  # planned: email -> cat, voice -> bob
+    assert O.get_contact(router, "tiny", email)["state"] == "queued"
+    assert O.get_contact(router, "tiny", voice)["state"] == "offered"
+    assert [e["type"] for e in _events(router)][-1] == "offer.created"
+    assert not _inbox_empty(router)  # cat's change: not seen by the pass, not taken
+    O.set_presence(router, "tiny", "cat", "available")
+    assert run_pass(router, "tiny") == (1, ["cat"])
+    assert O.get_contact(router, "tiny", email)["state"] == "offered"
+    events = _events(router)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [(e["type"], e["agent_id"]) for e in events[-4:]] == [
+        ("offer.created", "bob"),
+        ("agent.presence", "cat"),
+        ("agent.presence", "cat"),
+        ("offer.created", "cat"),
+    ]
+    assert _inbox_empty(router)
+    router.store.dispose()
+
+
+def test_a_pass_whose_planned_contact_moved_writes_nothing(tmp_path, postgres_url, monkeypatch):
+    """A planned contact no longer queued at the write (canceled after the pass's reads)
+    fails the whole pass (GuardFailed: run again), its other offers included."""
+    import pytest
+
+    from openwfm.routing import operations as O
+    from openwfm.routing import transitions as T
+    from openwfm.routing.loop import run_pass
+
+    router, email, voice = _recording_router(tmp_path, postgres_url)
+    _after_deciding(monkeypatch, lambda: O.cancel_contact(router, "tiny", email))
+    with pytest.raises(T.GuardFailed):
+        run_pass(router, "tiny")
+    assert O.get_contact(router, "tiny", voice)["state"] == "queued"
+    assert O.agent_offers(router, "tiny", "bob") == [] and _events(router) == []
+    assert run_pass(router, "tiny") == (1, ["bob"])  # run again: the voice contact
+    assert O.get_contact(router, "tiny", email)["state"] == "canceled"
+    router.store.dispose()

@@ -17,12 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict
 
 import httpx
 
 from openwfm.routing.lease import lease_holders
-from router_support import ADMIN, write_tiny
+from router_support import ADMIN, replay_events, write_tiny
 from test_router_process import Server, free_port, wait_for
 
 HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -191,34 +190,6 @@ class Patient:
         return self._send("POST", path, **options)
 
 
-def _replay(events, capacity) -> tuple[int, int]:
-    """Double assignments and capacity violations found by replaying the event history."""
-    load: dict[str, int] = defaultdict(int)
-    channel: dict[str, str] = {}
-    active: dict[str, int] = defaultdict(int)  # contact -> active offers/assignments
-    assigned_of: dict[str, str] = {}
-    doubles = violations = 0
-    for event in events:
-        kind, contact, agent = event["type"], event["contact_id"], event["agent_id"]
-        if kind == "contact.created":
-            channel[contact] = event["data"]["channel"]
-        elif kind == "offer.created":
-            load[agent] += 1
-            active[contact] += 1
-            doubles += active[contact] > 1
-            violations += load[agent] > capacity[agent].get(channel[contact], 0)
-        elif kind in ("offer.rejected", "offer.expired", "offer.rescinded"):
-            load[agent] -= 1
-            active[contact] -= 1
-        elif kind == "contact.assigned":
-            doubles += contact in assigned_of
-            assigned_of[contact] = agent
-        elif kind == "contact.completed":
-            load[assigned_of.get(contact, agent)] -= 1
-            active[contact] -= 1
-    return doubles, violations
-
-
 def _stalled(what: str, load: Load, servers) -> str:
     """A failure message for a bounded wait: the counts and the end of each server's log."""
     logs = "\n".join(f"--- {s.log}:\n{s.log_tail(1500)}" for s in servers)
@@ -307,7 +278,7 @@ def test_kill_processes_and_restart_postgresql_under_load(tmp_path, postgres_clu
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
         created = {e["contact_id"] for e in events if e["type"] == "contact.created"}
         assert set(load.acknowledged.values()) <= created
-        doubles, violations = _replay(events, capacity)
+        doubles, violations = replay_events(events, capacity)
         print(
             f"\nchaos: slow answers retried {http.slow}, contacts acknowledged "
             f"{len(load.acknowledged)}, completed "

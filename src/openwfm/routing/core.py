@@ -20,6 +20,7 @@ from sqlalchemy import Float, Integer, case, cast, func, insert, literal, null, 
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import Label
 
+from openwfm.routing import pgsql
 from openwfm.routing import store as S
 from openwfm.routing import transitions as T
 from openwfm.routing.center import Center, RouterSettings
@@ -48,6 +49,7 @@ class Router:
         self.decisions = 0  # offers made by this process (for benchmarks and metrics)
         self._static: dict = {}  # (center, agent) -> (version, skills, capacity)
         self._static_loaded: set[str] = set()  # centers whose every agent is cached
+        self._pass_sql: dict[str, list] = {}  # center -> the pass's reads, compiled
         self.lease = None  # PostgreSQL: the routing-loop leases (set when the service starts)
         self.loop = None  # PostgreSQL, wall clock: the routing loop (openwfm.routing.loop)
 
@@ -217,27 +219,50 @@ class Router:
         self.decisions += made
         return made
 
-    def route_in(self, tx: T.Tx) -> int:
-        """The routing pass inside ``tx``: offers written (guarded), returns how many."""
+    def pass_reads(self, center: str, dialect: str) -> tuple:
+        """The two reads of a routing pass: the agents with a free slot (the policy's order
+        is kept: by ordinal) and the queued contacts (oldest first, with the agents who
+        declined each)."""
         c, a = S.contacts.c, S.agents.c
-        # only agents with a free slot can take work (the policy's order is kept: by ordinal)
         free = (
             select(*self.AGENT_COLUMNS)
             .where(
-                a.center == tx.center,
+                a.center == center,
                 a.status == "available",
                 (a.load == 0) | (a.load < a.load_limit),
             )
             .order_by(a.ordinal)
         )
         queue = (
-            select(*self.WAITING_COLUMNS, declined_agents(tx.connection.dialect.name))
-            .where(c.center == tx.center, c.state == "queued")
+            select(*self.WAITING_COLUMNS, declined_agents(dialect))
+            .where(c.center == center, c.state == "queued")
             .order_by(c.number)
         )
-        if tx.connection.dialect.name == "postgresql":  # both in one round trip
-            agents, waiting = S.read_pipelined(tx.connection, [free, queue])
+        return free, queue
+
+    def pass_reads_sql(self, connection, center: str) -> list[tuple[str, dict]]:
+        """PostgreSQL: :meth:`pass_reads` compiled once per center (SQL text, parameters:
+        every parameter is a constant of the center), for the driver's pipeline."""
+        cached = self._pass_sql.get(center)
+        if cached is None:
+            cached = self._pass_sql[center] = [
+                pgsql.compiled(connection, statement)
+                for statement in self.pass_reads(center, "postgresql")
+            ]
+        return cached
+
+    def route_in(self, tx: T.Tx, read: tuple[list, list] | None = None) -> int:
+        """The routing pass inside ``tx``: offers written (guarded), returns how many.
+        ``read``: the rows of :meth:`pass_reads` already read in ``tx`` (PostgreSQL: with the
+        transaction's first statement, :meth:`openwfm.routing.store.Store.routing_pass`)."""
+        if read is not None:
+            agents, waiting = read
+        elif tx.connection.dialect.name == "postgresql":  # both in one round trip
+            agents, waiting = pgsql.read_pipelined(
+                tx.connection, self.pass_reads_sql(tx.connection, tx.center)
+            )
         else:  # read first: with nobody free the queue is not read
+            free, queue = self.pass_reads(tx.center, tx.connection.dialect.name)
             agents = tx.connection.execute(free).all()
             waiting = tx.connection.execute(queue).all() if agents else []
         if not agents:
@@ -259,8 +284,7 @@ class Router:
             channel = center.queue_channel[contact.queue]
             limit = static[agent_id][1].get(channel, 0)
             planned.append(T.PlannedOffer(contact, agent_id, proficiency, channel, limit))
-        T.make_offers(tx, planned, self.settings.offer_timeout_s)
-        return len(plan)
+        return T.make_offers(tx, planned, self.settings.offer_timeout_s)
 
     def _affinity(self, tx: T.Tx, center: Center, waiting, states: dict):
         """Last-agent affinity: a returning customer's contact is offered to the agent who

@@ -51,20 +51,43 @@ SWITCH_INTERVAL_S = 0.001
 RETRIED_SQLSTATES = ("40001", "40P01")  # serialization failure, deadlock: run the pass again
 
 
-def run_pass(router: Router, center: str, deadlines=None) -> tuple[int, list[str]]:
-    """One routing pass of ``center`` in one transaction; returns (offers made, the agents
-    offered work, one entry per offer). ``deadlines``: fire the timers (the earliest of each
-    kind, from :meth:`openwfm.routing.core.Router.timer_deadlines`)."""
-    with router.store.routing_pass(center) as (connection, taken):
-        tx = T.Tx(connection, center, router.now(), lock=False)
-        if deadlines is not None:
+def run_pass(
+    router: Router, center: str, deadlines=None, taken: list[int] | None = None
+) -> tuple[int, list[str]]:
+    """One routing pass of ``center``; returns (offers made, the agents offered work, one
+    entry per offer). ``deadlines``: first fire the timers (the earliest of each kind, from
+    :meth:`openwfm.routing.core.Router.timer_deadlines`). ``taken``: the number of events
+    the pass took from the inbox is appended to it. PostgreSQL: the timers in a
+    transaction of their own whose events go to the inbox (as an API change's), then the
+    pass: its reads in one snapshot, its offers and events in one transaction
+    (:meth:`openwfm.routing.store.Store.routing_pass`)."""
+    if router.store.is_sqlite:
+        with router.store.routing_pass(center) as (connection, (inboxed, _)):
+            tx = T.Tx(connection, center, router.now(), lock=False)
+            if deadlines is not None:
+                router.fire_timers(tx, deadlines)
+            made = router.route_in(tx)
+            offered = [e["agent_id"] for e in tx.pending_events if e["type"] == "offer.created"]
+            tx.pending_events = inboxed + tx.pending_events
+            tx.commit()
+        router.decisions += made
+        if taken is not None:
+            taken.append(len(inboxed))
+        return made, offered
+    if deadlines is not None:
+        with router.store.write() as connection:
+            tx = T.Tx(connection, center, router.now(), lock=False)
             router.fire_timers(tx, deadlines)
-        made = router.route_in(tx)
-        offered = [e["agent_id"] for e in tx.pending_events if e["type"] == "offer.created"]
-        tx.pending_events = taken + tx.pending_events
+            tx.commit_to_inbox()
+    reads = router.pass_reads_sql(router.store.engine, center)
+    with router.store.routing_pass(center, reads) as (connection, (inbox, read)):
+        tx = T.Tx(connection, center, router.now(), lock=False, routing_pass=True, inbox=inbox)
+        router.route_in(tx, tuple(read))
         tx.commit()
-    router.decisions += made
-    return made, offered
+    router.decisions += len(tx.offered)
+    if taken is not None:
+        taken.append(len(inbox))
+    return len(tx.offered), tx.offered
 
 
 def retried(error: BaseException) -> bool:
@@ -94,6 +117,7 @@ class RoutingLoop:
         self._deadlines: dict = {}  # center -> the earliest timer of each kind
         self._checked_at = -1e18
         self._fired_at: dict[str, float] = {}
+        self._busy: dict[str, bool] = {}  # center -> its last pass took events
         self._thread = threading.Thread(target=self._run, name="openwfm-routing", daemon=True)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -126,7 +150,10 @@ class RoutingLoop:
             ran = False
             for center in sorted(self._active):
                 try:
-                    if woken or self._due(center) or self._waiting(center):
+                    # under load passes run back to back: after a pass that took events
+                    # the next one runs without asking the inbox first
+                    busy = self._busy.pop(center, False)
+                    if woken or busy or self._due(center) or self._waiting(center):
                         ran = self._pass(center) or ran
                 except Exception as error:  # noqa: BLE001 - e.g. the store restarting
                     log.warning("routing pass of %s failed: %s", center, _first_line(error))
@@ -173,9 +200,11 @@ class RoutingLoop:
         fire = self._due(center)
         for attempt in range(3):
             try:
+                taken: list[int] = []
                 _made, offered = run_pass(
-                    self.router, center, self._deadlines[center] if fire else None
+                    self.router, center, self._deadlines[center] if fire else None, taken
                 )
+                self._busy[center] = bool(taken and taken[0])
                 break
             except Exception as error:
                 if not retried(error) or attempt == 2:

@@ -35,44 +35,79 @@ def next_event_numbers(connection: Connection, center: str, count: int) -> int:
     return last - count + 1
 
 
-def _numbered_events_sql(center: str, rows: list[dict], mark) -> tuple[str, dict]:
-    """PostgreSQL: one statement numbering ``rows`` gap-free (the center's counter) and
-    inserting them; ``mark(name)`` writes a parameter placeholder. A missing counter row leaves
-    ``seq`` null: the insert fails (never a silent loss)."""
+EVENT_RECORD = (
+    "k bigint, at_s float8, type text, contact_id text, agent_id text, offer_id text, data json"
+)
+
+
+def _numbered_events_sql(
+    center: str,
+    rows: list[dict],
+    mark,
+    inbox: list[int] | None = None,
+    offers: tuple[str, dict] | None = None,
+) -> tuple[str, dict]:
+    """PostgreSQL: one statement numbering events gap-free (the center's counter) and
+    inserting them; ``mark(name)`` writes a parameter placeholder. The events, numbered in
+    this order: ``inbox`` (ids), those taken from the inbox, in the order they were written;
+    ``rows``, passed as one JSON parameter (any number of them); ``offers`` (WITH queries and
+    parameters of :func:`openwfm.routing.pgsql.offer_ctes`), an ``offer.created`` for each
+    offer written. The statement returns one row: the ``[contact_id, agent_id]`` of the
+    offers written (None without), after ``router_guard`` checked that every planned
+    contact of an agent who took its slots was still queued. A missing counter row leaves
+    ``seq`` null: the insert fails (never a silent loss). Returns (SQL, parameters)."""
     import json
 
-    params: dict = {"center": center, "count": len(rows)}
-    values = []
-    for k, row in enumerate(rows):
-        names = [f"{letter}{k}" for letter in "atcgod"]
-        values.append(
-            f"({k}, {', '.join(mark(n) for n in names[:5])}, CAST({mark(names[5])} AS JSON))"
+    records = [
+        {"k": k, **{name: row[name] for name in EVENT_FIELDS}, "at_s": float(row["at_s"])}
+        for k, row in enumerate(rows, start=1)
+    ]
+    params = {"center": center, "events": json.dumps(records)}
+    center_mark = mark("center")
+    fields = ", ".join(EVENT_FIELDS)
+    ctes = [
+        f"own AS (SELECT * FROM json_to_recordset(CAST({mark('events')} AS JSON)) "
+        f"AS e({EVENT_RECORD}))"
+    ]
+    parts, before = [], "0"
+    if inbox is not None:
+        params["inbox"] = inbox
+        ctes.append(
+            f"inboxed AS (DELETE FROM router_event_inbox WHERE center = {center_mark} "
+            f"AND id = ANY(CAST({mark('inbox')} AS BIGINT[])) RETURNING id, {fields})"
         )
-        params.update(
-            zip(
-                names,
-                (
-                    float(row["at_s"]),
-                    row["type"],
-                    row["contact_id"],
-                    row["agent_id"],
-                    row["offer_id"],
-                    json.dumps(row["data"]),
-                ),
-                strict=True,
-            )
+        parts.append(f"SELECT row_number() OVER (ORDER BY id), {fields} FROM inboxed")
+        before = "(SELECT count(*) FROM inboxed)"
+    parts.append(f"SELECT {before} + k, {fields} FROM own")
+    before += " + (SELECT count(*) FROM own)"
+    made = "NULL"
+    if offers is not None:
+        offer_sql, offer_params = offers
+        ctes.insert(0, offer_sql.rstrip())
+        params.update(offer_params)
+        parts.append(
+            f"SELECT {before} + row_number() OVER (ORDER BY made.k), CAST({mark('now')} AS "
+            "float8), 'offer.created', contact_id, agent_id, offer_id, json_build_object("
+            f"'expires_at_s', CAST({mark('expires')} AS float8), 'proficiency', proficiency) "
+            "FROM made"
         )
-    count, center_mark = mark("count"), mark("center")
-    sql = (
-        f"WITH counter AS (UPDATE router_centers SET event_seq = event_seq + {count} "
-        f"WHERE center = {center_mark} RETURNING event_seq) "
-        "INSERT INTO router_events (center, seq, at_s, type, contact_id, agent_id, offer_id, data) "
-        f"SELECT {center_mark}, (SELECT event_seq FROM counter) - {count} + 1 + v.k, v.at_s, "
-        "v.type, v.contact_id, v.agent_id, v.offer_id, v.data FROM (VALUES "
-        + ", ".join(values)
-        + ") AS v(k, at_s, type, contact_id, agent_id, offer_id, data)"
+        before += " + (SELECT count(*) FROM made)"
+        made = (
+            "(SELECT json_agg(json_build_array(contact_id, agent_id) ORDER BY k) FROM made) "
+            "WHERE router_guard((SELECT count(*) FROM offered) = (SELECT count(*) FROM mine), "
+            "'planned contacts no longer queued')"
+        )
+    ctes.append(
+        f"counter AS (UPDATE router_centers SET event_seq = event_seq + {before} "
+        f"WHERE center = {center_mark} RETURNING event_seq - ({before}) AS base)"
     )
-    return sql, params
+    ctes.append(
+        f"numbered AS (INSERT INTO router_events (center, seq, {fields}) "
+        f"SELECT {center_mark}, (SELECT base FROM counter) + v.k, v.at_s, v.type, "
+        f"v.contact_id, v.agent_id, v.offer_id, v.data FROM ({' UNION ALL '.join(parts)}) "
+        f"AS v(k, {fields}) RETURNING 1)"
+    )
+    return f"WITH {', '.join(ctes)} SELECT {made}", params
 
 
 def insert_numbered_events(connection: Connection, center: str, rows: list[dict]) -> None:
@@ -107,6 +142,36 @@ def commit_with_events(
             sql, params = _numbered_events_sql(center, rows, lambda name: f"%({name})s")
             driver.execute(sql, params)
         driver.commit()
+
+
+def commit_pass(
+    connection: Connection,
+    center: str,
+    inbox: list[int],
+    rows: list[dict],
+    offers: tuple | None,
+) -> list[str]:
+    """PostgreSQL: a routing pass's writes and the COMMIT in one round trip (one statement,
+    :func:`_numbered_events_sql`): its offers (``offers``: offer rows, slots, proficiencies;
+    :func:`openwfm.routing.pgsql.offer_ctes`: an agent whose row moved since the pass read
+    it takes none, and its contacts stay queued), and the events numbered - the inbox's
+    ``inbox`` first, then ``rows``, then an ``offer.created`` for each offer written.
+    Returns the agent of each offer written (those of ``rows`` included)."""
+    from openwfm.routing.pgsql import offer_ctes
+
+    mark = lambda name: f"%({name})s"  # noqa: E731
+    offered = [row["agent_id"] for row in rows if row["type"] == "offer.created"]
+    driver = connection.connection.dbapi_connection
+    if not (inbox or rows or offers):
+        driver.commit()
+        return offered
+    written = offer_ctes(center, *offers, mark) if offers else None
+    sql, params = _numbered_events_sql(center, rows, mark, inbox, written)
+    with driver.pipeline():
+        cursor = driver.execute(sql, params)
+        driver.commit()
+    made = cursor.fetchone()
+    return offered + [agent for _, agent in (made[0] if made and made[0] else ())]
 
 
 def commit_to_inbox(connection: Connection, center: str, rows: list[dict]) -> int | None:
@@ -151,25 +216,36 @@ def take_inbox(connection: Connection, center: str) -> list[dict]:
     ]
 
 
-def begin_pass(connection: Connection, center: str) -> list[dict]:
-    """PostgreSQL: begin a ``REPEATABLE READ`` transaction and take the center's events from
-    the inbox (:func:`take_inbox`) in one round trip (a simple query: no parameters, the
-    center's name quoted as a literal)."""
-    from psycopg import sql
+def begin_pass(
+    connection: Connection, center: str, reads: list[tuple[str, dict]]
+) -> tuple[list[int], list[list]]:
+    """PostgreSQL: the reads of a routing pass and the start of its write transaction, in one
+    round trip (psycopg's pipeline). The ids of the center's events in the inbox and the
+    SELECTs ``reads`` (SQL, parameters) run in one ``REPEATABLE READ`` snapshot (read only:
+    it never fails); then the write transaction begins (``READ COMMITTED``: its guarded
+    updates see the newest rows). The pass takes exactly those events with its commit
+    (:func:`commit_with_events`): the changes it decided on are numbered before its own
+    events, and the ones it did not see stay in the inbox for the next pass. Returns (inbox
+    ids, the rows of each read as named tuples)."""
+    from openwfm.routing.pgsql import fetch_rows
 
     driver = connection.connection.dbapi_connection
-    fields = ", ".join(EVENT_FIELDS)
-    query = sql.SQL(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ; "
-        "DELETE FROM router_event_inbox WHERE center = {} RETURNING id, " + fields
-    ).format(sql.Literal(center))
-    cursor = driver.cursor()
-    cursor.execute(query)
-    while cursor.description is None and cursor.nextset():
-        pass
-    rows = sorted(cursor.fetchall())
-    cursor.close()
-    return [{"center": center, **dict(zip(EVENT_FIELDS, row[1:], strict=True))} for row in rows]
+    with driver.pipeline():
+        driver.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        inbox = driver.cursor()
+        inbox.execute(
+            "SELECT id FROM router_event_inbox WHERE center = %(center)s", {"center": center}
+        )
+        cursors = []
+        for sql, params in reads:
+            cursor = driver.cursor()
+            cursor.execute(sql, params)
+            cursors.append(cursor)
+        driver.execute("COMMIT")
+        driver.execute("BEGIN")
+    ids = [row[0] for row in inbox.fetchall()]
+    inbox.close()
+    return ids, [fetch_rows(cursor) for cursor in cursors]
 
 
 def inbox_waiting(connection: Connection, center: str) -> bool:

@@ -70,7 +70,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 
 CONTACT_STATES = (
     "queued",
@@ -180,7 +180,13 @@ offers = Table(
     CheckConstraint("state IN ('pending', 'accepted') OR NOT active", name="ck_offer_active"),
     Index("ix_offers_agent", "center", "agent_id", "state"),
     Index("ix_offers_pending", "state", "expires_at_s"),
-    Index("ix_offers_contact", "contact_id"),  # the offers a waiting contact had (declined)
+    Index("ix_offers_contact", "contact_id"),  # the offers a waiting contact had
+    Index(  # the agents who declined a waiting contact (the routing pass reads them)
+        "ix_offers_declined",
+        "contact_id",
+        sqlite_where=text("state IN ('rejected', 'expired')"),
+        postgresql_where=text("state IN ('rejected', 'expired')"),
+    ),
     Index(
         "ux_offers_one_active_per_contact",
         "contact_id",
@@ -345,21 +351,24 @@ class Store:
             yield connection
 
     @contextmanager
-    def routing_pass(self, center: str) -> Iterator[tuple[Connection, list[dict]]]:
-        """One routing pass of ``center``: yields the connection and the events taken from the
-        inbox (:func:`openwfm.routing.outbox.take_inbox`). PostgreSQL: ``REPEATABLE READ``
-        (every statement sees the snapshot of the first, so the pass decides on exactly the
-        changes whose events it takes; a row changed under it since fails the pass, which
-        runs again), begun and the inbox taken in one round trip. SQLite: a write
-        transaction."""
+    def routing_pass(
+        self, center: str, reads: list[tuple[str, dict]] = ()
+    ) -> Iterator[tuple[Connection, tuple[list, list[list]]]]:
+        """One routing pass of ``center``: yields the connection and (the inbox's events the
+        pass takes, the rows of ``reads``). PostgreSQL
+        (:func:`openwfm.routing.outbox.begin_pass`): the ids of the inbox's events and
+        ``reads`` (SQL, parameters) in one snapshot, then the pass's write transaction
+        (``READ COMMITTED``) begun, in one round trip; its commit takes those events. SQLite:
+        a write transaction, the events taken (:func:`openwfm.routing.outbox.take_inbox`),
+        no ``reads``."""
         from openwfm.routing import outbox
 
         if self.is_sqlite:
             with self.write() as connection:
-                yield connection, outbox.take_inbox(connection, center)
+                yield connection, (outbox.take_inbox(connection, center), [])
             return
         with self._transactions.begin() as connection:
-            yield connection, outbox.begin_pass(connection, center)
+            yield connection, outbox.begin_pass(connection, center, reads)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -418,130 +427,3 @@ def postgres_driver_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def read_pipelined(connection: Connection, statements: list) -> list[list]:
-    """PostgreSQL: run the SELECT ``statements`` in one round trip (psycopg's pipeline, inside
-    the connection's transaction); returns each one's rows (named tuples of its columns)."""
-    from collections import namedtuple
-
-    driver = connection.connection.dbapi_connection
-    cursors = []
-    with driver.pipeline():
-        for statement in statements:
-            compiled = statement.compile(
-                dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-            )
-            cursor = driver.cursor()
-            cursor.execute(str(compiled), compiled.params)
-            cursors.append(cursor)
-    results = []
-    for cursor in cursors:
-        row_type = namedtuple("Row", [column.name for column in cursor.description])
-        results.append([row_type(*row) for row in cursor.fetchall()])
-        cursor.close()
-    return results
-
-
-GUARD_SQLSTATE = "OWG01"  # raised by router_guard(ok, what) (migration 0005) when not ok
-
-
-def write_offers(
-    connection: Connection, center: str, rows: list[dict], slots: dict, mark=None
-) -> tuple[str, dict]:
-    """PostgreSQL: the offers of one routing pass as one guarded statement (SQL, parameters;
-    ``mark(name)`` writes a parameter placeholder, ``:name`` by default). Each planned contact
-    goes ``queued -> offered``, each agent takes its slots (available, idle or on the channel,
-    within its limit: ``slots`` maps ``(agent, channel, limit)`` to a count, one entry per
-    agent), and an offer row is inserted for every pair whose contact and agent both changed;
-    fewer offers than ``rows`` fails the statement (``router_guard``: SQLSTATE
-    :data:`GUARD_SQLSTATE`), so it can go with the ``COMMIT`` in one round trip."""
-    mark = mark or (lambda name: f":{name}")
-    params: dict = {
-        "center": center,
-        "now": rows[0]["created_s"],
-        "expires": rows[0]["expires_at_s"],
-        "count": len(rows),
-    }
-    planned = []
-    for k, row in enumerate(rows):
-        planned.append(f"({mark(f'c{k}')}, {mark(f'o{k}')}, {mark(f'a{k}')})")
-        params.update(
-            {f"c{k}": row["contact_id"], f"o{k}": row["offer_id"], f"a{k}": row["agent_id"]}
-        )
-    taking = []
-    for k, ((agent_id, channel, limit), count) in enumerate(slots.items()):
-        taking.append(
-            f"({mark(f'g{k}')}, CAST({mark(f'n{k}')} AS INTEGER), {mark(f'h{k}')}, "
-            f"CAST({mark(f'l{k}')} AS INTEGER))"
-        )
-        params.update({f"g{k}": agent_id, f"n{k}": count, f"h{k}": channel, f"l{k}": limit})
-    center_mark = mark("center")
-    sql = (
-        f"WITH planned(contact_id, offer_id, agent_id) AS (VALUES {', '.join(planned)}), "
-        "offered AS (UPDATE router_contacts AS c SET state = 'offered', "
-        "offer_id = planned.offer_id, offer_count = c.offer_count + 1 FROM planned "
-        "WHERE c.contact_id = planned.contact_id AND c.state = 'queued' "
-        "RETURNING c.contact_id), "
-        "taken AS (UPDATE router_agents AS a SET load = a.load + s.k, channel = s.channel, "
-        f"load_limit = s.lim FROM (VALUES {', '.join(taking)}) AS s(agent_id, k, channel, lim) "
-        f"WHERE a.center = {center_mark} AND a.agent_id = s.agent_id "
-        "AND a.status = 'available' "
-        "AND (a.load = 0 OR a.channel = s.channel) AND a.load + s.k <= s.lim "
-        "RETURNING a.agent_id), "
-        "inserted AS (INSERT INTO router_offers (offer_id, center, contact_id, agent_id, state, "
-        f"active, created_s, expires_at_s) SELECT planned.offer_id, {center_mark}, "
-        f"planned.contact_id, planned.agent_id, 'pending', true, {mark('now')}, "
-        f"{mark('expires')} FROM planned "
-        "JOIN offered ON offered.contact_id = planned.contact_id "
-        "JOIN taken ON taken.agent_id = planned.agent_id RETURNING 1) "
-        f"SELECT router_guard((SELECT count(*) FROM inserted) = {mark('count')}, "
-        "'planned offers no longer possible')"
-    )
-    return sql, params
-
-
-PRESENCE_SQL = """
-WITH before AS (
-  SELECT agent_id, status FROM router_agents WHERE center = :center AND agent_id = :agent
-), rescinded AS (
-  UPDATE router_offers SET state = 'rescinded', active = false, decided_s = :now
-  WHERE center = :center AND agent_id = :agent AND state = 'pending' AND :leaving
-  RETURNING offer_id, contact_id, created_s
-), requeued AS (
-  UPDATE router_contacts AS c SET state = 'queued', offer_id = NULL FROM rescinded AS r
-  WHERE c.contact_id = r.contact_id AND c.state = 'offered' AND c.offer_id = r.offer_id
-  RETURNING c.contact_id
-), freed AS (SELECT count(*) AS n FROM rescinded
-), changed AS (
-  UPDATE router_agents AS a SET
-    status = :status,
-    missed_offers = CASE WHEN :leaving THEN a.missed_offers ELSE 0 END,
-    idle_since_s = CASE WHEN NOT :leaving AND a.status <> 'available' AND a.load = 0
-                        THEN :now ELSE a.idle_since_s END,
-    load = a.load - freed.n,
-    channel = CASE WHEN freed.n > 0 AND a.load = freed.n THEN NULL ELSE a.channel END,
-    load_limit = CASE WHEN freed.n > 0 AND a.load = freed.n THEN 0 ELSE a.load_limit END
-  FROM freed WHERE a.center = :center AND a.agent_id = :agent
-  RETURNING a.*
-)
-SELECT changed.*, before.status AS previous_status,
-  (SELECT json_agg(json_build_array(r.offer_id, r.contact_id, r.created_s)) FROM rescinded AS r)
-  AS rescinded_offers
-FROM changed, before
-"""
-
-
-def change_presence(
-    connection: Connection, center: str, agent_id: str, status: str, now: float
-) -> Row | None:
-    """PostgreSQL: an agent's presence in one statement. Leaving (away, offline) rescinds its
-    pending offers (their contacts back to ``queued``) and frees their slots; coming back
-    restarts the idle clock of an idle agent. Returns the agent's row after the change with
-    ``previous_status`` and ``rescinded_offers`` (``[offer_id, contact_id, created_s]``
-    rows, or None), or None when there is no such agent."""
-    return connection.execute(
-        text(PRESENCE_SQL),
-        {"center": center, "agent": agent_id, "status": status, "now": now,
-         "leaving": status != "available"},
-    ).first()  # fmt: skip

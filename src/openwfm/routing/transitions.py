@@ -15,7 +15,7 @@ from sqlalchemy import case, insert, null, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql import Executable
 
-from openwfm.routing import outbox
+from openwfm.routing import outbox, pgsql
 from openwfm.routing import store as S
 from openwfm.routing.lease import lock_center
 from openwfm.routing.problems import Conflict, NotFound
@@ -37,6 +37,14 @@ class Tx:
     # PostgreSQL: guarded statements (SQL, parameters) sent with the COMMIT (the last writes)
     deferred: list[tuple[str, dict]] = field(default_factory=list)
     lock: bool = True  # False: the center's write lock is held already, or only reading
+    # the routing loop's pass (PostgreSQL, READ COMMITTED, no center lock): offers to an agent
+    # whose row moved are dropped (:func:`make_offers`), and the commit takes these events
+    # from the inbox and numbers them before the pass's own
+    # (:func:`openwfm.routing.outbox.commit_with_events`)
+    routing_pass: bool = False
+    inbox: list[int] | None = None
+    pass_offers: tuple | None = None  # (offer rows, slots, proficiencies) planned by the pass
+    offered: list[str] = field(default_factory=list)  # after the commit: agent of each offer
 
     def __post_init__(self) -> None:
         # PostgreSQL: a center's write transactions run one at a time across processes
@@ -71,15 +79,22 @@ class Tx:
         self.pending_events = []
 
     def commit(self) -> None:
-        """Insert the pending events and commit (PostgreSQL: in one round trip)."""
+        """Insert the pending events and commit (PostgreSQL: in one round trip; a routing
+        pass: with its offers, :func:`openwfm.routing.outbox.commit_pass`)."""
         import psycopg
 
         try:
-            outbox.commit_with_events(
-                self.connection, self.center, self.pending_events, self.deferred
-            )
+            if self.routing_pass:
+                self.offered = outbox.commit_pass(
+                    self.connection, self.center, self.inbox or [], self.pending_events,
+                    self.pass_offers,
+                )  # fmt: skip
+            else:
+                outbox.commit_with_events(
+                    self.connection, self.center, self.pending_events, self.deferred
+                )
         except psycopg.Error as error:
-            if error.sqlstate == S.GUARD_SQLSTATE:
+            if error.sqlstate == pgsql.GUARD_SQLSTATE:
                 raise GuardFailed(str(error).strip()) from error
             raise
         self.pending_events = []
@@ -208,13 +223,14 @@ class PlannedOffer:
     limit: int  # the agent's capacity on ``channel``
 
 
-def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
+def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> int:
     """Offer each planned contact (queued) to its agent (available, with free slots), guarded:
-    PostgreSQL in one statement sent with the COMMIT (:func:`openwfm.routing.store.write_offers`;
-    the transaction's last write), elsewhere one update of the contacts, one of each agent and
-    one insert of the offers."""
+    PostgreSQL in one statement (:func:`openwfm.routing.pgsql.write_offers`) - sent with the
+    COMMIT (the transaction's last write), or in a routing pass at once, dropping the offers
+    of an agent whose row moved - elsewhere one update of the contacts, one of each agent and
+    one insert of the offers. Returns the offers written."""
     if not planned:
-        return
+        return 0
     offer_ids = {p.contact.contact_id: new_id("off") for p in planned}
     slots: dict[tuple[str, str, int], int] = {}
     for p in planned:
@@ -236,13 +252,16 @@ def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
     ]
     one_row_per_agent = len({agent for agent, _, _ in slots}) == len(slots)
     if tx.connection.dialect.name == "postgresql" and one_row_per_agent:
+        if tx.routing_pass:  # written, with their events, by the pass's commit
+            tx.pass_offers = (rows, slots, [p.proficiency for p in planned])
+            return 0
         # guarded in SQL, sent with the COMMIT in one round trip (see Tx.commit)
-        tx.deferred.append(
-            S.write_offers(tx.connection, tx.center, rows, slots, lambda name: f"%({name})s")
-        )
+        mark = lambda name: f"%({name})s"  # noqa: E731
+        tx.deferred.append(pgsql.write_offers(tx.connection, tx.center, rows, slots, mark))
     else:
         _write_offers(tx, rows, slots)
-    for row, p in zip(rows, planned, strict=True):
+    made = list(zip(rows, planned, strict=True))
+    for row, p in made:
         tx.emit(
             "offer.created",
             contact_id=row["contact_id"],
@@ -251,6 +270,7 @@ def make_offers(tx: Tx, planned: list[PlannedOffer], timeout_s: float) -> None:
             expires_at_s=expires,
             proficiency=p.proficiency,
         )
+    return len(made)
 
 
 def _write_offers(tx: Tx, rows: list[dict], slots: dict) -> None:
@@ -377,7 +397,7 @@ def rescind_offers_of(tx: Tx, agent_id: str) -> list:
 
 def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) -> Row | None:
     """Change an agent's presence; away or offline rescinds its pending offers. Returns the
-    agent's row after the change (PostgreSQL: one statement, :func:`S.change_presence`)."""
+    agent's row after the change (PostgreSQL: one statement, :func:`pgsql.change_presence`)."""
     if tx.connection.dialect.name == "postgresql":
         return _set_presence_at_once(tx, agent_id, status, reason)
     agent = agent_row(tx, agent_id, full=False)
@@ -407,13 +427,7 @@ def set_presence(tx: Tx, agent_id: str, status: str, reason: str | None = None) 
 
 
 def _set_presence_at_once(tx: Tx, agent_id: str, status: str, reason: str | None) -> Row:
-    # the agent's row first: a routing pass writing an offer to this agent commits before the
-    # statement below takes its snapshot, so going away rescinds that offer too
-    a = S.agents.c
-    tx.connection.execute(
-        select(a.agent_id).where(a.center == tx.center, a.agent_id == agent_id).with_for_update()
-    )
-    row = S.change_presence(tx.connection, tx.center, agent_id, status, tx.now)
+    row = pgsql.change_presence(tx.connection, tx.center, agent_id, status, tx.now)
     if row is None:
         raise NotFound(f"no agent {agent_id!r}", field="id")
     for offer_id, contact_id, _created_s in sorted(
