@@ -302,10 +302,17 @@ def start_routing(router: Router) -> RoutingLoop | Sweeper | None:
 
 
 def warm_up(router: Router) -> None:
-    """Load (or compile) the policies' compiled functions before the first pass, so no
-    write waits for that."""
+    """Load (or compile) the policies' compiled functions and read every agent's skills and
+    capacity (:meth:`openwfm.routing.core.Router.agent_static`) before the first pass, so no
+    change waits for that."""
     from openwfm.routing.policy import AgentState, WaitingContact
 
+    for name in router.centers:
+        try:
+            with router.store.read() as connection:
+                router.agent_static(connection, name, [])
+        except Exception:  # noqa: BLE001 - only a warm-up: passes read what is missing
+            pass
     for center in router.centers.values():
         queue = next(iter(center.queue_channel))
         try:

@@ -1,11 +1,12 @@
-"""``openwfm serve --workers N``: N router processes behind one listening socket.
+"""``openwfm serve --workers N``: N router processes behind one listening socket, and the
+routing loop in the supervising process.
 
 Uvicorn's supervisor starts the worker processes; each builds its own router (stateless API
 process) over the shared store from the serve options, passed as JSON in the environment
 (``OPENWFM_SERVE_OPTIONS``), and restarts a worker that dies. The store must be PostgreSQL:
 SQLite's single writer is one process. Graceful shutdown (SIGTERM/SIGINT): each process stops
 taking connections, finishes the requests in flight (their transactions commit or roll back),
-stops its timer loop and gives its routing leases back.
+stops its routing loop and gives its routing leases back.
 """
 
 from __future__ import annotations
@@ -64,13 +65,34 @@ def serve_workers(router: Router, options: dict, host: str, port: int, workers: 
         origin = parse_date(options["clock_origin"], field="--clock-origin")
         exporter = Exporter(router, options["store"], origin)
         exporter.start()
+    routing = _start_routing_process(router)
     os.environ[OPTIONS_VARIABLE] = json.dumps({**options, "store": ""})
     try:
         _run_uvicorn(host, port, workers)
     finally:
+        if routing is not None:
+            routing.stop()  # gives the leases back: a worker's loop takes over at once
         if exporter is not None:
             exporter.stop()
         router.store.dispose()
+
+
+def _start_routing_process(router: Router, wait_s: float = 2.0):
+    """The supervising process runs the routing loop (wall clock): it serves no request, so
+    its passes never wait for a request's thread; it takes the leases before the workers
+    start, and the workers' own loops stand by (one takes a lease over if this process
+    dies). Returns the loop (None on the virtual clock)."""
+    import time
+
+    from openwfm.routing.loop import start_routing
+
+    if router.virtual_clock:
+        return None
+    routing = start_routing(router)
+    deadline = time.monotonic() + wait_s
+    while len(router.lease.held()) < len(router.centers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return routing
 
 
 def _run_uvicorn(host: str, port: int, workers: int) -> None:
