@@ -19,7 +19,9 @@
 Last nested run (2026-11-30 07:13-07:23 UTC, origins every 8 / 6 / 2 days, one process per
 series: NESTED_ONLY="IT desk" | "bank 30" | "bank 15", NESTED_DIR=/tmp/s6/nested,
 NESTED_REUSE_BASELINES=1 with the baselines' rows of the full run before (/tmp/fcday/final: same
-series, origins and baseline code), then nested-summary; 1.5-3 min wall each at load 9-11).
+series, origins and baseline code), then nested-summary; 1.5-3 min wall each at load 9-11). A
+full IT desk run without reuse (NESTED_DIR=/tmp/s6/nested-full, 8 min wall at load 13-17) gave
+the same figures to the last digit, baselines included.
 Changes since the run before: the profile model's intraday shares are smoothed across
 neighbouring intervals (weight 0.2, chosen on the choose origins with every day an origin: mean
 ratio to classic over the three series 0.799 -> 0.795; 0.1 0.796, 0.3 0.798).
@@ -40,6 +42,10 @@ on the choose origins (IT desk 0.7952 -> 0.7942, bank 30-min 0.7858 -> 0.7888, m
 The within-day shape error that remains is smooth (lag-1 correlation of the level-corrected
 residuals within a day 0.56 bank, 0.16 IT desk) and has no day-to-day correlation, so it is an
 intraday signal, not a day-ahead one.
+The profile pools the weekdays' shapes (empirical Bayes within full / short days): without
+pooling the mean choose ratio to classic is 0.829, with every similar weekday pooled fully 0.809,
+with the empirical Bayes weight 0.799 (before smoothing); its shape was slightly under-smoothed
+at both grains (the neighbour weight 0.2 gains 0.3-0.5% on each series, 0.3 less).
 Tried on the choose origins (every day) and not kept: profile history 8-26 weeks and half-life
 4-26 (flat within 0.3%), level history/half-life, ETS weight 0-0.75, a level from the recent
 week(s) x weekday shares, event prior weight 0.1-1, profile + classic / factor / seasonal naive
