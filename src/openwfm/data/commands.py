@@ -24,20 +24,6 @@ def load_mapping(path: Path) -> dict:
     )
 
 
-def check_timezone(name: str, field: str) -> str:
-    """``name`` if it is an IANA time zone, else a ParameterError naming ``field``."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ParameterError(
-            f"unknown time zone {name!r} (expected an IANA name such as Europe/Amsterdam)",
-            field=field,
-        ) from None
-    return name
-
-
 def _write_table(frame, out: Path) -> None:
     from openwfm.io import write_table
 
@@ -66,6 +52,8 @@ def ingest_files(
         )
     options = load_mapping(mapping) if mapping is not None else {}
     if timezone is not None:
+        from openwfm.data.timestamps import check_timezone
+
         options["timezone"] = check_timezone(timezone, "--timezone")
     console = Console(stderr=True)
     frames, locations = [], []

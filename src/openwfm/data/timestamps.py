@@ -24,13 +24,28 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from openwfm.errors import DataError
+from openwfm.errors import DataError, ParameterError
 
 # An ISO-like time of day followed by a UTC offset (Z, +HH, +HHMM, +HH:MM).
 _OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
 # Timestamps pandas can hold (nanoseconds since 1970 in int64).
 EARLIEST = pd.Timestamp("1678-01-01")
 LATEST = pd.Timestamp("2262-04-01")
+
+
+def check_timezone(name: str, field: str) -> str:
+    """``name`` if it is an IANA time zone (a ``--timezone`` option), else a ParameterError
+    naming ``field``."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParameterError(
+            f"unknown time zone {name!r} (expected an IANA name such as Europe/Amsterdam)",
+            field=field,
+        ) from None
+    return name
 
 
 def _where(position: int, line_of: Callable[[int], int] | None) -> int | None:

@@ -171,7 +171,7 @@ def adherence_command(
     """Adherence and conformance per agent x interval and day, exceptions, who is out now."""
     from rich.console import Console
 
-    from openwfm.data.commands import check_timezone
+    from openwfm.data.timestamps import check_timezone
     from openwfm.intraday.adherence_figures import adherence
     from openwfm.intraday.mapping import default_adherence_map, load_adherence_map
     from openwfm.intraday.states import read_state_events
