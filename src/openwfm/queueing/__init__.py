@@ -38,6 +38,9 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "erlang_x",
             "long_retry_error_bound",
         ],
+        "redial_mean": [
+            "orbit_mean_error_bound",
+        ],
         "solve": [
             "erlang_x_required_agents",
             "max_arrival_rate",
