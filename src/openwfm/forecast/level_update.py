@@ -15,11 +15,15 @@ it trusts the actuals more. With fewer than :data:`MIN_LEARNING_DAYS` usable pas
 no rule (the caller falls back to the shrunk ratio). A day running exactly at forecast has
 ``r = 1`` and is left unchanged.
 
-Chosen on Anonymous Bank days of April-June 1999 (``bench/intraday.py choose``): 0.937 / 0.935 /
-0.904 / 0.902 x no update at 09 / 10 / 12 / 14, beside the mean with the factor update (0.963 /
-0.968 / 0.935 / 0.942) and, offline, a fixed 2-hour window, an ensemble of the windows, a
-per-hour ``beta`` and a Gaussian conditioning of the day's errors on a factor covariance learned
-from past errors (a shape update), none better there.
+Chosen on Anonymous Bank days of April-June 1999 (``bench/intraday.py choose``; on the
+smoothed-profile day-ahead base): 0.920 / 0.935 / 0.906 / 0.900 x no update at 09 / 10 / 12 /
+14, beside the mean with the factor update (0.942 / 0.952 / 0.930 / 0.917 at best) and,
+offline, a fixed window, the mean of per-window rules, clipped log ratios, ``beta`` pooled over
+neighbouring cut-offs, a second term for the last days' day-ahead error (0.921 / 0.939 /
+0.900 / 0.896: within noise, worse on the score days) and a Gaussian conditioning of the day's
+errors on a covariance learned from past errors (a shape update), none clearly better there. On the July-December score days no single rule of this family, even chosen
+on those days, does better than 0.875 x no update at 12:00 (the realised rest-of-day level
+would give 0.780): see ``bench/intraday.py``.
 """
 
 from __future__ import annotations
