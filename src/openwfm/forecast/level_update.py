@@ -21,9 +21,10 @@ smoothed-profile day-ahead base): 0.920 / 0.935 / 0.906 / 0.900 x no update at 0
 offline, a fixed window, the mean of per-window rules, clipped log ratios, ``beta`` pooled over
 neighbouring cut-offs, a second term for the last days' day-ahead error (0.921 / 0.939 /
 0.900 / 0.896: within noise, worse on the score days) and a Gaussian conditioning of the day's
-errors on a covariance learned from past errors (a shape update), none clearly better there. On the July-December score days no single rule of this family, even chosen
-on those days, does better than 0.875 x no update at 12:00 (the realised rest-of-day level
-would give 0.780): see ``bench/intraday.py``.
+errors on a covariance learned from past errors (a shape update), none clearly better there.
+On the July-December score days no single rule of this family, even chosen on those days, does
+better than 0.875 x no update at 12:00 (the realised rest-of-day level would give 0.780): see
+``bench/intraday.py``.
 """
 
 from __future__ import annotations
