@@ -18,7 +18,7 @@ second moments, so the closure can satisfy it exactly). So the model satisfies, 
 balance of every column's probability (the birth-death law), of every column's orbit mean, and
 of the orbit's second moment; it approximates only how the orbit's spread is shared among the
 columns. The equations for ``m`` are quadratic with a tridiagonal Jacobian: Newton's method
-from the long-retry fixed point's orbit (to 1e-14), inside a secant search on ``kappa`` (each
+from the orbit of a cheap attempt-rate guess (to 1e-14), inside a secant search on ``kappa`` (each
 step continued from the last solution, the step halved until Newton settles); see
 :mod:`openwfm.queueing._orbit_mean_core`. If it does not settle (not seen on the validation
 grid), the exact chain is solved instead. Cost: tens of tridiagonal solves of a few hundred
@@ -72,14 +72,28 @@ def orbit_mean(
     """The orbit-mean model for one element (rates per second, ``lines < 0``: infinite);
     fills ``out`` (``core.METRIC_KEYS``) and returns the attempt rate (NaN: no steady
     state)."""
-    limit_rate = float(core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out))
-    if not np.isfinite(limit_rate) or limit_rate - lam <= 1e-13 * lam:
-        return limit_rate  # no steady state, or no redials to speak of: the 1-d chain
+    loss = float(core.loss_probability(lam, mu, theta, n, lines))
+    if not retrial * loss > 1e-13 or retrial * loss >= 1.0:
+        # no steady state (NaN), redials below 1e-13 of the traffic (the orbit is empty to
+        # that accuracy: the 1-d chain), or p L >= 1: the long-retry solver decides
+        limit_rate = float(core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out))
+        if not np.isfinite(limit_rate) or limit_rate - lam <= 1e-13 * lam:
+            return limit_rate
+        starts = [limit_rate]
+    else:
+        # the attempt rate if every attempt were lost with the fresh calls' chance (cheap;
+        # Newton corrects it), then the long-retry fixed point's if that start fails
+        starts = [lam / (1.0 - retrial * loss), np.nan]
     gamma = 1.0 / retry_mean_s
-    start = (limit_rate - lam) / gamma
-    rate = float(kernel.orbit_mean_metrics(lam, mu, theta, n, lines, t, retrial, gamma, start, out))
-    if np.isfinite(rate):
-        return rate
+    for rate_guess in starts:
+        if not np.isfinite(rate_guess):
+            rate_guess = float(core.loss_fixed_point(lam, mu, theta, n, lines, t, retrial, out))
+        start = (rate_guess - lam) / gamma
+        rate = float(
+            kernel.orbit_mean_metrics(lam, mu, theta, n, lines, t, retrial, gamma, start, out)
+        )
+        if np.isfinite(rate):
+            return rate
     # the closure's equations did not settle (never seen on the validation grid): the exact
     # chain answers instead, so a failure costs time, never accuracy
     from openwfm.queueing.redial_chain import two_dimensional
