@@ -166,7 +166,10 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="postgresql: router processes")
     parser.add_argument("--seconds", type=float, default=20.0, help="postgresql: measured time")
     parser.add_argument(
-        "--clients", type=int, default=1, help="postgresql: client threads per router process"
+        "--clients",
+        type=int,
+        default=4,
+        help="postgresql: client threads per router process (the bare loop: as many in all)",
     )
     args = parser.parse_args()
     if args.db == "postgresql":
