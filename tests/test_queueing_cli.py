@@ -13,6 +13,7 @@ from openwfm.queueing import (
     erlang_x,
     expected_service_level,
     max_arrival_rate,
+    orbit_mean_error_bound,
     uncertain_required_agents,
 )
 
@@ -61,6 +62,20 @@ def test_erlang_x_with_redials_solves_for_agents():
     )["service_level_virtual"]
     assert both[1] >= 0.8 > both[0]
     assert out["service_level_virtual"] == pytest.approx(float(both[1]), rel=1e-12)
+
+
+def test_redial_model_orbit_mean_is_the_fast_approximation():
+    args = ["--calls-per-interval", "100", "--interval-minutes", "30", "--aht-s", "180"]
+    args += ["--patience-s", "120", "--retrial-probability", "0.5", "--retry-mean-s", "600"]
+    exact = _json(*args, "--agents", "10")
+    fast = _json(*args, "--agents", "10", "--redial-model", "orbit-mean")
+    options = {"retrial_probability": 0.5, "retry_mean_s": 600.0, "method": "orbit_mean"}
+    direct = erlang_x(100 / 1800, 180.0, 120.0, 10, float("inf"), 20.0, **options)
+    assert fast["service_level"] == pytest.approx(float(direct["service_level"]), rel=1e-12)
+    bound = float(orbit_mean_error_bound(180.0, 120.0, 0.5, 600.0))
+    assert 0 < abs(fast["service_level"] - exact["service_level"]) <= bound
+    solved = _json(*args, "--redial-model", "orbit-mean")
+    assert solved["solved_for"] == "agents" and solved["agents"] > 0
 
 
 def test_largest_arrival_rate_for_given_agents_and_lines():
@@ -151,6 +166,8 @@ def test_blending_solves_agents_and_threshold():
         (["--agents", "10", "--lines", "5"], "--lines"),
         (["--forecast-sd", "-3"], "--forecast-sd"),
         (["--retry-mean-s", "60"], "--retry-mean-s"),
+        (["--retrial-probability", "0.5", "--redial-model", "orbit-mean"], "--redial-model"),
+        (["--retrial-probability", "0.5", "--retry-mean-s", "60", "--redial-model", "x"], "model"),
         (["--sl-definition", "short"], "--sl-definition"),
         (["--solve-for", "arrival-rate"], "--agents"),
         (["--outbound-aht-s", "300", "--agents", "12", "--threshold", "13"], "--threshold"),

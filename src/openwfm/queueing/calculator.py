@@ -45,6 +45,8 @@ def _check(options: dict, model: str, solve_for: str) -> None:
         raise ParameterError(f"solving for {solve_for} needs --agents", field="--agents")
     if options.get("retry_mean_s") is not None and not options.get("retrial_probability"):
         raise ParameterError("a retry time needs --retrial-probability", field="--retry-mean-s")
+    if options.get("redial_model") is not None and options.get("retry_mean_s") is None:
+        raise ParameterError("a redial model needs --retry-mean-s", field="--redial-model")
     if options.get("probability") is not None and not options.get("forecast_sd"):
         raise ParameterError("a probability target needs --forecast-sd", field="--probability")
     if options.get("forecast_sd") is not None and options["forecast_sd"] < 0:
@@ -127,6 +129,7 @@ def _model_kwargs(options: dict, model: str) -> dict:
             lines=math.inf if options.get("lines") is None else options["lines"],
             retrial_probability=options.get("retrial_probability") or 0.0,
             retry_mean_s=options.get("retry_mean_s") or math.inf,
+            method=(options.get("redial_model") or "exact").replace("-", "_"),
         )
     return kwargs
 
@@ -164,6 +167,7 @@ def _agents(options: dict, model: str, rate: float, interval_s: float) -> int:
                 retry_mean_s=kw["retry_mean_s"],
                 definition=options["definition"],
                 max_abandon=options.get("max_abandon"),
+                method=kw["method"],
             )
         )
     definition = options["definition"]
@@ -230,6 +234,7 @@ def _metrics(options: dict, model: str, rate: float, agents: int, interval_s: fl
         options["target_s"],
         retrial_probability=kw["retrial_probability"],
         retry_mean_s=kw["retry_mean_s"],
+        method=kw["method"],
     )
     keep = [
         "p_wait",

@@ -8,6 +8,7 @@ import typer
 
 SlDefinition = Literal["offered", "answered", "virtual"]
 SolveFor = Literal["agents", "arrival-rate", "service-level"]
+RedialModel = Literal["exact", "orbit-mean"]
 
 
 def _print_result(result: dict) -> None:
@@ -44,6 +45,7 @@ def _advanced_erlang(
         "lines": "--lines",
         "retrial_probability": "--retrial-probability",
         "retry_mean_s": "--retry-mean-s",
+        "method": "--redial-model",
         "probability": "--probability",
         "outbound_aht_s": "--outbound-aht-s",
         "threshold": "--threshold",
@@ -107,6 +109,13 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="Mean time to the redial, seconds (default: the long-retry limit)."),
         ] = None,
+        redial_model: Annotated[
+            RedialModel | None,
+            typer.Option(
+                help="With --retry-mean-s: exact (two-dimensional chain) or orbit-mean (fast "
+                "approximation within 0.01 p tau / (tau + T), tau = max(AHT, patience))."
+            ),
+        ] = None,
         forecast_sd: Annotated[
             float | None,
             typer.Option(help="Standard deviation of the forecast volume per interval (contacts)."),
@@ -151,6 +160,7 @@ def register(app: typer.Typer) -> None:
             "lines": lines,
             "retrial_probability": retrial_probability,
             "retry_mean_s": retry_mean_s,
+            "redial_model": redial_model,
             "forecast_sd": forecast_sd,
             "probability": probability,
             "outbound_aht_s": outbound_aht_s,

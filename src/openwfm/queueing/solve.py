@@ -57,11 +57,14 @@ def erlang_x_required_agents(
     retry_mean_s: ArrayLike = np.inf,
     definition: str = "offered",
     max_abandon: ArrayLike | None = None,
+    method: str = "exact",
 ) -> Values:
     """Least integer agents for Erlang X (see :func:`openwfm.queueing.erlang_x`) whose service
     level (``definition``: offered, answered or virtual) reaches ``service_level`` and whose
     abandonment is at most ``max_abandon``. With finite ``lines`` the agents are searched up
-    to the lines. Every argument broadcasts; int64 (NumPy integer for scalars)."""
+    to the lines. ``method``: how a finite ``retry_mean_s`` is solved (``"exact"`` or
+    ``"orbit_mean"``, see ``erlang_x``). Every argument broadcasts; int64 (NumPy integer for
+    scalars)."""
     from openwfm.queueing.retrial import erlang_x
 
     key = _definition_key(definition)
@@ -107,6 +110,7 @@ def erlang_x_required_agents(
             t[index],
             retrial_probability=p[index],
             retry_mean_s=retry[index],
+            method=method,
         )
         good = np.atleast_1d(r[key]) >= sl[index] - 1e-12
         return good & (np.atleast_1d(r["p_abandon"]) <= ab[index] + 1e-12)
@@ -157,11 +161,13 @@ def service_level_reached(
     outbound_aht_s: ArrayLike | None = None,
     threshold: ArrayLike | None = None,
     definition: str = "offered",
+    method: str = "exact",
 ) -> Values:
     """The service level (answered within ``target_s``) the model gives; the model follows
     from the arguments: blending when ``outbound_aht_s`` is given (with ``threshold``), the
     uncertain-rate mixture when ``rate_cv`` (the rate's coefficient of variation) > 0, Erlang
-    X with finite ``lines`` or redials, else Erlang A (``patience_s``) or C."""
+    X with finite ``lines`` or redials (``method``: see ``erlang_x``), else Erlang A
+    (``patience_s``) or C."""
     pat = np.inf if patience_s is None else patience_s
     if outbound_aht_s is not None:
         from openwfm.queueing.blend import blend_metrics
@@ -198,6 +204,7 @@ def service_level_reached(
             target_s,
             retrial_probability=retrial_probability,
             retry_mean_s=retry_mean_s,
+            method=method,
         )[key]
     if key == "service_level_virtual":
         from openwfm.queueing.retrial import erlang_x
