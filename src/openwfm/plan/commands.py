@@ -32,7 +32,11 @@ def register(app: typer.Typer) -> None:
             "out/plan"
         ),
         time_limit: Annotated[
-            float, typer.Option("--time-limit", help="Schedule solver limit, s.")
+            float,
+            typer.Option(
+                "--time-limit",
+                help="Schedule solver limit, s (each correction round's re-schedule too).",
+            ),
         ] = 120.0,
         replications: Annotated[
             int, typer.Option("--replications", help="Simulated replications.")

@@ -15,8 +15,10 @@ re-schedule; at most
 ``rounds`` times, stopping early when nothing misses. The final schedule is then simulated
 with the plan's seed as before. Each step is a cached stage, so a re-run reuses every round.
 
-On the Anonymous Bank (5 voice queues, 40 cross-trained agents; README) the uncorrected pooled
-plan missed its targets in simulation; see the README for the corrected figures.
+On the Anonymous Bank's week (5 voice queues, 40 cross-trained agents, priority customers with
+a tighter target; README, 60 deterministic s, 10 replications) the uncorrected pooled plan
+bought 954 paid hours and missed (service levels 67-77%); corrected in 2 rounds, 1,150 hours,
+every target met (one within its 95% interval), agreement 97.8%; per queue only, 1,760.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from openwfm.plan.stages import StageOutput
 
 CHECK_SEED_OFFSET = 1000  # the correction rounds' simulations: seed + this + round
 DEFAULT_ROUNDS = 2
+CORRECTION_NOTE = "simulation-based correction"  # how the schedule's note on it begins
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,13 @@ def correction_note(rounds: list[CorrectionRound], limit: int) -> str:
     """One sentence for the schedule's notes: what the correction did."""
     added = sum(r.added for r in rounds)
     if not rounds:
-        return "simulation-based correction: not run"
+        return f"{CORRECTION_NOTE}: not run"
     if added == 0:
-        return "simulation-based correction: the first check met every interval; nothing added"
+        return f"{CORRECTION_NOTE}: the first check met every interval; nothing added"
     stopped = "" if rounds[-1].added else " (the last check met every interval)"
     return (
-        f"simulation-based correction: {len(rounds)} of at most {limit} round(s){stopped} "
+        f"{CORRECTION_NOTE}: {len(rounds)} of at most {limit} round(s){stopped} "
         f"added {sum(r.queue_agent_intervals for r in rounds)} agent-intervals to the "
         f"per-queue and {sum(r.pool_agent_intervals for r in rounds)} to the pool "
-        "requirements where the simulated schedule clearly missed, then re-scheduled"
+        "requirements where the simulated schedule missed, then re-scheduled"
     )

@@ -14,6 +14,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from openwfm.model import Scenario
+from openwfm.plan.correction import CORRECTION_NOTE
 from openwfm.plan.findings import MissCause, cost_table, missed_blocks, target_table
 from openwfm.plan.verdicts import agreement
 
@@ -528,7 +529,10 @@ def _schedule_and_cost_lines(summary: PlanSummary) -> list[str]:
             f" s); {schedule.shifts} shifts for {schedule.agents_scheduled} of "
             f"{schedule.agents_available} agents"
         )
-        lines.extend(f"  note: {note}" for note in schedule.notes)
+        # the correction's note (the solver's own notes, long, are in summary.json)
+        lines.extend(
+            f"  note: {note}" for note in schedule.notes if note.startswith(CORRECTION_NOTE)
+        )
     for o in summary.outbound or []:
         lines.append(
             f"Outbound {o.queue}: {o.made:,.0f} calls made [{o.ci_low:,.0f}, "
