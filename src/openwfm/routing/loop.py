@@ -118,6 +118,7 @@ class RoutingLoop:
         self._checked_at = -1e18
         self._fired_at: dict[str, float] = {}
         self._busy: dict[str, bool] = {}  # center -> its last pass took events
+        self.checked = threading.Event()  # set once the leases were first asked for
         self._thread = threading.Thread(target=self._run, name="openwfm-routing", daemon=True)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -175,6 +176,7 @@ class RoutingLoop:
         with self._passed:
             self._active = active
             self._passed.notify_all()
+        self.checked.set()
 
     def _due(self, center: str) -> bool:
         """A timer of ``center`` is due (timers fire every ``sweep_interval_s`` at most, as

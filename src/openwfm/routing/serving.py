@@ -77,21 +77,18 @@ def serve_workers(router: Router, options: dict, host: str, port: int, workers: 
         router.store.dispose()
 
 
-def _start_routing_process(router: Router, wait_s: float = 2.0):
+def _start_routing_process(router: Router, wait_s: float = 60.0):
     """The supervising process runs the routing loop (wall clock): it serves no request, so
-    its passes never wait for a request's thread; it takes the leases before the workers
-    start, and the workers' own loops stand by (one takes a lease over if this process
-    dies). Returns the loop (None on the virtual clock)."""
-    import time
-
+    its passes never wait for a request's thread; it asks for the leases (after its warm-up)
+    before the workers start, and the workers' own loops stand by (one takes a lease over if
+    this process dies; a lease held elsewhere, another host's, stays there). Returns the
+    loop (None on the virtual clock)."""
     from openwfm.routing.loop import start_routing
 
     if router.virtual_clock:
         return None
     routing = start_routing(router)
-    deadline = time.monotonic() + wait_s
-    while len(router.lease.held()) < len(router.centers) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    routing.checked.wait(wait_s)
     return routing
 
 
