@@ -5,13 +5,19 @@ API transactions only record their change (guarded updates, no routing, no per-c
 and leave their events in the inbox (:mod:`openwfm.routing.outbox`). The process holding the
 center's lease (:class:`openwfm.routing.lease.RoutingLease`, ``pg_try_advisory_lock`` on a
 dedicated session; another process takes it over within ``sweep_interval_s`` when the holder
-dies) runs :class:`RoutingLoop`. A pass (:func:`run_pass`, ``REPEATABLE READ``): take the
-inbox, fire the due timers, read the free agents and the waiting contacts, decide
-(:meth:`openwfm.routing.policy.RoutingPolicy.decide`), write every offer in one statement and
-commit with the events numbered - the inbox's first, in the order they were written, then the
-pass's own. Its snapshot is that of its first statement, so the pass decides on exactly the
-changes it numbers; a row changed under it since (a presence, a cancel) fails the pass
-(serialization failure or a guard), which runs again at once.
+dies) runs :class:`RoutingLoop` (with ``serve --workers`` the supervising process, which
+serves no request). Due timers fire in a transaction of their own whose events go to the inbox
+like an API change's. A pass (:func:`run_pass`) reads, in one ``REPEATABLE READ`` snapshot and
+one round trip, the ids of the inbox's events, the free agents and the waiting contacts;
+decides (:meth:`openwfm.routing.policy.RoutingPolicy.decide`); then writes in ``READ
+COMMITTED``, in one statement sent with its ``COMMIT``
+(:func:`openwfm.routing.outbox.commit_pass`): each planned agent takes its slots with a
+guarded update, the contacts planned for the agents who did are offered, and the events are
+numbered - the inbox's it read first, in the order they were written, then an
+``offer.created`` per offer written. An agent who moved since the read gets no offer (its
+contacts stay queued for the next pass); a planned contact no longer queued fails the pass
+(:class:`openwfm.routing.transitions.GuardFailed`), which runs again at once. A change the
+pass did not see keeps its events in the inbox, so it wakes the next pass.
 
 Wake-ups are coalesced, never a NOTIFY per transaction (that serialises commits): a change
 committed in this process wakes the loop at once (an event); a change from another process is

@@ -6,10 +6,10 @@ routing loop: the virtual clock, command-line writes) numbers its events itself
 (:func:`insert_numbered_events`, :func:`commit_with_events`). With the routing loop
 (PostgreSQL, :mod:`openwfm.routing.loop`) an API transaction takes no per-center counter: it
 leaves its events in ``router_event_inbox`` (:func:`commit_to_inbox`), and the center's next
-routing pass takes them (:func:`take_inbox`, in the order they were written) and numbers them
-before its own. Readers (``GET /v1/events``, webhooks, the stream) see numbered events only,
-so the sequence stays gap-free and every event comes after the events of the changes it
-depended on.
+routing pass that saw its change takes them (:func:`commit_pass`; SQLite: :func:`take_inbox`),
+in the order they were written, and numbers them before its own. Readers (``GET /v1/events``,
+webhooks, the stream) see numbered events only, so the sequence stays gap-free and every event
+comes after the events of the changes it depended on.
 """
 
 from __future__ import annotations
