@@ -338,10 +338,16 @@ class Store:
 
         PostgreSQL: the transaction opens with ``BEGIN; SELECT pg_advisory_xact_lock(...)`` in
         one round trip (the connection is in autocommit mode, so the driver sends no separate
-        BEGIN), and commits or rolls back as one. SQLite: one writer, ``BEGIN IMMEDIATE``.
+        BEGIN), and commits or rolls back as one; without a center the driver begins it with
+        its first statement (psycopg: a first statement sent in a pipeline takes its ``BEGIN``
+        along, no round trip of its own). SQLite: one writer, ``BEGIN IMMEDIATE``.
         """
         if self.is_sqlite:
             with self._write_lock, self.engine.begin() as connection:
+                yield connection
+            return
+        if center is None:
+            with self.engine.begin() as connection:
                 yield connection
             return
         from openwfm.routing.lease import begin_statement
