@@ -81,3 +81,26 @@ def test_construction_gives_a_schedule_where_the_search_alone_finds_none():
     )
     assert len(result.shifts) > 0
     assert check_schedule(result.shifts, sc, MONDAY, 7, result.activities).query("hard").empty
+
+
+def test_highs_solves_closed_at_the_root_charge_deterministic_work():
+    """A HiGHS solve costs at least its root's work on a deterministic clock (nonzeros x the
+    calibrated rate), so a loop of solves that close at the root (the polish) ends; the node
+    share still counts when it is larger; a wall clock is not advanced."""
+    from openwfm.schedule.budget import (
+        HIGHS_NODES_PER_S,
+        HIGHS_WORK_PER_NONZERO_S,
+        clock,
+        record_highs,
+        use_budget,
+    )
+
+    with use_budget(True) as active:
+        record_highs(10.0, 0, nonzeros=100_000)
+        assert active.spent == pytest.approx(100_000 * HIGHS_WORK_PER_NONZERO_S)
+        before = active.spent
+        record_highs(10.0, 10 * HIGHS_NODES_PER_S, nonzeros=10)  # the whole node limit
+        assert active.spent - before == pytest.approx(10.0)
+    with use_budget(False) as wall:
+        record_highs(10.0, 0, nonzeros=100_000)
+        assert wall.spent == 0.0 and clock() is wall

@@ -162,7 +162,7 @@ def run_milp(
             constraints=LinearConstraint(lp.matrix, lp.lower, lp.upper),
             options={**highs_limits(time_limit_s), "mip_rel_gap": relative_gap},
         )
-    record_highs(time_limit_s, getattr(result, "mip_node_count", None))
+    record_highs(time_limit_s, getattr(result, "mip_node_count", None), lp.matrix.nnz)
     return result
 
 

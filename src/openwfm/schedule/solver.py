@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -315,11 +314,9 @@ def _run(
         budget = budgets.PHASED
         if count_every_skill:  # pool rows tie the groups' counts: a MIP's first solution is
             # late at any size, the LP-guided phase 1 finds one (the example center's week)
+            # (the polish's neighbourhoods close at HiGHS's root there; on a deterministic
+            # clock each is charged its root's work, budget.record_highs, so the loop ends)
             budget = dataclasses.replace(budget, guided_min_variables=0)
-            if budgets.clock().deterministic:
-                # the polish's neighbourhoods close at HiGHS's root there: no nodes, so no
-                # deterministic work is counted and the loop would run on wall time
-                budget = dataclasses.replace(budget, polish_stop_s=math.inf)
         result = schedule_phased(scope, limits, method, budget)
     else:
         model, solver, status, wall = solve(
