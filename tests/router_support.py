@@ -60,6 +60,16 @@ def client_for(router: Router, **options) -> TestClient:
     return TestClient(create_app(router, ADMIN, **options))
 
 
+def metric_samples(text: str) -> dict[str, float]:
+    """``GET /metrics`` (Prometheus' text format) as sample name (with labels) -> value."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
 class Api:
     """Short calls for tests: every call sends the admin key unless ``token`` is given."""
 

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from router_support import Api, client_for, make_router
-
-
-def _samples(text: str) -> dict[str, float]:
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
+from router_support import Api, client_for, make_router, metric_samples
 
 
 def test_metrics_count_decisions_queue_depth_and_waits(tmp_path, router_db_url):
@@ -26,7 +17,7 @@ def test_metrics_count_decisions_queue_depth_and_waits(tmp_path, router_db_url):
         response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples = _samples(response.text)
+    samples = metric_samples(response.text)
     assert samples["openwfm_router_decisions_total"] == 2  # bob's, then ann's
     assert samples['openwfm_router_queue_depth{center="tiny",queue="voice",state="queued"}'] == 1
     assert samples['openwfm_router_queue_depth{center="tiny",queue="voice",state="offered"}'] == 2
