@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -98,8 +99,10 @@ def test_report_numbers_match_kpis_csv_and_the_log(demo_dir):
         )
 
 
-def test_demo_again_is_idempotent(demo_dir):
-    out, _ = demo_dir
+def test_demo_again_is_idempotent(demo_dir, tmp_path):
+    # again on a copy: the other tests read the first run's files and its console output
+    out = tmp_path / "out"
+    shutil.copytree(demo_dir[0], out)
     before = (out / "kpis.csv").read_text()
     result = run_demo(out)
     assert result.returncode == 0, result.stderr
