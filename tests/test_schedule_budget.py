@@ -104,3 +104,36 @@ def test_highs_solves_closed_at_the_root_charge_deterministic_work():
     with use_budget(False) as wall:
         record_highs(10.0, 0, nonzeros=100_000)
         assert wall.spent == 0.0 and clock() is wall
+
+
+_ONE_PROCESS = """
+import hashlib, sys
+sys.path.insert(0, {tests!r})
+from openwfm.schedule import schedule_agents
+from test_schedule import scenario
+from test_schedule_budget import PHASED, _fingerprint, _requirements
+result = schedule_agents(scenario(PHASED), _requirements(), weeks=1, time_limit_s=1,
+                         strategy="two_phase", deterministic=True, seed=3)
+print(hashlib.sha256(repr(_fingerprint(result)).encode()).hexdigest())
+"""
+
+
+def test_deterministic_schedules_agree_across_processes_hashing_strings_differently():
+    # each process hashes strings with its own seed, so sets of queue names iterate in another
+    # order; the model must not be built in that order (two runs of `openwfm demo
+    # --deterministic` gave different shifts)
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = _ONE_PROCESS.format(tests=str(Path(__file__).parent))
+    digests = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1

@@ -214,7 +214,9 @@ def add_target_counts(model: ShiftModel, targets: dict[tuple[tuple[str, ...], in
         for day in range(model.horizon.days):
             for o in model.day_options[a, day]:
                 counts[key, day, o.index].append(model.shift_var[a, day, o.index])
-    for key in set(counts) | set(targets):
+    # sorted: a set of string keys iterates in an order that changes with each process's
+    # string hashing, and CP-SAT's search follows the order the model was built in
+    for key in sorted(set(counts) | set(targets)):
         length = model.options[key[2]].length
         _match_count(model, counts.get(key, []), targets.get(key, 0), length)
 
@@ -226,7 +228,7 @@ def add_day_counts(model: ShiftModel, day_targets: dict[tuple[tuple[str, ...], i
     for (a, d), var in model.day_var.items():
         days[model.scope.skill_key(model.agents[a]), d].append(var)
     length = float(np.median([o.length for o in model.options]))
-    for key in set(days) | set(day_targets):
+    for key in sorted(set(days) | set(day_targets)):
         _match_count(model, days.get(key, []), day_targets.get(key, 0), length)
 
 
