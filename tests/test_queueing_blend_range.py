@@ -154,13 +154,15 @@ def _drop_row_col(band, k, width):
     return out
 
 
-def _answered(start, n, top, mu, nu, th, t, number):
+def _answered(start, n, top, mu, nu, th, t, number, rows=None):
     """(P(waits and is answered eventually), P(waits and is answered within t)) from the
-    waiting call's start law ``start[(o, j)]``."""
+    waiting call's start law ``start[(o, j)]``; ``rows``: only ``o < rows`` are kept (the start
+    law has no mass above; ``o`` only falls), default every ``o`` up to ``n``."""
+    rows = n + 1 if rows is None else rows
     # eventually: the exact recursion over the calls ahead
     h = {}
     for j in range(top + 1):
-        for o in range(n + 1):
+        for o in range(rows):
             free_in, free_out = (n - o) * mu, o * nu
             total = free_in + free_out + (j + 1) * th
             if j == 0:
@@ -172,10 +174,10 @@ def _answered(start, n, top, mu, nu, th, t, number):
     eventually = sum(p * h[state] for state, p in start.items())
     # within t: uniformization of the transient chain (arrays [o, j]; on the fixed-point grid
     # in integers for the 50-digit reference)
-    rate = max(float((n - v) * mu + v * nu) for v in range(n + 1)) + (top + 1) * float(th)
+    rate = max(float((n - v) * mu + v * nu) for v in range(rows)) + (top + 1) * float(th)
     rate = number(rate)
-    free_in = np.array([[(n - v) * mu] for v in range(n + 1)], dtype=object)
-    free_out = np.array([[v * nu] for v in range(n + 1)], dtype=object)
+    free_in = np.array([[(n - v) * mu] for v in range(rows)], dtype=object)
+    free_out = np.array([[v * nu] for v in range(rows)], dtype=object)
     ahead = np.array([[v * th for v in range(top + 1)]], dtype=object)
     parts = {
         "stay": 1 - (free_in + free_out + ahead + th) / rate,
@@ -183,7 +185,7 @@ def _answered(start, n, top, mu, nu, th, t, number):
         "across": free_out / rate + 0 * ahead,
         "done": (free_in[:, 0] + free_out[:, 0]) / rate,
     }
-    mass = np.zeros((n + 1, top + 1), dtype=object)
+    mass = np.zeros((rows, top + 1), dtype=object)
     for (ob, jb), p in start.items():
         mass[ob, jb] = p
     if number is mp.mpf:
