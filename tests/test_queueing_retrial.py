@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from openwfm.errors import ParameterError
 from openwfm.queueing import _orbit_core, erlang_a, erlang_x
-from openwfm.queueing.redial_chain import orbit_transitions, stationary_banded
+from openwfm.queueing.redial_chain import orbit_transitions, stationary_banded, stationary_sparse
 
 mp.mp.dps = 50
 REL = 1e-9
@@ -292,6 +292,9 @@ def test_iterative_and_banded_solves_agree_and_match_the_reference_metrics(lam, 
     iterated, sweeps = _orbit_core.orbit_chain(start, *table, 1e-14, 5_000)
     assert sweeps > 0
     assert np.abs(iterated.T.ravel() - pi).sum() <= 1e-10
+    # the sparse LU solve (the iteration's fallback) of the same transitions
+    sparse = stationary_sparse(source, target, rate, x.size, n * (orbit_top + 1))
+    assert np.abs(sparse - pi).sum() <= 1e-10
     got = erlang_x(
         lam,
         aht,
@@ -308,6 +311,30 @@ def test_iterative_and_banded_solves_agree_and_match_the_reference_metrics(lam, 
     ref = ref_metrics([mp.mpf(v) for v in view], aht, patience, n, lines, 20.0)
     for key in KEYS:
         assert float(got[key]) == pytest.approx(float(ref[key]), rel=1e-8, abs=1e-13), key
+
+
+def test_a_stalled_iteration_falls_back_to_the_sparse_solve(monkeypatch):
+    """When the iteration does not settle (it stalls on some large windows at 150-500 Erlangs
+    with long retries), one sparse LU solve of the window answers; here forced by allowing two
+    sweeps: the same metrics as the settled iteration."""
+    from openwfm.queueing import redial_chain
+
+    args = (100.0 / 240.0, 240.0, 120.0, 100, np.inf, 20.0)
+    options = {"retrial_probability": 0.5, "retry_mean_s": 600.0}
+    settled = erlang_x(*args, **options)
+    solves = []
+    real = redial_chain.stationary_sparse
+
+    def counted(*solve_args):
+        solves.append(solve_args[3])
+        return real(*solve_args)
+
+    monkeypatch.setattr(redial_chain, "_MAX_SWEEPS", 2)
+    monkeypatch.setattr(redial_chain, "stationary_sparse", counted)
+    direct = erlang_x(*args, **options)
+    assert solves  # the fallback ran (on every window the widening tried)
+    for key in (*KEYS, "attempt_rate_per_s"):
+        assert float(direct[key]) == pytest.approx(float(settled[key]), rel=1e-9, abs=1e-13), key
 
 
 # ----------------------------------------------------------------- limits and properties

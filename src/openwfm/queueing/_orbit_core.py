@@ -205,11 +205,17 @@ def _gauss_seidel(pi, moves, factors, inflow, new):
     return change
 
 
+STALL_SWEEPS = 400
+"""The iteration gives up when its change per sweep has not reached a new low for this many
+sweeps (a converging solve lowers it every few sweeps; ~400 sweeps in all at worst seen)."""
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def orbit_chain(start, to_x, to_y, rate, tol, max_sweeps):
     """Stationary distribution of the windowed chain from the move table of
     :func:`_move_table`, iterated from ``start`` (any positive guess); returns ``(pi,
-    sweeps)`` with ``sweeps = -1`` when not settled within ``max_sweeps``."""
+    sweeps)`` with ``sweeps = -1`` when not settled within ``max_sweeps`` or stalled (no new
+    low of the change per sweep in ``STALL_SWEEPS``)."""
     pi = start.copy()
     pi /= pi.sum()
     factors = _level_factors(to_x, to_y, rate)
@@ -218,6 +224,7 @@ def orbit_chain(start, to_x, to_y, rate, tol, max_sweeps):
     inflow = np.empty(pi.shape)
     new = np.empty(pi.shape[1])
     previous = 0.0
+    best, best_sweep = np.inf, 0
     for sweep in range(max_sweeps):
         _aggregate_levels(pi, up, down)
         _cross_inflow(pi, moves, inflow)
@@ -227,6 +234,10 @@ def orbit_chain(start, to_x, to_y, rate, tol, max_sweeps):
             return pi, -1
         pi /= mass
         change /= mass
+        if change < best:
+            best, best_sweep = change, sweep
+        elif sweep - best_sweep > STALL_SWEEPS:
+            return pi, -1  # stalled (a limit cycle, seen at ~1e-7 on large loss windows)
         shrink = min(change / previous, 0.9999) if previous > 0.0 else 0.9999
         previous = change
         # (an L1 change below 1e-13 is rounding noise: the iteration has settled)
