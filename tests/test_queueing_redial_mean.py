@@ -47,6 +47,8 @@ def _distance(approx, exact, finite_lines):
 @example(a=100.0, ratio=1.0, patience=240.0, p=0.7, retry_in_aht=1.0, extra_lines=None)
 @example(a=100.0, ratio=0.9, patience=240.0, p=0.7, retry_in_aht=2.0, extra_lines=None)  # worst
 @example(a=10.0, ratio=1.1, patience=240.0, p=0.7, retry_in_aht=1.0, extra_lines=None)
+# the largest of 74 random cases at 150-500 Erlangs: 0.26 of the bound
+@example(a=200.0, ratio=1.0, patience=480.0, p=0.7, retry_in_aht=1.0, extra_lines=None)
 def test_orbit_mean_is_within_its_stated_bound_of_the_exact_chain(
     a, ratio, patience, p, retry_in_aht, extra_lines
 ):
