@@ -169,7 +169,13 @@ def main() -> None:
         "--clients",
         type=int,
         default=4,
-        help="postgresql: client threads per router process (the bare loop: as many in all)",
+        help="postgresql: client threads per router process (the bare loops: as many in all)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=400.0,
+        help="postgresql: decisions/s offered on an open schedule (0: clients back to back)",
     )
     args = parser.parse_args()
     if args.db == "postgresql":
@@ -177,7 +183,7 @@ def main() -> None:
 
         if args.quick:
             args.agents, args.waiting, args.seconds = 100, 20, 5.0
-        run(args.agents, args.waiting, args.seconds, args.processes, args.clients)
+        run(args.agents, args.waiting, args.seconds, args.processes, args.clients, args.rate)
         return
     if args.only_twin:
         twin_day(args.twin_day)

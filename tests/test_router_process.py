@@ -146,9 +146,14 @@ def test_kill_and_restart_loses_no_contact_and_no_timer(tmp_path, monkeypatch):
         (email_offer,) = http.get("/v1/agents/cat/offers").json()
         http.post(f"/v1/offers/{email_offer['id']}/accept")
         assert http.get(f"/v1/contacts/{offered}").json()["state"] == "offered"
+        (pending,) = http.get("/v1/agents/bob/offers").json()
+        ttl_deadline_s = http.get(f"/v1/contacts/{queued}").json()["ttl_deadline_s"]
+        deadlines = [pending["expires_at_s"], ttl_deadline_s]
         events_before = http.get("/v1/events").json()
         server.kill()  # mid-day: an offer pending (expires in 6 s), a contact with a TTL
-        time.sleep(6.5)  # both timers fall due while the router is down
+        # both timers fall due while the router is down (the router's clock is the wall
+        # clock): wait until both deadlines passed; 60 s is only a hang guard
+        assert wait_for(lambda: time.time() > max(deadlines), timeout_s=60)
         server.start()
         http = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
         assert http.get("/v1/events").json()[: len(events_before)] == events_before

@@ -6,8 +6,9 @@ and leave their events in the inbox (:mod:`openwfm.routing.outbox`). The process
 center's lease (:class:`openwfm.routing.lease.RoutingLease`, ``pg_try_advisory_lock`` on a
 dedicated session; another process takes it over within ``sweep_interval_s`` when the holder
 dies) runs :class:`RoutingLoop` (with ``serve --workers`` the supervising process, which
-serves no request). Due timers fire in a transaction of their own whose events go to the inbox
-like an API change's. A pass (:func:`run_pass`) reads, in one ``REPEATABLE READ`` snapshot and
+serves no request). Due timers fire in a thread of their own (beside the passes, so a change
+never waits for them), each round in a transaction whose events go to the inbox like an API
+change's. A pass (:func:`run_pass`) reads, in one ``REPEATABLE READ`` snapshot and
 one round trip, the ids of the inbox's events, the free agents and the waiting contacts;
 decides (:meth:`openwfm.routing.policy.RoutingPolicy.decide`); then writes in ``READ
 COMMITTED``, in one statement sent with its ``COMMIT``
@@ -81,10 +82,7 @@ def run_pass(
             taken.append(len(inboxed))
         return made, offered
     if deadlines is not None:
-        with router.store.write() as connection:
-            tx = T.Tx(connection, center, router.now(), lock=False)
-            router.fire_timers(tx, deadlines)
-            tx.commit_to_inbox()
+        fire_due_timers(router, center, deadlines)
     reads = router.pass_reads_sql(router.store.engine, center)
     with router.store.routing_pass(center, reads) as (connection, (inbox, read)):
         tx = T.Tx(connection, center, router.now(), lock=False, routing_pass=True, inbox=inbox)
@@ -96,6 +94,17 @@ def run_pass(
     return len(tx.offered), tx.offered
 
 
+def fire_due_timers(router: Router, center: str, deadlines) -> int:
+    """PostgreSQL: fire the due timers of ``center`` (``deadlines``: the earliest of each
+    kind) in a transaction of their own whose events go to the inbox, as an API change's
+    (the next routing pass takes them); returns how many fired."""
+    with router.store.write() as connection:
+        tx = T.Tx(connection, center, router.now(), lock=False)
+        fired = router.fire_timers(tx, deadlines)
+        tx.commit_to_inbox()
+    return fired
+
+
 def retried(error: BaseException) -> bool:
     """A pass that failed because the state moved under it (run it again at once)."""
     if isinstance(error, T.GuardFailed):
@@ -105,7 +114,12 @@ def retried(error: BaseException) -> bool:
 
 
 class RoutingLoop:
-    """This process's routing loop over the centers whose lease it holds (a thread)."""
+    """This process's routing loop over the centers whose lease it holds: two threads. The
+    passes' thread runs routing passes only (:meth:`_run`), so a change waits for at most the
+    pass in flight; the timers' thread (:meth:`_run_timers`) checks the leases and fires due
+    timers every ``sweep_interval_s``, each in a transaction of its own beside the passes
+    (its events go to the inbox and wake the passes' thread, like an API change: guarded
+    updates keep the two apart as they keep API changes and passes apart)."""
 
     def __init__(self, router: Router, lease: RoutingLease | None = None) -> None:
         self.router = router
@@ -116,16 +130,19 @@ class RoutingLoop:
         self.on_pass: Callable[[str, float, list[str]], None] | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._check_now = threading.Event()  # the store failed: ask for the leases again
         self._passed = threading.Condition()
         self._started = dict.fromkeys(router.centers, 0)  # pass numbers, per center
         self._done = dict.fromkeys(router.centers, 0)  # the last pass committed
         self._active: set[str] = set()  # centers whose lease was held at the last check
         self._deadlines: dict = {}  # center -> the earliest timer of each kind
-        self._checked_at = -1e18
-        self._fired_at: dict[str, float] = {}
         self._busy: dict[str, bool] = {}  # center -> its last pass took events
         self.checked = threading.Event()  # set once the leases were first asked for
+        self._warm = threading.Event()  # the warm-up is done: the leases may be taken
         self._thread = threading.Thread(target=self._run, name="openwfm-routing", daemon=True)
+        self._timers = threading.Thread(
+            target=self._run_timers, name="openwfm-routing-timers", daemon=True
+        )
 
     # --- the loop ---------------------------------------------------------------------------
     def start(self) -> RoutingLoop:
@@ -134,45 +151,75 @@ class RoutingLoop:
         # default) per busy thread: a routing process switches threads every 1 ms at most
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread.start()
+        self._timers.start()
         return self
 
     def stop(self) -> None:
-        """Stop after the pass in flight and give the leases back."""
+        """Stop after the pass (and timers) in flight and give the leases back."""
         self._stop.set()
         self._wake.set()
+        self._check_now.set()
         self._thread.join(timeout=10)
+        self._timers.join(timeout=10)
         with self._passed:
             self._active.clear()
             self._passed.notify_all()
         self.lease.release()
 
     def _run(self) -> None:
+        """The passes' thread: a pass whenever a center's inbox holds events (woken by a
+        change of this process, polled every ``route_poll_s`` for the others'; under load
+        passes run back to back, each taking what arrived during the one before)."""
         settings = self.router.settings
-        warm_up(self.router)
+        try:
+            warm_up(self.router)
+            freeze_start_up_objects()
+        finally:
+            self._warm.set()
+        self.checked.wait(timeout=settings.sweep_interval_s * 10)
         while not self._stop.is_set():
-            if time.monotonic() - self._checked_at >= settings.sweep_interval_s:
-                self._check()
             woken = self._wake.is_set()
             self._wake.clear()
             ran = False
-            for center in sorted(self._active):
+            with self._passed:
+                active = sorted(self._active)
+            for center in active:
                 try:
-                    # under load passes run back to back: after a pass that took events
-                    # the next one runs without asking the inbox first
+                    # after a pass that took events the next one runs without asking first
                     busy = self._busy.pop(center, False)
-                    if woken or busy or self._due(center) or self._waiting(center):
+                    if woken or busy or self._waiting(center):
                         ran = self._pass(center) or ran
                 except Exception as error:  # noqa: BLE001 - e.g. the store restarting
                     log.warning("routing pass of %s failed: %s", center, _first_line(error))
                     if not retried(error):  # the store unreachable: check the lease again
-                        self._checked_at = -1e18
+                        self._check_now.set()
                         self._stop.wait(0.1)
             if not ran:
                 self._wake.wait(settings.route_poll_s)
 
+    def _run_timers(self) -> None:
+        """The timers' thread: the leases and the due timers, every ``sweep_interval_s``."""
+        interval_s = self.router.settings.sweep_interval_s
+        while not self._warm.wait(interval_s):  # a lease is taken once warmed up
+            if self._stop.is_set():
+                return
+        while not self._stop.is_set():
+            try:
+                self._check()
+            except Exception as error:  # noqa: BLE001 - never end the thread; ask again
+                log.warning("routing lease check failed: %s", _first_line(error))
+            for center in sorted(self._active):
+                try:
+                    if self._due(center):
+                        self._fire(center)
+                except Exception as error:  # noqa: BLE001 - the store restarting, or a
+                    # change under the timers (a guard): they fire again at the next round
+                    log.warning("timers of %s failed: %s", center, _first_line(error))
+            self._check_now.wait(interval_s)
+            self._check_now.clear()
+
     def _check(self) -> None:
         """Which leases this process holds, and when their next timers are due."""
-        self._checked_at = time.monotonic()
         active = {center for center in self.router.centers if self.lease.holds(center)}
         for center in active:
             try:
@@ -180,21 +227,27 @@ class RoutingLoop:
             except Exception:  # noqa: BLE001 - unreachable: no timers fire until it is back
                 self._deadlines[center] = None
         with self._passed:
+            gained = active - self._active
             self._active = active
             self._passed.notify_all()
         self.checked.set()
+        if gained:  # a lease taken: route what waits at once
+            self._wake.set()
 
     def _due(self, center: str) -> bool:
-        """A timer of ``center`` is due (timers fire every ``sweep_interval_s`` at most, as
-        the deadlines were at the last check: the sweeper's granularity)."""
+        """A timer of ``center`` is due (as the deadlines were at the last check: timers
+        fire every ``sweep_interval_s`` at most, the sweeper's granularity)."""
         deadlines = self._deadlines.get(center)
         if not deadlines:
             return False
-        since = time.monotonic() - self._fired_at.get(center, -1e18)
-        if since < self.router.settings.sweep_interval_s:
-            return False
         now = self.router.now()
         return any(v is not None and v <= now for v in deadlines)
+
+    def _fire(self, center: str) -> None:
+        fired = fire_due_timers(self.router, center, self._deadlines[center])
+        self._deadlines[center] = self.router.timer_deadlines(center)
+        if fired:
+            self._wake.set()
 
     def _waiting(self, center: str) -> bool:
         with self.router.store.read() as connection:
@@ -205,13 +258,10 @@ class RoutingLoop:
         with self._passed:
             self._started[center] += 1
             number = self._started[center]
-        fire = self._due(center)
         for attempt in range(3):
             try:
                 taken: list[int] = []
-                _made, offered = run_pass(
-                    self.router, center, self._deadlines[center] if fire else None, taken
-                )
+                _made, offered = run_pass(self.router, center, None, taken)
                 self._busy[center] = bool(taken and taken[0])
                 break
             except Exception as error:
@@ -223,9 +273,6 @@ class RoutingLoop:
         with self._passed:
             self._done[center] = number
             self._passed.notify_all()
-        if fire:
-            self._fired_at[center] = time.monotonic()
-            self._deadlines[center] = self.router.timer_deadlines(center)
         if self.on_pass is not None:
             self.on_pass(center, committed_at, offered)
         return True
@@ -331,6 +378,18 @@ def warm_up(router: Router) -> None:
             )
         except Exception:  # noqa: BLE001 - only a warm-up: the first pass compiles instead
             pass
+
+
+def freeze_start_up_objects() -> None:
+    """Move every object alive after the warm-up (modules, compiled policies, caches: about
+    a million) out of the garbage collector's reach (``gc.freeze``): a full collection then
+    scans only what was made since, instead of pausing the process for 100-200 ms (measured
+    in the routing process of ``bench/router.py --db postgresql``: such a pause held up
+    every change that arrived during it)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _first_line(error: BaseException) -> str:

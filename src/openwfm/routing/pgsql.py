@@ -101,8 +101,10 @@ def offer_ctes(center: str, rows: list[dict], slots: dict, proficiency: list[flo
         "offered AS (UPDATE router_contacts AS c SET state = 'offered', "
         "offer_id = mine.offer_id, offer_count = c.offer_count + 1 FROM mine "
         "WHERE c.contact_id = mine.contact_id AND c.state = 'queued' "
-        "RETURNING c.contact_id), "
-        "made AS (SELECT mine.* FROM mine JOIN offered ON offered.contact_id = mine.contact_id), "
+        "RETURNING c.contact_id, mine.offer_id, mine.agent_id, mine.k, mine.proficiency), "
+        # the planned offers written, straight from the update (a join of the two CTEs ran as
+        # a nested loop, quadratic in the offers of a pass: 26 ms for 167)
+        "made AS (SELECT * FROM offered), "
         "inserted AS (INSERT INTO router_offers (offer_id, center, contact_id, agent_id, state, "
         f"active, created_s, expires_at_s) SELECT made.offer_id, {center_mark}, "
         f"made.contact_id, made.agent_id, 'pending', true, CAST({mark('now')} AS float8), "
