@@ -90,6 +90,9 @@ def test_deterministic_plan_writes_the_same_files_whatever_the_hash_seed(tmp_pat
     differ = [n for n in tables if (first / n).read_bytes() != (second / n).read_bytes()]
     assert differ == [], f"hash seeds {HASH_SEEDS} wrote different {differ}"
     assert _stable_summary(first / "summary.json") == _stable_summary(second / "summary.json")
+    # the stage cache's keys too: a re-run in another process reuses the stages
+    cached = sorted(p.name for p in (first / ".cache").iterdir())
+    assert cached and cached == sorted(p.name for p in (second / ".cache").iterdir())
 
 
 def _example_timeline(path) -> None:
