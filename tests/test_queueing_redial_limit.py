@@ -25,6 +25,7 @@ GRID = [
     (50.0, 50, np.inf, 240.0, 0.7, 3_840.0),
     (50.0, 57, np.inf, 240.0, 0.7, 960.0),
     (100.0, 100, np.inf, 120.0, 0.5, 600.0),  # bench/queueing.py's case
+    (1.0, 1, 3, 960.0, 0.7, 12.0),  # the largest of 540 small cases, retries 0.05-4 AHT: 0.91
 ]
 KEYS = ("service_level", "service_level_answered", "service_level_virtual", "p_abandon")
 
@@ -41,6 +42,31 @@ def test_long_retry_limit_is_within_its_stated_bound(a, n, lines, patience, p, r
         assert abs(float(limit[key]) - float(exact[key])) <= bound, key
     rate = float(exact["attempt_rate_per_s"])
     assert abs(float(limit["attempt_rate_per_s"]) - rate) <= bound * rate
+
+
+def test_no_bound_above_the_validated_redial_probability():
+    """Above p = 0.7 both stated bounds are NaN: a one-agent loss system with quick redials
+    breaks their formulas there (the long-retry limit at p 0.8, the orbit-mean model at 0.9)."""
+    from openwfm.queueing import orbit_mean_error_bound
+
+    assert np.isnan(long_retry_error_bound(AHT, 240.0, [0.8, 0.9], 600.0)).all()
+    assert np.isnan(orbit_mean_error_bound(AHT, 240.0, [0.8, 0.9], 600.0)).all()
+    assert np.isfinite(orbit_mean_error_bound(AHT, 240.0, [0.0, 0.7], 600.0)).all()
+    lam, patience = 1.0 / AHT, 240.0
+    for p, retry, method, factor in ((0.8, 12.0, None, 0.25), (0.9, 60.0, "orbit_mean", 0.01)):
+        options = {"retrial_probability": p}
+        exact = erlang_x(lam, AHT, patience, 1, 1, 20.0, retry_mean_s=retry, **options)
+        if method is None:
+            approx = erlang_x(lam, AHT, patience, 1, 1, 20.0, **options)
+        else:
+            approx = erlang_x(
+                lam, AHT, patience, 1, 1, 20.0, retry_mean_s=retry, method=method, **options
+            )
+        formula = factor * p * patience / (patience + retry)
+        worst = max(abs(float(approx[k]) - float(exact[k])) for k in (*KEYS, "p_block"))
+        rate = float(exact["attempt_rate_per_s"])  # (the bounds cover it relative)
+        worst = max(worst, abs(float(approx["attempt_rate_per_s"]) - rate) / rate)
+        assert worst > 1.05 * formula, (p, worst / formula)
 
 
 def test_bound_shrinks_with_the_retry_time_and_vanishes_at_infinity():

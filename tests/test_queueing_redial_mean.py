@@ -49,6 +49,8 @@ def _distance(approx, exact, finite_lines):
 @example(a=10.0, ratio=1.1, patience=240.0, p=0.7, retry_in_aht=1.0, extra_lines=None)
 # the largest of 74 random cases at 150-500 Erlangs: 0.26 of the bound
 @example(a=200.0, ratio=1.0, patience=480.0, p=0.7, retry_in_aht=1.0, extra_lines=None)
+# the largest of 540 small cases with retries of 0.05 to 4 handle times: 0.50 of the bound
+@example(a=1.0, ratio=1.0, patience=240.0, p=0.7, retry_in_aht=0.25, extra_lines=0)
 def test_orbit_mean_is_within_its_stated_bound_of_the_exact_chain(
     a, ratio, patience, p, retry_in_aht, extra_lines
 ):

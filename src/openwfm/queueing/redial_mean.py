@@ -42,7 +42,10 @@ Erlangs on 90 agents, patience 240 s, p 0.7, T two handle times) on 600 random c
 ``T`` one to 16 handle times, infinite and finite lines; the tests check it with hypothesis
 against the exact chain on that grid up to 50 Erlangs and 480 s (and at 100 Erlangs). The
 long-retry limit needs ``0.25 p tau / (tau + T)`` on the same grid. Beyond the grid, 74 random
-cases of 150 to 500 Erlangs (same ranges otherwise) stay below 0.26 times the bound.
+cases of 150 to 500 Erlangs (same ranges otherwise) stay below 0.26 times the bound, and 540
+small cases (1 to 30 Erlangs, no or 2 to 5 waiting places, ``T`` 0.05 to 4 handle times, ``p``
+0.3 to 0.7) below 0.50 times. Above ``p`` = 0.7 the bound is NaN: small loss systems break it
+(:data:`BOUND_VALIDATED_MAX_P`).
 
 Why no proven bound at this cost (looked for, not found; measured at 100 Erlangs, patience 120
 s, p 0.5, T 600 s, where an Erlang A evaluation costs ~5.5 us, so 20x is ~110 us):
@@ -77,10 +80,22 @@ from openwfm.queueing import _retrial_core as core
 from openwfm.queueing._types import ArrayLike, Values
 from openwfm.queueing.erlang import as_param
 
-__all__ = ["ORBIT_MEAN_BOUND_FACTOR", "orbit_mean", "orbit_mean_error_bound"]
+__all__ = [
+    "BOUND_VALIDATED_MAX_P",
+    "ORBIT_MEAN_BOUND_FACTOR",
+    "orbit_mean",
+    "orbit_mean_error_bound",
+]
 
 ORBIT_MEAN_BOUND_FACTOR = 0.01
 """The stated (validated) bound's factor: ``factor * p * tau / (tau + T)``."""
+
+BOUND_VALIDATED_MAX_P = 0.7
+"""The largest redial probability the stated bounds (this model's and the long-retry limit's)
+were validated for; above it they are NaN. Small loss systems (1 or 2 agents, no waiting
+places, retry 0.05 to 1 handle time) break them there: at ``p`` 0.9 the orbit-mean model's
+error reaches 1.9 times its formula and the long-retry limit's 1.7 times its own, at 0.8 the
+long-retry limit's 1.12 times (at 0.7: 0.50 and 0.91 of them, 540 such cases)."""
 
 
 def orbit_mean(
@@ -135,7 +150,8 @@ def orbit_mean_error_bound(
     """Validated (on a grid, not proven) bound on how far ``erlang_x(...,
     method="orbit_mean")`` is from the exact chain: ``0.01 p tau / (tau + T)``, ``tau =
     max(aht_s, patience_s)`` (absolute for the probabilities and service levels, relative for
-    the attempt rate); 0 for ``T = inf`` (both are the long-retry model then)."""
+    the attempt rate); 0 for ``T = inf`` (both are the long-retry model then); NaN for ``p``
+    above ``BOUND_VALIDATED_MAX_P`` = 0.7 (no validated bound there)."""
     h = as_param("aht_s", aht_s, positive=True)
     pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
     p = as_param("retrial_probability", retrial_probability, upper=1.0)
@@ -143,4 +159,5 @@ def orbit_mean_error_bound(
     tau = np.maximum(h, np.where(np.isinf(pat), h, pat))
     with np.errstate(invalid="ignore"):
         bound = np.where(np.isinf(retry), 0.0, ORBIT_MEAN_BOUND_FACTOR * p * tau / (tau + retry))
+    bound = np.where(p > BOUND_VALIDATED_MAX_P, np.nan, bound)
     return bound[()] if bound.ndim == 0 else bound

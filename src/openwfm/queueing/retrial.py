@@ -37,9 +37,10 @@ The state is two-dimensional: ``x`` calls in the system and ``y`` callers waitin
   (tau + T)`` (``tau = max(aht_s, patience_s)``) of the exact chain's, and its attempt rate
   within that bound relative, on a grid of 2 to 100 Erlangs, under- to overstaffed, patience 60
   to 960 s, ``p`` 0.3 to 0.7, ``T`` one to 16 handle times (largest error 0.15 p tau / (tau +
-  T); the tests check it). That bound is validated on that grid, not proven. The error is the
-  redials' correlation with the congestion that caused them: a caller who abandons a long queue
-  redials into a queue that has not yet recovered, which the Poisson limit misses.
+  T); the tests check it; NaN above ``p`` = 0.7, where small loss systems break it). That
+  bound is validated on that grid, not proven. The error is the redials' correlation with the
+  congestion that caused them: a caller who abandons a long queue redials into a queue that has
+  not yet recovered, which the Poisson limit misses.
 - ``method="orbit_mean"`` (finite ``retry_mean_s``): the fast approximation of that chain
   (:mod:`openwfm.queueing.redial_mean`: the number in system as a birth-death chain driven by
   the mean orbit given the number in system, with the orbit's spread closed by one dispersion
@@ -182,13 +183,16 @@ def long_retry_error_bound(
     """Validated (on a grid, not proven) bound on how far the long-retry model
     (``retry_mean_s=inf``) is from the exact chain with a finite ``retry_mean_s``: ``0.25 p
     tau / (tau + T)``, ``tau = max(aht_s, patience_s)`` (see the module doc: absolute for the
-    probabilities and service levels, relative for the attempt rate); 0 for ``T = inf``."""
+    probabilities and service levels, relative for the attempt rate); 0 for ``T = inf``; NaN
+    for ``p`` above ``redial_mean.BOUND_VALIDATED_MAX_P`` = 0.7 (no validated bound there: at
+    0.8 a one-agent loss system with a 12 s retry is 1.12 times the formula away)."""
     h = as_param("aht_s", aht_s, positive=True)
     pat = as_param("patience_s", patience_s, positive=True, allow_inf=True)
     p, retry = _check_retrial(retrial_probability, retry_mean_s)
     tau = np.maximum(h, np.where(np.isinf(pat), h, pat))
     with np.errstate(invalid="ignore"):
         bound = np.where(np.isinf(retry), 0.0, 0.25 * p * tau / (tau + retry))
+    bound = np.where(p > redial_mean.BOUND_VALIDATED_MAX_P, np.nan, bound)
     return bound[()] if bound.ndim == 0 else bound
 
 
