@@ -29,9 +29,9 @@ The issue asks for at least 300 decisions/s with p99 at most 50 ms: this measure
 known load above that, as a load-tester does. ``--rate 0``: the clients cycle back to back,
 the most they can drive - an overload in which every process (clients, the routing process,
 PostgreSQL) queues for the 2 cores, so its p99 measures the queueing, not the router (at
-``--clients 4``, measured before issue 17's latency step: 700-800 decisions/s, p99 130-300 ms). Clients do not wait for the
-pass (``route_wait_s=0``; through HTTP a write waits for it, so that its offers exist when it
-answers).
+``--clients 4``, measured before issue 17's latency step: 700-800 decisions/s, p99 130-300
+ms). Clients do not wait for the pass (``route_wait_s=0``; through HTTP a write waits for it,
+so that its offers exist when it answers).
 
 The references (``bench/router_bare.py``), each with ``processes x clients`` connections, after
 the router in the same run, on the same database: the **mixed** create / SKIP LOCKED reserve /
