@@ -11,6 +11,7 @@ import pytest
 
 import openwfm.schedule.phase_one
 import openwfm.schedule.phased
+import openwfm.schedule.variants
 from openwfm.schedule import budget, check_schedule, schedule_agents
 from test_schedule import MONDAY, requirement, scenario
 from test_schedule_budget import PHASED, _requirements
@@ -163,3 +164,56 @@ def test_a_group_that_fails_on_its_planned_days_gets_free_days(monkeypatch):
     patterns = [args[4] for args, _, _ in models]
     assert patterns[0] is not None and patterns[1] is None
     assert all(restricts[1][key] <= restricts[0][key] for key in restricts[1])
+
+
+# One skill group of two contracts: part-timers on 4 hours (no weekly minimum) and one
+# full-timer on 8 hours who must work 2,280 minutes, so five 8-hour shifts on the five open
+# days; the requirement (09:00-13:00) alone asks for 4-hour shifts only. The example center's
+# chat+email group (16 part-timers and Dev) is of this kind.
+MIXED_CONTRACTS = (
+    "contracts:\n"
+    "  - {name: ft, min_minutes_per_week: 2280, max_minutes_per_week: 2400,\n"
+    "     shift_lengths_min: [480]}\n"
+    "  - {name: pt, min_minutes_per_week: 0, max_minutes_per_week: 1200,\n"
+    "     shift_lengths_min: [240]}\n"
+    "agents:\n  - {name: Dev, skills: {voice: 1}, contract: ft}\n"
+    "agent_groups:\n  - {name: p, count: 4, skills: {voice: 1}, contract: pt}\n"
+    "schedule:\n  shift_templates:\n"
+    '    - {name: day, earliest_start: "08:00", latest_start: "10:00",\n'
+    "       start_increment_min: 60, lengths_min: [240, 480]}\n"
+)
+
+
+def _mornings():
+    return requirement("voice", {d: ("09:00", "13:00", 3) for d in range(5)})
+
+
+def _kept_two_phase(result) -> None:
+    """The two-phase result is the one returned: phase 2 assigned the group (no fallback)."""
+    note = next(n for n in result.notes if n.startswith("phase 1"))
+    assert "voice: 5 agents" in note and "none found" not in note
+    assert "the one model solved instead" not in note
+    dev = result.shifts[result.shifts["agent"] == "Dev"]
+    assert len(dev) == 5  # his weekly minimum: five 8-hour shifts
+
+
+def test_phase_one_splits_a_group_by_contract_so_its_counts_are_assignable():
+    # phase 1 gives the full-timer his five 8-hour shifts (its share of the group's counts by
+    # contract, within his minimum), so phase 2 takes the counts at the first attempt and
+    # phase 1's bound is the optimum. With the group's summed limits alone phase 1 planned
+    # 4-hour shifts only (bound 0), phase 2 found no assignment and the one model took over
+    result = _phased(scenario(MIXED_CONTRACTS), _mornings(), time_limit_s=2)
+    _kept_two_phase(result)
+    assert result.bound == pytest.approx(result.objective)
+    assert result.bound > 0
+
+
+def test_counts_phase_two_cannot_take_on_their_options_get_any_option(monkeypatch):
+    # a phase 1 without the split by contract (as for counts that miss an agent's rule
+    # another way): the planned days and phase 1's options both fail for the full-timer,
+    # then any option the contracts permit, and the two-phase result is kept
+    monkeypatch.setattr(openwfm.schedule.variants, "add_contract_limits", lambda *a, **k: None)
+    models = _spy(monkeypatch, openwfm.schedule.phased, "assignment_model")
+    result = _phased(scenario(MIXED_CONTRACTS), _mornings(), time_limit_s=2)
+    _kept_two_phase(result)
+    assert [args[3] is None for args, _, _ in models][-1]  # the last attempt: any option

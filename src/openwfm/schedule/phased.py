@@ -187,6 +187,13 @@ def _assign_group(
     if found is None and planned:
         used = {k: v for k, v in plan.restrict.items() if k[0] == key}
         status, found = attempt(used, None, max(budget_s / 2, budget.step_min_s))
+    if found is None:
+        # the counts need options phase 1 did not give this group (phase 1 holds each
+        # contract's summed limits, not each agent's rules: rest, successions, availability,
+        # or counts rounded from its linear relaxation): any day and any option the
+        # contracts permit, the counts still the target. A shift off target costs a little
+        # coverage; without this the whole two-phase result went for the one-model solve
+        status, found = attempt(None, None, max(budget_s / 2, budget.step_min_s))
     return status, found
 
 
@@ -209,6 +216,7 @@ def assign_groups(
             scope, first, plan, key, members, budget_s, deadline, share, limits, budget
         )
         if found is None:
+            plan.assigned.append(f"{_label(key)}: {len(members)} agents, none found ({status})")
             return "infeasible"
         assign, assign_solver = found
         if cost_of(assign, assign_solver) > 1e-6:
@@ -278,6 +286,7 @@ def schedule_phased(
     status = assign_groups(scope, first, plan, ordered, phase2_end, limits, budget)
     polish_note = ""
     if status == "infeasible":
+        polish_note = "phase 2 found no assignment for a group: the one model solved instead"
         model, solver, status, _ = solve(
             lambda: full_model(scope),
             time_limit_s=_left(limits, started, budget),

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from openwfm.schedule.aggregate import add_group_limits, add_group_patterns
+from openwfm.schedule.aggregate import add_contract_limits, add_group_limits, add_group_patterns
 from openwfm.schedule.coverage import add_coverage, add_day_counts, add_target_counts
 from openwfm.schedule.rule_families import add_agent_rules
 from openwfm.schedule.scope import ModelScope
@@ -59,6 +59,7 @@ def phase_one_model(scope: ModelScope) -> ShiftModel:
 
     def each_group(u: int, skills: SkillKey, members: list[int], counts: dict) -> None:
         add_group_limits(model, members, counts)
+        add_contract_limits(model, u, members, counts)
         add_group_patterns(model, u, skills, members, counts)
 
     add_coverage(model, each_group)
