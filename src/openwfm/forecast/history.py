@@ -164,9 +164,9 @@ def require_history_days(series: QueueSeries, min_days: int, what: str) -> None:
     observed = int(np.isfinite(series.values).any(axis=1).sum())
     if series.n_days < min_days or observed < min_days // 2:
         raise DataError(
-            f"queue {series.queue!r} has {series.n_days} days of history "
-            f"({observed} with data); {what} needs at least {min_days} days "
-            f"({min_days // 7} weeks) of history",
+            f"queue {series.queue!r} has {series.n_days} days of history, {observed} of them "
+            f"with data; {what} needs at least {min_days} days ({min_days // 7} weeks), "
+            f"{min_days // 2} of them with data (leave the queue out: forecast --queue)",
             field="history",
         )
 

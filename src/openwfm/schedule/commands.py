@@ -56,7 +56,10 @@ def check_requirements(table, scenario, column: str, path: Path, start, weeks: i
 def register(app: typer.Typer) -> None:
     @app.command("schedule")
     def schedule(
-        scenario: Path = typer.Argument(..., help="Scenario YAML with a 'schedule' section."),
+        scenario: Path = typer.Argument(
+            ...,
+            help="Scenario YAML (its 'schedule' section; without one: hourly start templates).",
+        ),
         requirements: Path = typer.Option(
             None, "--requirements", "-r", help="Requirements CSV/Parquet (openwfm staff output)."
         ),
@@ -139,6 +142,14 @@ def register(app: typer.Typer) -> None:
         if html is not None:
             check_output_path(html, "--html")
         loaded = load_scenario(scenario)
+        if loaded.schedule is None:
+            from openwfm.schedule.templates import default_schedule_settings
+
+            loaded = loaded.model_copy(update={"schedule": default_schedule_settings(loaded)})
+            console.print(
+                "note: the scenario has no 'schedule' section: hourly start templates with a "
+                "break and a lunch, as `openwfm plan` uses"
+            )
         table = check_requirements(
             _read_requirements(requirements), loaded, column, requirements, first_day, weeks
         )

@@ -1,0 +1,107 @@
+"""A newcomer following the README: its commands as written and the mistakes they make.
+
+Each test runs the CLI in a subprocess, as a user does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+NO_SCHEDULE_SCENARIO = """
+queues: [{name: voice, aht_s: 300}]
+contracts: [{name: ft, min_minutes_per_week: 1800, max_minutes_per_week: 2400,
+             shift_lengths_min: [480]}]
+agent_groups: [{name: team, count: 3, skills: {voice: 1}, contract: ft}]
+"""
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "openwfm", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=cwd,
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("openwfm: error: "), lines[0]
+    return lines[0]
+
+
+def test_schedule_without_schedule_section_uses_the_plans_templates(tmp_path):
+    """README: `openwfm schedule center.yaml --requirements req.csv`; the example center has no
+    `schedule:` section, and `plan` gives such scenarios hourly start templates: so does
+    `schedule` (it refused before)."""
+    scenario = tmp_path / "center.yaml"
+    scenario.write_text(NO_SCHEDULE_SCENARIO)
+    starts = [
+        t
+        for d in range(5)
+        for t in pd.date_range(
+            pd.Timestamp("2026-01-05") + pd.Timedelta(days=d, hours=8), periods=40, freq="15min"
+        )
+    ]
+    requirements = tmp_path / "req.csv"
+    pd.DataFrame({"interval_start": starts, "queue": "voice", "required_agents": 2}).to_csv(
+        requirements, index=False
+    )
+    out = tmp_path / "s.csv"
+    done = run(
+        "schedule",
+        str(scenario),
+        "--requirements",
+        str(requirements),
+        "--weeks",
+        "1",
+        "--time-limit",
+        "5",
+        "--deterministic",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no 'schedule' section" in done.stderr
+    shifts = pd.read_csv(out)
+    assert len(shifts) > 0
+    assert shifts["breaks"].str.contains("lunch").all()
+
+
+def test_forecast_history_too_short_names_the_rule_and_the_way_out(tmp_path):
+    """A KPI table of a real center has a queue seen on a few days only: the error says what
+    is needed (days with data, not only days spanned) and how to leave the queue out."""
+    rows = []
+    for day in pd.date_range("2026-01-05", periods=60, freq="D"):
+        for slot in pd.date_range(day + pd.Timedelta(hours=8), periods=20, freq="30min"):
+            rows.append((slot, "main", 10))
+            if day.day == 5:
+                rows.append((slot, "rare", 1))
+    history = tmp_path / "history.csv"
+    pd.DataFrame(rows, columns=["interval_start", "queue", "offered"]).to_csv(history, index=False)
+    out = tmp_path / "forecast.csv"
+    line = one_error_line(
+        run("forecast", "--history", str(history), "--horizon-days", "7", "--out", str(out))
+    )
+    assert "'rare'" in line and "7 of them with data" in line and "--queue" in line
+    assert not out.exists()
+    done = run(
+        "forecast",
+        "--history",
+        str(history),
+        "--horizon-days",
+        "7",
+        "--out",
+        str(out),
+        "--queue",
+        "main",
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(pd.read_csv(out)["queue"]) == {"main"}
