@@ -105,3 +105,16 @@ def test_forecast_history_too_short_names_the_rule_and_the_way_out(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(out)["queue"]) == {"main"}
+
+
+def test_erlang_negative_volume_names_the_flag_given():
+    """`--calls-per-interval -100` is reported as that flag and value, not as a converted
+    per-second rate under a flag the user did not type."""
+    for extra in ([], ["--patience-s", "120", "--retrial-probability", "0.5"]):
+        line = one_error_line(
+            run("erlang", "--calls-per-interval", "-100", "--aht-s", "180", *extra)
+        )
+        assert "--calls-per-interval" in line and "-100" in line, line
+        assert "--arrival-rate-per-s" not in line
+    line = one_error_line(run("erlang", "--arrival-rate-per-s", "-0.5", "--aht-s", "180"))
+    assert "--arrival-rate-per-s" in line and "-0.5" in line

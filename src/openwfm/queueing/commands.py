@@ -156,6 +156,13 @@ def register(app: typer.Typer) -> None:
             )
         if interval_minutes <= 0:
             raise ParameterError("expected > 0", field="--interval-minutes")
+        given, flag = (
+            (calls_per_interval, "--calls-per-interval")
+            if calls_per_interval is not None
+            else (arrival_rate_per_s, "--arrival-rate-per-s")
+        )
+        if not given >= 0:  # the flag the user typed, in its own unit (NaN too)
+            raise ParameterError(f"expected >= 0, got {given:g}", field=flag)
         advanced = {
             "lines": lines,
             "retrial_probability": retrial_probability,
