@@ -118,3 +118,21 @@ def test_erlang_negative_volume_names_the_flag_given():
         assert "--arrival-rate-per-s" not in line
     line = one_error_line(run("erlang", "--arrival-rate-per-s", "-0.5", "--aht-s", "180"))
     assert "--arrival-rate-per-s" in line and "-0.5" in line
+
+
+def test_staff_unknown_queue_names_the_line(tmp_path):
+    """A forecast row of a queue the scenario lacks: file, line and field (README: bad input
+    names the file, line and field)."""
+    scenario = tmp_path / "center.yaml"
+    scenario.write_text(NO_SCHEDULE_SCENARIO)
+    starts = pd.date_range("2026-01-05 08:00", periods=8, freq="15min")
+    table = pd.DataFrame({"interval_start": starts, "queue": "voice", "forecast": 10.0})
+    table.loc[5, "queue"] = "sms"
+    forecast = tmp_path / "forecast.csv"
+    table.to_csv(forecast, index=False)
+    out = tmp_path / "req.csv"
+    line = one_error_line(
+        run("staff", str(scenario), "--forecast", str(forecast), "--out", str(out))
+    )
+    assert f"{forecast}:7: queue: unknown queue 'sms'" in line, line
+    assert not out.exists()

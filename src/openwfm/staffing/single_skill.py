@@ -132,8 +132,11 @@ def requirements(
     known = set(scenario.queue_names)
     unknown = sorted(set(grouped["queue"].astype(str)) - known)
     if unknown:
+        first = int(np.flatnonzero((table["queue"].astype(str) == unknown[0]).to_numpy())[0])
         raise DataError(
-            f"unknown queue {unknown[0]!r} (known: {', '.join(sorted(known))})", field="queue"
+            f"unknown queue {unknown[0]!r} (known: {', '.join(sorted(known))})",
+            field="queue",
+            line=first + 2,
         )
     interval_s = interval_minutes * 60.0
     parts = []
