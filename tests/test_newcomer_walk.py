@@ -136,3 +136,13 @@ def test_staff_unknown_queue_names_the_line(tmp_path):
     )
     assert f"{forecast}:7: queue: unknown queue 'sms'" in line, line
     assert not out.exists()
+
+
+def test_simulate_out_where_nothing_can_be_written_is_one_line(tmp_path):
+    """`simulate --out` into a folder that cannot be made (here under /proc, where even root
+    cannot create files): one line naming the path, exit 2, no traceback."""
+    scenario = Path(__file__).parents[1] / "examples" / "center.yaml"
+    line = one_error_line(
+        run("simulate", str(scenario), "-r", "1", "--days", "1", "--out", "/proc/openwfm-sim")
+    )
+    assert "/proc/openwfm-sim" in line and "--out" in line, line

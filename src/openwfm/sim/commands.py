@@ -53,22 +53,18 @@ def read_arrivals(path: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
 
 
 def write_outputs(result: SimulationResult, out: Path) -> None:
-    """intervals.csv, summary.csv, replications.csv, written to a temporary folder first."""
-    import os
-    import shutil
-    import tempfile
+    """intervals.csv, summary.csv, replications.csv in folder ``out``, renamed into place
+    together (:func:`openwfm.io.write_tables`; a file system error is one line naming the
+    path)."""
+    from openwfm.io import write_tables
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
-        result.intervals.to_csv(staging / "intervals.csv", index=False)
-        result.summary.to_csv(staging / "summary.csv", index=False)
-        result.replications.to_csv(staging / "replications.csv", index=False)
-        out.mkdir(exist_ok=True)
-        for name in ("intervals.csv", "summary.csv", "replications.csv"):
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_tables(
+        {
+            out / "intervals.csv": result.intervals,
+            out / "replications.csv": result.replications,
+            out / "summary.csv": result.summary,
+        }
+    )
 
 
 def _shrinkage(given: float | None, scenario: Scenario, scheduled: bool) -> float:
