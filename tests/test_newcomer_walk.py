@@ -146,3 +146,18 @@ def test_simulate_out_where_nothing_can_be_written_is_one_line(tmp_path):
         run("simulate", str(scenario), "-r", "1", "--days", "1", "--out", "/proc/openwfm-sim")
     )
     assert "/proc/openwfm-sim" in line and "--out" in line, line
+
+
+def test_simulate_schedule_of_no_known_shape_lists_the_shapes(tmp_path):
+    """A schedule file without its `agent` column (say, cut from the activity grid): the error
+    lists the three shapes `--schedule` reads and the columns the file has."""
+    scenario = Path(__file__).parents[1] / "examples" / "center.yaml"
+    schedule = tmp_path / "activities.csv"
+    pd.DataFrame({"interval_start": ["2024-01-01T08:00"], "activity": ["voice"]}).to_csv(
+        schedule, index=False
+    )
+    line = one_error_line(
+        run("simulate", str(scenario), "-r", "1", "--days", "1", "--schedule", str(schedule))
+    )
+    assert str(schedule) in line and "activity grid (agent, interval_start, activity)" in line
+    assert "the file has interval_start, activity" in line, line

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from openwfm.errors import ParameterError
+from openwfm.errors import DataError, ParameterError
 from openwfm.model import RoutingConfig, Scenario
 from openwfm.sim import agents as agent_sources
 from openwfm.sim.agents import AvailableSpans
@@ -284,6 +284,14 @@ def _available_spans(
         return agent_sources.from_activities(schedule, model, origin, interval_s, source)
     if "agent" in schedule.columns:
         return agent_sources.from_schedule(schedule, model, origin, source)
+    if "agents" not in schedule.columns:
+        raise DataError(
+            "expected one of three shapes: shifts (agent, start, end, activity), an activity "
+            "grid (agent, interval_start, activity) or agents per interval (interval_start, "
+            f"agents); the file has {', '.join(map(str, schedule.columns))}",
+            file=source,
+            field="agent",
+        )
     return agent_sources.from_counts(schedule, model, origin, interval_s, source)
 
 

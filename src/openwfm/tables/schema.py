@@ -292,7 +292,7 @@ def check_table(
     for name in wanted:
         if table[name].required and name not in frame.columns:
             raise DataError(
-                f"missing column {name!r} (a {table.name} table has {', '.join(table.required)})",
+                f"missing column {name!r} (the {table.name} table has {', '.join(table.required)})",
                 file=where,
                 field=name,
             )
