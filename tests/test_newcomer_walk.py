@@ -161,3 +161,24 @@ def test_simulate_schedule_of_no_known_shape_lists_the_shapes(tmp_path):
     )
     assert str(schedule) in line and "activity grid (agent, interval_start, activity)" in line
     assert "the file has interval_start, activity" in line, line
+
+
+def test_kpi_names_queues_the_scenario_does_not_have(tmp_path):
+    """`kpi --scenario` measures each queue against its own target; a queue of the store the
+    scenario does not name falls back to --target-s: said on stderr, not silently."""
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "interaction_id,arrival_time,queue,channel,wait_s,handle_s,outcome\n"
+        "1,2026-01-05T08:01:00,voice,voice,5,100,answered\n"
+        "2,2026-01-05T08:02:00,sales,voice,5,100,answered\n"
+    )
+    store = tmp_path / "s.duckdb"
+    assert run("ingest", str(log), "--format", "csv", "--store", str(store)).returncode == 0
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("queues: [{name: voice, aht_s: 300}]\n")
+    out = tmp_path / "k.csv"
+    done = run("kpi", "--store", str(store), "--scenario", str(scenario), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "sales" in done.stderr and "--target-s 20" in done.stderr
+    assert "voice" not in done.stderr.split("not in")[0]
+    assert set(pd.read_csv(out)["queue"]) == {"voice", "sales"}

@@ -193,6 +193,14 @@ def interval_kpi_command(
     )
     if ROLLUPS[rollup_to] is not None:
         table = rollup(table, ROLLUPS[rollup_to])
+    if isinstance(targets, dict) and "queue" in table.columns:
+        known = {key for key in targets if isinstance(key, str) and key != "*"}
+        unknown = sorted(set(table["queue"].astype(str)) - known)
+        if unknown:
+            Console(stderr=True).print(
+                f"note: queue(s) {', '.join(unknown)} not in {scenario}: measured against "
+                f"--target-s {target_s:g} s"
+            )
     if out is not None:
         _write_table(table, out)
         Console().print(f"{len(table):,} rows written to {out}")
