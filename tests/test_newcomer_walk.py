@@ -69,10 +69,14 @@ def test_schedule_without_schedule_section_uses_the_plans_templates(tmp_path):
         str(out),
     )
     assert done.returncode == 0, done.stderr
-    assert "no 'schedule' section" in done.stderr
+    assert "no 'schedule' section" in done.stdout
     shifts = pd.read_csv(out)
     assert len(shifts) > 0
     assert shifts["breaks"].str.contains("lunch").all()
+    # bad input with such a scenario is still one line (no note before it)
+    one_error_line(
+        run("schedule", str(scenario), "--requirements", str(requirements), "--weeks", "9")
+    )
 
 
 def test_forecast_history_too_short_names_the_rule_and_the_way_out(tmp_path):

@@ -142,14 +142,11 @@ def register(app: typer.Typer) -> None:
         if html is not None:
             check_output_path(html, "--html")
         loaded = load_scenario(scenario)
-        if loaded.schedule is None:
+        default_templates = loaded.schedule is None
+        if default_templates:
             from openwfm.schedule.templates import default_schedule_settings
 
             loaded = loaded.model_copy(update={"schedule": default_schedule_settings(loaded)})
-            console.print(
-                "note: the scenario has no 'schedule' section: hourly start templates with a "
-                "break and a lunch, as `openwfm plan` uses"
-            )
         table = check_requirements(
             _read_requirements(requirements), loaded, column, requirements, first_day, weeks
         )
@@ -210,3 +207,8 @@ def register(app: typer.Typer) -> None:
             out_console.print(violated.to_string(index=False))
         for note in result.notes:
             out_console.print(f"note: {note}")
+        if default_templates:  # after the work: an error stays one line
+            out_console.print(
+                "note: the scenario has no 'schedule' section: hourly start templates with a "
+                "break and a lunch, as `openwfm plan` uses"
+            )
