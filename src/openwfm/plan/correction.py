@@ -36,6 +36,7 @@ from openwfm.plan.stages import StageOutput
 CHECK_SEED_OFFSET = 1000  # the correction rounds' simulations: seed + this + round
 DEFAULT_ROUNDS = 2
 CORRECTION_NOTE = "simulation-based correction"  # how the schedule's note on it begins
+STEP_METHOD = "erlang-step"  # steps sized from the gap (openwfm.staffing.shortfall)
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,28 @@ class CorrectionRound:
 
 
 def raised(
-    table: StageOutput[pd.DataFrame], check: StageOutput[Any], scenario: Scenario
+    table: StageOutput[pd.DataFrame],
+    check: StageOutput[Any],
+    scenario: Scenario,
+    schedule: StageOutput[Any] | None = None,
 ) -> tuple[StageOutput[pd.DataFrame], int]:
     """``table`` (per-queue or pool requirements) raised where the ``check`` simulation
-    misses (:func:`openwfm.staffing.raise_where_missed` with its summary); the
-    agent-intervals added."""
+    misses (:func:`openwfm.staffing.raise_where_missed` with its summary and, given the
+    checked ``schedule``, its activities: steps sized from the gap on the agents it had);
+    the agent-intervals added."""
     from openwfm.staffing import raise_where_missed
 
     if table.value.empty:
         return table, 0
+    activities = None if schedule is None else schedule.value.activities
     value, added = raise_where_missed(
-        table.value, check.value.intervals, scenario, summary=check.value.summary
+        table.value,
+        check.value.intervals,
+        scenario,
+        summary=check.value.summary,
+        activities=activities,
     )
-    key = stage_key("corrected", table.key, check.key)
+    key = stage_key("corrected", table.key, check.key, STEP_METHOD if schedule else "")
     return StageOutput(key, value, table.cached), added
 
 

@@ -350,8 +350,8 @@ def _corrected(
             seed,
             f"simulation: correction check {index + 1}",
         )
-        more_requirements, added = raised(requirements, check, scenario)
-        more_pools, pooled = raised(pools, check, scenario)
+        more_requirements, added = raised(requirements, check, scenario, schedule)
+        more_pools, pooled = raised(pools, check, scenario, schedule)
         rounds.append(CorrectionRound(added, pooled))
         if added + pooled == 0:
             break

@@ -31,7 +31,11 @@ chat agent takes a second one. Per interval, the pool needs (method, and why):
   ``priority_aging`` between contacts of equal priority) every member sees the same wait, so
   the pool meets each member's target only if the merged queue meets every member's target
   (``binding_queue`` names it). A rate-weighted target would let a small queue with a tight
-  target miss.
+  target miss. Segments with their own targets (priority customers) are priority classes of
+  the merged queue, as the policy serves them (:mod:`openwfm.staffing.pool_priority`:
+  non-preemptive priority M/M/n over the members, the higher classes' load first); the pool
+  needs the larger of the two, and ``binding_queue`` / ``target_s`` name the member and the
+  target time that bound.
 - **chat members** (several contacts at once): their own requirements (the chat model), added
   on top. An agent holding a chat takes no call, and the chat model is not an M/M/n queue that
   merges with calls, so chat gets no pooling gain with other channels (conservative).
@@ -73,6 +77,7 @@ import pandas as pd
 
 from openwfm.model import Channel, Queue, Scenario
 from openwfm.queueing.inversion import required_agents
+from openwfm.staffing.pool_priority import has_segment_targets, priority_class_requirement
 
 POOL_SEPARATOR = "+"
 POOL_COLUMNS = [
@@ -201,6 +206,15 @@ def pool_requirements(
     # deferred work as it arrives (the policy takes it whenever no live contact waits)
     work = (rates[deferred].to_numpy(float) * aht[deferred].to_numpy(float)).sum(axis=1)
     chat_need = own[chats].to_numpy(float).sum(axis=1)
+    within = np.array([scenario.queue(str(q)).target.within_s for q in binding], dtype=float)
+    if single and has_segment_targets(scenario, single):  # priority classes (pool_priority)
+        live = {q: rates[q].to_numpy(float) for q in single}
+        by_class, queue, seconds = priority_class_requirement(
+            scenario, live, total, mixed_aht, patience
+        )
+        raised = by_class > need
+        binding, within = np.where(raised, queue, binding), np.where(raised, seconds, within)
+        need = np.maximum(need, np.where(total > 0, by_class, 0))
     if single:
         need = np.maximum(need, own[single].to_numpy(float).max(axis=1))
         need = np.ceil(need + chat_need - 1e-9)
@@ -212,7 +226,6 @@ def pool_requirements(
         need = np.maximum(chat_need, np.ceil(stacked + due - 1e-9))
     most = own.to_numpy(float).sum(axis=1) + np.ceil(work - 1e-9)
     need = np.clip(need, own.to_numpy(float).max(axis=1), most).astype(np.int64)
-    within = np.array([scenario.queue(str(q)).target.within_s for q in binding], dtype=float)
     if chats or deferred:
         model = "blended"
     else:
