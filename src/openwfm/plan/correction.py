@@ -1,25 +1,36 @@
 """The plan's simulation-based correction of its requirements (Cezik & L'Ecuyer 2008's loop).
 
 With pools (sets of queues that share agents), the plan schedules against merged-queue pool
-requirements (:mod:`openwfm.staffing.skill_sets`), an approximation: priority segments with
-tighter targets, random shrinkage on a few agents, forecast uncertainty and a policy that
-does not serve the merged queue first come, first served make the simulated center carry less
-than the merged queue. So, as Cezik & L'Ecuyer (2008) do, the plan checks its schedule with
-the simulator and corrects where the approximation is off: simulate the schedule (its own
-seeds, ``seed + CHECK_SEED_OFFSET + round``, so the final proof is judged on fresh draws),
-raise by one agent the requirement of each queue, and of every pool holding it, in each
-interval where the simulation clearly misses (:func:`openwfm.staffing.raise_where_missed`:
-the whole 95% interval beyond the target, a segment against its own; for a queue or segment
-that clearly misses over the whole horizon, every interval where its mean misses),
-re-schedule; at most
-``rounds`` times, stopping early when nothing misses. The final schedule is then simulated
-with the plan's seed as before. Each step is a cached stage, so a re-run reuses every round.
+requirements (:mod:`openwfm.staffing.skill_sets`, priority segments as priority classes:
+:mod:`openwfm.staffing.pool_priority`), an approximation: random shrinkage on a few agents,
+forecast uncertainty, a small queue served only by agents who also serve a large one, and a
+policy that ages priorities make the simulated center carry less than the pool model. So, as
+Cezik & L'Ecuyer (2008) do, the plan checks its schedule with the simulator and corrects where
+the approximation is off: simulate the schedule (its own seeds, ``seed + CHECK_SEED_OFFSET +
+round``, so the final proof is judged on fresh draws), raise the requirement of each queue,
+and of every pool holding it, in each interval where the simulation clearly misses
+(:func:`openwfm.staffing.raise_where_missed`: the whole 95% interval beyond the target, a
+segment against its own; for a queue or segment that clearly misses over the whole horizon,
+every interval where its mean misses), re-schedule; at most ``rounds`` times, stopping early
+when nothing misses. The final schedule is then simulated with the plan's seed as before. Each
+step is a cached stage, so a re-run reuses every round.
 
-On the Anonymous Bank's week (5 voice queues, 40 cross-trained agents, priority customers with
-a tighter target; README, 60 deterministic s, 10 replications) the uncorrected pooled plan
-bought 954 paid hours and missed (service levels 67-77%); corrected in 2 rounds, 1,164 hours,
-every target met but NE's priority customers (87.6% against 90%), agreement 97.1%; per queue
-only, 1,760 hours, every target met.
+How much to raise (method, and why): to the agents the checked schedule had there who can
+serve the row's queues, plus a step sized from the gap (:mod:`openwfm.staffing.shortfall`:
+Erlang C calibrated to the simulated level on the agents who can serve the missed queue, the
+agents that curve needs to reach the target; 1 to a quarter of them plus one). One agent on
+the requirement, as before, bought nothing where it mattered: a cross-trained center's rows
+are covered many times over by agents who spend their time on other queues (the Anonymous
+Bank's NE row counts every NE-trained agent at work, mostly busy with PS), so the schedule
+already exceeded the raised requirement, and the gap stayed.
+
+On the Anonymous Bank's week (5 voice queues, 40 cross-trained agents, priority customers at
+90% in 30 s; README, 60 deterministic s, 10 replications, 16 min wall at load 7-9): the
+uncorrected pooled plan buys 1,074 paid hours and misses NE's priority customers (83.2%);
+corrected in 2 rounds, 1,286 hours, every target met (NE's priority customers 92.5% [90.5%,
+94.6%]), agreement 97.1% of 276 blocks; per queue only (``--no-pools``), 1,760 hours. With
+first-come-first-served pools and one-agent steps it was 1,164-1,168 hours with NE's priority
+customers at 87.6-89.3%, and a third round did not help.
 """
 
 from __future__ import annotations
