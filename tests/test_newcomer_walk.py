@@ -186,3 +186,21 @@ def test_kpi_names_queues_the_scenario_does_not_have(tmp_path):
     assert "sales" in done.stderr and "--target-s 20" in done.stderr
     assert "voice" not in done.stderr.split("not in")[0]
     assert set(pd.read_csv(out)["queue"]) == {"voice", "sales"}
+
+
+def test_group_command_errors_name_the_flag(tmp_path):
+    """A command of a group (`quality sample`) names its flag (`--per-stratum`), not the
+    Python parameter (`per_stratum`), as the top-level commands do."""
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "interaction_id,arrival_time,queue,channel,wait_s,handle_s,outcome,agent\n"
+        "1,2026-01-05T08:01:00,voice,voice,5,100,answered,Ava\n"
+    )
+    store = tmp_path / "s.duckdb"
+    assert run("ingest", str(log), "--format", "csv", "--store", str(store)).returncode == 0
+    out = tmp_path / "review.csv"
+    line = one_error_line(
+        run("quality", "sample", "--per-stratum", "-5", "--store", str(store), "--out", str(out))
+    )
+    assert line.startswith("openwfm: error: --per-stratum:"), line
+    assert not out.exists()

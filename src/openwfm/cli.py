@@ -85,16 +85,21 @@ _register_stages()
 
 
 def _command_flags(args: list[str]) -> set[str]:
-    """Long option names of the sub-command named in ``args`` (empty if none matches)."""
-    group = typer.main.get_command(app)
+    """Long option names of the sub-command named in ``args`` (empty if none matches); a
+    command of a group (``quality sample``) is looked up inside the group."""
+    root = command = typer.main.get_command(app)
     for word in args:
         if word.startswith("-"):
             continue
-        command = getattr(group, "commands", {}).get(word)
-        if command is None:
-            return set()
-        return {opt for param in command.params for opt in param.opts if opt.startswith("--")}
-    return set()
+        found = getattr(command, "commands", {}).get(word)
+        if found is None:
+            break
+        command = found
+        if not getattr(command, "commands", None):
+            break
+    if command is root:
+        return set()
+    return {opt for param in command.params for opt in param.opts if opt.startswith("--")}
 
 
 def flag_for(name: str, flags: set[str]) -> str | None:
