@@ -9,9 +9,13 @@ of the grid when the target says ``business_hours``. Because numerator and denom
 counted per contact, any roll-up (all segments, all queues) stays consistent.
 
 Occupancy is per queue: busy agent-seconds on the queue's contacts (handle + wrap-up, a chat
-counting 1/k of an agent holding up to k) over available agent-seconds of the agents skilled
-for it, an agent's time split evenly over its skills (exact for single-skill agents), over
-the intervals in which the queue was offered contacts.
+counting 1/k of an agent holding up to k) over those busy seconds plus the idle agent-seconds
+of the agents skilled for it, an agent's idle time split evenly over its skills, over the
+intervals in which the queue was offered contacts. So it is at most 1, and a multi-skilled
+agent's time counts where it went: splitting all of its time evenly (the earlier definition)
+gave email 1.24 on a loaded day of the example, its blended agents working email far more
+than a third of their time. An agent finishing a contact after its shift (or into a break)
+is busy then, not idle: that time counts in both terms (1% of email's busy time there).
 Confidence intervals are Student-t intervals over independent replications.
 """
 
@@ -58,9 +62,8 @@ METRICS = (
 OUTBOUND_METRICS = ("outbound",)  # only in the tables of centers with outbound work
 ALL = "all"
 # Metrics that are fractions: their confidence intervals are clipped to [0, 1]; every metric's
-# interval is clipped at 0 (counts, rates and seconds are never negative). Occupancy is not
-# among them: it counts each concurrent chat, so a chat agent's can pass 1.
-FRACTION_METRICS = ("abandon_rate", "p_wait", "service_level", "past_deadline_rate")
+# interval is clipped at 0 (counts, rates and seconds are never negative).
+FRACTION_METRICS = ("abandon_rate", "p_wait", "service_level", "past_deadline_rate", "occupancy")
 
 
 def _overlap_by_interval(start, end, weight, edges):
@@ -159,12 +162,47 @@ def available_seconds(
     return available
 
 
+def staffed_seconds(
+    model: SimulationModel,
+    availability: AvailableSpans,
+    busy: np.ndarray,
+    busy_by_agent: np.ndarray,
+    interval_s: float,
+) -> np.ndarray:
+    """Occupancy's denominator per queue and interval: the busy agent-seconds on the queue
+    (``busy[q, i]``) plus the idle agent-seconds of the agents skilled for it, each agent's
+    idle time (on duty and not busy: ``busy_by_agent[a, i]``, any queue) split evenly over its
+    skills. Busy time off duty (a contact finished after the shift) is never idle time."""
+    n_agents, n_intervals = busy_by_agent.shape
+    on_duty = np.zeros((n_agents, n_intervals))
+    _add_spans(
+        on_duty,
+        np.asarray(availability.agent, dtype=np.int64),
+        np.asarray(availability.start_s, dtype=np.float64),
+        np.asarray(availability.end_s, dtype=np.float64),
+        float(interval_s),
+        n_intervals,
+    )
+    idle = np.maximum(on_duty - busy_by_agent, 0.0)
+    skills = model.proficiency >= 0.0
+    share = skills / np.maximum(skills.sum(axis=1, keepdims=True), 1)
+    return busy + share.T @ idle
+
+
+@njit(cache=True, nogil=True)
+def _add_spans(out, agent, start, end, interval_s, n_intervals):
+    """Add each span's seconds to ``out[agent, interval]``."""
+    for j in range(agent.shape[0]):
+        _add_busy(out, agent[j], start[j], end[j], 1.0, interval_s, n_intervals)
+
+
 @njit(cache=True, nogil=True)
 def _bin_contacts(
     floats, ints, measured, n_segments, interval_s, n_intervals, warmup_s,
-    within, short, definition, deadline, live, slots, wrap_up_s, counts, busy,
+    within, short, definition, deadline, live, slots, wrap_up_s, counts, busy, busy_by_agent,
 ):  # fmt: skip
-    """One pass over the contacts: add to ``counts[k, q, s, i]`` and ``busy[q, i]``."""
+    """One pass over the contacts: add to ``counts[k, q, s, i]``, ``busy[q, i]`` and
+    ``busy_by_agent[a, i]``."""
     for c in range(floats.shape[0]):
         arrival = floats[c, E.ARRIVAL]
         if arrival < warmup_s:
@@ -175,6 +213,9 @@ def _bin_contacts(
         if ints[c, E.ATTEMPT] == E.OUTBOUND:  # an outbound call (blending): count, busy time
             counts[9, q, s, i] += 1.0
             _add_busy(busy, q, arrival, floats[c, E.END], 1.0, interval_s, n_intervals)
+            a = ints[c, E.AGENT]
+            if a >= 0:
+                _add_busy(busy_by_agent, a, arrival, floats[c, E.END], 1.0, interval_s, n_intervals)
             continue
         answered = not np.isnan(floats[c, E.ANSWER])
         abandoned = not np.isnan(floats[c, E.ABANDON])
@@ -203,7 +244,9 @@ def _bin_contacts(
         if answered:
             # busy agent-seconds from answer to end of wrap-up, split over the intervals
             stop = floats[c, E.END] + wrap_up_s[q]
-            _add_busy(busy, q, floats[c, E.ANSWER], stop, 1.0 / slots[c], interval_s, n_intervals)
+            start, weight = floats[c, E.ANSWER], 1.0 / slots[c]
+            _add_busy(busy, q, start, stop, weight, interval_s, n_intervals)
+            _add_busy(busy_by_agent, ints[c, E.AGENT], start, stop, weight, interval_s, n_intervals)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -248,14 +291,14 @@ def replication_counts(
     slots = np.maximum(model.capacity[agent, channel_code], 1).astype(np.float64)
     table = np.zeros((len(COUNTS), nq, ns, n_intervals))
     busy = np.zeros((nq, n_intervals))
+    busy_by_agent = np.zeros((model.proficiency.shape[0], n_intervals))
     _bin_contacts(
         floats, ints, measured, ns, float(interval_s), n_intervals, float(warmup_s),
         targets["within"], targets["short"], targets["definition"], targets["deadline"],
-        targets["live"], slots, model.queues.wrap_up_s, table, busy,
+        targets["live"], slots, model.queues.wrap_up_s, table, busy, busy_by_agent,
     )  # fmt: skip
     counts = {name: table[k] for k, name in enumerate(COUNTS)}
-    edges = np.arange(n_intervals + 1) * interval_s
-    available = available_seconds(model, availability, edges).copy()
+    available = staffed_seconds(model, availability, busy, busy_by_agent, interval_s)
     # occupancy counts the intervals a queue was offered contacts in (after the warm-up)
     idle = counts["offered"].sum(axis=1) == 0
     busy[idle] = 0.0
