@@ -204,3 +204,19 @@ def test_group_command_errors_name_the_flag(tmp_path):
     )
     assert line.startswith("openwfm: error: --per-stratum:"), line
     assert not out.exists()
+
+
+def test_a_log_file_given_as_the_store_is_named_as_such(tmp_path):
+    """`kpi --store log.csv` (the log instead of the store ingest made): one line saying it is
+    not a DuckDB store, not DuckDB's message about in-memory databases; the file is left as
+    it was."""
+    log = tmp_path / "log.csv"
+    text = (
+        "interaction_id,arrival_time,queue,channel,wait_s,handle_s,outcome\n"
+        "1,2026-01-05T08:01:00,voice,voice,5,100,answered\n"
+    )
+    log.write_text(text)
+    for args in (["kpi", "--store", str(log)], ["ingest", str(log), "--store", str(log)]):
+        line = one_error_line(run(*args))
+        assert f"{log}: not a DuckDB store" in line, line
+    assert log.read_text() == text

@@ -124,6 +124,21 @@ def check_repeated_ids(
     )
 
 
+def _check_duckdb_file(path: Path) -> None:
+    """A StoreError when ``path`` holds something other than a DuckDB database (a log file
+    given as the store): DuckDB's own message for a CSV is about in-memory databases."""
+    if not path.is_file() or path.stat().st_size < 12:
+        return
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head[8:12] != b"DUCK":
+        raise StoreError(
+            "not a DuckDB store (a log file goes to openwfm ingest, which writes the store "
+            "given by --store)",
+            file=str(path),
+        )
+
+
 class InteractionStore:
     """Interactions in a DuckDB file (``":memory:"`` for a throw-away store).
 
@@ -154,6 +169,7 @@ class InteractionStore:
                     raise StoreError("is a folder, expected a DuckDB file", file=self.path)
                 if read_only and not Path(self.path).exists():
                     raise StoreError("store not found (run openwfm ingest first)", file=self.path)
+                _check_duckdb_file(Path(self.path))
             try:
                 self._connection = duckdb.connect(self.path, read_only=read_only)
             except duckdb.Error as error:
