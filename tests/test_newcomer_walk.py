@@ -220,3 +220,26 @@ def test_a_log_file_given_as_the_store_is_named_as_such(tmp_path):
         line = one_error_line(run(*args))
         assert f"{log}: not a DuckDB store" in line, line
     assert log.read_text() == text
+
+
+def test_mapping_option_without_columns_section_says_where_it_goes(tmp_path):
+    """A log without a queue column: the error says how to name one queue for the file, and a
+    mapping file written `queue: voice` (no `columns:` section, so read as a column map) says
+    the option goes beside `columns:`; with it, the log is stored."""
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "interaction_id,arrival_time,channel,wait_s,handle_s,outcome\n"
+        "1,2026-01-05T08:01:00,voice,5,100,answered\n"
+    )
+    store = tmp_path / "s.duckdb"
+    line = one_error_line(run("ingest", str(log), "--format", "csv", "--store", str(store)))
+    assert "`queue:` beside `columns:` in the --mapping file" in line, line
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("queue: voice\n")
+    args = ("ingest", str(log), "--format", "csv", "--store", str(store), "--mapping")
+    line = one_error_line(run(*args, str(flat)))
+    assert f"{flat}: queue:" in line and "under `columns:`" in line, line
+    assert not store.exists()
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("columns: {}\nqueue: voice\n")
+    assert run(*args, str(nested)).returncode == 0

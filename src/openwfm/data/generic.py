@@ -207,7 +207,10 @@ def _mapped(
         required=("arrival_time",) if queue is not None else ("arrival_time", "queue"),
         known=INTERACTION_COLUMNS,
         line=1 if header else None,
-        hints={"queue": "map a source column to it or pass queue="},
+        hints={
+            "queue": "map a source column to it, or name one queue for the file: "
+            "`queue:` beside `columns:` in the --mapping file"
+        },
     )
 
 

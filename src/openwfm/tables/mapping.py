@@ -53,6 +53,19 @@ def load_mapping_file(
         found = {k: content[k] for k in options if k in content}
     else:
         columns = content
+        known = None if targets is None else set(targets)
+        given = [
+            key
+            for key in options
+            if key in content and (known is None or content[key] not in known)
+        ]
+        if given:  # `queue: voice` without a `columns:` section reads as a column named queue
+            raise DataError(
+                f"{given[0]!r} is an option: put the column mapping under `columns:` and "
+                f"{', '.join(given)} beside it",
+                file=str(path),
+                field=given[0],
+            )
     if not isinstance(columns, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
     ):
