@@ -243,3 +243,17 @@ def test_mapping_option_without_columns_section_says_where_it_goes(tmp_path):
     nested = tmp_path / "nested.yaml"
     nested.write_text("columns: {}\nqueue: voice\n")
     assert run(*args, str(nested)).returncode == 0
+
+
+def test_a_flag_is_named_once(tmp_path):
+    """`kpi --interval 7`: the flag leads the line once (it read `--interval: --interval must
+    be one of ...`)."""
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "interaction_id,arrival_time,queue,channel,wait_s,handle_s,outcome\n"
+        "1,2026-01-05T08:01:00,voice,voice,5,100,answered\n"
+    )
+    store = tmp_path / "s.duckdb"
+    assert run("ingest", str(log), "--format", "csv", "--store", str(store)).returncode == 0
+    line = one_error_line(run("kpi", "--interval", "7", "--store", str(store)))
+    assert line.count("--interval") == 1 and "5, 6, 15, 30, 60" in line, line

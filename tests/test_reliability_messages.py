@@ -156,7 +156,7 @@ def test_d4_cli_message_translates_parameter_names():
 
     error = ParameterError("extra_shrinkage must be < 1, got 1.0", field="extra_shrinkage")
     message = cli_message(error, ["schedule", "x.yaml", "--shrinkage", "1"])
-    assert message == "--shrinkage: --shrinkage must be < 1, got 1.0"
+    assert message == "--shrinkage: must be < 1, got 1.0"
     interval = ParameterError("interval_minutes must be one of 5", field="interval_minutes")
     assert cli_message(interval, ["kpi"]).startswith("--interval:")
     assert cli_message(interval, ["staff", "c.yaml"]).startswith("--interval-minutes:")

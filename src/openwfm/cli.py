@@ -125,6 +125,8 @@ def cli_message(error: OpenWFMError, args: list[str]) -> str:
     message = error.message
     if "_" in head:  # a Python name (interval_minutes) in the text; a plain word stays a word
         message = re.sub(rf"(?<![\w-]){re.escape(head)}(?![\w-])", flag, message)
+        if message.startswith(flag + " "):  # "--interval: --interval must be" said it twice
+            message = message[len(flag) + 1 :]
     return str(OpenWFMError(message, field=flag + error.field[len(head) :]))
 
 
