@@ -257,3 +257,14 @@ def test_a_flag_is_named_once(tmp_path):
     assert run("ingest", str(log), "--format", "csv", "--store", str(store)).returncode == 0
     line = one_error_line(run("kpi", "--interval", "7", "--store", str(store)))
     assert line.count("--interval") == 1 and "5, 6, 15, 30, 60" in line, line
+
+
+def test_an_option_typer_refuses_is_named_once():
+    """`simulate -r 0`: `--replications: ...`, not `--replications/-r: Invalid value for
+    '--replications' / '-r': ...`; `--days -1` leads with its flag too."""
+    scenario = str(Path(__file__).parents[1] / "examples" / "center.yaml")
+    line = one_error_line(run("simulate", scenario, "-r", "0"))
+    assert line.startswith("openwfm: error: --replications: ") and "Invalid value" not in line
+    assert line.count("--replications") == 1, line
+    line = one_error_line(run("simulate", scenario, "--days", "-1"))
+    assert line.startswith("openwfm: error: --days: "), line

@@ -135,6 +135,10 @@ def usage_message(error) -> str:
     text = " ".join(error.format_message().split())
     param = getattr(error, "param", None)
     if param is not None and getattr(param, "opts", None):
+        invalid = re.match(r"Invalid value for [^:]*: (?:Value error, )?", text)
+        if invalid:  # "Invalid value for '--days': ..." -> "--days: ..."
+            flag = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            return f"{flag}: {text[invalid.end() :]}"
         hint = "/".join(param.opts)
         if hint not in text:
             text = f"{hint}: {text}"

@@ -53,26 +53,31 @@ def load_mapping_file(
         found = {k: content[k] for k in options if k in content}
     else:
         columns = content
-        known = None if targets is None else set(targets)
-        given = [
-            key
-            for key in options
-            if key in content and (known is None or content[key] not in known)
-        ]
-        if given:  # `queue: voice` without a `columns:` section reads as a column named queue
-            raise DataError(
-                f"{given[0]!r} is an option: put the column mapping under `columns:` and "
-                f"{', '.join(given)} beside it",
-                file=str(path),
-                field=given[0],
-            )
     if not isinstance(columns, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
     ):
         raise DataError("columns: expected source column -> column", file=str(path))
+    if "columns" not in content:
+        _check_flat_options(path, columns, options, targets)
     _check_targets(path, columns, targets)
     _check_options(path, found)
     return {"mapping": dict(columns), **found}
+
+
+def _check_flat_options(
+    path: Path, columns: dict, options: tuple, targets: Iterable[str] | None
+) -> None:
+    """A flat mapping (no ``columns:`` section) with an option's key mapped to no known column
+    (``queue: voice``) meant the option: say where it goes."""
+    known = None if targets is None else set(targets)
+    given = [k for k in options if k in columns and (known is None or columns[k] not in known)]
+    if given:
+        raise DataError(
+            f"{given[0]!r} is an option: put the column mapping under `columns:` and "
+            f"{', '.join(given)} beside it",
+            file=str(path),
+            field=given[0],
+        )
 
 
 def _check_targets(path: Path, columns: dict, targets: Iterable[str] | None) -> None:
