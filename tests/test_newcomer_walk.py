@@ -268,3 +268,49 @@ def test_an_option_typer_refuses_is_named_once():
     assert line.count("--replications") == 1, line
     line = one_error_line(run("simulate", scenario, "--days", "-1"))
     assert line.startswith("openwfm: error: --days: "), line
+
+
+def serve_error(tmp_path: Path, *options: str) -> str:
+    """``openwfm serve`` with a bad option: one line naming it, and no store file made."""
+    import os
+
+    env = {**os.environ, "OPENWFM_ADMIN_KEY": "walk-admin-key"}
+    done = subprocess.run(
+        [sys.executable, "-m", "openwfm", "serve", "examples/center.yaml", "--store", "", *options],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env=env,
+    )
+    line = one_error_line(done)
+    assert not (tmp_path / "openwfm-router.db").exists()
+    return line
+
+
+def test_serve_refuses_an_unsupported_database_url(tmp_path):
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "center.yaml").write_text(
+        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
+    )
+    line = serve_error(tmp_path, "--db", "mysql://user@localhost/router")
+    assert "--db" in line and "mysql://" in line
+
+
+def test_serve_refuses_a_port_out_of_range(tmp_path):
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "center.yaml").write_text(
+        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
+    )
+    for port in ("-5", "99999"):
+        assert "--port" in serve_error(tmp_path, "--port", port)
+
+
+def test_serve_names_db_when_the_sqlite_file_cannot_be_opened(tmp_path):
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "center.yaml").write_text(
+        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
+    )
+    missing = tmp_path / "no-such-folder" / "router.db"
+    line = serve_error(tmp_path, "--db", f"sqlite:///{missing}")
+    assert "--db" in line and "cannot open" in line

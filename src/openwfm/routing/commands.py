@@ -14,13 +14,40 @@ if TYPE_CHECKING:
 DEFAULT_DB = "openwfm-router.db"
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql", "postgres")
+
+
 def database_url(db: str | None) -> str:
-    """``--db``: a SQLAlchemy URL, or a file path for the embedded SQLite store."""
+    """``--db``: a SQLAlchemy URL, or a file path for the embedded SQLite store. Only the
+    stores the router is built and tested on are accepted (a MySQL URL would fail deep inside
+    SQLAlchemy with a missing driver)."""
+    from openwfm.errors import ParameterError
+
     if db is None:
         db = DEFAULT_DB
-    if "://" in db:
-        return db
-    return f"sqlite:///{Path(db).resolve()}"
+    if "://" not in db:
+        return f"sqlite:///{Path(db).resolve()}"
+    scheme = db.split("://", 1)[0].split("+", 1)[0]
+    if scheme not in SUPPORTED_DATABASES:
+        raise ParameterError(
+            f"expected a sqlite:/// or postgresql:// URL or a file path, got {scheme}://",
+            field="--db",
+        )
+    return db
+
+
+def open_router_store(router: Router, url: str) -> None:
+    """Create or upgrade the router's schema; a database that cannot be opened (a folder that
+    does not exist, a server that refuses) is one line naming ``--db``, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from openwfm.errors import ParameterError
+
+    try:
+        router.setup()
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise ParameterError(f"cannot open {url}: {reason}", field="--db") from None
 
 
 def load_customers(router: Router, center: str, path: Path) -> int:
@@ -58,7 +85,7 @@ def register(app: typer.Typer) -> None:
         scenarios: list[Path] = typer.Argument(..., help="scenario files, one center each"),
         db: str = typer.Option(None, help=f"database URL or SQLite file (default {DEFAULT_DB})"),
         host: str = typer.Option("127.0.0.1", help="interface to listen on"),
-        port: int = typer.Option(8000, help="TCP port"),
+        port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
         clock: str = typer.Option("wall", help="wall, or virtual (advanced by the admin)"),
         clock_origin: str = typer.Option("2024-01-01", help="virtual clock: date of second 0"),
         store: str = typer.Option("openwfm.duckdb", help="DuckDB interactions store ('' off)"),
@@ -112,8 +139,9 @@ def register(app: typer.Typer) -> None:
             crm_url=crm_url,
             crm_timeout_s=crm_timeout_s,
         )
-        router = Router(Store(database_url(db)), centers, settings, clock == "virtual")
-        router.setup()
+        url = database_url(db)
+        router = Router(Store(url), centers, settings, clock == "virtual")
+        open_router_store(router, url)
         for item in customers:
             name, _, path = item.rpartition("=")
             name = name or next(iter(centers))
