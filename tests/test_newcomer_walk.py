@@ -314,3 +314,22 @@ def test_serve_names_db_when_the_sqlite_file_cannot_be_opened(tmp_path):
     missing = tmp_path / "no-such-folder" / "router.db"
     line = serve_error(tmp_path, "--db", f"sqlite:///{missing}")
     assert "--db" in line and "cannot open" in line
+
+
+def test_plan_with_a_bad_history_file_leaves_no_out_folder(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text("when,line\n2024-01-01,voice\n")
+    out = tmp_path / "plan-out"
+    line = one_error_line(
+        run(
+            "plan",
+            str(Path(__file__).parents[1] / "examples" / "center.yaml"),
+            "--history",
+            str(history),
+            "--out",
+            str(out),
+            "--deterministic",
+        )
+    )
+    assert "history.csv" in line
+    assert not out.exists()

@@ -173,8 +173,6 @@ def run_plan(
     PNG charts. When no schedule is found, the schedule stage is
     ``failed: why``, the simulation does not run and the report is partial.
     """
-    from rich.console import Console
-
     check_plan_options(weeks, replications, time_limit_s, seed, shrinkage, format)
     if isinstance(correction_rounds, bool) or not 0 <= int(correction_rounds) <= 10:
         raise ParameterError(
@@ -186,22 +184,53 @@ def run_plan(
     if history is not None and not isinstance(history, pd.DataFrame):
         history_paths(history)  # bad input fails before any stage runs (and any display)
     out_dir = check_output_folder(Path(out_dir))
+    options = _RunOptions(
+        format=format,
+        weeks=weeks,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        replications=replications,
+        strategy=strategy,
+        deterministic=deterministic,
+        pools=pools,
+        correction_rounds=correction_rounds,
+    )
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_stages(scenario, history, out_dir, applied, console, progress, options)
+    except BaseException:
+        if created:
+            _remove_if_empty(out_dir)
+        raise
+
+
+def _remove_if_empty(out_dir: Path) -> None:
+    """A run that failed before any stage was stored leaves no empty OUT folder behind (a bad
+    --history file must not look like a plan); a folder holding cached stages is kept, so a
+    re-run after the fix reuses them."""
+    if any(path.is_file() for path in out_dir.rglob("*")):
+        return
+    for folder in sorted(out_dir.rglob("*"), reverse=True):
+        folder.rmdir()
+    out_dir.rmdir()
+
+
+def _run_stages(
+    scenario: Scenario,
+    history: HistoryInput,
+    out_dir: Path,
+    applied: ShrinkageApplied,
+    console: Any,
+    progress: bool,
+    options: _RunOptions,
+) -> PlanResult:
+    from rich.console import Console
+
     cache = StageCache(out_dir / ".cache")
     result = PlanResult(out_dir=out_dir, report_path=None, shrinkage=applied)
     console = console or Console(stderr=True)
     with PlanProgress(STAGES, console, progress) as display:
-        options = _RunOptions(
-            format=format,
-            weeks=weeks,
-            seed=seed,
-            time_limit_s=time_limit_s,
-            replications=replications,
-            strategy=strategy,
-            deterministic=deterministic,
-            pools=pools,
-            correction_rounds=correction_rounds,
-        )
         source = _plan_stages(scenario, history, result, cache, display, options)
         began = display.begin("report", "report: summary, HTML and PNG charts")
         if result.simulation is not None:
@@ -209,7 +238,11 @@ def run_plan(
 
             result.verdicts = plan_verdicts(scenario, result)
         result.plan_summary = plan_summary(
-            scenario, result, weeks=weeks, replications=replications, history_source=source
+            scenario,
+            result,
+            weeks=options.weeks,
+            replications=options.replications,
+            history_source=source,
         )
         _write_outputs(scenario, result, began)
         display.end("report", began, "computed", "report")
