@@ -179,11 +179,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.db == "postgresql":
-        from router_postgres import run
+        from router_postgres import print_targets, run
 
         if args.quick:
             args.agents, args.waiting, args.seconds = 100, 20, 5.0
-        run(args.agents, args.waiting, args.seconds, args.processes, args.clients, args.rate)
+        shape = (args.agents, args.waiting, args.seconds, args.processes, args.clients)
+        paced = run(*shape, args.rate)
+        if args.rate > 0:
+            print("flat-out phase (clients back to back), same machine, same run:")
+            print_targets(paced, run(*shape, 0.0))
         return
     if args.only_twin:
         twin_day(args.twin_day)
