@@ -260,6 +260,17 @@ def _routing_worker(url, n_agents, sync, results):
     router.store.dispose()
 
 
+def _returns_by_agent(collected) -> dict[str, list]:
+    """Each agent's returns (the causes of offers), (before, after) commit times, in order."""
+    returns: dict[str, list] = {}
+    for c in collected:
+        for name, before, after in c["causes"]:
+            returns.setdefault(name, []).append((before, after))
+    for times in returns.values():
+        times.sort()
+    return returns
+
+
 def _breakdown(collected, start: float, end: float) -> str:
     """Where the latency goes: for each offer of the window, its cause's commit -> the start
     of the pass that made it (waiting for a pass) and that pass's duration; the passes'
@@ -269,12 +280,7 @@ def _breakdown(collected, start: float, end: float) -> str:
     routing = next(c for c in collected if "timing" in c)
     pauses = [t for t in routing["timing"] if "gc" in t and start <= t["began"] <= end]
     routing = {**routing, "timing": [t for t in routing["timing"] if "gc" not in t]}
-    returns: dict[str, list] = {}
-    for c in collected:
-        for name, before, after in c["causes"]:
-            returns.setdefault(name, []).append((before, after))
-    for times in returns.values():
-        times.sort()
+    returns = _returns_by_agent(collected)
     waits, timed = [], []
     for (at, agents), one in zip(routing["passes"], routing["timing"], strict=False):
         if not start <= at <= end:
@@ -328,12 +334,7 @@ def _decisions(collected):
     windows = [c["window"] for c in collected if "window" in c]
     start = min(w[0] for w in windows)
     end = max(w[1] for w in windows)
-    returns: dict[str, list] = {}
-    for c in collected:
-        for name, before, after in c["causes"]:
-            returns.setdefault(name, []).append((before, after))
-    for times in returns.values():
-        times.sort()
+    returns = _returns_by_agent(collected)
     latencies, made, unmatched = [], 0, 0
     for c in collected:
         for at, agents in c["passes"]:

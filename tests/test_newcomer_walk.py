@@ -274,6 +274,10 @@ def serve_error(tmp_path: Path, *options: str) -> str:
     """``openwfm serve`` with a bad option: one line naming it, and no store file made."""
     import os
 
+    (tmp_path / "examples").mkdir(exist_ok=True)
+    (tmp_path / "examples" / "center.yaml").write_text(
+        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
+    )
     env = {**os.environ, "OPENWFM_ADMIN_KEY": "walk-admin-key"}
     done = subprocess.run(
         [sys.executable, "-m", "openwfm", "serve", "examples/center.yaml", "--store", "", *options],
@@ -289,28 +293,16 @@ def serve_error(tmp_path: Path, *options: str) -> str:
 
 
 def test_serve_refuses_an_unsupported_database_url(tmp_path):
-    (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "center.yaml").write_text(
-        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
-    )
     line = serve_error(tmp_path, "--db", "mysql://user@localhost/router")
     assert "--db" in line and "mysql://" in line
 
 
 def test_serve_refuses_a_port_out_of_range(tmp_path):
-    (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "center.yaml").write_text(
-        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
-    )
     for port in ("-5", "99999"):
         assert "--port" in serve_error(tmp_path, "--port", port)
 
 
 def test_serve_names_db_when_the_sqlite_file_cannot_be_opened(tmp_path):
-    (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "center.yaml").write_text(
-        (Path(__file__).parents[1] / "examples" / "center.yaml").read_text()
-    )
     missing = tmp_path / "no-such-folder" / "router.db"
     line = serve_error(tmp_path, "--db", f"sqlite:///{missing}")
     assert "--db" in line and "cannot open" in line
