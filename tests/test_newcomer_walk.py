@@ -188,9 +188,8 @@ def test_kpi_names_queues_the_scenario_does_not_have(tmp_path):
     assert set(pd.read_csv(out)["queue"]) == {"voice", "sales"}
 
 
-def test_group_command_errors_name_the_flag(tmp_path):
-    """A command of a group (`quality sample`) names its flag (`--per-stratum`), not the
-    Python parameter (`per_stratum`), as the top-level commands do."""
+def one_contact_store(tmp_path: Path) -> Path:
+    """A store holding one answered voice contact (Ava's), ingested through the CLI."""
     log = tmp_path / "log.csv"
     log.write_text(
         "interaction_id,arrival_time,queue,channel,wait_s,handle_s,outcome,agent\n"
@@ -198,6 +197,13 @@ def test_group_command_errors_name_the_flag(tmp_path):
     )
     store = tmp_path / "s.duckdb"
     assert run("ingest", str(log), "--format", "csv", "--store", str(store)).returncode == 0
+    return store
+
+
+def test_group_command_errors_name_the_flag(tmp_path):
+    """A command of a group (`quality sample`) names its flag (`--per-stratum`), not the
+    Python parameter (`per_stratum`), as the top-level commands do."""
+    store = one_contact_store(tmp_path)
     out = tmp_path / "review.csv"
     line = one_error_line(
         run("quality", "sample", "--per-stratum", "-5", "--store", str(store), "--out", str(out))
@@ -248,13 +254,7 @@ def test_mapping_option_without_columns_section_says_where_it_goes(tmp_path):
 def test_a_flag_is_named_once(tmp_path):
     """`kpi --interval 7`: the flag leads the line once (it read `--interval: --interval must
     be one of ...`)."""
-    log = tmp_path / "log.csv"
-    log.write_text(
-        "interaction_id,arrival_time,queue,channel,wait_s,handle_s,outcome\n"
-        "1,2026-01-05T08:01:00,voice,voice,5,100,answered\n"
-    )
-    store = tmp_path / "s.duckdb"
-    assert run("ingest", str(log), "--format", "csv", "--store", str(store)).returncode == 0
+    store = one_contact_store(tmp_path)
     line = one_error_line(run("kpi", "--interval", "7", "--store", str(store)))
     assert line.count("--interval") == 1 and "5, 6, 15, 30, 60" in line, line
 
